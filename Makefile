@@ -1,0 +1,50 @@
+# BuildCRM: `make run` brings the product up with a demo tenant; `make test` runs everything.
+SHELL := /bin/bash
+PY := $(CURDIR)/.venv/bin/python
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
+FRONTEND_SOURCES := $(shell find frontend/src frontend/public -type f 2>/dev/null) \
+	$(wildcard frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json)
+PYTEST_ARGS ?= -n 2
+EXTERNAL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+EXTERNAL_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: setup run test test-python test-frontend test-external lint bench
+
+setup: .venv/.installed frontend/dist/index.html
+
+.venv/.installed: requirements.txt
+	test -x .venv/bin/python || python3 -m venv .venv
+	.venv/bin/pip install -q --upgrade pip
+	.venv/bin/pip install -q -r requirements.txt
+	touch $@
+
+frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SOURCES)
+	cd frontend && npm run build
+
+run: setup
+	$(PY) -m buildcrm.devstack --data .data -- sh -c '\
+	  $(PY) manage.py setup_platform --admin-email $${ADMIN_EMAIL:-admin@buildcrm.local} \
+	    --admin-password $${ADMIN_PASSWORD:-BuildCRM-admin-2026} && \
+	  $(PY) manage.py seed_demo && \
+	  exec $(PY) -m buildcrm.devstack procfile Procfile'
+
+test: setup
+	$(PY) -m buildcrm.devstack --tmp -- $(MAKE) --no-print-directory test-python
+	$(MAKE) --no-print-directory test-frontend
+
+test-python:
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-frontend:
+	cd frontend && npm test
+
+test-external: setup
+	DATABASE_URL=$(EXTERNAL_DATABASE_URL) REDIS_URL=$(EXTERNAL_REDIS_URL) \
+	  $(PY) -m buildcrm.devstack -- $(PY) -m pytest $(PYTEST_ARGS) tests/platform
+
+lint:
+	$(PY) -m ruff check .

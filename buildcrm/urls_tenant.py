@@ -1,0 +1,21 @@
+"""Tenant host: the PWA, the REST API, the OpenAPI schema."""
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from buildcrm import spa
+from buildcrm.health import healthz
+
+api = [
+    path("", include("accounts.urls")),
+    path("", include("leads.urls")),
+    path("", include("conversations.urls")),
+    path("", include("followups.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
+]
+
+urlpatterns = [
+    path("api/", include(api)),
+    path("healthz", healthz),
+    re_path(r"^(?!api/|ws/|static/|admin/|webhooks/)(?P<path>.*)$", spa.index),
+]

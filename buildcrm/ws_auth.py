@@ -1,0 +1,64 @@
+"""django-tenants has no websocket support: resolve the tenant from the Host header and authenticate
+the user (session cookie, or `?token=` for API clients) inside that tenant's schema."""
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django_tenants.utils import tenant_context
+
+
+def _header(scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+@database_sync_to_async
+def _resolve(host: str, session_key: str | None, token: str | None):
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.utils.crypto import constant_time_compare
+
+    from tenants.selectors import tenant_by_host
+
+    tenant = tenant_by_host(host)
+    if tenant is None or tenant.schema_name == "public" or not tenant.is_active:
+        return None, AnonymousUser()
+    with tenant_context(tenant):
+        user = None
+        if token:
+            from rest_framework.authtoken.models import Token
+
+            found = Token.objects.select_related("user").filter(key=token).first()
+            user = found.user if found else None
+        elif session_key:
+            session = SessionStore(session_key=session_key)
+            uid, backend_path = session.get(SESSION_KEY), session.get(BACKEND_SESSION_KEY)
+            if uid and backend_path in settings.AUTHENTICATION_BACKENDS:
+                candidate = load_backend(backend_path).get_user(uid)
+                # Same check as django.contrib.auth.get_user: a changed password ends the session.
+                if candidate and constant_time_compare(
+                    session.get(HASH_SESSION_KEY, ""), candidate.get_session_auth_hash()
+                ):
+                    user = candidate
+        if user is None or not user.is_active or not user.role:
+            return tenant, AnonymousUser()
+        return tenant, user
+
+
+class TenantAuthMiddleware:
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        cookies = SimpleCookie(_header(scope, b"cookie"))
+        session = cookies.get(settings.SESSION_COOKIE_NAME)
+        token = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [None])[0]
+        tenant, user = await _resolve(_header(scope, b"host"), session.value if session else None, token)
+        scope = dict(scope, tenant=tenant, user=user)
+        return await self.app(scope, receive, send)

@@ -1,0 +1,72 @@
+from django.conf import settings
+from django.db import models
+
+
+class Direction(models.TextChoices):
+    IN = "in", "От клиента"
+    OUT = "out", "Клиенту"
+
+
+class MessageStatus(models.TextChoices):
+    RECEIVED = "received", "Получено"
+    QUEUED = "queued", "В очереди"
+    SENT = "sent", "Отправлено"
+    DELIVERED = "delivered", "Доставлено"
+    READ = "read", "Прочитано"
+    FAILED = "failed", "Ошибка"
+
+
+class AuthorKind(models.TextChoices):
+    CLIENT = "client", "Клиент"
+    AI = "ai", "AI"
+    USER = "user", "Сотрудник"
+    SYSTEM = "system", "Система"
+
+
+class Message(models.Model):
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    kind = models.CharField(max_length=16, default="text")
+    text = models.TextField(blank=True)
+    media_url = models.URLField(max_length=1000, blank=True)
+    mimetype = models.CharField(max_length=100, blank=True)
+    caption = models.TextField(blank=True)
+    items = models.JSONField(default=list, blank=True)
+    template = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=MessageStatus.choices)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    provider = models.CharField(max_length=32)
+    # Inbound: the provider's id (idempotency key). Outbound: the id the provider gave our message.
+    provider_message_id = models.CharField(max_length=200, null=True, blank=True)
+    author_kind = models.CharField(max_length=8, choices=AuthorKind.choices)
+    author_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    # Why we sent it: reply, first_contact, followup, reengagement, onboarding, human.
+    purpose = models.CharField(max_length=20, blank=True)
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_message_id"], name="uniq_provider_message",
+                condition=models.Q(provider_message_id__isnull=False),
+            )
+        ]
+        indexes = [models.Index(fields=["lead", "-id"], name="message_lead_id")]
+
+
+class InboundEvent(models.Model):
+    """The raw webhook as it arrived, stored in the same transaction as the message it carries."""
+
+    provider = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=200)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="uniq_inbound_event")]

@@ -1,0 +1,312 @@
+"""WhatsApp Business Cloud API (Meta): subscription check, signed webhooks, outbound messages."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import httpx
+
+from integrations.base import (
+    MEDIA_KINDS,
+    InboundMessage,
+    OutboundMessage,
+    SendError,
+    SendResult,
+    StatusUpdate,
+    WebhookError,
+    album_items,
+    as_dict,
+    caption_of,
+    check_kind,
+    digits,
+    http_client,
+    link_text,
+    load_json_object,
+    location_text,
+    normalise_headers,
+    perform,
+    require_media_url,
+    response_json,
+    retry_after_header,
+    retryable_status,
+    secrets_equal,
+    short_body,
+    utc_from_timestamp,
+)
+
+PROVIDER = "whatsapp"
+DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
+SIGNATURE_HEADER = "x-hub-signature-256"
+
+# Meta's error codes: re-engagement (outside the 24-hour window) can never succeed by retrying.
+REENGAGEMENT_CODE = 131047
+# Throttling / temporary outages that Meta may report with HTTP 400: retrying later helps.
+RETRYABLE_CODES = {1, 2, 4, 17, 341, 80007, 130429, 131000, 131016, 131056, 133004}
+WINDOW_CLOSED_DETAIL = (
+    "whatsapp: the 24-hour customer service window is closed (the client's last message is older than "
+    "24 hours); free-form messages are refused, send an approved template instead"
+)
+STATUSES = ("sent", "delivered", "read", "failed")
+
+
+def verify_subscription(params: Mapping[str, str], config: dict) -> str:
+    """Answer Meta's GET handshake: return hub.challenge when mode and verify token match."""
+    mode = params.get("hub.mode")
+    token = params.get("hub.verify_token")
+    if mode != "subscribe" or not secrets_equal(token, str(config.get("verify_token") or "")):
+        raise WebhookError(
+            403, "verification failed: hub.mode must be 'subscribe' and hub.verify_token must match"
+        )
+    challenge = params.get("hub.challenge")
+    if challenge is None or challenge == "":
+        raise WebhookError(400, "missing hub.challenge")
+    return str(challenge)
+
+
+def _check_signature(body: bytes, headers: Mapping[str, str], config: dict) -> None:
+    app_secret = str(config.get("app_secret") or "")
+    if not app_secret:
+        raise WebhookError(403, "whatsapp app_secret is not configured; cannot verify X-Hub-Signature-256")
+    header = normalise_headers(headers).get(SIGNATURE_HEADER, "").strip()
+    if not header:
+        raise WebhookError(403, "missing X-Hub-Signature-256 header")
+    algorithm, _, given = header.partition("=")
+    if algorithm.lower() != "sha256" or not given:
+        raise WebhookError(403, "X-Hub-Signature-256 must look like 'sha256=<hex>'")
+    expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(given.strip().lower().encode("ascii", "replace"), expected.encode("ascii")):
+        raise WebhookError(403, "X-Hub-Signature-256 does not match the body")
+
+
+def _media(kind: str, part: dict, api_url: str) -> tuple[str | None, str | None, str | None]:
+    """(media_url, mimetype, caption). Cloud API gives a media id; the URL is the Graph node to resolve it."""
+    media_id = part.get("id")
+    media_url = f"{api_url}/{media_id}" if media_id else None
+    caption = part.get("caption") if isinstance(part.get("caption"), str) and part.get("caption") else None
+    return media_url, part.get("mime_type") or None, caption
+
+
+def _parse_message(msg: dict, names: dict[str, str], api_url: str) -> InboundMessage | None:
+    message_id = msg.get("id")
+    if not message_id:
+        raise WebhookError(400, "missing messages[].id")
+    sender = digits(msg.get("from"))
+    if not sender:
+        raise WebhookError(400, "missing messages[].from")
+    msg_type = str(msg.get("type") or "")
+    if msg_type == "system":  # number changes and the like: not written by the client
+        return None
+
+    kind, text = "unknown", ""
+    media_url = mimetype = caption = None
+    part = as_dict(msg.get(msg_type))
+    if msg_type == "text":
+        kind, text = "text", str(part.get("body") or "")
+    elif msg_type in ("image", "video", "document", "sticker", "audio"):
+        kind = msg_type
+        if msg_type == "audio" and part.get("voice"):
+            kind = "voice"  # recorded voice note rather than a shared audio file
+        media_url, mimetype, caption = _media(msg_type, part, api_url)
+        text = caption or ""
+    elif msg_type == "location":
+        kind = "location"
+        text = location_text(
+            part.get("latitude"), part.get("longitude"), part.get("name"), part.get("address")
+        )
+    elif msg_type == "interactive":
+        # Button and list replies are the client's answer: treat the visible title as text.
+        reply = as_dict(part.get("button_reply")) or as_dict(part.get("list_reply"))
+        kind, text = "text", str(reply.get("title") or reply.get("id") or "")
+    elif msg_type == "button":  # quick-reply button of a template
+        kind, text = "text", str(part.get("text") or part.get("payload") or "")
+    elif msg_type == "reaction":
+        text = str(part.get("emoji") or "")
+
+    return InboundMessage(
+        provider=PROVIDER,
+        provider_message_id=str(message_id),
+        identity=sender,
+        phone=sender,
+        name=names.get(sender) or (next(iter(names.values())) if len(names) == 1 else None),
+        kind=kind,
+        text=text,
+        media_url=media_url,
+        mimetype=mimetype,
+        caption=caption,
+        timestamp=utc_from_timestamp(msg.get("timestamp")),
+        raw=msg,
+    )
+
+
+def _status_error(status: dict) -> str | None:
+    errors = status.get("errors")
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
+        return None
+    error = errors[0]
+    parts: list[str] = []
+    for piece in (error.get("title"), error.get("message"), as_dict(error.get("error_data")).get("details")):
+        if piece and str(piece) not in parts:
+            parts.append(str(piece))
+    text = ": ".join(parts) or "unknown error"
+    return f"{text} (code {error['code']})" if error.get("code") is not None else text
+
+
+def _parse_status(status: dict) -> StatusUpdate | None:
+    value = str(status.get("status") or "")
+    if value not in STATUSES:  # "deleted", "warning", …: nothing our message log tracks
+        return None
+    if not status.get("id"):
+        raise WebhookError(400, "missing statuses[].id")
+    return StatusUpdate(
+        provider=PROVIDER,
+        provider_message_id=str(status["id"]),
+        status=value,
+        error=_status_error(status) if value == "failed" else None,
+        timestamp=utc_from_timestamp(status.get("timestamp")),
+    )
+
+
+def parse_webhook(
+    body: bytes, headers: Mapping[str, str], config: dict
+) -> list[InboundMessage | StatusUpdate]:
+    """Verify the signature (before touching the JSON), then flatten every message and status."""
+    _check_signature(body, headers, config)
+    payload = load_json_object(body)
+    entries = payload.get("entry")
+    if not isinstance(entries, list):
+        raise WebhookError(400, "missing entry list")
+    api_url = str(config.get("api_url") or DEFAULT_API_URL).rstrip("/")
+    events: list[InboundMessage | StatusUpdate] = []
+    for entry in entries:
+        for change in as_dict(entry).get("changes") or []:
+            change = as_dict(change)
+            if change.get("field", "messages") != "messages":
+                continue  # account/template updates are not conversations
+            value = as_dict(change.get("value"))
+            names = {
+                digits(c.get("wa_id")): str(as_dict(c.get("profile")).get("name"))
+                for c in value.get("contacts") or []
+                if isinstance(c, dict) and as_dict(c.get("profile")).get("name")
+            }
+            for msg in value.get("messages") or []:
+                if not isinstance(msg, dict):
+                    raise WebhookError(400, "messages[] items must be objects")
+                parsed = _parse_message(msg, names, api_url)
+                if parsed is not None:
+                    events.append(parsed)
+            for status in value.get("statuses") or []:
+                if not isinstance(status, dict):
+                    raise WebhookError(400, "statuses[] items must be objects")
+                update = _parse_status(status)
+                if update is not None:
+                    events.append(update)
+    return events
+
+
+# --- outbound --------------------------------------------------------------------------------------
+
+
+def _filename(url: str) -> str | None:
+    name = os.path.basename(unquote(urlparse(url).path))
+    return name or None
+
+
+def _media_body(kind: str, url: str, caption: str | None) -> dict:
+    media: dict[str, Any] = {"link": url}
+    if caption and kind in ("image", "video", "document"):  # audio has no caption in the Cloud API
+        media["caption"] = caption
+    if kind == "document" and _filename(url):
+        media["filename"] = _filename(url)  # otherwise WhatsApp shows "Untitled"
+    return {"type": kind, kind: media}
+
+
+def _template(template: dict | None) -> dict:
+    if not isinstance(template, dict) or not template.get("name"):
+        raise SendError("whatsapp: a template message needs template.name", retryable=False)
+    result = dict(template)
+    language = result.get("language") or "en_US"
+    # Accept "ru" as shorthand for {"code": "ru"}: Meta insists on the object.
+    result["language"] = {"code": language} if isinstance(language, str) else language
+    return result
+
+
+def _bodies(message: OutboundMessage) -> list[dict]:
+    if message.kind == "text":
+        if not message.text:
+            raise SendError("whatsapp: empty text message", retryable=False)
+        return [{"type": "text", "text": {"preview_url": False, "body": message.text}}]
+    if message.kind == "link":
+        if not (message.text or message.media_url):
+            raise SendError("whatsapp: a link message needs media_url", retryable=False)
+        return [{"type": "text", "text": {"preview_url": True, "body": link_text(message)}}]
+    if message.kind == "template":
+        return [{"type": "template", "template": _template(message.template)}]
+    if message.kind == "album":
+        return [
+            _media_body("image", str(item["url"]), item.get("caption") or None)
+            for item in album_items(PROVIDER, message)
+        ]
+    url = require_media_url(PROVIDER, message)
+    kind = "audio" if message.kind == "voice" else message.kind
+    return [_media_body(kind, url, caption_of(message))]
+
+
+def _error(response: httpx.Response) -> SendError:
+    data = response_json(response)
+    error = as_dict(as_dict(data).get("error"))
+    code = error.get("code")
+    if error:
+        parts = [str(error.get("message") or "unknown error")]
+        details = as_dict(error.get("error_data")).get("details")
+        if details and str(details) not in parts[0]:
+            parts.append(str(details))
+        detail = f"whatsapp error {code}: " + " — ".join(parts)
+        if error.get("error_subcode"):
+            detail += f" (subcode {error['error_subcode']})"
+    else:
+        detail = f"whatsapp HTTP {response.status_code}: {short_body(response) or 'no response body'}"
+    if code == REENGAGEMENT_CODE:
+        detail += " — the 24-hour window is closed; send an approved template"
+        retryable = False
+    else:
+        retryable = retryable_status(response.status_code) or code in RETRYABLE_CODES
+    return SendError(
+        detail,
+        retryable=retryable,
+        status_code=response.status_code,
+        retry_after=retry_after_header(response),
+    )
+
+
+def send(
+    config: dict, message: OutboundMessage, *, client: httpx.Client | None = None, window_open: bool = True
+) -> SendResult:
+    """Send through the Cloud API. With `window_open=False` only templates go out (no request otherwise)."""
+    check_kind(PROVIDER, message, ("text", "link", "album", "template", *MEDIA_KINDS))
+    if not window_open and message.kind != "template":
+        raise SendError(WINDOW_CLOSED_DETAIL, retryable=False)
+    bodies = _bodies(message)
+    base = str(config.get("api_url") or DEFAULT_API_URL).rstrip("/")
+    url = f"{base}/{config.get('phone_number_id') or ''}/messages"
+    headers = {"Authorization": f"Bearer {config.get('access_token') or ''}"}
+    to = digits(message.to) or message.to
+
+    ids: list[str] = []
+    with http_client(client) as http:
+        for body in bodies:  # albums: one image after another, in order
+            payload = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **body}
+            response = perform(http, PROVIDER, "POST", url, json=payload, headers=headers)
+            data = response_json(response)
+            if response.status_code >= 400 or not isinstance(data, dict) or "error" in data:
+                exc = _error(response)
+                exc.sent_ids = list(ids)
+                raise exc
+            for item in data.get("messages") or []:
+                if isinstance(item, dict) and item.get("id"):
+                    ids.append(str(item["id"]))
+    return SendResult(provider_message_ids=ids)

@@ -1,0 +1,145 @@
+from django.conf import settings
+from django.db import models
+
+
+class StageKind(models.TextChoices):
+    NEW = "new", "Новые"
+    IN_DIALOG = "in_dialog", "AI ведёт диалог"
+    REQUESTS_CALL = "requests_call", "Просит звонок"
+    INCOMPLETE = "incomplete", "Неполные данные"
+    COMPLETE = "complete", "Полные данные"
+    WON = "won", "Успешно"
+    LOST = "lost", "Отказ"
+    CUSTOM = "custom", "Свой этап"
+
+
+DEFAULT_STAGES = [
+    (StageKind.NEW, "Новые", "#64748b"),
+    (StageKind.IN_DIALOG, "AI ведёт диалог", "#3b82f6"),
+    (StageKind.REQUESTS_CALL, "Просит звонок", "#f97316"),
+    (StageKind.INCOMPLETE, "Неполные данные", "#eab308"),
+    (StageKind.COMPLETE, "Полные данные", "#8b5cf6"),
+    (StageKind.WON, "Успешно", "#22c55e"),
+    (StageKind.LOST, "Отказ", "#ef4444"),
+]
+
+
+class Stage(models.Model):
+    name = models.CharField(max_length=80)
+    kind = models.CharField(max_length=20, choices=StageKind.choices, default=StageKind.CUSTOM)
+    color = models.CharField(max_length=7, default="#64748b")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Temperature(models.TextChoices):
+    HOT = "hot", "Горячий"
+    WARM = "warm", "Тёплый"
+    COLD = "cold", "Холодный"
+
+
+class Channel(models.TextChoices):
+    WHATSAPP = "whatsapp", "WhatsApp"
+    TELEGRAM = "telegram", "Telegram"
+    INSTAGRAM = "instagram", "Instagram"
+    SANDBOX = "sandbox", "Песочница"
+
+
+class Lead(models.Model):
+    name = models.CharField(max_length=150, blank=True)
+    phone = models.CharField(max_length=20, blank=True, db_index=True)
+    email = models.EmailField(blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    # The channel and adapter we answer through (the last one the client wrote from).
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.SANDBOX)
+    provider = models.CharField(max_length=32, default="sandbox")
+    source = models.CharField(max_length=32, blank=True, db_index=True)
+    campaign = models.CharField(max_length=64, blank=True, db_index=True)
+    source_info = models.TextField(blank=True)
+    external_id = models.CharField(max_length=64, blank=True, db_index=True)
+
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="leads")
+    # A person placed the lead by hand: the AI's engine leaves its stage alone from then on.
+    stage_locked = models.BooleanField(default=False)
+    data = models.JSONField(default=dict, blank=True)
+    score = models.PositiveSmallIntegerField(default=0, db_index=True)
+    temperature = models.CharField(max_length=8, choices=Temperature.choices, default=Temperature.COLD)
+    score_reasons = models.JSONField(default=list, blank=True)
+
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_leads"
+    )
+    ai_enabled = models.BooleanField(default=True)
+    # The person in charge of the dialog after a takeover; null means the AI handles it.
+    handler = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="handled_leads"
+    )
+    needs_human = models.BooleanField(default=False)
+    needs_human_reason = models.CharField(max_length=300, blank=True)
+    refused = models.BooleanField(default=False)
+    call_requested = models.BooleanField(default=False)
+    preferred_time = models.CharField(max_length=100, blank=True)
+    # Working memory of the AI manager for this lead (awaiting keys, facts used, summary, language...).
+    ai_state = models.JSONField(default=dict, blank=True)
+
+    last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    last_outbound_at = models.DateTimeField(null=True, blank=True)
+    # Our last message waits for the client's answer since then ("no answer" flag and timer).
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-score", "-id"]
+        indexes = [
+            models.Index(fields=["stage", "-score", "-id"], name="lead_stage_score"),
+            models.Index(fields=["assignee", "stage"], name="lead_assignee_stage"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.phone or f"lead {self.pk}"
+
+    @property
+    def handled_by_ai(self) -> bool:
+        return self.handler_id is None and self.ai_enabled
+
+
+class LeadIdentity(models.Model):
+    """How a person reaches us: one lead per channel identity (phone for WhatsApp, chat id for Telegram)."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="identities")
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    identity = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "identity"], name="uniq_channel_identity")]
+
+
+class ActorKind(models.TextChoices):
+    AI = "ai", "AI"
+    USER = "user", "Пользователь"
+    SYSTEM = "system", "Система"
+
+
+class LeadEvent(models.Model):
+    """The audit timeline of a lead: who changed what, before → after, when."""
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=40)
+    actor_kind = models.CharField(max_length=8, choices=ActorKind.choices)
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    field = models.CharField(max_length=60, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["lead", "-id"], name="event_lead_id")]

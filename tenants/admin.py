@@ -1,0 +1,289 @@
+"""The global admin: tenants, every setting of the contract, and technical health per tenant."""
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html
+
+from tenants import config as tconfig
+from tenants.models import Domain, Tenant, TenantHealth
+from tenants.selectors import tenant_pending_work
+from tenants.services import ProvisioningError, tenant_config_get, tenant_config_import, tenant_provision
+
+# Only platform superusers may use the global admin.
+admin.site.has_permission = lambda request: request.user.is_active and request.user.is_superuser
+
+S, T, B, N, J, C, P = "str", "text", "bool", "num", "json", "choice", "secret"
+# form field → (config path, kind, label, choices)
+CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
+    ("timezone", ("timezone",), S, "Часовой пояс (IANA, напр. Asia/Almaty)", ()),
+    ("language", ("language",), C, "Язык по умолчанию", ("ru", "en")),
+    ("company", ("company",), S, "Название компании для AI", ()),
+    ("managers_see_all", ("leads", "managers_see_all"), B, "Менеджеры видят все заявки", ()),
+    ("ai_enabled", ("ai", "enabled"), B, "AI включён", ()),
+    ("ai_provider", ("ai", "provider"), C, "AI: мозг", ("offline", "openai")),
+    ("ai_model", ("ai", "model"), S, "AI: модель (пусто — OPENAI_MODEL платформы)", ()),
+    ("ai_base_url", ("ai", "base_url"), S, "AI: base_url (пусто — OPENAI_BASE_URL)", ()),
+    ("ai_api_key", ("ai", "api_key"), P, "AI: API key", ()),
+    ("ai_prompt", ("ai", "prompt"), T, "AI: промпт компании", ()),
+    ("ai_offer", ("ai", "offer"), T, "AI: краткое предложение", ()),
+    ("ai_facts", ("ai", "facts"), J, "AI: факты и условные ответы (JSON)", ()),
+    ("ai_debounce_seconds", ("ai", "debounce_seconds"), N, "AI: ждать быстрых сообщений, сек", ()),
+    ("qualification_preset", ("qualification_preset",), C, "Пресет квалификации",
+     ("construction", "generic_b2b", "custom")),
+    ("qualification", ("qualification",), J, "Поля квалификации (JSON)", ()),
+    ("first_contact", ("first_contact",), J, "Первый контакт: цепочка (JSON)", ()),
+    ("followups_enabled", ("followups", "enabled"), B, "Дожимы включены", ()),
+    ("followup_steps", ("followups", "steps"), J, "Дожимы: шаги (JSON)", ()),
+    ("quiet_start", ("followups", "quiet_hours", "start"), S, "Тихие часы: начало (HH:MM)", ()),
+    ("quiet_end", ("followups", "quiet_hours", "end"), S, "Тихие часы: конец (HH:MM)", ()),
+    ("max_per_lead", ("followups", "max_per_lead"), N, "Дожимов максимум за молчание", ()),
+    ("reengagement", ("reengagement",), J, "Реактивация (JSON)", ()),
+    ("campaigns", ("campaigns",), J, "Лид-магниты и кампании (JSON)", ()),
+    ("outbound_channel", ("outbound_channel",), C, "Канал для новых лидов (amoCRM)",
+     ("sandbox", "chatflow", "whatsapp_cloud", "telegram")),
+    ("chatflow_api_url", ("channels", "chatflow", "api_url"), S, "ChatFlow: api_url", ()),
+    ("chatflow_token", ("channels", "chatflow", "token"), P, "ChatFlow: token", ()),
+    ("chatflow_instance_id", ("channels", "chatflow", "instance_id"), S, "ChatFlow: instance_id", ()),
+    ("wa_api_url", ("channels", "whatsapp_cloud", "api_url"), S, "WhatsApp Cloud: api_url", ()),
+    ("wa_phone_number_id", ("channels", "whatsapp_cloud", "phone_number_id"), S, "WhatsApp Cloud: phone_number_id", ()),
+    ("wa_access_token", ("channels", "whatsapp_cloud", "access_token"), P, "WhatsApp Cloud: access_token", ()),
+    ("wa_app_secret", ("channels", "whatsapp_cloud", "app_secret"), P, "WhatsApp Cloud: app_secret", ()),
+    ("wa_verify_token", ("channels", "whatsapp_cloud", "verify_token"), P, "WhatsApp Cloud: verify_token", ()),
+    ("wa_followup_template", ("channels", "whatsapp_cloud", "followup_template"), S,
+     "WhatsApp Cloud: одобренный шаблон для дожимов вне 24 ч", ()),
+    ("tg_api_url", ("channels", "telegram", "api_url"), S, "Telegram: api_url", ()),
+    ("tg_bot_token", ("channels", "telegram", "bot_token"), P, "Telegram: bot_token", ()),
+    ("tg_secret_token", ("channels", "telegram", "secret_token"), P, "Telegram: secret_token", ()),
+    ("amo_base_url", ("amocrm", "base_url"), S, "amoCRM: base_url", ()),
+    ("amo_account_id", ("amocrm", "account_id"), N, "amoCRM: account_id", ()),
+    ("amo_access_token", ("amocrm", "access_token"), P, "amoCRM: access_token", ()),
+    ("amo_refresh_token", ("amocrm", "refresh_token"), P, "amoCRM: refresh_token", ()),
+    ("amo_client_id", ("amocrm", "client_id"), S, "amoCRM: client_id", ()),
+    ("amo_client_secret", ("amocrm", "client_secret"), P, "amoCRM: client_secret", ()),
+    ("amo_redirect_uri", ("amocrm", "redirect_uri"), S, "amoCRM: redirect_uri", ()),
+    ("amo_info_field", ("amocrm", "info_field"), S, "amoCRM: поле с информацией о лиде", ()),
+    ("amo_stage_map", ("amocrm", "stage_map"), J, "amoCRM: этапы → status_id (JSON)", ()),
+    ("amo_responsible_map", ("amocrm", "responsible_map"), J, "amoCRM: email → ответственный (JSON)", ()),
+    ("gc_api_url", ("google_calendar", "api_url"), S, "Google Calendar: api_url", ()),
+    ("gc_token_uri", ("google_calendar", "token_uri"), S, "Google: token_uri", ()),
+    ("gc_auth_uri", ("google_calendar", "auth_uri"), S, "Google: authorize URL", ()),
+    ("gc_calendar_id", ("google_calendar", "calendar_id"), S, "Google Calendar: calendar_id", ()),
+    ("gc_client_id", ("google_calendar", "client_id"), S, "Google: client_id", ()),
+    ("gc_client_secret", ("google_calendar", "client_secret"), P, "Google: client_secret", ()),
+    ("gc_refresh_token", ("google_calendar", "refresh_token"), P, "Google: refresh_token", ()),
+    ("gc_meeting_minutes", ("google_calendar", "meeting_minutes"), N, "Встреча, минут", ()),
+    ("gc_work_start", ("google_calendar", "working_hours", "start"), S, "Рабочие часы: начало", ()),
+    ("gc_work_end", ("google_calendar", "working_hours", "end"), S, "Рабочие часы: конец", ()),
+]
+FIELD_BY_PATH = {path: name for name, path, *_ in CONFIG_FIELDS}
+
+
+def _get(doc: dict, path: tuple[str, ...]):
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            return None
+        doc = doc[key]
+    return doc
+
+
+def _set(doc: dict, path: tuple[str, ...], value) -> None:
+    for key in path[:-1]:
+        doc = doc.setdefault(key, {})
+    doc[path[-1]] = value
+
+
+def _form_field(kind: str, label: str, choices: tuple) -> forms.Field:
+    if kind == B:
+        return forms.BooleanField(label=label, required=False)
+    if kind == C:
+        return forms.ChoiceField(label=label, choices=[(c, c) for c in choices], required=False)
+    if kind == N:
+        return forms.FloatField(label=label, required=False)
+    if kind in (J, T):
+        return forms.CharField(label=label, required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 100}))
+    if kind == P:
+        return forms.CharField(label=label, required=False, widget=forms.PasswordInput(render_value=False),
+                               help_text="Хранится зашифрованным. Пусто — оставить как есть.")
+    return forms.CharField(label=label, required=False)
+
+
+class TenantCreateForm(forms.ModelForm):
+    owner_email = forms.EmailField(label="Email владельца")
+    owner_password = forms.CharField(label="Пароль владельца", widget=forms.PasswordInput)
+    timezone = forms.CharField(label="Часовой пояс", initial="Asia/Almaty")
+    preset = forms.ChoiceField(label="Пресет квалификации", choices=[("construction", "construction"),
+                                                                    ("generic_b2b", "generic_b2b")])
+
+    class Meta:
+        model = Tenant
+        fields = ["slug", "name"]
+
+
+class TenantConfigForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ["name", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = tenant_config_get(self.instance) if self.instance.pk else {}
+        for name, path, kind, label, choices in CONFIG_FIELDS:
+            field = _form_field(kind, label, choices)
+            value = _get(current, path)
+            if kind == J:
+                field.initial = json.dumps(value if value is not None else [], ensure_ascii=False, indent=1)
+            elif kind == P:
+                field.help_text = ("Задан. " if value else "Не задан. ") + field.help_text
+            else:
+                field.initial = value
+            self.fields[name] = field
+
+    def clean(self):
+        cleaned = super().clean()
+        document: dict = {}
+        for name, path, kind, _label, _choices in CONFIG_FIELDS:
+            value = cleaned.get(name)
+            if kind == J:
+                try:
+                    value = json.loads(value) if value else ([] if path[-1] not in ("stage_map", "responsible_map",
+                                                                                      "reengagement") else {})
+                except json.JSONDecodeError as exc:
+                    self.add_error(name, f"неверный JSON: {exc}")
+                    continue
+            elif kind == P:
+                if not value:
+                    continue  # keep the stored secret
+            elif kind == N:
+                if value is None:
+                    continue
+                value = int(value) if float(value).is_integer() else value
+            elif kind in (S, C, T) and value in (None, "") and path[0] in ("amocrm", "google_calendar", "channels"):
+                if not value:
+                    continue
+            _set(document, path, value)
+        if self.errors:
+            return cleaned
+        try:
+            self.config_document = tconfig.validate(document)
+        except tconfig.ConfigError as exc:
+            path = tuple(exc.key.split("[")[0].split("."))
+            target = next((FIELD_BY_PATH[path[:i]] for i in range(len(path), 0, -1) if path[:i] in FIELD_BY_PATH),
+                          None)
+            raise ValidationError({target: f"{exc.key}: {exc.message}"} if target else str(exc)) from None
+        return cleaned
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "is_active", "last_inbound", "last_send_ok", "last_error_short", "pending"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["slug", "schema_name", "webhook_key", "webhook_urls", "health_report", "created_at"]
+    inlines = [DomainInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(is_template=False).exclude(schema_name="public") \
+            .select_related("health")
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = TenantConfigForm if obj else TenantCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["slug", "name", "owner_email", "owner_password", "timezone", "preset"]})]
+        groups: dict[str, list[str]] = {}
+        for name, path, *_ in CONFIG_FIELDS:
+            groups.setdefault(path[0] if path[0] not in ("timezone", "language", "company", "leads") else "general",
+                              []).append(name)
+        return [
+            (None, {"fields": ["name", "slug", "is_active", "schema_name", "webhook_key", "webhook_urls",
+                               "created_at"]}),
+            ("Здоровье", {"fields": ["health_report"]}),
+        ] + [(title, {"fields": fields, "classes": ["collapse"] if title in ("amocrm", "google_calendar") else []})
+             for title, fields in groups.items()]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            try:
+                result = tenant_provision(
+                    slug=form.cleaned_data["slug"], name=form.cleaned_data["name"],
+                    owner_email=form.cleaned_data["owner_email"], owner_password=form.cleaned_data["owner_password"],
+                    timezone_name=form.cleaned_data["timezone"], preset=form.cleaned_data["preset"],
+                )
+            except (ProvisioningError, tconfig.ConfigError) as exc:
+                raise ValidationError(str(exc)) from None
+            obj.pk = result.tenant.pk
+            obj.refresh_from_db()
+            messages.success(request, f"Клиент создан: http://{result.domain}:{settings.PORT}/")
+            return
+        obj.save(update_fields=["name", "is_active"])
+        tenant_config_import(obj, form.config_document)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return super().add_view(request, form_url, extra_context)
+
+    @admin.display(description="Webhooks")
+    def webhook_urls(self, obj):
+        from tenants.services import ProvisionResult
+
+        urls = ProvisionResult(tenant=obj, domain="", webhook_key=obj.webhook_key).as_dict()["webhooks"]
+        return format_html("<br>".join(f"{p}: <code>{u}</code>" for p, u in urls.items()))
+
+    def _health(self, obj) -> TenantHealth | None:
+        return getattr(obj, "health", None)
+
+    @admin.display(description="Последний вебхук")
+    def last_inbound(self, obj):
+        h = self._health(obj)
+        return h.last_inbound_at if h else None
+
+    @admin.display(description="Последняя отправка")
+    def last_send_ok(self, obj):
+        h = self._health(obj)
+        return h.last_send_ok_at if h else None
+
+    @admin.display(description="Последняя ошибка")
+    def last_error_short(self, obj):
+        h = self._health(obj)
+        return (h.last_error[:80] + ("…" if len(h.last_error) > 80 else "")) if h and h.last_error else "—"
+
+    @admin.display(description="В работе")
+    def pending(self, obj):
+        work = tenant_pending_work(obj)
+        return f"{work['queued_messages']} сообщ. / {work['pending_followups']} дожимов"
+
+    @admin.display(description="Состояние")
+    def health_report(self, obj):
+        h = self._health(obj)
+        work = tenant_pending_work(obj)
+        rows = [
+            ("Последний входящий вебхук", f"{h.last_inbound_at or '—'} {h.last_inbound_provider}" if h else "—"),
+            ("Последняя успешная отправка", h.last_send_ok_at if h else "—"),
+            ("Последняя ошибка", f"{h.last_error_at} [{h.last_error_source}] {h.last_error}" if h and h.last_error
+             else "—"),
+            ("Сообщений в очереди", work["queued_messages"]),
+            ("Сообщений с ошибкой", work["failed_messages"]),
+            ("Дожимов ожидает", work["pending_followups"]),
+        ]
+        return format_html("<table>{}</table>", format_html("".join(
+            format_html("<tr><th>{}</th><td>{}</td></tr>", k, v) for k, v in rows)))

@@ -1,0 +1,168 @@
+"""Writes for tenants: provisioning, configuration import, health records."""
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context, schema_exists
+
+from tenants import config as tconfig
+from tenants.models import Domain, Tenant, TenantHealth
+
+log = logging.getLogger("buildcrm.tenants")
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
+RESERVED_SLUGS = {"public", "www", "admin", "api", "static", "media", "webhooks", "ws", "app", "mail",
+                  "platform", "tenant-base", "tenant_base", "root", "postgres", "pg-catalog", "information-schema"}
+
+
+class ProvisioningError(ValueError):
+    pass
+
+
+@dataclass
+class ProvisionResult:
+    tenant: Tenant
+    domain: str
+    webhook_key: str
+
+    def as_dict(self) -> dict:
+        base = f"http://{settings.PUBLIC_DOMAIN}"
+        if settings.PORT not in (80, 443):
+            base += f":{settings.PORT}"
+        providers = ("chatflow", "whatsapp", "telegram", "amocrm")
+        return {
+            "slug": self.tenant.slug,
+            "domain": self.domain,
+            "webhook_key": self.webhook_key,
+            "webhooks": {p: f"{base}/webhooks/{p}/{self.webhook_key}/" for p in providers},
+        }
+
+
+def tenant_domain_for(slug: str) -> str:
+    return f"{slug}.{settings.TENANT_BASE_DOMAIN}"
+
+
+def slug_check(slug: str) -> None:
+    if not SLUG_RE.fullmatch(slug or ""):
+        raise ProvisioningError(f"invalid slug {slug!r}: use a-z, 0-9 and '-', start with a letter, 2–41 characters")
+    if slug in RESERVED_SLUGS or slug.startswith("pg-"):
+        raise ProvisioningError(f"slug {slug!r} is reserved")
+    schema = slug.replace("-", "_")
+    if Tenant.objects.filter(slug=slug).exists() or Tenant.objects.filter(schema_name=schema).exists():
+        raise ProvisioningError(f"slug {slug!r} is taken")
+    if Domain.objects.filter(domain=tenant_domain_for(slug)).exists():
+        raise ProvisioningError(f"domain {tenant_domain_for(slug)} is taken")
+
+
+def platform_setup(*, admin_email: str | None = None, admin_password: str | None = None) -> None:
+    """Readies the public tenant, its domain and the base schema that provisioning clones."""
+    public, _ = Tenant.objects.get_or_create(
+        schema_name="public", defaults={"slug": "public", "name": "Platform", "webhook_key": secrets.token_hex(16)}
+    )
+    Domain.objects.get_or_create(domain=settings.PUBLIC_DOMAIN, defaults={"tenant": public, "is_primary": True})
+    base = settings.TENANT_BASE_SCHEMA
+    if not Tenant.objects.filter(schema_name=base).exists():
+        # Created by running every migration once; later tenants clone it.
+        Tenant.objects.create(schema_name=base, slug="tenant-base", name="Base schema (template)",
+                              webhook_key=secrets.token_hex(16), is_template=True, is_active=False)
+    if admin_email and admin_password:
+        from accounts.models import User
+
+        with schema_context("public"):
+            user = User.objects.filter(email=admin_email.lower()).first()
+            if user is None:
+                User.objects.create_superuser(admin_email, admin_password, full_name="Platform owner")
+            log.info("platform admin=%s ready", admin_email)
+
+
+def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: str,
+                     timezone_name: str = "Asia/Almaty", preset: str = "construction",
+                     owner_name: str = "") -> ProvisionResult:
+    """Creates a tenant: schema (cloned from the base), domain, owner, default stages and settings."""
+    slug_check(slug)
+    try:
+        validate_password(owner_password)
+    except ValidationError as exc:
+        raise ProvisioningError("owner password: " + " ".join(exc.messages)) from None
+    if not schema_exists(settings.TENANT_BASE_SCHEMA):
+        raise ProvisioningError("the platform is not set up: run `python manage.py setup_platform` first")
+    document = tconfig.default_config(preset)
+    document["timezone"] = tconfig.validate({"timezone": timezone_name})["timezone"]
+    document["company"] = name
+    tenant = Tenant(
+        schema_name=slug.replace("-", "_"), slug=slug, name=name, webhook_key=secrets.token_urlsafe(24),
+        config=tconfig.encrypt_secrets(document),
+    )
+    try:
+        tenant.save()  # creates the schema by cloning TENANT_BASE_SCHEMA
+        domain = tenant_domain_for(slug)
+        with transaction.atomic():
+            Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
+            TenantHealth.objects.create(tenant=tenant)
+            with schema_context(tenant.schema_name):
+                _seed_tenant_schema(owner_email=owner_email, owner_password=owner_password, owner_name=owner_name)
+    except Exception:
+        # Nothing half-made stays behind: drop the schema and the rows.
+        connection.set_schema_to_public()
+        if tenant.pk:
+            tenant.delete(force_drop=True)
+        raise
+    log.info("tenant=%s provisioned domain=%s by=system", slug, domain)
+    return ProvisionResult(tenant=tenant, domain=domain, webhook_key=tenant.webhook_key)
+
+
+def _seed_tenant_schema(*, owner_email: str, owner_password: str, owner_name: str) -> None:
+    from accounts.models import Role, User
+    from leads.models import DEFAULT_STAGES, Stage
+
+    Stage.objects.bulk_create(
+        [Stage(kind=kind, name=label, color=color, position=i) for i, (kind, label, color) in enumerate(DEFAULT_STAGES)]
+    )
+    User.objects.create_user(owner_email, owner_password, role=Role.OWNER, full_name=owner_name or "Владелец")
+
+
+def tenant_config_get(tenant: Tenant) -> dict:
+    """The tenant's full configuration with secrets decrypted (for our own code, never for display)."""
+    return tconfig.decrypt_secrets(tconfig.merge(tconfig.default_config(tenant.config.get("qualification_preset")
+                                                                         or "construction"), tenant.config))
+
+
+def tenant_config_export(tenant: Tenant, *, with_secrets: bool = False) -> dict:
+    document = tenant_config_get(tenant)
+    return document if with_secrets else tconfig.mask_secrets(document)
+
+
+@transaction.atomic
+def tenant_config_import(tenant: Tenant, document: dict) -> dict:
+    """Validates the whole document, then applies it in one write; nothing changes on error."""
+    checked = tconfig.validate(document)
+    current = tenant_config_get(tenant)
+    merged = tconfig.merge(current, checked)
+    tconfig.validate(merged)
+    tenant.config = tconfig.encrypt_secrets(merged)
+    Tenant.objects.filter(pk=tenant.pk).update(config=tenant.config)
+    log.info("tenant=%s config imported keys=%s", tenant.slug, ",".join(sorted(checked)))
+    return merged
+
+
+def health_record(*, tenant_id: int, inbound_provider: str | None = None, send_ok: bool = False,
+                  error: str | None = None, source: str = "") -> None:
+    """Updates the tenant's technical health; cheap single UPDATE, callable from any schema."""
+    now = timezone.now()
+    fields: dict = {}
+    if inbound_provider:
+        fields.update(last_inbound_at=now, last_inbound_provider=inbound_provider)
+    if send_ok:
+        fields["last_send_ok_at"] = now
+    if error:
+        fields.update(last_error_at=now, last_error=error[:2000], last_error_source=source)
+    if fields:
+        TenantHealth.objects.filter(tenant_id=tenant_id).update(**fields)

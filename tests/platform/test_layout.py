@@ -1,0 +1,42 @@
+"""The deployment files describe the same processes as the Procfile."""
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _procfile() -> dict[str, str]:
+    from buildcrm.devstack import read_procfile
+
+    return read_procfile(ROOT / "Procfile")
+
+
+def test_procfile_names_web_worker_beat():
+    procs = _procfile()
+    assert set(procs) == {"web", "worker", "beat"}
+    assert procs["web"].startswith("daphne") and "${PORT:-8000}" in procs["web"]
+    assert "celery" in procs["worker"] and " worker" in procs["worker"]
+    assert "celery" in procs["beat"] and " beat" in procs["beat"]
+
+
+def test_compose_services_run_the_procfile_commands():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    procs = _procfile()
+    for name in ("web", "worker", "beat"):
+        command = services[name]["command"]
+        command = " ".join(command) if isinstance(command, list) else command
+        expected = procs[name]
+        assert re.sub(r"\s+", " ", command.replace("sh -c ", "").replace("$$", "$").strip("'\"")) == expected, name
+        env = services[name].get("environment", {})
+        assert "DATABASE_URL" in env and "REDIS_URL" in env, name
+
+
+def test_layout_has_every_part_of_the_design():
+    for part in ["buildcrm", "tenants", "leads", "conversations", "aiagent", "followups", "integrations", "frontend",
+                 "manage.py", "requirements.txt", "docker-compose.yml", "pytest.ini", "README.md", "Procfile",
+                 "Makefile", ".env.example", ".ci/run", "Dockerfile"]:
+        assert (ROOT / part).exists(), part

@@ -1,0 +1,94 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django_tenants.utils import schema_exists, tenant_context
+
+from accounts.models import User
+from leads.models import Stage
+from tenants.models import Domain, Tenant
+from tenants.services import ProvisioningError, tenant_provision
+
+PASSWORD = "Str0ng-pass-1"
+
+
+def test_provision_creates_schema_domain_owner_stages_and_settings(db):
+    result = tenant_provision(slug="gamma-co", name="Gamma", owner_email="Boss@Gamma.kz", owner_password=PASSWORD,
+                              timezone_name="Europe/Moscow")
+    tenant = result.tenant
+    assert tenant.schema_name == "gamma_co"
+    assert schema_exists("gamma_co")
+    assert Domain.objects.get(tenant=tenant).domain == "gamma-co.localhost"
+    assert len(tenant.webhook_key) >= 24
+    assert tenant.config["timezone"] == "Europe/Moscow"
+    with tenant_context(tenant):
+        owner = User.objects.get()
+        assert (owner.email, owner.role) == ("boss@gamma.kz", "owner")
+        assert owner.check_password(PASSWORD)
+        kinds = list(Stage.objects.values_list("kind", flat=True))
+    assert kinds == ["new", "in_dialog", "requests_call", "incomplete", "complete", "won", "lost"]
+    payload = result.as_dict()
+    assert payload["slug"] == "gamma-co" and payload["domain"] == "gamma-co.localhost"
+    assert payload["webhooks"]["chatflow"].endswith(f"/webhooks/chatflow/{tenant.webhook_key}/")
+
+
+def test_tenant_users_live_in_their_own_schema(tenant_a, tenant_b):
+    with tenant_context(tenant_a):
+        assert User.objects.filter(email="owner@alpha.test").exists()
+        assert not User.objects.filter(email="owner@beta.test").exists()
+    connection.set_schema_to_public()
+    assert not User.objects.filter(email="owner@alpha.test").exists()
+
+
+@pytest.mark.parametrize("slug, reason", [
+    ("Bad_Slug", "invalid slug"), ("1abc", "invalid slug"), ("a", "invalid slug"), ("public", "reserved"),
+    ("www", "reserved"), ("admin", "reserved"), ("alpha", "taken"), ("x" * 42, "invalid slug"),
+])
+def test_bad_or_taken_slug_is_refused_and_nothing_is_created(db, slug, reason):
+    before = Tenant.objects.count(), Domain.objects.count()
+    with pytest.raises(ProvisioningError, match=reason):
+        tenant_provision(slug=slug, name="X", owner_email="o@x.kz", owner_password=PASSWORD)
+    assert (Tenant.objects.count(), Domain.objects.count()) == before
+
+
+def test_weak_owner_password_is_refused_before_anything_is_made(db):
+    with pytest.raises(ProvisioningError, match="password"):
+        tenant_provision(slug="weakling", name="W", owner_email="o@w.kz", owner_password="123")
+    assert not Tenant.objects.filter(slug="weakling").exists()
+    assert not schema_exists("weakling")
+
+
+def test_provision_command_prints_json_and_exits_1_on_a_taken_slug(db, capsys):
+    call_command("provision_tenant", "delta", name="Delta", owner_email="o@delta.kz", owner_password=PASSWORD)
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(out) == {"slug", "domain", "webhook_key", "webhooks"}
+    assert set(out["webhooks"]) >= {"chatflow", "whatsapp", "telegram", "amocrm"}
+    with pytest.raises(CommandError, match="taken"):
+        call_command("provision_tenant", "delta", name="Delta", owner_email="o@delta.kz", owner_password=PASSWORD)
+
+
+def test_provision_command_exit_code_is_1_with_one_line(live_db):
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "provision_tenant", "public", "--name", "x", "--owner-email", "a@b.kz",
+         "--owner-password", PASSWORD],
+        capture_output=True, text=True, env=_subprocess_env(),
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == ["CommandError: slug 'public' is reserved"]
+
+
+def _subprocess_env() -> dict:
+    import os
+
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    host = db["HOST"]
+    env["DATABASE_URL"] = (f"postgres://{db['USER']}@/{db['NAME']}?host={host}" if host.startswith("/")
+                           else f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
+    return env
