@@ -80,7 +80,7 @@ def run(command: list[str], data_dir: Path | None) -> int:
             return 130
     finally:
         for server in reversed(servers):
-            stop = getattr(server, "cleanup", None) or getattr(server, "_cleanup")
+            stop = getattr(server, "cleanup", None) or server._cleanup
             try:
                 stop()
             except Exception as exc:  # a server already gone must not hide the child's exit code

@@ -217,3 +217,7 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
     },
 }
+
+# The send pipeline: attempts per outbound message and the backoff base (jittered, doubling).
+SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
+SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=2.0)

@@ -87,6 +87,8 @@ class Lead(models.Model):
     # Working memory of the AI manager for this lead (awaiting keys, facts used, summary, language...).
     ai_state = models.JSONField(default=dict, blank=True)
 
+    # Denormalised preview of the newest message, so lists and the board need no per-card query.
+    last_message = models.JSONField(null=True, blank=True)
     last_message_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_inbound_at = models.DateTimeField(null=True, blank=True)
     last_outbound_at = models.DateTimeField(null=True, blank=True)

@@ -14,3 +14,87 @@ def managers_see_all() -> bool:
 
 def user_sees_all_leads(*, user) -> bool:
     return user.role in (Role.OWNER, Role.HEAD) or (user.role == Role.MANAGER and managers_see_all())
+
+
+def lead_audience_groups(*, tenant_id: int, lead) -> list[str]:
+    """Websocket groups allowed to see a lead: everyone who sees all, plus its manager when restricted."""
+    from conversations.realtime import group_staff, group_user
+
+    groups = [group_staff(tenant_id)]
+    if lead.assignee_id and not managers_see_all():
+        groups.append(group_user(tenant_id, lead.assignee_id))
+    return groups
+
+
+def leads_visible_to(*, user):
+    from leads.models import Lead
+
+    qs = Lead.objects.select_related("stage", "assignee", "handler")
+    if user_sees_all_leads(user=user):
+        return qs
+    return qs.filter(assignee=user)
+
+
+ORDERINGS = {"-score": ("-score", "-id"), "score": ("score", "id"), "-created_at": ("-created_at", "-id"),
+             "created_at": ("created_at", "id"), "-last_message_at": ("-last_message_at", "-id"),
+             "last_message_at": ("last_message_at", "id"), "name": ("name", "id"), "-name": ("-name", "-id")}
+
+
+def leads_filtered(*, user, params) -> object:
+    """The list endpoint's filters: stage, temperature, assignee, ai, channel, source, campaign, dates, q."""
+    from django.db.models import Exists, OuterRef, Q
+
+    from conversations.models import Message
+
+    qs = leads_visible_to(user=user)
+    if params.get("stage"):
+        qs = qs.filter(stage_id__in=[int(x) for x in str(params["stage"]).split(",") if x.isdigit()])
+    if params.get("stage_kind"):
+        qs = qs.filter(stage__kind__in=str(params["stage_kind"]).split(","))
+    if params.get("temperature"):
+        qs = qs.filter(temperature__in=str(params["temperature"]).split(","))
+    assignee = params.get("assignee")
+    if assignee == "none":
+        qs = qs.filter(assignee__isnull=True)
+    elif assignee == "me":
+        qs = qs.filter(assignee=user)
+    elif assignee and str(assignee).isdigit():
+        qs = qs.filter(assignee_id=int(assignee))
+    ai = params.get("ai")
+    if ai == "on":
+        qs = qs.filter(ai_enabled=True, handler__isnull=True)
+    elif ai == "off":
+        qs = qs.filter(Q(ai_enabled=False) | Q(handler__isnull=False))
+    for name in ("channel", "source", "campaign"):
+        if params.get(name):
+            qs = qs.filter(**{f"{name}__in": str(params[name]).split(",")})
+    if params.get("needs_human") in ("1", "true"):
+        qs = qs.filter(needs_human=True)
+    if params.get("created_from"):
+        qs = qs.filter(created_at__date__gte=params["created_from"])
+    if params.get("created_to"):
+        qs = qs.filter(created_at__date__lte=params["created_to"])
+    q = (params.get("q") or "").strip()
+    if q:
+        digits = "".join(ch for ch in q if ch.isdigit())
+        match = Q(name__icontains=q) | Q(city__icontains=q)
+        if len(digits) >= 3:
+            match |= Q(phone__contains=digits)
+        match |= Exists(Message.objects.filter(lead=OuterRef("pk"), text__icontains=q))
+        qs = qs.filter(match)
+    return qs.order_by(*ORDERINGS.get(params.get("ordering") or "-score", ORDERINGS["-score"]))
+
+
+def board(*, user, per_stage: int = 30) -> list[dict]:
+    """Stages in order, each with its count (visible to the user) and its first cards by score."""
+    from django.db.models import Count
+
+    from leads.models import Stage
+
+    visible = leads_visible_to(user=user)
+    counts = dict(visible.order_by().values_list("stage_id").annotate(n=Count("id")).values_list("stage_id", "n"))
+    columns = []
+    for stage in Stage.objects.order_by("position", "id"):
+        cards = list(visible.filter(stage=stage).order_by("-score", "-id")[:per_stage])
+        columns.append({"stage": stage, "count": counts.get(stage.pk, 0), "leads": cards})
+    return columns

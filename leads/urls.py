@@ -1,1 +1,16 @@
-urlpatterns: list = []
+from django.urls import path
+
+from leads import views
+
+urlpatterns = [
+    path("leads/", views.LeadListView.as_view()),
+    path("leads/<int:pk>/", views.LeadDetailView.as_view()),
+    path("leads/<int:pk>/takeover/", views.LeadTakeoverView.as_view()),
+    path("leads/<int:pk>/return-to-ai/", views.LeadReturnToAIView.as_view()),
+    path("leads/<int:pk>/events/", views.LeadEventsView.as_view()),
+    path("leads/<int:pk>/followups/", views.LeadFollowUpsView.as_view()),
+    path("board/", views.BoardView.as_view()),
+    path("stages/", views.StageListView.as_view()),
+    path("stages/<int:pk>/", views.StageDetailView.as_view()),
+    path("analytics/summary/", views.AnalyticsView.as_view()),
+]

@@ -8,7 +8,8 @@ from __future__ import annotations
 import copy
 import re
 import zoneinfo
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from buildcrm import crypto
 

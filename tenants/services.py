@@ -102,7 +102,7 @@ def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: 
         config=tconfig.encrypt_secrets(document),
     )
     try:
-        tenant.save()  # creates the schema by cloning TENANT_BASE_SCHEMA
+        tenant.save(verbosity=0)  # creates the schema by cloning TENANT_BASE_SCHEMA
         domain = tenant_domain_for(slug)
         with transaction.atomic():
             Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)

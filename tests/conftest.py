@@ -17,21 +17,30 @@ ROLES = ("owner", "head", "manager", "manager2")
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup, django_db_blocker):
-    """After pytest-django created and migrated the test database: the platform and two tenants."""
+def django_db_setup(django_test_environment, django_db_blocker):
+    """A migrated test database (always: live tests carry no django_db mark) with the platform and two tenants."""
+    from django.test.utils import setup_databases, teardown_databases
+
     from tenants.services import platform_setup
 
     with django_db_blocker.unblock():
+        db_cfg = setup_databases(verbosity=0, interactive=False, aliases={"default"})
         platform_setup()
         for slug in ("alpha", "beta"):
             _provision(slug)
         connection.set_schema_to_public()
+    yield
+    with django_db_blocker.unblock():
+        try:
+            teardown_databases(db_cfg, verbosity=0)
+        except Exception as exc:  # workers or servers may still hold a connection; the next run recreates it
+            print(f"test database teardown: {exc}")
 
 
 def _provision(slug: str):
-    from accounts.models import User
     from django_tenants.utils import tenant_context
 
+    from accounts.models import User
     from tenants.services import tenant_provision
 
     result = tenant_provision(slug=slug, name=slug.title(), owner_email=f"owner@{slug}.test", owner_password=PASSWORD)
@@ -80,7 +89,7 @@ class TenantClient(APIClient):
         self.tenant = tenant
         self.user = None
 
-    def as_user(self, user) -> "TenantClient":
+    def as_user(self, user) -> TenantClient:
         from django_tenants.utils import tenant_context
         from rest_framework.authtoken.models import Token
 
@@ -90,13 +99,14 @@ class TenantClient(APIClient):
         self.user = user
         return self
 
-    def as_role(self, role: str) -> "TenantClient":
+    def as_role(self, role: str) -> TenantClient:
         return self.as_user(user_of(self.tenant, role))
 
 
 def user_of(tenant, role: str):
-    from accounts.models import User
     from django_tenants.utils import tenant_context
+
+    from accounts.models import User
 
     with tenant_context(tenant):
         return User.objects.get(email=f"{role}@{tenant.slug}.test")
@@ -117,7 +127,7 @@ _fresh = itertools.count()
 
 
 @pytest.fixture
-def live_tenant(django_db_blocker):
+def live_tenant(django_db_setup, django_db_blocker):
     """A newly provisioned tenant whose data is really committed (workers, sockets and servers see it)."""
     with django_db_blocker.unblock():
         slug = f"live{os.getpid() % 1000}x{next(_fresh)}{uuid.uuid4().hex[:4]}"
@@ -127,7 +137,7 @@ def live_tenant(django_db_blocker):
 
 
 @pytest.fixture
-def live_db(django_db_blocker):
+def live_db(django_db_setup, django_db_blocker):
     """Database access without a wrapping transaction (for code that runs on other threads)."""
     with django_db_blocker.unblock():
         yield

@@ -23,7 +23,8 @@ def _full_document() -> dict:
         "followups": {"steps": [{"after_minutes": 15, "text": "Подскажите, актуально?"},
                                 {"after_minutes": 0.05, "text": "Когда удобно созвониться?"}],
                       "quiet_hours": {"start": "21:00", "end": "09:00"}, "max_per_lead": 3},
-        "channels": {"chatflow": {"api_url": "https://app.chatflow.kz/api/v1", "token": "cf-token", "instance_id": "i1"},
+        "channels": {"chatflow": {"api_url": "https://app.chatflow.kz/api/v1", "token": "cf-token",
+                                  "instance_id": "i1"},
                      "whatsapp_cloud": {"api_url": "https://graph.facebook.com/v21.0", "phone_number_id": "1",
                                         "access_token": "wa-token", "app_secret": "wa-secret", "verify_token": "vt"},
                      "telegram": {"api_url": "https://api.telegram.org", "bot_token": "tg-token",
@@ -103,4 +104,5 @@ def test_presets_are_selectable(tenant_a):
     assert [f["key"] for f in PRESETS["construction"]] == ["city", "dimensions", "foundation_closed", "windows",
                                                            "doors", "has_project"]
     tenant_config_import(tenant_a, {"qualification": PRESETS["generic_b2b"], "qualification_preset": "generic_b2b"})
-    assert [f["key"] for f in tenant_config_get(Tenant.objects.get(pk=tenant_a.pk))["qualification"]][0] == "company_size"
+    fields = tenant_config_get(Tenant.objects.get(pk=tenant_a.pk))["qualification"]
+    assert fields[0]["key"] == "company_size"

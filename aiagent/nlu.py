@@ -1,0 +1,1774 @@
+"""Rule-based understanding of one client message (Russian first, English too).
+
+Pipeline: normalise (lower-case, ё→е, mask times/e-mails/phones so their digits never count as
+quantities) → tokenise with original offsets (quotes stay in the client's own words) → merge number
+words and thousand groups into number tokens → split into clauses (negation scope) → per-type
+extractors driven by the field type plus keywords (built-in knowledge for preset keys, words of
+label/hint/key for tenant fields) → gazetteer for cities → names → intents → preferred time.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+INTENTS = ("greeting", "call_request", "price_question", "refusal", "human_request")
+
+# ---------------------------------------------------------------------------------------------------------
+# Tokenisation
+
+
+@dataclass
+class Token:
+    text: str  # normalised (lower-case) text
+    kind: str  # num | word | punct
+    start: int  # offsets into the original message
+    end: int
+    value: float | None = None
+    used: bool = False  # consumed by an extractor (a number already attributed)
+
+
+_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)?|[a-zа-я]+(?:['’-][a-zа-я]+)*|@+|[^\sa-zа-я\d]")
+# Dashes and colons do not end a clause: «окна — 8 штук», «CRM есть — Битрикс», «размеры: 10x12».
+_CLAUSE_BREAK = {",", ";", ".", "!", "?", "(", ")", "\n", "…"}
+_CLAUSE_WORDS = {"но", "а", "but", "однако", "зато"}
+
+_UNITS_RU = {
+    "ноль": 0,
+    "один": 1,
+    "одна": 1,
+    "одно": 1,
+    "одного": 1,
+    "одной": 1,
+    "одну": 1,
+    "одним": 1,
+    "два": 2,
+    "две": 2,
+    "двух": 2,
+    "двум": 2,
+    "двумя": 2,
+    "три": 3,
+    "трех": 3,
+    "трем": 3,
+    "тремя": 3,
+    "четыре": 4,
+    "четырех": 4,
+    "пять": 5,
+    "пяти": 5,
+    "шесть": 6,
+    "шести": 6,
+    "семь": 7,
+    "семи": 7,
+    "восемь": 8,
+    "восьми": 8,
+    "одиннадцати": 11,
+    "двенадцати": 12,
+    "пятнадцати": 15,
+    "двадцатью": 20,
+    "девять": 9,
+    "девяти": 9,
+    "десять": 10,
+    "десяти": 10,
+    "одиннадцать": 11,
+    "двенадцать": 12,
+    "тринадцать": 13,
+    "четырнадцать": 14,
+    "пятнадцать": 15,
+    "шестнадцать": 16,
+    "семнадцать": 17,
+    "восемнадцать": 18,
+    "девятнадцать": 19,
+    "двое": 2,
+    "трое": 3,
+    "четверо": 4,
+    "пятеро": 5,
+    "шестеро": 6,
+    "семеро": 7,
+    "восьмеро": 8,
+    "девятеро": 9,
+    "десятеро": 10,
+    "полтора": 1.5,
+    "полторы": 1.5,
+    "пара": 2,
+    "пару": 2,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "dozen": 12,
+    "couple": 2,
+}
+_TENS = {
+    "двадцать": 20,
+    "тридцать": 30,
+    "сорок": 40,
+    "пятьдесят": 50,
+    "шестьдесят": 60,
+    "семьдесят": 70,
+    "восемьдесят": 80,
+    "девяносто": 90,
+    "двадцати": 20,
+    "тридцати": 30,
+    "сорока": 40,
+    "пятидесяти": 50,
+    "шестидесяти": 60,
+    "семидесяти": 70,
+    "восьмидесяти": 80,
+    "девяноста": 90,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+}
+_HUNDREDS = {
+    "сто": 100,
+    "двести": 200,
+    "триста": 300,
+    "четыреста": 400,
+    "пятьсот": 500,
+    "шестьсот": 600,
+    "семьсот": 700,
+    "восемьсот": 800,
+    "девятьсот": 900,
+    "hundred": 100,
+    "ста": 100,
+    "двухсот": 200,
+    "трехсот": 300,
+    "четырехсот": 400,
+    "пятисот": 500,
+}
+_MULTIPLIERS = {
+    "тыс": 1e3,
+    "тысяча": 1e3,
+    "тысячи": 1e3,
+    "тысяч": 1e3,
+    "тыщ": 1e3,
+    "тыщи": 1e3,
+    "k": 1e3,
+    "к": 1e3,
+    "thousand": 1e3,
+    "млн": 1e6,
+    "миллион": 1e6,
+    "миллиона": 1e6,
+    "миллионов": 1e6,
+    "mln": 1e6,
+    "million": 1e6,
+    "millions": 1e6,
+    "лям": 1e6,
+    "ляма": 1e6,
+    "лямов": 1e6,
+    "m": 1e6,
+    "млрд": 1e9,
+    "миллиард": 1e9,
+    "миллиарда": 1e9,
+    "миллиардов": 1e9,
+    "bn": 1e9,
+    "billion": 1e9,
+}
+_CURRENCY_WORDS = re.compile(
+    r"^(тенге|тг|руб\w*|р|usd|долл\w*|dollars?|бакс\w*|евро|eur|euro|kzt|rub|rur|сом)$"
+)
+_CURRENCY_SIGNS = {"$", "€", "₸", "₽"}
+
+_TIME_NUM_RE = re.compile(
+    r"(?:(?:после|до|с|к|в|около|часам|after|before|at|around|from|by)\s+)?\d{1,2}:\d{2}"
+    r"(?:\s*(?:-|–|до|to)\s*\d{1,2}(?::\d{2})?)?"
+    r"|(?:после|до|с|к|в|около|after|before|at|around|from|by)\s+\d{1,2}\.\d{2}(?!\s*(?:м\b|m\b|метр))"
+    r"|(?:после|до|с|к|в|около|after|before|at|around|from|by)\s+\d{1,2}"
+    r"(?:\s*(?:-|–|до|to)\s*\d{1,2})?\s*(?:ч\b|час\w*|утра|вечера|дня|ночи|am\b|pm\b|a\.m\.|p\.m\.)"
+    r"|(?:после|after)\s+\d{1,2}(?!\s*(?:[.,]\d|м\b|m\b|метр|человек|сотрудн|окон|окн|двер|млн|тыс|%))"
+    r"|\b\d{1,2}\s*(?:am|pm)\b"
+)
+_TIME_DOT_RE = re.compile(r"\d{1,2}\.\d{2}")
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE_RE = re.compile(r"(?:\+7|\b8|\b7)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}\b")
+_URL_RE = re.compile(r"https?://\S+|www\.\S+")
+
+
+def _normalise(text: str) -> str:
+    # Length-preserving: every offset in the result is an offset in the original text.
+    low = text.lower().replace("ё", "е").replace("×", "x")
+    if len(low) != len(text):  # exotic case folding changed lengths; fall back to a per-char map
+        low = "".join(ch.lower()[:1] or ch for ch in text).replace("ё", "е").replace("×", "x")
+    return low
+
+
+def _mask(low: str, pattern: re.Pattern[str]) -> str:
+    return pattern.sub(lambda m: "@" * len(m.group(0)), low)
+
+
+def _tokenise(text: str) -> tuple[str, list[Token]]:
+    low = _normalise(text)
+    masked = low
+    for pat in (_URL_RE, _EMAIL_RE, _PHONE_RE, _TIME_NUM_RE):
+        masked = _mask(masked, pat)
+    raw: list[Token] = []
+    for m in _TOKEN_RE.finditer(masked):
+        s = m.group(0)
+        if s.startswith("@"):
+            continue
+        if s[0].isdigit():
+            raw.append(Token(s.replace(",", "."), "num", m.start(), m.end(), float(s.replace(",", "."))))
+        elif s[0].isalpha():
+            raw.append(Token(s.replace("’", "'"), "word", m.start(), m.end()))
+        else:
+            raw.append(Token(s, "punct", m.start(), m.end()))
+    return low, _merge_numbers(raw, masked)
+
+
+def _word_number(t: Token) -> float | None:
+    if t.kind != "word":
+        return None
+    w = t.text
+    for table in (_UNITS_RU, _TENS, _HUNDREDS):
+        if w in table:
+            return float(table[w])
+    return None
+
+
+def _merge_numbers(tokens: list[Token], masked: str) -> list[Token]:
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        wv = _word_number(t)
+        if wv is not None:
+            # "двадцать пять", "сто сорок два": each next part must be of a smaller magnitude.
+            total, last, j = wv, wv, i + 1
+            while j < len(tokens):
+                nv = _word_number(tokens[j])
+                ok = nv is not None and (
+                    (last % 100 == 0 and last >= 100 and nv < 100)
+                    or (last % 10 == 0 and 20 <= last < 100 and nv < 10)
+                )
+                if not ok or nv is None:
+                    break
+                total, last, j = total + nv, nv, j + 1
+            # English "a couple"/"a dozen" are fine, but a bare "one" in "one of" is not a quantity.
+            nxt = tokens[j].text if j < len(tokens) else ""
+            if t.text == "one" and nxt in ("of", "more", "another"):
+                out.append(t)
+                i += 1
+                continue
+            t = Token(t.text, "num", t.start, tokens[j - 1].end, total)
+            i = j
+        elif t.kind == "num":
+            i += 1
+            # Thousand groups "1 500 000" (single spaces, exactly three digits per group).
+            while (
+                i < len(tokens)
+                and tokens[i].kind == "num"
+                and re.fullmatch(r"\d{3}", tokens[i].text)
+                and masked[t.end : tokens[i].start] == " "
+                and re.fullmatch(r"\d{1,3}", t.text.split(".")[0])
+                and "." not in t.text
+            ):
+                t = Token(
+                    t.text + tokens[i].text, "num", t.start, tokens[i].end, float(t.text + tokens[i].text)
+                )
+                i += 1
+        else:
+            out.append(t)
+            i += 1
+            continue
+        # "2 с половиной"
+        if i + 1 < len(tokens) and tokens[i].text == "с" and tokens[i + 1].text.startswith("половин"):
+            t = Token(t.text, "num", t.start, tokens[i + 1].end, (t.value or 0) + 0.5)
+            i += 2
+        out.append(t)
+    return out
+
+
+def _clauses(tokens: list[Token]) -> list[tuple[list[Token], str]]:
+    """Clauses with their terminator (a '?' terminator marks a question)."""
+    out: list[tuple[list[Token], str]] = []
+    cur: list[Token] = []
+    for t in tokens:
+        if (t.kind == "punct" and t.text in _CLAUSE_BREAK) or (t.kind == "word" and t.text in _CLAUSE_WORDS):
+            if cur:
+                out.append((cur, t.text))
+            cur = [] if t.kind == "punct" else []
+            continue
+        cur.append(t)
+    if cur:
+        out.append((cur, ""))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Keywords
+
+
+_RU_ENDINGS = sorted(
+    "ами ями ого его ому ему ыми ими ой ей ий ый ая яя ое ее ов ев ах ях ом ем ам ям ы и а я о е"
+    " у ю ь ию ия ость ности ность".split(),
+    key=len,
+    reverse=True,
+)
+_KEYWORD_STOP = {
+    "количество",
+    "кол",
+    "число",
+    "есть",
+    "ли",
+    "будет",
+    "будут",
+    "нужен",
+    "нужна",
+    "нужно",
+    "клиента",
+    "клиент",
+    "тип",
+    "the",
+    "of",
+    "number",
+    "is",
+    "there",
+    "do",
+    "you",
+    "have",
+    "will",
+    "what",
+    "how",
+    "many",
+    "сколько",
+    "какой",
+    "какая",
+    "какие",
+    "планируется",
+    "вы",
+    "вас",
+    "для",
+    "или",
+    "and",
+    "будете",
+    "ваш",
+    "ваша",
+    "has",
+    "with",
+    "clients",
+    "client",
+    "your",
+    "their",
+    "who",
+    "которые",
+    "если",
+}
+
+
+def _stem(word: str) -> str:
+    for e in _RU_ENDINGS:
+        if word.endswith(e) and len(word) - len(e) >= 3:
+            return word[: -len(e)]
+    return word
+
+
+# Built-in knowledge of the preset keys. "=word" means exact token match (short or ambiguous stems).
+_BUILTIN_KEYWORDS: dict[str, list[str]] = {
+    "windows": ["окн", "=окон", "окош", "window", "стеклопакет"],
+    "doors": ["двер", "door"],
+    "company_size": [
+        "человек",
+        "=чел",
+        "сотрудник",
+        "работник",
+        "=люди",
+        "=людей",
+        "штат",
+        "команд",
+        "people",
+        "employee",
+        "staff",
+        "person",
+        "=team",
+        "=persons",
+        "специалист",
+        "менеджер",
+        "~нас",
+        "~we're",
+    ],
+    "budget": ["бюджет", "budget", "потратить", "вложить", "spend", "рассчитыва"],
+    "foundation_closed": [
+        "фундамент",
+        "foundation",
+        "цокол",
+        "закрыва",
+        "закрыт",
+        "закроем",
+        "=close",
+        "=closing",
+    ],
+    "has_project": ["проект", "чертеж", "эскиз", "project", "drawing", "blueprint", "=plans", "=plan"],
+    "has_crm": [
+        "crm",
+        "срм",
+        "црм",
+        "amocrm",
+        "амо",
+        "=amo",
+        "битрикс",
+        "bitrix",
+        "salesforce",
+        "hubspot",
+        "pipedrive",
+        "мегаплан",
+        "retailcrm",
+        "1с",
+        "zoho",
+    ],
+    "city": ["город", "city", "town"],
+}
+_WEAK_PROJECT = ["фото", "photo", "картин", "рисун", "sketch", "план"]
+_CRM_BRANDS = {
+    "amocrm",
+    "амо",
+    "amo",
+    "битрикс",
+    "bitrix",
+    "salesforce",
+    "hubspot",
+    "pipedrive",
+    "мегаплан",
+    "retailcrm",
+    "zoho",
+    "битрикс24",
+    "bitrix24",
+}
+_CRM_NONE = [
+    "excel",
+    "эксел",
+    "ексел",
+    "таблиц",
+    "блокнот",
+    "тетрад",
+    "sheets",
+    "spreadsheet",
+    "вручную",
+    "manually",
+]
+
+
+def field_keywords(f: dict[str, Any]) -> list[str]:
+    """Keywords for a field: built-in ones for preset keys plus stems of the words of key, label, hint."""
+    kws = list(_BUILTIN_KEYWORDS.get(f.get("key", ""), []))
+    kws += [str(k).lower() for k in f.get("keywords", []) or []]
+    if f.get("key") not in _BUILTIN_KEYWORDS:
+        words = re.findall(
+            r"[a-zа-яё]+",
+            " ".join(str(f.get(k, "") or "") for k in ("key", "label", "label_en")).replace("_", " ").lower(),
+        )
+        for w in words:
+            w = w.replace("ё", "е")
+            if len(w) >= 3 and w not in _KEYWORD_STOP:
+                kws.append(_stem(w) if len(_stem(w)) >= 4 else "=" + w)
+    return kws
+
+
+def _kw_match(token: str, kws: list[str]) -> bool:
+    for k in kws:
+        if k.startswith("~"):  # weak keyword: exact match, binds only a number that ends its phrase
+            if token == k[1:]:
+                return True
+        elif k.startswith("="):
+            if token == k[1:]:
+                return True
+        elif token.startswith(k):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Gazetteer
+
+_KZ_CITIES = (
+    "Алматы Астана Шымкент Караганда Актобе Тараз Павлодар Усть-Каменогорск Семей Атырау Костанай "
+    "Кызылорда Уральск Петропавловск Актау Темиртау Туркестан Кокшетау Талдыкорган Экибастуз Рудный "
+    "Жанаозен Жезказган Балхаш Кентау Сатпаев Каскелен Кульсары Конаев Риддер Степногорск Сарань Шахтинск "
+    "Аксу Аягоз Лисаковск Арыс Жаркент Талгар Есик Байконур Щучинск Аксай Хромтау Зайсан Косшы Сарыагаш "
+    "Кандыагаш Шардара Житикара Капчагай Жетысай Аральск Шу Абай Эмба Атбасар Алтай Приозерск Курчатов"
+).split()
+_RU_CITIES = (
+    "Москва Санкт-Петербург Новосибирск Екатеринбург Казань Нижний-Новгород Челябинск Красноярск Самара "
+    "Уфа Ростов-на-Дону Омск Краснодар Воронеж Пермь Волгоград Саратов Тюмень Тольятти Ижевск Барнаул "
+    "Ульяновск Иркутск Хабаровск Махачкала Ярославль Владивосток Оренбург Томск Кемерово Новокузнецк "
+    "Рязань Набережные-Челны Астрахань Пенза Киров Липецк Чебоксары Балашиха Калининград Тула Курск "
+    "Севастополь Сочи Ставрополь Улан-Удэ Тверь Магнитогорск Иваново Брянск Белгород Сургут Владимир Чита "
+    "Архангельск Нижний-Тагил Калуга Смоленск Волжский Курган Череповец Орел Саранск Вологда Якутск "
+    "Мурманск Подольск Грозный Тамбов Стерлитамак Петрозаводск Кострома Нижневартовск Новороссийск "
+    "Йошкар-Ола Химки Симферополь Таганрог Комсомольск-на-Амуре Сыктывкар Нальчик Шахты Дзержинск Орск "
+    "Братск Благовещенск Энгельс Ангарск Королев Великий-Новгород Псков Бийск Мытищи Люберцы Прокопьевск "
+    "Армавир Балаково Абакан Норильск Южно-Сахалинск Сызрань Петропавловск-Камчатский Новый-Уренгой "
+    "Тобольск"
+).split()
+# Extra spellings: English, Kazakh, old names, colloquial.
+_CITY_ALIASES: dict[str, list[str]] = {
+    "Алматы": ["almaty", "alma-ata", "алма-ата", "алмата", "алмате", "алмату", "алматы", "алмаclub"],
+    "Астана": ["astana", "nur-sultan", "нур-султан", "нурсултан", "нур-султане", "акмола", "целиноград"],
+    "Шымкент": ["shymkent", "chimkent", "чимкент"],
+    "Караганда": ["karaganda", "qaraghandy", "караганды"],
+    "Актобе": ["aktobe", "актюбинск"],
+    "Тараз": ["taraz", "джамбул"],
+    "Павлодар": ["pavlodar"],
+    "Усть-Каменогорск": ["ust-kamenogorsk", "oskemen", "оскемен", "усть-ке", "усть-каман"],
+    "Семей": ["semey", "semipalatinsk", "семипалатинск"],
+    "Атырау": ["atyrau"],
+    "Костанай": ["kostanay", "kostanai", "кустанай"],
+    "Кызылорда": ["kyzylorda", "кызыл-орда"],
+    "Уральск": ["uralsk"],
+    "Петропавловск": ["petropavl", "petropavlovsk", "петропавл"],
+    "Актау": ["aktau"],
+    "Темиртау": ["temirtau"],
+    "Туркестан": ["turkestan", "turkistan"],
+    "Кокшетау": ["kokshetau"],
+    "Талдыкорган": ["taldykorgan"],
+    "Экибастуз": ["ekibastuz"],
+    "Конаев": ["konaev", "kunaev", "кунаев", "qonaev"],
+    "Капчагай": ["kapchagay", "капшагай"],
+    "Москва": ["moscow", "moskva", "мск"],
+    "Санкт-Петербург": [
+        "saint petersburg",
+        "st. petersburg",
+        "st petersburg",
+        "petersburg",
+        "спб",
+        "питер",
+        "питере",
+        "питера",
+        "петербург",
+        "петербурге",
+        "петербурга",
+    ],
+    "Новосибирск": ["novosibirsk"],
+    "Екатеринбург": ["yekaterinburg", "ekaterinburg", "екб"],
+    "Казань": ["kazan"],
+    "Нижний Новгород": [
+        "nizhny novgorod",
+        "нижний новгород",
+        "нижнем новгороде",
+        "нижнего новгорода",
+        "нижний",
+    ],
+    "Челябинск": ["chelyabinsk"],
+    "Красноярск": ["krasnoyarsk"],
+    "Самара": ["samara"],
+    "Уфа": ["ufa"],
+    "Ростов-на-Дону": [
+        "rostov-on-don",
+        "rostov",
+        "ростове-на-дону",
+        "ростова-на-дону",
+        "ростов",
+        "ростове",
+        "ростова",
+    ],
+    "Омск": ["omsk"],
+    "Краснодар": ["krasnodar"],
+    "Воронеж": ["voronezh"],
+    "Пермь": ["perm"],
+    "Волгоград": ["volgograd"],
+    "Саратов": ["saratov"],
+    "Тюмень": ["tyumen"],
+    "Тольятти": ["tolyatti", "togliatti"],
+    "Ижевск": ["izhevsk"],
+    "Барнаул": ["barnaul"],
+    "Иркутск": ["irkutsk"],
+    "Хабаровск": ["khabarovsk"],
+    "Владивосток": ["vladivostok"],
+    "Сочи": ["sochi"],
+    "Калининград": ["kaliningrad"],
+    "Томск": ["tomsk"],
+    "Набережные Челны": ["набережные челны", "набережных челнах", "набережных челнов", "челны", "челнах"],
+    "Нижний Тагил": ["нижний тагил", "нижнем тагиле", "нижнего тагила"],
+    "Великий Новгород": ["великий новгород", "великом новгороде", "великого новгорода"],
+    "Новый Уренгой": ["новый уренгой", "новом уренгое", "нового уренгоя"],
+    "Петропавловск-Камчатский": ["петропавловске-камчатском", "петропавловска-камчатского"],
+    "Улан-Удэ": ["ulan-ude"],
+    "Орел": ["орле", "орла"],
+}
+# Words that are also first names or common nouns: accepted as a city only after a marker (в, из, город…).
+_AMBIGUOUS_CITIES = {
+    "Владимир",
+    "Абай",
+    "Шу",
+    "Орел",
+    "Киров",
+    "Курган",
+    "Аксу",
+    "Алтай",
+    "Эмба",
+    "Шахты",
+    "Арыс",
+    "Есик",
+    "Королев",
+    "Энгельс",
+    "Аксай",
+    "Нижний",
+    "Семей",
+    "Грозный",
+    "Сатпаев",
+    "Конаев",
+    "Курчатов",
+    "Рудный",
+}
+_CITY_MARKERS = {
+    "в",
+    "во",
+    "из",
+    "город",
+    "городе",
+    "города",
+    "г",
+    "in",
+    "from",
+    "city",
+    "near",
+    "под",
+    "до",
+    "по",
+    "гор",
+}
+
+
+def _inflect(nom: str) -> set[str]:
+    """Common case forms of a Russian city name (enough for «в Костанае», «из Караганды»)."""
+    w = nom.lower().replace("ё", "е")
+    forms = {w}
+    head, sep, tail = w.rpartition("-")
+    if "-на-" in w:  # Ростов-на-Дону: the first part declines
+        first, rest = w.split("-", 1)
+        return forms | {f + "-" + rest for f in _inflect(first)}
+    last = tail
+    pre = head + sep
+    if re.search(r"[бвгджзклмнпрстфхцчшщ]$", last):
+        forms |= {pre + last + e for e in ("а", "е", "у", "ом", "ы")}
+    elif last.endswith("й") and not last.endswith(("ый", "ий")):
+        forms |= {pre + last[:-1] + e for e in ("я", "е", "ю", "ем")}
+    elif last.endswith("ь"):
+        forms |= {pre + last[:-1] + e for e in ("и", "я", "е", "ю", "ью", "ем")}
+    elif last.endswith("а"):
+        forms |= {pre + last[:-1] + e for e in ("ы", "и", "е", "у", "ой")}
+    elif last.endswith("я"):
+        forms |= {pre + last[:-1] + e for e in ("и", "е", "ю", "ей")}
+    elif last.endswith("ск"):
+        forms |= {pre + last + e for e in ("а", "е", "у", "ом")}
+    return forms
+
+
+def _build_gazetteer() -> dict[str, str]:
+    gaz: dict[str, str] = {}
+    for raw in _KZ_CITIES + _RU_CITIES:
+        # Multi-word names are spelled with '-' in the lists above; real hyphens stay in the canonical name.
+        canonical = raw.replace("Нижний-", "Нижний ").replace("Набережные-", "Набережные ")
+        canonical = canonical.replace("Великий-", "Великий ").replace("Новый-", "Новый ")
+        if " " in canonical:
+            gaz[canonical.lower()] = canonical
+            continue
+        for form in _inflect(canonical):
+            gaz.setdefault(form, canonical)
+    for canonical, aliases in _CITY_ALIASES.items():
+        for a in aliases:
+            gaz[a.replace("ё", "е")] = canonical
+    gaz.pop("алмаclub", None)
+    return gaz
+
+
+GAZETTEER: dict[str, str] = _build_gazetteer()
+_CITY_RE = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(k) for k in sorted(GAZETTEER, key=len, reverse=True)) + r")(?![\w-])"
+)
+CITY_NAMES: set[str] = set(GAZETTEER.values())
+# English spelling for replies in English (first Latin alias), e.g. «Астана» → "Astana".
+CITY_EN: dict[str, str] = {
+    c: next((a.title() for a in aliases if re.fullmatch(r"[a-z .-]+", a)), c)
+    for c, aliases in _CITY_ALIASES.items()
+}
+
+
+def find_city(text: str, *, bare_ok: bool = False) -> tuple[str, int, int] | None:
+    """(canonical Russian nominative, start, end) of the first known city in the text, if any.
+
+    Names that are also common words («Семей», «Владимир») need a marker («в», «из», «город») unless
+    `bare_ok` (the message is a bare answer to our question about the city)."""
+    low = _normalise(text)
+    for m in _CITY_RE.finditer(low):
+        canonical = GAZETTEER[m.group(1)]
+        before = re.findall(r"[a-zа-я]+", low[max(0, m.start() - 12) : m.start()])
+        if (canonical in _AMBIGUOUS_CITIES or m.group(1) == "нижний") and not bare_ok:
+            if not before or before[-1] not in _CITY_MARKERS:
+                continue
+        return canonical, m.start(), m.end()
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Intents
+
+_INTENT_RES: dict[str, re.Pattern[str]] = {
+    "greeting": re.compile(
+        r"(?<![\w-])(привет\w*|здравствуй\w*|здрасте|здрасьте|здрасти|"
+        r"добр(ый|ое|ого) (день|утро|вечер|дня|утра|вечера|времени)|салем|салам\w*|сәлем\w*|"
+        r"hello|hi|hey|hiya|good (morning|afternoon|evening)|greetings)"
+        r"(?![\w-])"
+    ),
+    "call_request": re.compile(
+        r"(?<![\w-])((по|пере)звон(ите|и|ить|им|ю|ишь|ят)|звонок|звонка|звоните|созвон\w*|"
+        r"наберите|набери меня|набрать меня|(можете|можешь|можно|могли бы) (мне |меня )?набрать|"
+        r"свяж\w+ (со мной )?по телефону|(поговорить|обсудить|пообщаться) по телефону|"
+        r"call me|call back|give me a call|phone me|ring me|(can|could|would|will) you (please )?call|"
+        r"please call|(get|have|schedule|arrange|book) a (quick )?call|a phone call|talk on the phone|"
+        r"call tomorrow|call today|call later)(?![\w-])"
+    ),
+    "price_question": re.compile(
+        r"(?<![\w-])(сколько ([\w-]+ ){0,3}(стоит|стоят|стоить|выйдет|обойдется|обойдутся|"
+        r"денег)|цен(а|у|ы|е|ой|ник|ами)|стоимост\w*|почем|по чем|прайс\w*|расценк\w*|"
+        r"во сколько (это |мне |нам )?обойд\w*|how much|price\w*|cost|costs|pricing|quote|rates)(?![\w-])"
+    ),
+    "refusal": re.compile(
+        r"(?<![\w-])(не ?актуальн\w*|не ?интерес\w*|больше не (пишите|нужно|надо)|не (пишите|беспокойте)|"
+        r"отпишит\w*|отстаньт\w*|уже (купили|нашли|заказали|построили|выбрали|договорились)|"
+        r"нашли (другого|других|другую|подрядчика)|передумал\w*|откажусь|отказываюсь|отказываемся|"
+        r"(нам|мне) (это )?(уже )?не нужно(?=\s*([.,!]|$))|ничего не нужно|не нуждаемся|"
+        r"не надо (больше )?(писать|ничего)|"
+        r"no,? thanks|not interested|no longer (needed|relevant|interested)|not relevant|"
+        r"stop (writing|messaging|texting)|unsubscribe|leave me alone|(don't|do not) (write|text|message)|"
+        r"already (bought|found|chose|signed)|changed (my|our) mind|(we|i) (don't|do not) need (it|this))"
+        r"(?![\w-])"
+    ),
+    "human_request": re.compile(
+        r"(?<![\w-])(жив(ой|ым|ого|ому|ые|ыми|ых) (менеджер\w*|человек\w*|оператор\w*|сотрудник\w*|"
+        r"специалист\w*|людьми|консультант\w*)|оператор\w*|с человеком|с людьми|с живым|"
+        r"настоящ\w+ (человек\w*|менеджер\w*)|"
+        r"(позовите|соедините|свяжите|позови|соедини|переключите|подключите|дайте|передайте)"
+        r"( \w+){0,3} (менеджер\w*|человек\w*|специалист\w*|сотрудник\w*|руководител\w*)|"
+        r"(поговорить|говорить|общаться|связаться|пообщаться) с (вашим |вашей )?(менеджер\w*|специалист\w*|"
+        r"сотрудник\w*|руководител\w*|консультант\w*)|вы (что )?бот|это бот|с ботом|не с ботом|"
+        r"real person|human|live (agent|person|operator)|operator|"
+        r"(talk|speak|chat) (to|with) (a |an |your |the )?"
+        r"(manager|agent|someone|person|sales|representative)|"
+        r"are you a bot|is this a bot)(?![\w-])"
+    ),
+}
+
+_TIME_PHRASE_RE = re.compile(
+    r"(?<![\w-])("
+    r"(?:(?:после|до|с|к|в|около|after|before|at|around|from|by)\s+)?\d{1,2}[:]\d{2}"
+    r"(?:\s*(?:-|–|до|to)\s*\d{1,2}(?:[:]\d{2})?)?"
+    r"|(?:после|до|с|к|в|около|after|before|at|around|from|by)\s+\d{1,2}(?:\s*(?:-|–|до|to)\s*\d{1,2})?"
+    r"\s*(?:ч\b|час\w*|утра|вечера|дня|ночи|am\b|pm\b)"
+    r"|(?:после|after)\s+\d{1,2}(?!\s*(?:[.,]\d|м\b|m\b|метр|человек|сотрудн|окон|окн|двер|млн|тыс|%))"
+    r"|\d{1,2}\s*(?:am|pm)"
+    r"|послезавтра|завтра|сегодня|day after tomorrow|tomorrow|today|tonight"
+    r"|(?:после|до) обеда|в обед|утром|вечером|днем|с утра|ближе к вечеру|в первой половине дня"
+    r"|во второй половине дня|in the (?:morning|afternoon|evening)|this (?:morning|afternoon|evening)"
+    r"|(?:at|after) lunch|(?:в|во) (?:понедельник|вторник|среду|четверг|пятницу|субботу|воскресенье)"
+    r"|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:на|в) выходны\w+"
+    r"|(?:on|at) the weekend|в любое время|any ?time|через (?:час|полчаса|\d+ (?:минут|час)\w*)"
+    r"|in (?:an|one|\d+) hours?|(?:morning|afternoon|evening)"
+    r")(?![\w-])"
+)
+
+
+def _negated_call(low: str, m: re.Match[str]) -> bool:
+    before = low[max(0, m.start() - 20) : m.start()]
+    return bool(
+        re.search(r"(?<!\w)(не|не надо|не нужно|нельзя|don't|dont|do not|no|not)\s+(\w+\s+)?$", before)
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Names
+
+_NAME_STOP = {
+    # Words people put where a name could stand; a name never is one of these.
+    "да",
+    "нет",
+    "ок",
+    "окей",
+    "хорошо",
+    "ладно",
+    "можно",
+    "давайте",
+    "спасибо",
+    "привет",
+    "здравствуйте",
+    "здрасте",
+    "меня",
+    "мое",
+    "моё",
+    "имя",
+    "зовут",
+    "я",
+    "это",
+    "звоните",
+    "позвоните",
+    "лучше",
+    "любое",
+    "время",
+    "удобно",
+    "после",
+    "до",
+    "завтра",
+    "сегодня",
+    "утром",
+    "вечером",
+    "днем",
+    "обеда",
+    "в",
+    "на",
+    "из",
+    "с",
+    "по",
+    "и",
+    "а",
+    "но",
+    "или",
+    "уже",
+    "еще",
+    "пока",
+    "тут",
+    "здесь",
+    "директор",
+    "менеджер",
+    "владелец",
+    "собственник",
+    "руководитель",
+    "прораб",
+    "заказчик",
+    "клиент",
+    "от",
+    "интересует",
+    "хочу",
+    "хотим",
+    "нужно",
+    "надо",
+    "сколько",
+    "цена",
+    "дом",
+    "проект",
+    "вот",
+    "так",
+    "ну",
+    "ага",
+    "угу",
+    "конечно",
+    "буду",
+    "будем",
+    "готов",
+    "готова",
+    "занят",
+    "занята",
+    "тоже",
+    "сам",
+    "сама",
+    "yes",
+    "no",
+    "ok",
+    "okay",
+    "sure",
+    "thanks",
+    "hello",
+    "hi",
+    "hey",
+    "the",
+    "a",
+    "an",
+    "interested",
+    "looking",
+    "from",
+    "here",
+    "just",
+    "not",
+    "tomorrow",
+    "today",
+    "after",
+    "call",
+    "me",
+    "fine",
+    "good",
+    "great",
+    "happy",
+    "glad",
+    "sorry",
+    "busy",
+    "ready",
+    "going",
+    "planning",
+    "in",
+    "at",
+    "on",
+    "still",
+    "also",
+    "owner",
+    "director",
+    "manager",
+    "building",
+    "calling",
+    "writing",
+    "afraid",
+    "new",
+    "человек",
+    "один",
+    "одна",
+    "бот",
+    "звоню",
+    "пишу",
+    "представитель",
+    "компания",
+    "компании",
+    "вам",
+    "вас",
+    "вы",
+    "мы",
+    "он",
+    "она",
+    "они",
+    "там",
+    "когда",
+    "где",
+    "как",
+    "что",
+    "кто",
+    "дизайнер",
+    "архитектор",
+    "строитель",
+    "бухгалтер",
+    "юрист",
+    "маркетолог",
+    "частное",
+    "лицо",
+    "ип",
+    "тоо",
+    "не",
+    "ни",
+    "сюда",
+    "пишите",
+    "напишите",
+    "нас",
+    "нам",
+    "наш",
+    "наша",
+    "наши",
+    "мой",
+    "моя",
+    "мне",
+    "у",
+    "we",
+    "us",
+    "our",
+    "my",
+    "it",
+    "this",
+    "that",
+    "i",
+    "you",
+    "they",
+    "he",
+    "she",
+    "его",
+    "ее",
+    "их",
+    "все",
+    "всё",
+    "всем",
+    "нормально",
+    "отлично",
+    "понятно",
+    "ясно",
+    "добрый",
+    "доброе",
+    "день",
+    "вечер",
+    "утро",
+    "спс",
+    "благодарю",
+    "thank",
+    "please",
+}
+_SURNAME_RE = re.compile(r"(ов|ев|ин|ова|ева|ина|ский|ская|цкий|цкая|енко|ук|юк|ян|уly|улы|кызы|ко)$")
+
+
+def _is_name_word(word: str, low: str) -> bool:
+    w = low.replace("ё", "е")
+    return (
+        word.isalpha()
+        and len(word) >= 2
+        and w not in _NAME_STOP
+        and (w not in GAZETTEER or GAZETTEER[w] in _AMBIGUOUS_CITIES)
+        and _word_number(Token(w, "word", 0, 0)) is None
+        and not any(_kw_match(w, kws) for kws in _BUILTIN_KEYWORDS.values())
+        and not _TIME_PHRASE_RE.fullmatch(w)
+        and not re.search(r"(ите|йте|ться|ать|ять|ить|еть)$", w)  # verbs: «наберите», «звонить»
+        and not any(p.search(w) for p in _INTENT_RES.values())
+    )
+
+
+def _title(word: str) -> str:
+    return "-".join(p[:1].upper() + p[1:].lower() for p in word.split("-"))
+
+
+_NAME_PATTERNS = [
+    # (regex on the original text, capitalisation required)
+    (
+        re.compile(
+            r"(?i)(?:меня\s+зовут|мо[её]\s+имя|зовут\s+меня|имя\s*[:\-]|my\s+name\s+is|name\s*[:\-]|"
+            r"my\s+name's|call\s+me(?=\s+[A-Z]))\s+([A-Za-zА-Яа-яЁё-]+)(?:\s+([A-Za-zА-Яа-яЁё-]+))?"
+        ),
+        False,
+    ),
+    (re.compile(r"(?:^|[\s,.!])(?:[Мм]еня|[Мм]оё\s+имя)\s+([A-ZА-ЯЁ][a-zа-яё-]+)\s+(?:зовут|звать)"), True),
+    (re.compile(r"(?:^|[\s,.!])([A-ZА-ЯЁ][a-zа-яё-]+)\s+(?:here|на\s+связи|беспокоит|пишет)\b"), True),
+    (
+        re.compile(
+            r"(?:^|[\s,.!])(?:[Яя]|[Ээ]то|I'm|I\s+am|Im|this\s+is|This\s+is|[Сс]\s+вами|[Пп]ишет|"
+            r"[Нн]а\s+связи)\s+([A-ZА-ЯЁ][a-zа-яё-]+)(?:\s+([A-ZА-ЯЁ][a-zа-яё-]+))?"
+        ),
+        True,
+    ),
+]
+
+
+def _extract_name(
+    text: str, clauses: list[tuple[list[Token], str]], awaiting: list[str]
+) -> tuple[str, str] | None:
+    for pat, _ in _NAME_PATTERNS:
+        for m in pat.finditer(text):
+            first = m.group(1)
+            if not _is_name_word(first, first.lower()):
+                continue
+            name = _title(first)
+            second = m.group(2) if m.re.groups >= 2 else None
+            if (
+                second
+                and second[0].isupper()
+                and _SURNAME_RE.search(second.lower())
+                and _is_name_word(second, second.lower())
+            ):
+                name += " " + _title(second)
+            return name, m.group(0).strip(" ,.!")
+    if "name" in awaiting and clauses:
+        # A bare answer to "как к вам обращаться?": «Ерлан, после 18:00», «айгуль».
+        for toks, _ in clauses[:2]:
+            words = [t for t in toks if t.kind == "word"]
+            if not words or len(toks) > 3 or any(t.kind == "num" for t in toks):
+                continue
+            t = words[0]
+            orig = text[t.start : t.end]
+            if _is_name_word(orig, t.text) and (orig[0].isupper() or len(toks) <= 2):
+                return _title(orig), text[toks[0].start : toks[-1].end]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Extraction
+
+
+@dataclass
+class Extraction:
+    name: str | None = None
+    city: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    intents: set[str] = field(default_factory=set)
+    language: str = "ru"
+    preferred_time: str | None = None
+    email: str | None = None
+    quotes: dict[str, str] = field(default_factory=dict)
+    off_topic: bool = False
+
+
+def guess_language(text: str) -> str | None:
+    """'ru' / 'en', or None when the text has too few letters to tell (a bare «5», «ok», «CRM»)."""
+    text = _URL_RE.sub(" ", _EMAIL_RE.sub(" ", text))
+    cyr = len(re.findall(r"[а-яёәғқңөұүһі]", text.lower()))
+    words = re.findall(r"[a-z]+", text.lower())
+    lat_words = [
+        w
+        for w in words
+        if w
+        not in {
+            "ok",
+            "okay",
+            "crm",
+            "amocrm",
+            "bitrix",
+            "excel",
+            "whatsapp",
+            "telegram",
+            "instagram",
+            "m",
+            "k",
+            "x",
+            "amo",
+        }
+    ]
+    if cyr >= 2:
+        return "ru" if cyr >= sum(len(w) for w in lat_words) / 2 else "en"
+    if lat_words and sum(len(w) for w in lat_words) >= 2:
+        return "en"
+    return None
+
+
+def detect_language(text: str) -> str:
+    return guess_language(text) or "ru"
+
+
+def _clause_text(text: str, toks: list[Token]) -> str:
+    return text[toks[0].start : toks[-1].end].strip() if toks else ""
+
+
+def _is_money_field(f: dict[str, Any]) -> bool:
+    blob = " ".join(str(f.get(k, "")) for k in ("key", "label", "label_en", "hint")).lower()
+    return bool(re.search(r"budget|бюджет|price|cost|amount|sum\b|сумм|стоимост|цена|revenue|выручк", blob))
+
+
+def _is_city_field(f: dict[str, Any]) -> bool:
+    blob = " ".join(str(f.get(k, "")) for k in ("key", "label", "label_en")).lower()
+    return f.get("type", "text") == "text" and bool(re.search(r"\bcity\b|город|населенн|населённ", blob))
+
+
+_NEG_WORDS = {
+    "не",
+    "нет",
+    "нету",
+    "без",
+    "ни",
+    "no",
+    "not",
+    "never",
+    "none",
+    "without",
+    "нельзя",
+    "отсутствует",
+    "неа",
+    "nope",
+    "don't",
+    "dont",
+    "doesn't",
+    "haven't",
+    "hasn't",
+    "isn't",
+    "aren't",
+    "won't",
+    "wont",
+    "didn't",
+    "cannot",
+    "can't",
+    "nobody",
+    "nothing",
+}
+# For "have/has" fields a promise is not possession: «проект будет позже» = no project yet.
+_NOT_YET_RE = re.compile(
+    r"позже|потом|не готов|в процессе|планируем сделать|закажем|not yet|later|will be|"
+    r"будем делать|будем заказывать"
+)
+_UNSURE_RE = re.compile(
+    r"не знаю|не решили|не уверен|подумаем|думаем|пока не ясно|посмотрим|не определил|"
+    r"don't know|dont know|not sure|unsure|undecided|maybe|может быть|возможно"
+)
+_YES_WORDS = {
+    "да",
+    "ага",
+    "угу",
+    "конечно",
+    "есть",
+    "будем",
+    "будет",
+    "yes",
+    "yeah",
+    "yep",
+    "sure",
+    "планируем",
+    "нужно",
+    "нужен",
+    "нужна",
+    "хотим",
+    "of course",
+    "имеется",
+    "разумеется",
+    "естественно",
+}
+_NO_WORDS = {"нет", "неа", "no", "nope", "нету", "не"}
+_FILLER = {
+    "штук",
+    "шт",
+    "будет",
+    "будут",
+    "около",
+    "примерно",
+    "где-то",
+    "где",
+    "то",
+    "приблизительно",
+    "about",
+    "around",
+    "approximately",
+    "roughly",
+    "is",
+    "are",
+    "of",
+    "m",
+    "м",
+    "метра",
+    "метров",
+    "метр",
+    "meters",
+    "metres",
+    "meter",
+    "metre",
+    "high",
+    "all",
+    "in",
+    "total",
+    "всего",
+    "нужно",
+    "надо",
+    "хотим",
+    "нас",
+    "the",
+    "there",
+    "будем",
+    "we",
+    "have",
+    "нам",
+    "по",
+    "планируем",
+    "было",
+    "бы",
+    "ну",
+    "ещё",
+    "еще",
+    "our",
+    "at",
+    "least",
+    "почти",
+    "больше",
+    "меньше",
+    "чуть",
+    "до",
+    "штуки",
+    "pcs",
+}
+
+_DIM_SEP = {"x", "х", "*", "на", "by"}
+_DIM_KEYWORDS = {
+    "length": ["длин", "length", "=long"],
+    "width": ["ширин", "width", "=wide"],
+    "height": ["высот", "потол", "height", "=high", "=tall"],
+}
+
+_URGENCY_RULES: list[tuple[str, re.Pattern[str]]] = [
+    # Order matters: negated urgency ("не срочно") must win before "срочно".
+    (
+        "later",
+        re.compile(
+            r"не (очень |так )?срочн\w*|не горит|несрочн\w*|просто (смотрим|интересуюсь|интересуемся|изучаем|"
+            r"присматриваемся|узнаю|узнать|спрашиваю)|присматрива\w*|пока (изучаем|смотрим|думаем|собираем)|"
+            r"(в|на) следующем году|(в|на) следующий год|через (полгода|год|пол года|несколько месяцев)|"
+            r"когда-нибудь|не скоро|не торопимся|без спешки|not urgent|no rush|no hurry|"
+            r"just (looking|browsing)|"
+            r"next year|some ?day|maybe later|much later|in the future|not in a hurry|"
+            r"(в|к) (следующем|след) сезон\w*"
+        ),
+    ),
+    (
+        "now",
+        re.compile(
+            r"срочн\w*|горим|горит|asap|urgent\w*|немедленно|как можно (скорее|быстрее)|прямо сейчас|"
+            r"на этой неделе|в ближайшие дни|вчера|right now|right away|immediately|this week|"
+            r"as soon as possible|"
+            r"уже сейчас|сейчас нужно|нужно сейчас|горящ\w*|в течение недели|within a week"
+        ),
+    ),
+    (
+        "month",
+        re.compile(
+            r"(в|на) (этом|следующем|ближайш\w*) месяц\w*|"
+            r"через (месяц|пару недель|\d+ недел\w*|неделю|две недели|"
+            r"несколько недель)|в течение месяца|(this|next|within a|in a) month|in (a few|two|\d+) weeks|"
+            r"до конца месяца|к концу месяца|end of (the )?month|в ближайший месяц"
+        ),
+    ),
+    (
+        "quarter",
+        re.compile(
+            r"квартал\w*|quarter|через (\d|два|три|пару|2-3|2 - 3) месяц\w*|"
+            r"в течение (\d|двух|трех|пары) месяц\w*|"
+            r"in (two|three|\d|a couple of|a few) months|within (two|three|\d) months|(next|this) season"
+        ),
+    ),
+]
+
+_NEEDS_TRIGGER = re.compile(
+    r"(?:^|[\s,.!])(?<!не )(?:нам |мне |очень )?"
+    r"(?:нужн[оаы]?|нужен|надо|необходимо|хотим|хочу|хотелось бы|требуется|"
+    r"интересует|интересуют|ищем|ищу|задача\s*[:\-—]?|we need to|we need|i need to|i need|need to|"
+    r"we want to|we want|i want to|i want|looking for|we're looking for|we'd like to|we would like to|"
+    r"interested in)\s+(.+)",
+    re.IGNORECASE,
+)
+_NEEDS_DROP = re.compile(
+    r"^(срочно|горим|очень срочно|asap|urgently|please|пожалуйста|спасибо|thanks|пока|не срочно|"
+    r"как можно скорее|быстро|quickly)$"
+)
+
+
+def _bind_numbers(clause: list[Token], groups: dict[str, list[str]]) -> dict[str, tuple[float, Token]]:
+    """Attribute free numbers of a clause to keyword groups: «5 окон 2 двери» binds each number to the keyword
+    after it, «окон 5, дверей 2» / «человек 40» to the keyword before. Both orientations are tried and the one
+    that binds more numbers over shorter distances wins — no per-phrase rules needed."""
+    nums = [i for i, t in enumerate(clause) if t.kind == "num" and not t.used]
+    if not nums:
+        return {}
+    kw_at: dict[int, str] = {}
+    weak: set[int] = set()
+    for i, t in enumerate(clause):
+        if t.kind == "word":
+            for g, kws in groups.items():
+                if _kw_match(t.text, kws):
+                    kw_at[i] = g
+                    if "~" + t.text in kws:
+                        weak.add(i)
+                    break
+
+    def modifies_noun(ni: int) -> bool:
+        # «у нас 3 салона»: the number belongs to «салона», so the weak «нас» must not take it.
+        nxt = clause[ni + 1] if ni + 1 < len(clause) else None
+        return nxt is not None and nxt.kind == "word" and nxt.text not in _FILLER and (ni + 1) not in kw_at
+
+    if not kw_at:
+        return {}
+    best: dict[str, tuple[float, Token]] = {}
+    best_score: tuple[int, int] = (0, 0)
+    for direction in (1, -1):
+        bound: dict[str, tuple[float, Token]] = {}
+        dist_total = 0
+        taken: set[int] = set()
+        for ni in nums:
+            j, d = ni + direction, 1
+            while 0 <= j < len(clause) and d <= 4:
+                if j in kw_at and j not in taken and not (j in weak and modifies_noun(ni)):
+                    g = kw_at[j]
+                    if g not in bound:
+                        bound[g] = (clause[ni].value or 0.0, clause[ni])
+                        taken.add(j)
+                        dist_total += d
+                    break
+                if clause[j].kind == "num" or (clause[j].kind == "word" and clause[j].text not in _FILLER):
+                    break
+                j, d = j + direction, d + 1
+        score = (len(bound), -dist_total - (0 if direction == 1 else 0))
+        if score > best_score:
+            best, best_score = bound, score
+    return best
+
+
+def _as_number(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else round(v, 3)
+
+
+def _extract_dimensions(clauses: list[tuple[list[Token], str]], text: str) -> tuple[dict[str, Any], str]:
+    dims: dict[str, Any] = {}
+    quote = ""
+    for toks, _ in clauses:
+        # "10 на 12", "10x8x2.7", "12*15", "10 by 14" — units between numbers are allowed.
+        i = 0
+        while i < len(toks):
+            if toks[i].kind != "num" or toks[i].used:
+                i += 1
+                continue
+            seq = [i]
+            j = i + 1
+            while j < len(toks):
+                k = j
+                if toks[k].text in ("м", "m", "метров", "метра", "meters", "metres"):
+                    k += 1
+                if (
+                    k + 1 < len(toks)
+                    and toks[k].text in _DIM_SEP
+                    and toks[k + 1].kind == "num"
+                    and not toks[k + 1].used
+                ):
+                    seq.append(k + 1)
+                    j = k + 2
+                    if len(seq) == 3:
+                        break
+                else:
+                    break
+            if len(seq) >= 2:
+                vals = [toks[s].value or 0.0 for s in seq]
+                after = toks[seq[-1] + 1].text if seq[-1] + 1 < len(toks) else ""
+                if len(vals) == 3 and (after.startswith("этаж") or not 1.5 <= vals[2] <= 30):
+                    seq, vals = seq[:2], vals[:2]
+                if all(0.5 <= v <= 300 for v in vals[:2]) and not after.startswith(("человек", "сотрудн")):
+                    dims["length"], dims["width"] = _as_number(vals[0]), _as_number(vals[1])
+                    if len(vals) == 3:
+                        dims["height"] = _as_number(vals[2])
+                    for s in seq:
+                        toks[s].used = True
+                    quote = _clause_text(text, toks)
+                    i = seq[-1] + 1
+                    continue
+            i += 1
+        # Labelled parts: «длина 11 ширина 7 высота 3», «высота потолков 2,7», «3 m high».
+        for part, (val, tok) in _bind_numbers(toks, _DIM_KEYWORDS).items():
+            if part == "height" and not 1.5 <= val <= 30:
+                continue
+            dims[part] = _as_number(val)
+            tok.used = True
+            quote = (quote + "; " if quote else "") + _clause_text(text, toks)
+    return dims, quote
+
+
+def _extract_money(clauses: list[tuple[list[Token], str]], text: str) -> tuple[float | None, str]:
+    for toks, _ in clauses:
+        for i, t in enumerate(toks):
+            if t.kind != "num" or t.used:
+                continue
+            value = t.value or 0.0
+            prev = toks[i - 1].text if i > 0 else ""
+            nxt = toks[i + 1] if i + 1 < len(toks) else None
+            money = prev in _CURRENCY_SIGNS
+            j = i + 1
+            if nxt is not None and nxt.text in _MULTIPLIERS:
+                glued = nxt.start == t.end
+                # «к»/«k» is a preposition unless glued («500к»); a bare "m" is metres unless after "$".
+                ambiguous = (nxt.text in ("k", "к") and not glued) or nxt.text == "m"
+                if not ambiguous or prev in _CURRENCY_SIGNS:
+                    value *= _MULTIPLIERS[nxt.text]
+                    money = True
+                    j += 1
+            if j < len(toks) and (_CURRENCY_WORDS.match(toks[j].text) or toks[j].text in _CURRENCY_SIGNS):
+                money = True
+            if money:
+                t.used = True
+                return value, _clause_text(text, toks)
+    return None, ""
+
+
+def _polarity(toks: list[Token], low_clause: str) -> bool | None:
+    if _UNSURE_RE.search(low_clause):
+        return None
+    return not any(t.text in _NEG_WORDS for t in toks)
+
+
+def _extract_boolean(
+    f: dict[str, Any], clauses: list[tuple[list[Token], str]], text: str
+) -> tuple[bool | None, str]:
+    key = f.get("key", "")
+    kws = field_keywords(f)
+    strong: tuple[bool | None, str] = (None, "")
+    weak: tuple[bool | None, str] = (None, "")
+    for toks, term in clauses:
+        val, q, is_strong = _boolean_in_clause(key, kws, toks, term, text)
+        if val is not None:
+            # Later statements refine earlier ones; explicit keyword statements beat indirect hints.
+            if is_strong:
+                strong = (val, q)
+            else:
+                weak = (val, q)
+    return strong if strong[0] is not None else weak
+
+
+_NEED_WORDS = re.compile(r"нужн|хотим|хочу|ищем|ищу|внедр|подключ|need|want|looking|планируем внедр")
+
+
+def _boolean_in_clause(
+    key: str, kws: list[str], toks: list[Token], term: str, text: str
+) -> tuple[bool | None, str, bool]:
+    low_clause = " ".join(t.text for t in toks)
+    has_kw = any(t.kind == "word" and _kw_match(t.text, kws) for t in toks)
+    if key == "has_crm":
+        if not has_kw and any(_kw_match(t.text, _CRM_NONE) for t in toks):
+            return False, _clause_text(text, toks), False  # «ведём всё в excel» = no CRM (weak evidence)
+        if any(t.text in _CRM_BRANDS for t in toks) and term != "?":
+            pol = _polarity(toks, low_clause)
+            if pol is not None:
+                return pol, _clause_text(text, toks), True
+    # Photos count as a project only when the client says they have them.
+    if (
+        key == "has_project"
+        and not has_kw
+        and any(_kw_match(t.text, _WEAK_PROJECT) for t in toks)
+        and re.search(r"есть|скину|скинуть|пришлю|отправлю|могу|have|got|send you|имеются", low_clause)
+    ):
+        pol = _polarity(toks, low_clause)
+        if pol is not None:
+            return pol, _clause_text(text, toks), False
+    if has_kw and term != "?":
+        if key in ("has_crm", "has_project") and _NEED_WORDS.search(low_clause):
+            return None, "", False  # «нужна CRM» says nothing about having one
+        pol = _polarity(toks, low_clause)
+        if pol and key.startswith("has_") and _NOT_YET_RE.search(low_clause):
+            pol = False
+        if pol is not None:
+            return pol, _clause_text(text, toks), True
+    return None, "", False
+
+
+def _choice_value(c: Any) -> str:
+    return str(c.get("value")) if isinstance(c, dict) else str(c)
+
+
+def _extract_choice(f: dict[str, Any], low: str) -> tuple[str | None, str]:
+    choices = [_choice_value(c) for c in f.get("choices", []) or []]
+    if f.get("key") == "urgency" or set(choices) == {"now", "month", "quarter", "later"}:
+        for value, pat in _URGENCY_RULES:
+            m = pat.search(low)
+            if m and value in choices:
+                return value, m.group(0)
+    # Tenant choices: match the value or its label(s) as words.
+    for c in f.get("choices", []) or []:
+        labels = [_choice_value(c)]
+        if isinstance(c, dict):
+            labels += [str(c.get(k)) for k in ("label", "label_en") if c.get(k)]
+            labels += [str(k) for k in c.get("keywords", []) or []]
+        for lab in labels:
+            lab_low = lab.lower().replace("ё", "е").replace("_", " ")
+            stem = _stem(lab_low) if " " not in lab_low else lab_low
+            if len(stem) >= 2 and re.search(r"(?<![\w-])" + re.escape(stem), low):
+                return _choice_value(c), lab
+    return None, ""
+
+
+def _extract_needs(text: str, low: str) -> str | None:
+    m = _NEEDS_TRIGGER.search(text)
+    if not m:
+        return None
+    rest = re.split(r"[.!?\n]", m.group(1))[0]
+    parts = [p.strip() for p in re.split(r"[,;]|\s—\s|\s-\s", rest)]
+    kept = [p for p in parts if p and not _NEEDS_DROP.match(p.lower())]
+    # Strip urgency tails glued without a comma («… из инстаграма срочно»).
+    value = ", ".join(kept).strip()
+    value = re.sub(r"\s+(срочно|очень срочно|asap|urgently)$", "", value, flags=re.IGNORECASE)
+    # What is left after removing timing words and pronouns must still say something («need it this quarter»).
+    rest = value.lower()
+    for _, pat in _URGENCY_RULES:
+        rest = pat.sub(" ", rest)
+    rest = _TIME_PHRASE_RE.sub(" ", rest)
+    rest = re.sub(r"(?<![\w-])(it|this|that|them|one|это|его|ее|их|все|всё|так|бы)(?![\w-])", " ", rest)
+    if len(re.sub(r"[^a-zа-яё]", "", rest)) < 3:
+        return None
+    if len(value) < 3 or any(p.search(value.lower()) for p in _INTENT_RES.values()):
+        return None  # «хочу поговорить с менеджером» is a request, not a need
+    return value
+
+
+def _bare_boolean(clauses: list[tuple[list[Token], str]]) -> bool | None:
+    if not clauses:
+        return None
+    toks = clauses[0][0]
+    words = [t.text for t in toks if t.kind == "word"]
+    if not words or len(toks) > 6:
+        return None
+    if words[0] in _NO_WORDS or "нет" in words or "не" in words or "no" in words:
+        return False
+    if words[0] in _YES_WORDS or any(w in _YES_WORDS for w in words):
+        return True
+    return None
+
+
+def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | None = None) -> Extraction:
+    """Understand one client message against the tenant's qualification fields.
+
+    `awaiting` are the keys the AI asked for last turn; they let bare answers («5», «да», «Ерлан») land.
+    """
+    awaiting = list(awaiting or [])
+    ex = Extraction(language=detect_language(text))
+    if not text or not text.strip():
+        ex.off_topic = True
+        return ex
+    low, tokens = _tokenise(text)
+    clauses = _clauses(tokens)
+    by_key = {f.get("key"): f for f in fields if f.get("key")}
+
+    m = _EMAIL_RE.search(text)
+    if m:
+        ex.email = m.group(0)
+        for k, f in by_key.items():
+            if "email" in k or "почт" in str(f.get("label", "")).lower():
+                ex.data[k] = ex.email
+
+    # Intents (call requests are ignored when negated: «не звоните»).
+    for intent, pat in _INTENT_RES.items():
+        for im in pat.finditer(low):
+            if intent == "call_request" and _negated_call(low, im):
+                continue
+            if (
+                intent == "human_request"
+                and im.group(0) in ("human", "operator")
+                and len(low.split()) > 3
+                and not re.search(
+                    r"(talk|speak|chat|real|need|want|get|with|to|a|an|live)\s+(a\s+)?$", low[: im.start()]
+                )
+            ):
+                continue
+            ex.intents.add(intent)
+            ex.quotes.setdefault(intent, _sentence_around(text, im.start(), im.end()))
+            break
+    if re.fullmatch(r"\s*(нет|no)[,.!\s]*(спасибо|thanks|thank you)[.!\s]*", low):
+        ex.intents.add("refusal")
+        ex.quotes["refusal"] = text.strip()
+
+    # Preferred time: only day/hour-level phrases, kept in the client's words.
+    spans = [(tm.start(), tm.end()) for tm in _TIME_PHRASE_RE.finditer(low)]
+    if spans:
+        bare_parts = [(s, e) for s, e in spans if not re.fullmatch(r"morning|afternoon|evening", low[s:e])]
+        if bare_parts or "preferred_time" in awaiting:
+            ex.preferred_time = " ".join(text[s:e] for s, e in spans).strip()
+
+    # Numbers consumed by structured values first (dimensions, money), then keyword-bound counts.
+    for f in fields:
+        if f.get("type") == "dimensions":
+            dims, q = _extract_dimensions(clauses, text)
+            if dims:
+                ex.data[f["key"]] = dims
+                ex.quotes[f["key"]] = q
+    money_fields = [f for f in fields if f.get("type") == "number" and _is_money_field(f)]
+    if money_fields:
+        val, q = _extract_money(clauses, text)
+        if val is not None:
+            ex.data[money_fields[0]["key"]] = _as_number(val)
+            ex.quotes[money_fields[0]["key"]] = q
+    number_fields = [f for f in fields if f.get("type") == "number" and f["key"] not in ex.data]
+    if number_fields:
+        groups = {f["key"]: field_keywords(f) for f in number_fields}
+        for toks, _ in clauses:
+            for key, (val, tok) in _bind_numbers(toks, groups).items():
+                if key in ex.data:
+                    continue
+                if key in ("company_size", "windows", "doors") and (val < 0 or not float(val).is_integer()):
+                    continue
+                ex.data[key] = _as_number(val)
+                ex.quotes[key] = _clause_text(text, toks)
+                tok.used = True
+        # Bare numbers answer the number fields we asked for, in order («5», «5 и 2»).
+        asked = [k for k in awaiting if k in groups and k not in ex.data]
+        free = [t for t in tokens if t.kind == "num" and not t.used]
+        if asked and free and len(free) <= len(asked):
+            for key, tok in zip(asked, free, strict=False):
+                ex.data[key] = _as_number(tok.value or 0)
+                ex.quotes[key] = text.strip()
+                tok.used = True
+
+    # Bare «10 12 3» answers a dimensions question only when nothing else claimed the numbers.
+    for f in fields:
+        if f.get("type") == "dimensions" and f["key"] in awaiting and f["key"] not in ex.data:
+            nums = [t for t in tokens if t.kind == "num" and not t.used]
+            if 2 <= len(nums) <= 3 and all(0.5 <= (t.value or 0) <= 300 for t in nums):
+                ex.data[f["key"]] = {
+                    k: _as_number(t.value or 0)
+                    for k, t in zip(("length", "width", "height"), nums, strict=False)
+                }
+                ex.quotes[f["key"]] = text.strip()
+                for t in nums:
+                    t.used = True
+
+    for f in fields:
+        key, ftype = f.get("key"), f.get("type", "text")
+        if not key or key in ex.data:
+            continue
+        if ftype == "boolean":
+            val, q = _extract_boolean(f, clauses, text)
+            if (
+                val is None
+                and key in awaiting
+                and not [
+                    k
+                    for k in awaiting
+                    if by_key.get(k, {}).get("type") == "boolean" and k != key and k not in ex.data
+                ]
+            ):
+                val, q = _bare_boolean(clauses), text.strip()
+            if val is not None:
+                ex.data[key], ex.quotes[key] = val, q
+        elif ftype == "choice":
+            val, q = _extract_choice(f, low)
+            if val is not None:
+                ex.data[key], ex.quotes[key] = val, q
+        elif ftype == "text" and not _is_city_field(f):
+            if key == "needs" or re.search(r"need|потребност|задач|запрос", str(f.get("label", "")).lower()):
+                val = _extract_needs(text, low)
+                if val:
+                    ex.data[key], ex.quotes[key] = val, val
+
+    # City: gazetteer, then «город X» / a bare capitalised word when we asked for the city.
+    found = find_city(text, bare_ok="city" in awaiting and len(tokens) <= 3)
+    if found:
+        ex.city = found[0]
+        ex.quotes["city"] = _sentence_around(text, found[1], found[2])
+    else:
+        cm = re.search(r"(?:^|\s)(?:город|г\.|city of|town of)\s*([A-ZА-ЯЁ][\w-]+)", text)
+        if cm and _is_name_word(cm.group(1), cm.group(1).lower()):
+            ex.city = _title(cm.group(1))
+            ex.quotes["city"] = cm.group(0).strip()
+        elif "city" in awaiting and len(tokens) <= 3:
+            words = [t for t in tokens if t.kind == "word"]
+            if (
+                len(words) == 1
+                and text[words[0].start].isupper()
+                and _is_name_word(words[0].text, words[0].text)
+            ):
+                ex.city = _title(text[words[0].start : words[0].end])
+                ex.quotes["city"] = text.strip()
+    if ex.city:
+        for f in fields:
+            if _is_city_field(f):
+                ex.data[f["key"]] = ex.city
+                ex.quotes[f["key"]] = ex.quotes["city"]
+
+    name = _extract_name(text, clauses, awaiting)
+    if name and name[0] != ex.city:
+        ex.name = name[0]
+        ex.quotes["name"] = name[1]
+
+    # Free-text answers to a question we asked about a custom text field.
+    said_other = bool(ex.data or ex.intents or ex.name or ex.city)
+    for key in awaiting:
+        f = by_key.get(key)
+        if (
+            f
+            and f.get("type") == "text"
+            and key not in ex.data
+            and not _is_city_field(f)
+            and not said_other
+            and not text.strip().endswith("?")
+        ):  # a question back is not an answer
+            value = text.strip()
+            if len(value) >= 2:
+                ex.data[key], ex.quotes[key] = value, value
+
+    ex.off_topic = not (
+        ex.data
+        or ex.intents
+        or ex.name
+        or ex.city
+        or ex.email
+        or (ex.preferred_time and "preferred_time" in awaiting)
+    )
+    return ex
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    s = max(text.rfind(c, 0, start) for c in ".!?\n") + 1
+    ends = [i for i in (text.find(c, end) for c in ".!?\n") if i != -1]
+    e = min(ends) if ends else len(text)
+    return text[s:e].strip()

@@ -1,0 +1,35 @@
+"""Reads for conversations."""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
+
+from conversations.models import Message
+
+
+def messages_page(*, lead, before: int | None = None, limit: int = 50) -> list[Message]:
+    """The newest `limit` messages before an id, returned oldest → newest (uses the (lead, -id) index)."""
+    qs = Message.objects.filter(lead=lead).select_related("author_user").order_by("-id")
+    if before:
+        qs = qs.filter(id__lt=before)
+    return list(reversed(qs[:limit]))
+
+
+def sandbox_dialog(*, phone: str) -> list[Message]:
+    from leads.models import LeadIdentity
+
+    lead_id = LeadIdentity.objects.filter(channel="sandbox", identity=phone).values_list("lead_id", flat=True).first()
+    if lead_id is None:
+        return []
+    return list(Message.objects.filter(lead_id=lead_id).select_related("author_user").order_by("id")[:500])
+
+
+def media_store(*, upload, request) -> str:
+    """Saves an uploaded photo and returns its absolute URL (the provider fetches it from there)."""
+    from django.db import connection
+
+    storage = FileSystemStorage(location=settings.MEDIA_ROOT, base_url=settings.MEDIA_URL)
+    name = storage.save(f"{connection.tenant.schema_name}/{uuid.uuid4().hex}-{upload.name}", upload)
+    return request.build_absolute_uri(storage.url(name))

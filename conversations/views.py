@@ -1,0 +1,80 @@
+"""Messages of a lead and the sandbox channel: thin views over conversations.services."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsTenantUser
+from conversations import selectors, services
+from conversations.serializers import MessageOut
+from integrations import sandbox
+from leads.views import visible_lead
+
+
+class MessageIn(serializers.Serializer):
+    text = serializers.CharField(required=False, allow_blank=True, max_length=4096, default="")
+    image = serializers.FileField(required=False)
+
+
+class LeadMessagesView(APIView):
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(responses=MessageOut(many=True))
+    def get(self, request, pk: int):
+        lead = visible_lead(request, pk)
+        before = request.query_params.get("before")
+        limit = min(int(request.query_params.get("limit", 50) or 50), 200)
+        messages = selectors.messages_page(lead=lead, before=int(before) if str(before or "").isdigit() else None,
+                                           limit=limit)
+        return Response(MessageOut(messages, many=True).data)
+
+    @extend_schema(request=MessageIn, responses={201: MessageOut})
+    def post(self, request, pk: int):
+        lead = visible_lead(request, pk)
+        data = MessageIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        text, image = data.validated_data.get("text", "").strip(), data.validated_data.get("image")
+        if image is not None and not (image.content_type or "").startswith("image/"):
+            raise ValidationError({"image": ["Нужна фотография (image/*)."]})
+        if not text and not image:
+            raise ValidationError({"text": ["Пустое сообщение."]})
+        image_url = selectors.media_store(upload=image, request=request) if image else ""
+        message = services.message_send_by_user(lead=lead, user=request.user, text=text, image_url=image_url)
+        return Response(MessageOut(message).data, status=status.HTTP_201_CREATED)
+
+
+class SandboxIn(serializers.Serializer):
+    phone = serializers.CharField(max_length=32)
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    text = serializers.CharField(max_length=4096)
+
+
+class SandboxMessagesView(APIView):
+    """The built-in test channel: the team plays a client; everything downstream is the real pipeline."""
+
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(request=SandboxIn, responses={201: MessageOut})
+    def post(self, request):
+        data = SandboxIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            item = sandbox.inbound(data.validated_data["phone"], data.validated_data["name"],
+                                   data.validated_data["text"])
+        except ValueError as exc:
+            raise ValidationError({"phone": [str(exc)]}) from None
+        stored = services.inbound_receive(provider="sandbox", items=[item], raw=request.data,
+                                          event_id=item.provider_message_id, source="sandbox")
+        message = stored[0]
+        return Response({"lead_id": message.lead_id, "message": MessageOut(message).data},
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=MessageOut(many=True))
+    def get(self, request):
+        phone = "".join(ch for ch in request.query_params.get("phone", "") if ch.isdigit())
+        if not phone:
+            raise ValidationError({"phone": ["Укажите телефон."]})
+        return Response(MessageOut(selectors.sandbox_dialog(phone=phone), many=True).data)
+
+

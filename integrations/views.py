@@ -1,0 +1,76 @@
+"""Webhooks on the platform host: verify, store the raw event and messages idempotently, answer 200 fast.
+Everything after storage (AI turn, sends, live events) runs on commit in workers."""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import time
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from conversations.services import ADAPTERS, channel_config, inbound_receive
+from integrations.base import InboundMessage, WebhookError
+from tenants.selectors import tenant_by_webhook_key
+
+log = logging.getLogger("buildcrm.webhooks")
+PROVIDERS = ("chatflow", "whatsapp", "telegram", "amocrm")
+_TENANTS: dict[str, tuple[float, object]] = {}
+_TENANT_TTL = 30.0
+
+
+def _tenant(key: str):
+    """Webhook key → tenant, cached briefly per process: every inbound message needs it."""
+    now = time.monotonic()
+    hit = _TENANTS.get(key)
+    if hit and now - hit[0] < _TENANT_TTL:
+        return hit[1]
+    tenant = tenant_by_webhook_key(key)
+    if tenant is not None:
+        _TENANTS[key] = (now, tenant)
+    return tenant
+
+
+def _event_id(items: list, body: bytes) -> str:
+    ids = [i.provider_message_id for i in items if isinstance(i, InboundMessage)]
+    return ids[0] if len(ids) == 1 else "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+@csrf_exempt
+def webhook(request, provider: str, key: str):
+    if provider not in PROVIDERS:
+        return JsonResponse({"detail": f"unknown provider {provider!r}"}, status=404)
+    tenant = _tenant(key)
+    if tenant is None:
+        return JsonResponse({"detail": "unknown webhook key"}, status=404)
+    connection.set_tenant(tenant)
+    try:
+        if provider == "amocrm":
+            from integrations.amocrm_intake import amocrm_webhook
+
+            return amocrm_webhook(request)
+        config = channel_config(provider)
+        module = importlib.import_module(ADAPTERS[provider])
+        if request.method == "GET":
+            if provider != "whatsapp":
+                return JsonResponse({"detail": "method not allowed"}, status=405)
+            return HttpResponse(module.verify_subscription(request.GET, config), content_type="text/plain")
+        if request.method != "POST":
+            return JsonResponse({"detail": "method not allowed"}, status=405)
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return JsonResponse({"detail": "request body too large (limit 1 MiB)"}, status=413)
+        items = module.parse_webhook(body, request.headers, config)
+        raw = json.loads(body)
+        inbound_receive(provider=provider, items=items, raw=raw, event_id=_event_id(items, body), source=provider)
+        return JsonResponse({"ok": True})
+    except WebhookError as exc:
+        log.info("tenant=%s webhook %s refused %s: %s", tenant.slug, provider, exc.status_code, exc.detail)
+        return JsonResponse({"detail": exc.detail}, status=exc.status_code)
+    finally:
+        connection.set_schema_to_public()

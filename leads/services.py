@@ -1,0 +1,314 @@
+"""Writes for leads. Every change writes a LeadEvent (who, what, before → after) and, once committed,
+pushes `lead.updated` / `lead.created` to the websocket groups allowed to see the lead."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from leads.models import ActorKind, Channel, Lead, LeadEvent, LeadIdentity, Stage, StageKind
+
+log = logging.getLogger("buildcrm.leads")
+
+PROVIDER_CHANNEL = {"chatflow": Channel.WHATSAPP, "whatsapp": Channel.WHATSAPP, "telegram": Channel.TELEGRAM,
+                    "instagram": Channel.INSTAGRAM, "sandbox": Channel.SANDBOX}
+USER_EDITABLE = ("name", "phone", "email", "city", "ai_enabled", "source_info")
+SYSTEM_EDITABLE = USER_EDITABLE + ("preferred_time", "call_requested", "needs_human", "needs_human_reason",
+                                   "refused", "campaign", "source")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: the AI, the system, or a person."""
+
+    kind: str
+    user: Any = None
+
+    @property
+    def label(self) -> str:
+        return self.user.email if self.user is not None else self.kind
+
+
+AI = Actor(ActorKind.AI)
+SYSTEM = Actor(ActorKind.SYSTEM)
+
+
+def user_actor(user) -> Actor:
+    return Actor(ActorKind.USER, user)
+
+
+def stage_of_kind(kind: str) -> Stage:
+    stage = Stage.objects.filter(kind=kind).order_by("position").first()
+    return stage or Stage.objects.order_by("position").first()
+
+
+def event_add(*, lead: Lead, actor: Actor, kind: str, field: str = "", before: Any = None, after: Any = None,
+              text: str = "") -> LeadEvent:
+    return LeadEvent.objects.create(lead=lead, kind=kind, actor_kind=actor.kind, actor_user=actor.user, field=field,
+                                    before=before, after=after, text=text)
+
+
+def publish_lead(lead: Lead, event_type: str = "lead.updated") -> None:
+    """Sends the lead to the websocket groups allowed to see it, after the transaction commits."""
+    tenant_id = connection.tenant.id
+    lead_id = lead.pk
+
+    def send() -> None:
+        from conversations.realtime import publish
+        from leads.selectors import lead_audience_groups
+        from leads.serializers import LeadOut
+
+        fresh = Lead.objects.select_related("stage", "assignee", "handler").filter(pk=lead_id).first()
+        if fresh is not None:
+            publish(lead_audience_groups(tenant_id=tenant_id, lead=fresh),
+                    {"type": event_type, "lead": LeadOut(fresh).data})
+
+    transaction.on_commit(send)
+
+
+def lead_for_inbound(*, provider: str, identity: str, phone: str | None, name: str | None,
+                     source: str = "") -> tuple[Lead, bool]:
+    """The lead a channel identity belongs to, created when new; merged by phone across channels."""
+    channel = PROVIDER_CHANNEL.get(provider, Channel.SANDBOX)
+    found = LeadIdentity.objects.select_related("lead").filter(channel=channel, identity=identity).first()
+    if found:
+        lead = found.lead
+        if lead.provider != provider or lead.channel != channel:
+            Lead.objects.filter(pk=lead.pk).update(provider=provider, channel=channel)
+            lead.provider, lead.channel = provider, channel
+        return lead, False
+    lead = Lead.objects.filter(phone=phone).order_by("id").first() if phone else None
+    created = lead is None
+    if created:
+        lead = Lead.objects.create(name=(name or "")[:150], phone=phone or "", channel=channel, provider=provider,
+                                   source=source or channel, stage=stage_of_kind(StageKind.NEW))
+        event_add(lead=lead, actor=SYSTEM, kind="created", text=f"Новая заявка из канала {channel}")
+        log.info("lead=%s created channel=%s by=system", lead.pk, channel)
+    else:
+        event_add(lead=lead, actor=SYSTEM, kind="identity_merged", field="channel", before=lead.channel, after=channel,
+                  text=f"Тот же телефон написал из канала {channel}")
+        Lead.objects.filter(pk=lead.pk).update(provider=provider, channel=channel)
+        lead.provider, lead.channel = provider, channel
+    LeadIdentity.objects.create(channel=channel, identity=identity, lead=lead)
+    if created:
+        publish_lead(lead, "lead.created")
+    return lead, created
+
+
+def lead_create(*, actor: Actor, name: str = "", phone: str = "", city: str = "", source: str = "",
+                channel: str = Channel.WHATSAPP, provider: str = "", source_info: str = "", external_id: str = "",
+                campaign: str = "") -> Lead:
+    """A lead that did not write to us first (amoCRM, manual entry)."""
+    lead = Lead.objects.create(
+        name=name, phone=phone, city=city, source=source, channel=channel, provider=provider or channel,
+        source_info=source_info, external_id=external_id, campaign=campaign, stage=stage_of_kind(StageKind.NEW),
+    )
+    if phone:
+        LeadIdentity.objects.get_or_create(channel=channel, identity=phone, defaults={"lead": lead})
+    event_add(lead=lead, actor=actor, kind="created", text=f"Новая заявка ({source or channel})")
+    log.info("lead=%s created source=%s by=%s", lead.pk, source, actor.label)
+    publish_lead(lead, "lead.created")
+    return lead
+
+
+def lead_update(*, lead: Lead, actor: Actor, data: dict | None = None, **fields: Any) -> Lead:
+    """Changes plain fields and qualification data, one event per changed value."""
+    allowed = USER_EDITABLE if actor.kind == ActorKind.USER else SYSTEM_EDITABLE
+    changed = []
+    for name, value in fields.items():
+        if name not in allowed:
+            raise ValueError(f"field {name} cannot be changed here")
+        before = getattr(lead, name)
+        if value is None or before == value:
+            continue
+        setattr(lead, name, value)
+        changed.append(name)
+        event_add(lead=lead, actor=actor, kind="field_changed", field=name, before=before, after=value)
+    if data:
+        merged = dict(lead.data)
+        for key, value in data.items():
+            if merged.get(key) == value:
+                continue
+            event_add(lead=lead, actor=actor, kind="data_changed", field=key, before=merged.get(key), after=value)
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+            changed.append(f"data.{key}")
+        lead.data = merged
+    if changed:
+        lead.save()
+        log.info("lead=%s changed %s by=%s", lead.pk, ",".join(changed), actor.label)
+        publish_lead(lead)
+    return lead
+
+
+def lead_move(*, lead: Lead, stage: Stage, actor: Actor) -> Lead:
+    """Moves a lead to a stage. A person's move pins the stage: the AI's engine no longer moves it."""
+    pin = actor.kind == ActorKind.USER and not lead.stage_locked
+    if lead.stage_id == stage.pk and not pin:
+        return lead
+    before = lead.stage
+    lead.stage = stage
+    if actor.kind == ActorKind.USER:
+        lead.stage_locked = True
+    lead.save(update_fields=["stage", "stage_locked", "updated_at"])
+    if before.pk != stage.pk:
+        event_add(lead=lead, actor=actor, kind="stage_changed", field="stage",
+                  before={"id": before.pk, "name": before.name, "kind": before.kind},
+                  after={"id": stage.pk, "name": stage.name, "kind": stage.kind})
+        log.info("lead=%s stage %s→%s by=%s", lead.pk, before.kind, stage.kind, actor.label)
+        if stage.kind in (StageKind.WON, StageKind.LOST):
+            from followups.services import followups_cancel
+
+            followups_cancel(lead=lead, reason=f"stage {stage.kind}")
+        publish_lead(lead)
+        _notify_integrations(lead, "stage")
+    return lead
+
+
+def lead_assign(*, lead: Lead, assignee, actor: Actor) -> Lead:
+    if lead.assignee_id == (assignee.pk if assignee else None):
+        return lead
+    before = lead.assignee
+    lead.assignee = assignee
+    lead.save(update_fields=["assignee", "updated_at"])
+    event_add(lead=lead, actor=actor, kind="assigned", field="assignee",
+              before=before.email if before else None, after=assignee.email if assignee else None)
+    log.info("lead=%s assignee %s→%s by=%s", lead.pk, before.email if before else "-",
+             assignee.email if assignee else "-", actor.label)
+    publish_lead(lead)
+    return lead
+
+
+def lead_takeover(*, lead: Lead, user) -> Lead:
+    """A person takes the dialog: the AI stops for this lead and its follow-ups are cancelled."""
+    from followups.services import followups_cancel
+
+    before = lead.handler.email if lead.handler_id else "ai"
+    lead.handler = user
+    if lead.assignee_id is None:
+        lead.assignee = user
+    lead.save(update_fields=["handler", "assignee", "updated_at"])
+    event_add(lead=lead, actor=user_actor(user), kind="takeover", field="handled_by", before=before, after=user.email)
+    followups_cancel(lead=lead, reason="takeover")
+    log.info("lead=%s takeover by=%s", lead.pk, user.email)
+    publish_lead(lead)
+    _notify_integrations(lead, "takeover")
+    return lead
+
+
+def lead_return_to_ai(*, lead: Lead, user) -> Lead:
+    from followups.services import followups_cancel
+
+    before = lead.handler.email if lead.handler_id else "ai"
+    lead.handler = None
+    lead.ai_enabled = True
+    lead.needs_human = False
+    lead.save(update_fields=["handler", "ai_enabled", "needs_human", "updated_at"])
+    event_add(lead=lead, actor=user_actor(user), kind="returned_to_ai", field="handled_by", before=before, after="ai")
+    followups_cancel(lead=lead, reason="returned to AI")
+    log.info("lead=%s returned to ai by=%s", lead.pk, user.email)
+    publish_lead(lead)
+    return lead
+
+
+def lead_set_score(*, lead: Lead, score: int, temperature: str, reasons: list, actor: Actor = AI) -> Lead:
+    if (lead.score, lead.temperature, lead.score_reasons) == (score, temperature, reasons):
+        return lead
+    if lead.temperature != temperature or lead.score != score:
+        event_add(lead=lead, actor=actor, kind="score_changed", field="score",
+                  before={"score": lead.score, "temperature": lead.temperature},
+                  after={"score": score, "temperature": temperature})
+    lead.score, lead.temperature, lead.score_reasons = score, temperature, reasons
+    lead.save(update_fields=["score", "temperature", "score_reasons", "updated_at"])
+    publish_lead(lead)
+    return lead
+
+
+def lead_flag_human(*, lead: Lead, reason: str, actor: Actor) -> Lead:
+    """Marks that a person should look at the lead (refusal, LLM failure, no phone...)."""
+    if lead.needs_human and lead.needs_human_reason == reason[:300]:
+        return lead
+    return lead_update(lead=lead, actor=actor, needs_human=True, needs_human_reason=reason[:300])
+
+
+def lead_touch_message(*, lead: Lead, message) -> None:
+    """Keeps the lead's message preview, timers and "no answer" flag in step with a new message."""
+    now = message.created_at or timezone.now()
+    preview = {"text": (message.text or message.caption or f"[{message.kind}]")[:200], "direction": message.direction,
+               "author_kind": message.author_kind, "created_at": now.isoformat()}
+    fields: dict[str, Any] = {"last_message": preview, "last_message_at": now}
+    if message.direction == "in":
+        fields.update(last_inbound_at=now, waiting_since=None)
+    else:
+        fields["last_outbound_at"] = now
+        if lead.waiting_since is None:
+            fields["waiting_since"] = now
+    Lead.objects.filter(pk=lead.pk).update(**fields, updated_at=timezone.now())
+    for key, value in fields.items():
+        setattr(lead, key, value)
+
+
+def _notify_integrations(lead: Lead, what: str) -> None:
+    """Outside CRMs (amoCRM) mirror stage changes and takeovers, after commit, in a worker."""
+    try:
+        from integrations.amocrm_sync import amocrm_on_lead_change
+    except ImportError:  # the amoCRM write-back module is added by its own issue
+        return
+    lead_id = lead.pk
+    transaction.on_commit(lambda: amocrm_on_lead_change(lead_id=lead_id, what=what))
+
+
+def stage_delete(*, stage: Stage, move_to: Stage | None, actor: Actor) -> None:
+    """Deletes a stage; its leads move to `move_to` (required when it has leads)."""
+    count = stage.leads.count()
+    if count and move_to is None:
+        raise ValueError(f"stage has {count} leads: say where they go (move_to)")
+    if move_to is not None and move_to.pk == stage.pk:
+        raise ValueError("move_to must be another stage")
+    with transaction.atomic():
+        for lead in stage.leads.select_related("stage"):
+            lead_move(lead=lead, stage=move_to, actor=actor)
+        stage.delete()
+    log.info("stage=%s deleted moved=%s by=%s", stage.name, count, actor.label)
+
+
+def stage_create(*, actor: Actor, name: str, color: str = "#64748b", position: int | None = None) -> Stage:
+    with transaction.atomic():
+        stages = list(Stage.objects.select_for_update().order_by("position", "id"))
+        position = len(stages) if position is None else min(position, len(stages))
+        stage = Stage(name=name, color=color, kind=StageKind.CUSTOM)
+        stages.insert(position, stage)
+        stage.position = position
+        stage.save()
+        _renumber(stages)
+    log.info("stage=%s created by=%s", name, actor.label)
+    return stage
+
+
+def stage_update(*, stage: Stage, actor: Actor, name: str | None = None, color: str | None = None,
+                 position: int | None = None) -> Stage:
+    with transaction.atomic():
+        if name is not None:
+            stage.name = name
+        if color is not None:
+            stage.color = color
+        stage.save(update_fields=["name", "color"])
+        if position is not None:
+            stages = [s for s in Stage.objects.select_for_update().order_by("position", "id") if s.pk != stage.pk]
+            stages.insert(min(position, len(stages)), stage)
+            _renumber(stages)
+    stage.refresh_from_db()
+    log.info("stage=%s updated by=%s", stage.pk, actor.label)
+    return stage
+
+
+def _renumber(stages: list[Stage]) -> None:
+    for index, stage in enumerate(stages):
+        if stage.position != index:
+            Stage.objects.filter(pk=stage.pk).update(position=index)
+            stage.position = index
