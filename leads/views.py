@@ -79,7 +79,9 @@ class LeadDetailView(APIView):
             services.lead_assign(lead=lead, assignee=assignee, actor=actor)
         if values:
             services.lead_update(lead=lead, actor=actor, **values)
-        return Response(LeadCardOut(visible_lead(request, pk)).data)
+        # Not visible_lead again: a restricted manager who unassigns themselves gets the result, not a 404.
+        lead.refresh_from_db()
+        return Response(LeadCardOut(lead).data)
 
 
 class LeadTakeoverView(APIView):
@@ -129,18 +131,30 @@ class LeadFollowUpsView(APIView):
         return Response(FollowUpOut(lead.followups.order_by("-id")[:100], many=True).data)
 
 
-class BoardColumnOut(StageOut):
+class BoardColumnOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    color = serializers.CharField()
+    position = serializers.IntegerField()
     count = serializers.IntegerField()
     leads = LeadOut(many=True)
+
+
+class BoardOut(serializers.Serializer):
+    stages = BoardColumnOut(many=True)
 
 
 class BoardView(APIView):
     permission_classes = [IsTenantUser]
 
-    @extend_schema(responses=BoardColumnOut(many=True))
+    @extend_schema(responses=BoardOut)
     def get(self, request):
         columns = []
-        for column in selectors.board(user=request.user, per_stage=int(request.query_params.get("per_stage", 30))):
+        per_stage = request.query_params.get("per_stage", "30")
+        if not per_stage.isdigit() or not 0 <= int(per_stage) <= 200:
+            raise ValidationError({"per_stage": ["Целое число от 0 до 200."]})
+        for column in selectors.board(user=request.user, per_stage=int(per_stage)):
             data = StageOut(column["stage"]).data
             data.update(count=column["count"], leads=LeadOut(column["leads"], many=True).data)
             columns.append(data)
@@ -184,7 +198,11 @@ class StageDetailView(APIView):
     def delete(self, request, pk: int):
         stage = get_object_or_404(Stage, pk=pk)
         move_to_id = request.query_params.get("move_to") or request.data.get("move_to")
-        move_to = get_object_or_404(Stage, pk=int(move_to_id)) if str(move_to_id or "").isdigit() else None
+        move_to = None
+        if move_to_id not in (None, ""):
+            move_to = Stage.objects.filter(pk=int(move_to_id)).first() if str(move_to_id).isdigit() else None
+            if move_to is None:
+                raise ValidationError({"move_to": [f"Нет такого этапа: {str(move_to_id)[:20]}."]})
         try:
             services.stage_delete(stage=stage, move_to=move_to, actor=services.user_actor(request.user))
         except ValueError as exc:

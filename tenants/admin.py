@@ -187,7 +187,8 @@ class DomainInline(admin.TabularInline):
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "is_active", "last_inbound", "last_send_ok", "last_error_short", "pending"]
     search_fields = ["slug", "name"]
-    readonly_fields = ["slug", "schema_name", "webhook_key", "webhook_urls", "health_report", "created_at"]
+    readonly_fields = ["slug", "schema_name", "webhook_key", "webhook_urls", "health_report", "calendar_connect",
+                       "created_at"]
     inlines = [DomainInline]
 
     def get_queryset(self, request):
@@ -209,6 +210,7 @@ class TenantAdmin(admin.ModelAdmin):
             (None, {"fields": ["name", "slug", "is_active", "schema_name", "webhook_key", "webhook_urls",
                                "created_at"]}),
             ("Здоровье", {"fields": ["health_report"]}),
+            ("Google Calendar", {"fields": ["calendar_connect"]}),
         ] + [(title, {"fields": fields, "classes": ["collapse"] if title in ("amocrm", "google_calendar") else []})
              for title, fields in groups.items()]
 
@@ -241,6 +243,12 @@ class TenantAdmin(admin.ModelAdmin):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
             return super().add_view(request, form_url, extra_context)
+
+    @admin.display(description="Подключение календаря")
+    def calendar_connect(self, obj):
+        from tenants.oauth import calendar_connect_html
+
+        return calendar_connect_html(obj)
 
     @admin.display(description="Webhooks")
     def webhook_urls(self, obj):

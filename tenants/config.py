@@ -169,6 +169,27 @@ def _first_contact_step(path: str, v: Any) -> dict:
     return step
 
 
+def _campaign(path: str, v: Any) -> dict:
+    """A lead magnet: a code or keywords in the first message → free material at once + an onboarding chain."""
+    campaign = _obj(
+        {
+            "code": _str, "name": _str, "keywords": _list(_str), "source": _str, "active": _bool,
+            "text": _str, "content_id": _int,
+            "steps": _list(_obj({"after_minutes": _positive, "text": _str, "content_id": _int},
+                                required=("after_minutes",))),
+        },
+        required=("code",),
+    )(path, v)
+    if not re.fullmatch(r"[\w-]{1,64}", campaign["code"]):
+        raise ConfigError(f"{path}.code", "must be 1-64 letters, digits, _ or -")
+    if len(campaign.get("steps", [])) > 5:
+        raise ConfigError(f"{path}.steps", "at most 5 onboarding steps")
+    for i, step in enumerate(campaign.get("steps", [])):
+        if not step.get("text") and not step.get("content_id"):
+            raise ConfigError(f"{path}.steps[{i}].text", "a step needs text or content_id")
+    return campaign
+
+
 WINDOW = {"start": _time, "end": _time}
 SPEC: dict[str, Any] = {
     "timezone": _tz,
@@ -195,7 +216,7 @@ SPEC: dict[str, Any] = {
     },
     "reengagement": {"enabled": _bool, "after_days": _positive, "every_days": _positive,
                      "window": _obj(WINDOW, required=("start", "end"))},
-    "campaigns": _list(_any_dict),
+    "campaigns": _list(_campaign),
     "outbound_channel": _choice("chatflow", "whatsapp_cloud", "telegram", "sandbox"),
     "channels": {
         "chatflow": {"api_url": _url, "token": _secret, "instance_id": _str},

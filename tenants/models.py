@@ -23,6 +23,25 @@ class Tenant(TenantMixin):
     def __str__(self) -> str:
         return f"{self.name} ({self.slug})"
 
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
+        """New tenants copy the migrated base schema (tenants.schema_clone); the base itself migrates."""
+        from django.conf import settings
+        from django.db import connection, transaction
+        from django_tenants.utils import get_creation_fakes_migrations, schema_exists
+
+        base = settings.TENANT_BASE_SCHEMA
+        if (not sync_schema or not get_creation_fakes_migrations() or self.schema_name in (base, "public")
+                or not schema_exists(base)):
+            return super().create_schema(check_if_exists, sync_schema, verbosity)
+        if check_if_exists and schema_exists(self.schema_name):
+            return False
+        from tenants.schema_clone import schema_clone
+
+        with transaction.atomic():
+            schema_clone(base, self.schema_name)
+        connection.set_schema_to_public()
+        return True
+
 
 class Domain(DomainMixin):
     pass

@@ -17,7 +17,7 @@ ROLES = ("owner", "head", "manager", "manager2")
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_test_environment, django_db_blocker):
+def django_db_setup(django_test_environment, django_db_modify_db_settings, django_db_blocker):
     """A migrated test database (always: live tests carry no django_db mark) with the platform and two tenants."""
     from django.test.utils import setup_databases, teardown_databases
 

@@ -1,0 +1,120 @@
+import { lazy, Suspense, useEffect } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { api, ensureCsrf } from './lib/api';
+import { rememberMe, useLiveUpdates, useMe, useOnline } from './lib/hooks';
+import { setLang, useLang, useT } from './lib/i18n';
+import { Link, matchPath, navigate, useLocation } from './lib/router';
+import { Toasts } from './lib/toast';
+import type { Me } from './lib/types';
+import { Login } from './pages/Login';
+import { Leads } from './pages/Leads';
+
+const Sandbox = lazy(() => import('./pages/Sandbox'));
+const Analytics = lazy(() => import('./pages/Analytics'));
+const Team = lazy(() => import('./pages/Team'));
+const Stages = lazy(() => import('./pages/Stages'));
+const Content = lazy(() => import('./pages/Content'));
+
+export function OfflineBanner() {
+  const online = useOnline();
+  const t = useT();
+  if (online) return null;
+  return <div className="offline-banner" data-testid="offline-banner" role="alert">📴 {t('offline')}</div>;
+}
+
+export function App() {
+  useEffect(() => { void ensureCsrf(); }, []);
+  const me = useMe();
+  const t = useT();
+  if (me.isPending) return <><OfflineBanner /><div className="center-screen muted">{t('common.loading')}</div></>;
+  if (me.isError) {
+    return (
+      <><OfflineBanner />
+        <div className="center-screen">
+          <p>{t('login.offline')}</p>
+          <button className="btn" onClick={() => me.refetch()}>{t('common.retry')}</button>
+        </div>
+      </>
+    );
+  }
+  if (!me.data) return <><OfflineBanner /><Login /><Toasts /></>;
+  return <Shell me={me.data} />;
+}
+
+const canManage = (me: Me) => me.role === 'owner' || me.role === 'head';
+
+function Shell({ me }: { me: Me }) {
+  const t = useT();
+  const lang = useLang();
+  const qc = useQueryClient();
+  const { pathname } = useLocation();
+  useLiveUpdates(true);
+
+  useEffect(() => {
+    if (pathname === '/' || pathname === '/login' || pathname === '') navigate('/leads', { replace: true });
+  }, [pathname]);
+
+  const logout = async () => {
+    try { await api('/api/auth/logout/', { method: 'POST' }); } catch { /* leave anyway */ }
+    rememberMe(null);
+    qc.clear();
+    qc.setQueryData(['me'], null);
+    navigate('/login', { replace: true });
+  };
+
+  const nav = [
+    { to: '/leads', key: 'leads', icon: '🗂️' },
+    { to: '/sandbox', key: 'sandbox', icon: '📱', accent: true },
+    { to: '/analytics', key: 'analytics', icon: '📊' },
+    ...(canManage(me) ? [
+      { to: '/team', key: 'team', icon: '👥' },
+      { to: '/stages', key: 'stages', icon: '🧱' },
+      { to: '/content', key: 'content', icon: '📚' },
+    ] : []),
+  ];
+
+  let page;
+  if (pathname === '/leads' || matchPath('/leads/:id', pathname)) page = <Leads me={me} />;
+  else if (pathname === '/sandbox') page = <Sandbox />;
+  else if (pathname === '/analytics') page = <Analytics />;
+  else if (pathname === '/team') page = canManage(me) ? <Team me={me} /> : <NoAccess />;
+  else if (pathname === '/stages') page = canManage(me) ? <Stages /> : <NoAccess />;
+  else if (pathname === '/content') page = canManage(me) ? <Content /> : <NoAccess />;
+  else page = <Leads me={me} />;
+
+  return (
+    <div className="shell">
+      <OfflineBanner />
+      <header className="topbar">
+        <Link to="/leads" className="brand" aria-label="BuildCRM">
+          <img src="/favicon.svg" alt="" width={28} height={28} />
+          <span className="brand-name">BuildCRM</span>
+          <span className="tenant muted">{me.tenant?.name}</span>
+        </Link>
+        <nav className="nav" aria-label="main">
+          {nav.map((n) => (
+            <Link key={n.key} to={n.to} data-testid={`nav-${n.key}`}
+              className={`nav-item${pathname.startsWith(n.to) ? ' active' : ''}${n.accent ? ' accent' : ''}`}>
+              <span className="nav-icon" aria-hidden>{n.icon}</span><span className="nav-label">{t(`nav.${n.key}`)}</span>
+            </Link>
+          ))}
+        </nav>
+        <div className="topbar-right">
+          <button className="btn btn-ghost btn-sm" data-testid="lang-switch" title="Язык / Language"
+            onClick={() => setLang(lang === 'ru' ? 'en' : 'ru')}>{lang === 'ru' ? 'EN' : 'RU'}</button>
+          <span className="me muted" title={me.email} data-testid="me">{me.full_name || me.email} · {t(`role.${me.role}`)}</span>
+          <button className="btn btn-ghost btn-sm" data-testid="logout" onClick={logout}>{t('nav.logout')}</button>
+        </div>
+      </header>
+      <main className="main">
+        <Suspense fallback={<div className="pad muted">{t('common.loading')}</div>}>{page}</Suspense>
+      </main>
+      <Toasts />
+    </div>
+  );
+}
+
+function NoAccess() {
+  const t = useT();
+  return <div className="pad muted" data-testid="no-access">{t('common.noAccess')}</div>;
+}

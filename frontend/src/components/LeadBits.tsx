@@ -1,0 +1,40 @@
+import { formatWaiting, temperatureEmoji } from '../lib/format';
+import { useLang, useT } from '../lib/i18n';
+import type { Lead } from '../lib/types';
+
+export function Temp({ t: temp }: { t: Lead['temperature'] }) {
+  const t = useT();
+  return <span className={`temp temp-${temp}`} title={t(`temp.${temp}`)} data-testid="temperature" data-temperature={temp}>{temperatureEmoji(temp)}</span>;
+}
+
+export function HandlerBadge({ lead }: { lead: Pick<Lead, 'handled_by' | 'ai_enabled' | 'needs_human'> }) {
+  const t = useT();
+  const ai = lead.handled_by === 'ai';
+  const who = ai ? '' : (lead.handled_by as { full_name: string; email: string }).full_name || (lead.handled_by as { email: string }).email;
+  return (
+    <>
+      <span className={`badge ${ai ? 'badge-ai' : 'badge-human'}`} data-testid="handler-badge" data-handler={ai ? 'ai' : 'human'}>
+        {ai ? '🤖 ' + t('badge.ai') : `👤 ${who || t('badge.human')}`}
+      </span>
+      {lead.needs_human && <span className="badge badge-warn" title={t('badge.needsHuman')}>❗</span>}
+    </>
+  );
+}
+
+export function NoAnswerTimer({ lead, now }: { lead: Pick<Lead, 'waiting_since' | 'no_answer'>; now: number }) {
+  const t = useT();
+  const lang = useLang();
+  const s = formatWaiting(lead.waiting_since, now, lang);
+  if (!s) return null;
+  return (
+    <span className={`timer${lead.no_answer ? ' timer-late' : ''}`} data-testid="no-answer-timer">
+      ⏱ {lead.no_answer ? t('card.noAnswer', { time: s }) : s}
+    </span>
+  );
+}
+
+export function channelLabel(t: (k: string) => string, ch: string) {
+  const k = `channel.${ch}`;
+  const s = t(k);
+  return s === k ? ch : s;
+}

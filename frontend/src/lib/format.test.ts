@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { formatDuration, formatPercent, formatSeconds, formatWaiting, statusTicks, temperatureEmoji } from './format';
+
+describe('temperatureEmoji', () => {
+  it('maps temperatures', () => {
+    expect(temperatureEmoji('hot')).toBe('🔥');
+    expect(temperatureEmoji('warm')).toBe('🟡');
+    expect(temperatureEmoji('cold')).toBe('❄️');
+    expect(temperatureEmoji(undefined)).toBe('');
+  });
+});
+
+describe('no-answer timer', () => {
+  const now = Date.parse('2024-05-01T12:00:00Z');
+  const ago = (min: number) => new Date(now - min * 60000).toISOString();
+  it('formats in Russian', () => {
+    expect(formatWaiting(ago(0.5), now, 'ru')).toBe('<1 мин');
+    expect(formatWaiting(ago(5), now, 'ru')).toBe('5 мин');
+    expect(formatWaiting(ago(80), now, 'ru')).toBe('1 ч 20 мин');
+    expect(formatWaiting(ago(120), now, 'ru')).toBe('2 ч');
+    expect(formatWaiting(ago(60 * 51), now, 'ru')).toBe('2 д 3 ч');
+    expect(formatWaiting(ago(60 * 48), now, 'ru')).toBe('2 д');
+  });
+  it('formats in English', () => {
+    expect(formatWaiting(ago(5), now, 'en')).toBe('5 min');
+    expect(formatWaiting(ago(80), now, 'en')).toBe('1 h 20 min');
+    expect(formatWaiting(ago(60 * 51), now, 'en')).toBe('2 d 3 h');
+  });
+  it('handles missing, bad and future timestamps', () => {
+    expect(formatWaiting(null, now, 'ru')).toBeNull();
+    expect(formatWaiting('garbage', now, 'ru')).toBeNull();
+    expect(formatDuration(-5000, 'ru')).toBe('<1 мин');
+  });
+  it('unknown language falls back to Russian', () => {
+    expect(formatWaiting(ago(5), now, 'kk')).toBe('5 мин');
+  });
+});
+
+describe('other formatting', () => {
+  it('seconds and percents', () => {
+    expect(formatSeconds(42, 'ru')).toBe('42 с');
+    expect(formatSeconds(180, 'en')).toBe('3 min');
+    expect(formatSeconds(null, 'en')).toBe('—');
+    expect(formatPercent(0.256)).toBe('25.6%');
+    expect(formatPercent(40)).toBe('40%');
+  });
+  it('status ticks', () => {
+    expect(statusTicks('sent')).toBe('✓');
+    expect(statusTicks('read')).toBe('✓✓');
+    expect(statusTicks('failed')).toBe('⚠');
+    expect(statusTicks('received')).toBe('');
+  });
+});

@@ -1,0 +1,82 @@
+import { describe, expect, it, vi } from 'vitest';
+import { QueryClient } from '@tanstack/react-query';
+import { applyWsEvent, backoffDelay, mergeMessages, parseWsEvent } from './wsCache';
+import { mkBoard, mkLead, mkMessage } from './fixtures';
+import type { Board, Lead, Message, Page } from './types';
+
+function client() {
+  return new QueryClient({ defaultOptions: { queries: { retry: false, staleTime: Infinity } } });
+}
+
+describe('websocket events → cache', () => {
+  it('lead.created adds a card to the board', () => {
+    const qc = client();
+    qc.setQueryData(['board'], mkBoard());
+    applyWsEvent(qc, { type: 'lead.created', lead: mkLead(50, 2, 99) });
+    const b = qc.getQueryData<Board>(['board'])!;
+    expect(b.stages[1].leads[0].id).toBe(50);
+    expect(b.stages[1].count).toBe(3);
+  });
+  it('lead.updated moves the card, updates the open card and list pages', () => {
+    const qc = client();
+    qc.setQueryData(['board'], mkBoard());
+    qc.setQueryData(['lead', 1], { ...mkLead(1, 1, 90), fields: [{ key: 'city', label: 'Город', type: 'text', required: true }] });
+    qc.setQueryData(['leads', '?q='], { count: 1, next: null, previous: null, results: [mkLead(1, 1, 90)] });
+    applyWsEvent(qc, { type: 'lead.updated', lead: mkLead(1, 3, 90, { ai_enabled: false }) });
+    const b = qc.getQueryData<Board>(['board'])!;
+    expect(b.stages[0].leads.map((l) => l.id)).toEqual([2, 3]);
+    expect(b.stages[2].leads.map((l) => l.id)).toEqual([1]);
+    const card = qc.getQueryData<Lead>(['lead', 1])!;
+    expect(card.stage).toBe(3);
+    expect(card.fields?.length).toBe(1); // card-only data survives
+    expect(qc.getQueryData<Page<Lead>>(['leads', '?q='])!.results[0].ai_enabled).toBe(false);
+  });
+  it('lead.updated for an unknown card invalidates the board', () => {
+    const qc = client();
+    qc.setQueryData(['board'], mkBoard());
+    const spy = vi.spyOn(qc, 'invalidateQueries');
+    applyWsEvent(qc, { type: 'lead.updated', lead: mkLead(404, 1, 1) });
+    expect(spy).toHaveBeenCalledWith({ queryKey: ['board'] });
+  });
+  it('message.created appends to the chat once and updates the card preview', () => {
+    const qc = client();
+    qc.setQueryData(['board'], mkBoard());
+    qc.setQueryData(['messages', 1], [mkMessage(1, 1)]);
+    const m = mkMessage(2, 1, { direction: 'out', author_kind: 'ai', text: 'Здравствуйте!' });
+    applyWsEvent(qc, { type: 'message.created', lead_id: 1, message: m });
+    applyWsEvent(qc, { type: 'message.created', lead_id: 1, message: { ...m, status: 'delivered' } });
+    const msgs = qc.getQueryData<Message[]>(['messages', 1])!;
+    expect(msgs.map((x) => x.id)).toEqual([1, 2]);
+    expect(msgs[1].status).toBe('delivered');
+    expect(qc.getQueryData<Board>(['board'])!.stages[0].leads[0].last_message?.text).toBe('Здравствуйте!');
+  });
+  it('message.created updates the sandbox dialog of that lead', () => {
+    const qc = client();
+    qc.setQueryData(['sandbox', '+7700'], [mkMessage(1, 7)]);
+    applyWsEvent(qc, { type: 'message.created', lead_id: 7, message: mkMessage(3, 7, { direction: 'out', author_kind: 'ai' }) });
+    expect(qc.getQueryData<Message[]>(['sandbox', '+7700'])!.length).toBe(2);
+  });
+  it('does not create caches nobody asked for', () => {
+    const qc = client();
+    applyWsEvent(qc, { type: 'message.created', lead_id: 1, message: mkMessage(1, 1) });
+    expect(qc.getQueryData(['messages', 1])).toBeUndefined();
+  });
+});
+
+describe('websocket helpers', () => {
+  it('parses only known events', () => {
+    expect(parseWsEvent('{"type":"lead.created","lead":{"id":1}}')?.type).toBe('lead.created');
+    expect(parseWsEvent('{"type":"ping"}')).toBeNull();
+    expect(parseWsEvent('not json')).toBeNull();
+  });
+  it('backs off exponentially with a cap', () => {
+    expect(backoffDelay(0, 1000, 30000, () => 1)).toBe(1000);
+    expect(backoffDelay(3, 1000, 30000, () => 1)).toBe(8000);
+    expect(backoffDelay(20, 1000, 30000, () => 1)).toBe(30000);
+    expect(backoffDelay(3, 1000, 30000, () => 0)).toBe(4000);
+  });
+  it('mergeMessages keeps chronological order', () => {
+    const out = mergeMessages([mkMessage(1, 1), mkMessage(3, 1)], mkMessage(2, 1));
+    expect(out.map((m) => m.id)).toEqual([1, 2, 3]);
+  });
+});

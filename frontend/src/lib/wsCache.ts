@@ -1,0 +1,71 @@
+// Websocket events → TanStack Query cache updates, so every open screen changes live.
+import type { QueryClient } from '@tanstack/react-query';
+import type { Board, Lead, Message, Page, WsEvent } from './types';
+import { setLastMessage, upsertLead } from './boardState';
+
+export function mergeMessages(list: Message[] | undefined, m: Message): Message[] {
+  const cur = list ?? [];
+  const i = cur.findIndex((x) => x.id === m.id);
+  if (i >= 0) { const next = cur.slice(); next[i] = { ...cur[i], ...m }; return next; }
+  const next = [...cur, m];
+  // keep oldest → newest even if events arrive out of order
+  if (cur.length && cur[cur.length - 1].created_at > m.created_at) next.sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id - b.id));
+  return next;
+}
+
+export function applyLead(qc: QueryClient, lead: Lead, created: boolean) {
+  qc.setQueryData<Lead>(['lead', lead.id], (old) => (old ? { ...old, ...lead, fields: lead.fields ?? old.fields } : old));
+  let stale = false;
+  qc.setQueryData<Board>(['board'], (old) => {
+    if (!old) return old;
+    const r = upsertLead(old, lead, created);
+    stale = r.stale;
+    return r.board;
+  });
+  if (stale) qc.invalidateQueries({ queryKey: ['board'] });
+  // list views: replace in place; a new lead may change their contents → refetch them
+  qc.setQueriesData<Page<Lead>>({ queryKey: ['leads'] }, (old) => (old
+    ? { ...old, results: old.results.map((l) => (l.id === lead.id ? { ...l, ...lead } : l)) }
+    : old));
+  if (created) qc.invalidateQueries({ queryKey: ['leads'] });
+  qc.invalidateQueries({ queryKey: ['events', lead.id] });
+  qc.invalidateQueries({ queryKey: ['followups', lead.id] });
+}
+
+export function applyMessage(qc: QueryClient, leadId: number, m: Message) {
+  qc.setQueryData<Message[]>(['messages', leadId], (old) => (old ? mergeMessages(old, m) : old));
+  qc.setQueryData<Board>(['board'], (old) => (old ? setLastMessage(old, leadId, m) : old));
+  qc.setQueryData<Lead>(['lead', leadId], (old) => (old
+    ? { ...old, last_message: { text: m.text, direction: m.direction, author_kind: m.author_kind, created_at: m.created_at }, last_message_at: m.created_at }
+    : old));
+  // the sandbox phone shows one client's dialog: merge if it is that lead's
+  for (const q of qc.getQueryCache().findAll({ queryKey: ['sandbox'] })) {
+    const data = q.state.data as Message[] | undefined;
+    if (data && data.some((x) => x.lead === leadId)) qc.setQueryData<Message[]>(q.queryKey, mergeMessages(data, m));
+    else qc.invalidateQueries({ queryKey: q.queryKey, exact: true });
+  }
+}
+
+export function applyWsEvent(qc: QueryClient, ev: WsEvent) {
+  switch (ev.type) {
+    case 'lead.created': return applyLead(qc, ev.lead, true);
+    case 'lead.updated': return applyLead(qc, ev.lead, false);
+    case 'message.created': return applyMessage(qc, ev.lead_id ?? ev.message?.lead, ev.message);
+    default: return undefined;
+  }
+}
+
+export function parseWsEvent(raw: string): WsEvent | null {
+  try {
+    const ev = JSON.parse(raw);
+    if (ev && (ev.type === 'lead.created' || ev.type === 'lead.updated') && ev.lead && typeof ev.lead.id === 'number') return ev;
+    if (ev && ev.type === 'message.created' && ev.message) return ev;
+  } catch { /* ignore garbage */ }
+  return null;
+}
+
+/** Reconnect delay: exponential backoff with jitter, capped. */
+export function backoffDelay(attempt: number, base = 1000, cap = 30000, rand = Math.random): number {
+  const exp = Math.min(cap, base * 2 ** Math.max(0, attempt));
+  return Math.round(exp / 2 + rand() * (exp / 2));
+}

@@ -1,0 +1,253 @@
+import { useEffect, useState } from 'react';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, ApiError, errorText } from '../lib/api';
+import { formatTime } from '../lib/format';
+import { useNow, useStages, useUsers } from '../lib/hooks';
+import { useLang, useT } from '../lib/i18n';
+import { toast } from '../lib/toast';
+import type { Followup, Lead, LeadEvent, Me, QualField } from '../lib/types';
+import { applyLead } from '../lib/wsCache';
+import { channelLabel, HandlerBadge, NoAnswerTimer, Temp } from '../components/LeadBits';
+import { Chat } from './Chat';
+
+export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onClose: () => void }) {
+  const t = useT();
+  const qc = useQueryClient();
+  const lead = useQuery<Lead>({ queryKey: ['lead', id], queryFn: () => api<Lead>(`/api/leads/${id}/`) });
+  const [tab, setTab] = useState<'chat' | 'info' | 'history'>('chat');
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') onClose(); };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [onClose]);
+
+  const act = async (path: string, body?: unknown, method = 'POST') => {
+    try {
+      const l = await api<Lead>(`/api/leads/${id}/${path}`, { method, body });
+      qc.setQueryData<Lead>(['lead', id], (old) => ({ ...old, ...l, fields: l.fields ?? old?.fields }));
+      applyLead(qc, l, false);
+      return true;
+    } catch (e) {
+      toast(t('lead.saveFailed', { detail: e instanceof ApiError ? errorText(e.body, e.message) : String(e) }), 'error');
+      return false;
+    }
+  };
+
+  return (
+    <div className="panel-backdrop" onClick={(e) => { if (e.target === e.currentTarget) onClose(); }}>
+      <aside className="lead-panel" data-testid="lead-panel" aria-label={t('lead.title')}>
+        <div className="panel-head">
+          <button className="btn btn-ghost btn-icon" onClick={onClose} aria-label={t('common.close')} data-testid="panel-close">✕</button>
+          {lead.data ? (
+            <>
+              <div className="panel-title">
+                <Temp t={lead.data.temperature} /> <b data-testid="lead-name">{lead.data.name || lead.data.phone}</b>
+                <span className="score-big" title={t('lead.score')}>{lead.data.score}</span>
+                <div className="muted small">{lead.data.phone} · {channelLabel(t, lead.data.channel)}</div>
+              </div>
+              <HandoffButtons lead={lead.data} act={act} />
+            </>
+          ) : <div className="panel-title muted">{lead.isError ? t('lead.notFound') : t('common.loading')}</div>}
+        </div>
+        {lead.data && (
+          <>
+            <div className="tabs">
+              {(['chat', 'info', 'history'] as const).map((k) => (
+                <button key={k} className={`tab${tab === k ? ' active' : ''}`} onClick={() => setTab(k)} data-testid={`tab-${k}`}>
+                  {t(k === 'chat' ? 'lead.chat' : k === 'info' ? 'lead.fields' : 'lead.timeline')}
+                </button>
+              ))}
+            </div>
+            <div className={`panel-body tab-${tab}`}>
+              <div className="panel-col col-info">
+                <LeadInfo lead={lead.data} me={me} act={act} />
+                <div className="col-history-inline"><Timeline id={id} /></div>
+              </div>
+              <div className="panel-col col-chat"><Chat lead={lead.data} /></div>
+              <div className="panel-col col-history"><Timeline id={id} /></div>
+            </div>
+          </>
+        )}
+      </aside>
+    </div>
+  );
+}
+
+type Act = (path: string, body?: unknown, method?: string) => Promise<boolean>;
+
+function HandoffButtons({ lead, act }: { lead: Lead; act: Act }) {
+  const t = useT();
+  const [busy, setBusy] = useState(false);
+  const run = async (p: string) => { setBusy(true); await act(p); setBusy(false); };
+  return (
+    <div className="handoff">
+      <HandlerBadge lead={lead} />
+      {lead.ai_enabled
+        ? <button className="btn btn-primary btn-sm" disabled={busy} onClick={() => run('takeover/')} data-testid="takeover">✋ {t('lead.takeover')}</button>
+        : <button className="btn btn-accent btn-sm" disabled={busy} onClick={() => run('return-to-ai/')} data-testid="return-to-ai">🤖 {t('lead.returnToAi')}</button>}
+    </div>
+  );
+}
+
+function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
+  const t = useT();
+  const lang = useLang();
+  const now = useNow(30_000);
+  const stages = useStages();
+  const users = useUsers(me.role !== 'manager');
+  const [form, setForm] = useState({ name: lead.name, phone: lead.phone, city: lead.city });
+  const [data, setData] = useState<Record<string, unknown>>(lead.data || {});
+  const [dirty, setDirty] = useState(false);
+  useEffect(() => {
+    if (!dirty) { setForm({ name: lead.name, phone: lead.phone, city: lead.city }); setData(lead.data || {}); }
+  }, [lead, dirty]);
+  const followups = useQuery<Followup[]>({ queryKey: ['followups', lead.id], queryFn: () => api<Followup[]>(`/api/leads/${lead.id}/followups/`), retry: false });
+
+  const save = async () => {
+    if (await act('', { ...form, data }, 'PATCH')) { setDirty(false); toast(t('common.saved')); }
+  };
+  const assignees = users.data?.filter((u) => u.is_active) ?? [];
+  const assigneeOptions = [...assignees];
+  if (!assignees.some((u) => u.id === me.id)) assigneeOptions.unshift({ id: me.id, email: me.email, full_name: me.full_name, role: me.role, is_active: true });
+  if (lead.assignee && !assigneeOptions.some((u) => u.id === lead.assignee!.id)) assigneeOptions.push({ ...lead.assignee, role: 'manager', is_active: true });
+  const fields: QualField[] = lead.fields ?? Object.keys(lead.data || {}).map((k) => ({ key: k, label: k, type: 'text', required: false }));
+
+  return (
+    <div className="lead-info">
+      <div className="grid2">
+        <label>{t('lead.stage')}
+          <select value={lead.stage} data-testid="lead-stage" onChange={(e) => act('', { stage: Number(e.target.value) }, 'PATCH')}>
+            {stages.data?.map((s) => <option key={s.id} value={s.id}>{s.name}</option>)}
+          </select>
+        </label>
+        <label>{t('lead.assignee')}
+          <select value={lead.assignee?.id ?? ''} data-testid="lead-assignee"
+            onChange={(e) => act('', { assignee: e.target.value ? Number(e.target.value) : null }, 'PATCH')}>
+            <option value="">{t('lead.unassigned')}</option>
+            {assigneeOptions.map((u) => <option key={u.id} value={u.id}>{u.full_name || u.email}</option>)}
+          </select>
+        </label>
+      </div>
+      <div className="meta muted small">
+        {lead.waiting_since && <NoAnswerTimer lead={lead} now={now} />}
+        {lead.source && <span>{t('lead.source')}: {lead.source}</span>}
+        {lead.campaign && <span>{t('lead.campaign')}: {lead.campaign}</span>}
+        <span>{t('lead.created')}: {formatTime(lead.created_at, lang, now)}</span>
+      </div>
+
+      <h3>{t('lead.fields')}</h3>
+      <div className="grid2">
+        {(['name', 'phone', 'city'] as const).map((k) => (
+          <label key={k}>{t(`lead.${k}`)}
+            <input value={form[k] ?? ''} data-testid={`lead-field-${k}`} onChange={(e) => { setForm({ ...form, [k]: e.target.value }); setDirty(true); }} />
+          </label>
+        ))}
+      </div>
+      {fields.length > 0 && <h3>{t('lead.qualification')}</h3>}
+      <div className="grid2">
+        {fields.map((fd) => (
+          <QualInput key={fd.key} field={fd} value={data[fd.key]} onChange={(v) => { setData({ ...data, [fd.key]: v }); setDirty(true); }} />
+        ))}
+      </div>
+      {dirty && (
+        <div className="row gap">
+          <button className="btn btn-primary" onClick={save} data-testid="lead-save">{t('common.save')}</button>
+          <button className="btn btn-ghost" onClick={() => setDirty(false)}>{t('common.cancel')}</button>
+        </div>
+      )}
+
+      <h3>{t('lead.score')}: {lead.score} <Temp t={lead.temperature} /></h3>
+      <div className="scorebar"><div style={{ width: `${Math.max(0, Math.min(100, lead.score))}%` }} className={`temp-bg-${lead.temperature}`} /></div>
+      <ul className="reasons" data-testid="score-reasons">
+        {(lead.score_reasons || []).length === 0 && <li className="muted">{t('lead.noReasons')}</li>}
+        {(lead.score_reasons || []).map((r, i) => (
+          <li key={i}><b className={r.points >= 0 ? 'pos' : 'neg'}>{r.points > 0 ? '+' : ''}{r.points}</b> {r.reason}{r.quote ? <q className="muted"> {r.quote}</q> : null}</li>
+        ))}
+      </ul>
+
+      <h3>{t('lead.followups')}</h3>
+      <ul className="followups" data-testid="followups">
+        {(followups.data ?? []).filter((f) => f.status === 'pending').length === 0 && <li className="muted">{t('lead.noFollowups')}</li>}
+        {(followups.data ?? []).filter((f) => f.status === 'pending').map((f) => (
+          <li key={f.id}>⏰ {t('lead.step', { n: f.step })} — {formatTime(f.due_at, lang, now)} {f.reason && <span className="muted">· {f.reason}</span>}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+function QualInput({ field, value, onChange }: { field: QualField; value: unknown; onChange: (v: unknown) => void }) {
+  const t = useT();
+  const label = <>{field.label}{field.required ? ' *' : ''}</>;
+  const tid = `qual-${field.key}`;
+  const options = field.options || field.choices;
+  switch (field.type) {
+    case 'number':
+      return <label>{label}<input type="number" data-testid={tid} value={value === null || value === undefined ? '' : String(value)}
+        onChange={(e) => onChange(e.target.value === '' ? null : Number(e.target.value))} /></label>;
+    case 'boolean':
+      return (
+        <label>{label}
+          <select data-testid={tid} value={value === true ? 'true' : value === false ? 'false' : ''}
+            onChange={(e) => onChange(e.target.value === '' ? null : e.target.value === 'true')}>
+            <option value="">—</option><option value="true">{t('common.yes')}</option><option value="false">{t('common.no')}</option>
+          </select>
+        </label>
+      );
+    case 'choice':
+      if (options?.length) {
+        return (
+          <label>{label}
+            <select data-testid={tid} value={value === null || value === undefined ? '' : String(value)} onChange={(e) => onChange(e.target.value || null)}>
+              <option value="">—</option>
+              {options.map((o) => <option key={o} value={o}>{o}</option>)}
+            </select>
+          </label>
+        );
+      }
+      break;
+    case 'dimensions': {
+      const d = (value && typeof value === 'object' ? value : {}) as Record<string, number | null>;
+      return (
+        <label className="span2">{label}
+          <div className="dims">
+            {(['length', 'width', 'height'] as const).map((k) => (
+              <input key={k} type="number" step="0.1" placeholder={t(`lead.dims.${k}`)} title={t(`lead.dims.${k}`)} data-testid={`${tid}-${k}`}
+                value={d[k] === null || d[k] === undefined ? '' : String(d[k])}
+                onChange={(e) => onChange({ ...d, [k]: e.target.value === '' ? null : Number(e.target.value) })} />
+            ))}
+          </div>
+        </label>
+      );
+    }
+  }
+  return <label>{label}<input data-testid={tid} value={value === null || value === undefined ? '' : typeof value === 'object' ? JSON.stringify(value) : String(value)}
+    onChange={(e) => onChange(e.target.value)} /></label>;
+}
+
+function Timeline({ id }: { id: number }) {
+  const t = useT();
+  const lang = useLang();
+  const events = useQuery<LeadEvent[]>({ queryKey: ['events', id], queryFn: () => api<LeadEvent[]>(`/api/leads/${id}/events/`), retry: false });
+  const show = (v: unknown) => (v === null || v === undefined || v === '' ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const label = (k: string) => { const s = t(`event.${k}`); return s === `event.${k}` ? k : s; };
+  const list = (events.data ?? []).slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+  return (
+    <div className="timeline-wrap">
+      <h3>{t('lead.timeline')}</h3>
+      <ul className="timeline" data-testid="timeline">
+        {list.length === 0 && <li className="muted">{events.isPending ? t('common.loading') : t('lead.noEvents')}</li>}
+        {list.map((e) => (
+          <li key={e.id}>
+            <span className="muted small">{formatTime(e.created_at, lang)}</span>{' '}
+            <b>{e.actor === 'ai' ? '🤖 AI' : e.actor === 'system' ? `⚙️ ${t('event.actor.system')}` : `👤 ${e.actor?.full_name ?? ''}`}</b>{' '}
+            {e.field && label(e.field) === label(e.kind) ? null : label(e.kind)}
+            {e.field ? <> {label(e.field) === label(e.kind) ? '' : '· '}{label(e.field)}: {show(e.before)} → {show(e.after)}</> : (e.before !== null && e.before !== undefined) || (e.after !== null && e.after !== undefined) ? <>: {show(e.before)} → {show(e.after)}</> : null}
+            {e.text && <div className="muted">{e.text}</div>}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}

@@ -1,0 +1,78 @@
+import { useState, type FormEvent } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { api, ApiError, errorText } from '../lib/api';
+import { useUsers } from '../lib/hooks';
+import { useT } from '../lib/i18n';
+import { toast } from '../lib/toast';
+import type { Me, Role, User } from '../lib/types';
+
+export default function Team({ me }: { me: Me }) {
+  const t = useT();
+  const qc = useQueryClient();
+  const users = useUsers();
+  const roles: Role[] = me.role === 'owner' ? ['head', 'manager'] : ['manager'];
+  const [form, setForm] = useState({ email: '', full_name: '', role: 'manager' as Role, password: '' });
+  const [error, setError] = useState('');
+  const canEdit = (u: User) => u.id !== me.id && (me.role === 'owner' ? u.role !== 'owner' : u.role === 'manager');
+  const fail = (e: unknown) => toast(t('common.error', { detail: e instanceof ApiError ? errorText(e.body, e.message) : String(e) }), 'error');
+
+  const create = async (e: FormEvent) => {
+    e.preventDefault();
+    setError('');
+    try {
+      await api('/api/users/', { method: 'POST', body: form });
+      setForm({ email: '', full_name: '', role: 'manager', password: '' });
+      toast(t('team.created'));
+      void qc.invalidateQueries({ queryKey: ['users'] });
+    } catch (err) { setError(err instanceof ApiError ? errorText(err.body, err.message) : String(err)); }
+  };
+  const patch = async (u: User, body: Partial<User>) => {
+    try {
+      const nu = await api<User>(`/api/users/${u.id}/`, { method: 'PATCH', body });
+      qc.setQueryData<User[]>(['users'], (cur) => cur?.map((x) => (x.id === u.id ? { ...x, ...nu } : x)));
+    } catch (e) { fail(e); }
+  };
+
+  return (
+    <div className="page" data-testid="team">
+      <h2>{t('team.title')}</h2>
+      {users.isError && <div className="form-error">{t('common.error', { detail: (users.error as Error).message })}</div>}
+      <div className="table-wrap">
+        <table className="table" data-testid="team-table">
+          <thead><tr><th>{t('team.fullName')}</th><th>Email</th><th>{t('team.role')}</th><th>{t('team.active')}</th><th /></tr></thead>
+          <tbody>
+            {users.data?.map((u) => (
+              <tr key={u.id} className={u.is_active ? '' : 'row-inactive'} data-testid={`user-row-${u.id}`}>
+                <td>{u.full_name}</td>
+                <td>{u.email}</td>
+                <td>
+                  {canEdit(u)
+                    ? <select value={u.role} onChange={(e) => patch(u, { role: e.target.value as Role })}>{roles.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}</select>
+                    : t(`role.${u.role}`)}
+                </td>
+                <td>{u.is_active ? '✅ ' + t('team.active') : '⛔ ' + t('team.inactive')}</td>
+                <td>{canEdit(u) && (
+                  <button className="btn btn-sm" data-testid={`user-toggle-${u.id}`} onClick={() => patch(u, { is_active: !u.is_active })}>
+                    {u.is_active ? t('team.deactivate') : t('team.activate')}
+                  </button>
+                )}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <form className="card-form" onSubmit={create} data-testid="team-form">
+        <h3>{t('team.add')}</h3>
+        <div className="grid4">
+          <label>{t('team.email')}<input type="email" required value={form.email} onChange={(e) => setForm({ ...form, email: e.target.value })} data-testid="team-email" /></label>
+          <label>{t('team.fullName')}<input required value={form.full_name} onChange={(e) => setForm({ ...form, full_name: e.target.value })} data-testid="team-name" /></label>
+          <label>{t('team.role')}<select value={form.role} onChange={(e) => setForm({ ...form, role: e.target.value as Role })} data-testid="team-role">
+            {roles.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}</select></label>
+          <label>{t('team.password')}<input type="password" required minLength={8} autoComplete="new-password" value={form.password} onChange={(e) => setForm({ ...form, password: e.target.value })} data-testid="team-password" /></label>
+        </div>
+        {error && <div className="form-error">{error}</div>}
+        <button className="btn btn-primary" type="submit" data-testid="team-submit">{t('common.add')}</button>
+      </form>
+    </div>
+  );
+}
