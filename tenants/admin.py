@@ -132,8 +132,10 @@ class TenantConfigForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         current = tenant_config_get(self.instance) if self.instance.pk else {}
-        for name, path, kind, label, choices in CONFIG_FIELDS:
-            field = _form_field(kind, label, choices)
+        for name, path, kind, _label, _choices in CONFIG_FIELDS:
+            field = self.fields.get(name)
+            if field is None:
+                continue
             value = _get(current, path)
             if kind == J:
                 field.initial = json.dumps(value if value is not None else [], ensure_ascii=False, indent=1)
@@ -141,7 +143,6 @@ class TenantConfigForm(forms.ModelForm):
                 field.help_text = ("Задан. " if value else "Не задан. ") + field.help_text
             else:
                 field.initial = value
-            self.fields[name] = field
 
     def clean(self):
         cleaned = super().clean()
@@ -162,9 +163,8 @@ class TenantConfigForm(forms.ModelForm):
                 if value is None:
                     continue
                 value = int(value) if float(value).is_integer() else value
-            elif kind in (S, C, T) and value in (None, "") and path[0] in ("amocrm", "google_calendar", "channels"):
-                if not value:
-                    continue
+            elif value in (None, "") and path[0] in ("amocrm", "google_calendar", "channels"):
+                continue  # an integration left empty stays unconfigured
             _set(document, path, value)
         if self.errors:
             return cleaned
@@ -176,6 +176,11 @@ class TenantConfigForm(forms.ModelForm):
                           None)
             raise ValidationError({target: f"{exc.key}: {exc.message}"} if target else str(exc)) from None
         return cleaned
+
+
+# Declared on the class (not added per instance) so the admin's form factory accepts them in fieldsets.
+for _name, _path, _kind, _label, _choices in CONFIG_FIELDS:
+    TenantConfigForm.base_fields[_name] = TenantConfigForm.declared_fields[_name] = _form_field(_kind, _label, _choices)
 
 
 class DomainInline(admin.TabularInline):
@@ -197,6 +202,9 @@ class TenantAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = TenantConfigForm if obj else TenantCreateForm
+        if obj:
+            # The config fields are added in TenantConfigForm.__init__: only the model's own go to the factory.
+            kwargs["fields"] = list(TenantConfigForm.Meta.fields)
         return super().get_form(request, obj, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
