@@ -59,6 +59,7 @@ def run(command: list[str], data_dir: Path | None) -> int:
     if data_dir is None:
         tmp = tempfile.mkdtemp(prefix="buildcrm-test-")
         data_dir = Path(tmp)
+    data_dir = data_dir.resolve()  # a unix-socket host must be an absolute path
     data_dir.mkdir(parents=True, exist_ok=True)
     if not env.get("DATABASE_URL"):
         pg, env["DATABASE_URL"] = start_postgres(data_dir)
