@@ -17,10 +17,15 @@ def messages_page(*, lead, before: int | None = None, limit: int = 50) -> list[M
     return list(reversed(qs[:limit]))
 
 
-def sandbox_dialog(*, phone: str) -> list[Message]:
+def sandbox_dialog(*, phone: str, user=None) -> list[Message]:
+    """The sandbox client's dialog; with `user`, only when that user may see the lead."""
     from leads.models import LeadIdentity
+    from leads.selectors import leads_visible_to
 
-    lead_id = LeadIdentity.objects.filter(channel="sandbox", identity=phone).values_list("lead_id", flat=True).first()
+    found = LeadIdentity.objects.filter(channel="sandbox", identity=phone)
+    if user is not None:
+        found = found.filter(lead__in=leads_visible_to(user=user).values("id"))
+    lead_id = found.values_list("lead_id", flat=True).first()
     if lead_id is None:
         return []
     return list(Message.objects.filter(lead_id=lead_id).select_related("author_user").order_by("id")[:500])

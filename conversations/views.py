@@ -24,7 +24,10 @@ class LeadMessagesView(APIView):
     def get(self, request, pk: int):
         lead = visible_lead(request, pk)
         before = request.query_params.get("before")
-        limit = min(int(request.query_params.get("limit", 50) or 50), 200)
+        limit = request.query_params.get("limit") or "50"
+        if not limit.isdigit() or not 1 <= int(limit) <= 200:
+            raise ValidationError({"limit": ["Целое число от 1 до 200."]})
+        limit = int(limit)
         messages = selectors.messages_page(lead=lead, before=int(before) if str(before or "").isdigit() else None,
                                            limit=limit)
         return Response(MessageOut(messages, many=True).data)
@@ -59,6 +62,8 @@ class SandboxMessagesView(APIView):
     def post(self, request):
         data = SandboxIn(data=request.data)
         data.is_valid(raise_exception=True)
+        if not 7 <= len(_digits(data.validated_data["phone"])) <= 15:
+            raise ValidationError({"phone": ["Телефон: от 7 до 15 цифр."]})
         try:
             item = sandbox.inbound(data.validated_data["phone"], data.validated_data["name"],
                                    data.validated_data["text"])
@@ -72,9 +77,11 @@ class SandboxMessagesView(APIView):
 
     @extend_schema(responses=MessageOut(many=True))
     def get(self, request):
-        phone = "".join(ch for ch in request.query_params.get("phone", "") if ch.isdigit())
-        if not phone:
-            raise ValidationError({"phone": ["Укажите телефон."]})
-        return Response(MessageOut(selectors.sandbox_dialog(phone=phone), many=True).data)
+        phone = _digits(request.query_params.get("phone", ""))
+        if not 7 <= len(phone) <= 15:
+            raise ValidationError({"phone": ["Укажите телефон: от 7 до 15 цифр."]})
+        return Response(MessageOut(selectors.sandbox_dialog(phone=phone, user=request.user), many=True).data)
 
 
+def _digits(value: str) -> str:
+    return "".join(ch for ch in str(value) if ch.isdigit())

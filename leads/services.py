@@ -142,6 +142,10 @@ def lead_update(*, lead: Lead, actor: Actor, data: dict | None = None, **fields:
     if changed:
         lead.save()
         log.info("lead=%s changed %s by=%s", lead.pk, ",".join(changed), actor.label)
+        if ("refused" in changed and lead.refused) or ("ai_enabled" in changed and not lead.ai_enabled):
+            from followups.services import followups_cancel
+
+            followups_cancel(lead=lead, reason="refused" if lead.refused else "AI off for lead")
         publish_lead(lead)
     return lead
 
@@ -181,7 +185,23 @@ def lead_assign(*, lead: Lead, assignee, actor: Actor) -> Lead:
     log.info("lead=%s assignee %s→%s by=%s", lead.pk, before.email if before else "-",
              assignee.email if assignee else "-", actor.label)
     publish_lead(lead)
+    if before is not None:
+        _publish_removed(lead, before)
     return lead
+
+
+def _publish_removed(lead: Lead, user) -> None:
+    """A manager who sees only assigned leads loses this one: tell their open screens to drop it."""
+    tenant_id, lead_id, user_id = connection.tenant.id, lead.pk, user.pk
+
+    def send() -> None:
+        from conversations.realtime import group_user, publish
+        from leads.selectors import managers_see_all
+
+        if not managers_see_all():
+            publish([group_user(tenant_id, user_id)], {"type": "lead.removed", "lead_id": lead_id})
+
+    transaction.on_commit(send)
 
 
 def lead_takeover(*, lead: Lead, user) -> Lead:
@@ -270,6 +290,8 @@ def stage_delete(*, stage: Stage, move_to: Stage | None, actor: Actor) -> None:
         raise ValueError(f"stage has {count} leads: say where they go (move_to)")
     if move_to is not None and move_to.pk == stage.pk:
         raise ValueError("move_to must be another stage")
+    if not Stage.objects.exclude(pk=stage.pk).exists():
+        raise ValueError("the last stage cannot be deleted")
     with transaction.atomic():
         for lead in stage.leads.select_related("stage"):
             lead_move(lead=lead, stage=move_to, actor=actor)
