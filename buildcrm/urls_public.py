@@ -13,5 +13,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("webhooks/", include("integrations.urls")),
+    path("oauth/google/", include("tenants.oauth")),
     path("healthz", healthz),
 ]

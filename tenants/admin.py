@@ -202,9 +202,6 @@ class TenantAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = TenantConfigForm if obj else TenantCreateForm
-        if obj:
-            # The config fields are added in TenantConfigForm.__init__: only the model's own go to the factory.
-            kwargs["fields"] = list(TenantConfigForm.Meta.fields)
         return super().get_form(request, obj, **kwargs)
 
     def get_fieldsets(self, request, obj=None):

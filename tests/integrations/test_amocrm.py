@@ -347,7 +347,8 @@ def max_in_window(stamps: list[float], window: float = 1.0) -> int:
     stamps = sorted(stamps)
     best = 0
     for i, start in enumerate(stamps):
-        best = max(best, sum(1 for t in stamps[i:] if t < start + window - 0.05))  # 50 ms transport slack
+        # 250 ms slack for transport jitter on a loaded machine (without a limiter all 20 arrive in ~0.1 s).
+        best = max(best, sum(1 for t in stamps[i:] if t < start + window - 0.25))
     return best
 
 
@@ -390,28 +391,28 @@ def test_local_rate_limiter_is_thread_safe(amo):
 
 
 @pytest.fixture
-def redis_db15():
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host="127.0.0.1", port=6379, db=15, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("no Redis at 127.0.0.1:6379")
+def suite_redis():
+    """The suite's real Redis (settings.REDIS_URL, one database per xdist worker); never skipped."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.ping()
     yield client
-    for key in client.scan_iter("amocrm:rl:*"):
-        client.delete(key)
     client.close()
 
 
-def test_redis_rate_limiter_shared_by_two_threads(amo, redis_db15):
-    redis_db15.delete(f"amocrm:rl:{amo.url}")
+def test_redis_rate_limiter_shared_by_two_threads(amo, suite_redis):
+    from django.conf import settings
+
+    suite_redis.delete(f"amocrm:rl:{amo.url}")
     errors: list[BaseException] = []
 
     def work() -> None:
         # Each worker has its own limiter object and connection, as two processes would.
         import redis
 
-        limiter = RedisRateLimiter(redis.Redis(host="127.0.0.1", port=6379, db=15), rate=7, per=1.0)
+        limiter = RedisRateLimiter(redis.Redis.from_url(settings.REDIS_URL), rate=7, per=1.0)
         try:
             with make_client(amo, limiter=limiter) as client:
                 for _ in range(10):
@@ -430,7 +431,8 @@ def test_redis_rate_limiter_shared_by_two_threads(amo, redis_db15):
     assert len(amo.requests) == 20
     assert elapsed >= 1.9
     assert max_in_window([r.at for r in amo.requests]) <= 7
-    assert redis_db15.exists(f"amocrm:rl:{amo.url}")
+    assert suite_redis.exists(f"amocrm:rl:{amo.url}")
+    suite_redis.delete(f"amocrm:rl:{amo.url}")
 
 
 # --- helpers ---------------------------------------------------------------------------------------
