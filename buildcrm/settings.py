@@ -1,4 +1,5 @@
 """BuildCRM settings: every value comes from the environment (django-environ), with dev defaults."""
+import sys
 from pathlib import Path
 
 import environ
@@ -100,8 +101,17 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 DATABASES["default"]["ENGINE"] = "django_tenants.postgresql_backend"
 if "host" in DATABASES["default"].get("OPTIONS", {}):  # unix socket given as ?host=/dir (embedded server)
     DATABASES["default"]["HOST"] = DATABASES["default"]["OPTIONS"].pop("host")
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Under ASGI each request's sync code runs on a fresh thread, so persistent per-thread connections
+# (CONN_MAX_AGE) would leak one connection per request. Servers and workers use psycopg's pool instead;
+# the test suite turns it off (it drops its test databases, which idle pooled connections would block).
+DB_POOL = env.bool("DB_POOL", default="pytest" not in sys.modules)
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+if DB_POOL:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN", default=2),
+        "max_size": env.int("DB_POOL_MAX", default=20),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
@@ -153,6 +163,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.dispatch_to_tenants",
         "schedule": 3600.0,
         "args": ("followups.tasks.reengage",),
+    },
+    # Safety net of the AI manager: a client message whose turn was never queued gets one.
+    "ai-unanswered-sweep": {
+        "task": "tenants.tasks.dispatch_to_tenants",
+        "schedule": 60.0,
+        "args": ("aiagent.tasks.sweep_unanswered",),
     },
 }
 

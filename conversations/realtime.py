@@ -1,8 +1,22 @@
-"""Websocket group names and publishing. Groups are built from ids, never from raw schema names."""
+"""Websocket group names and publishing. Groups are built from ids, never from raw schema names.
+
+Publishing runs on one long-lived event loop per process (a daemon thread) with a channel layer of its
+own: `async_to_sync(group_send)` from sync code would build a new loop — and a new Redis connection — for
+every event, which dominated the cost of storing a webhook or sending a follow-up. Events are
+fire-and-forget: a failed publish is logged, never raised into the business transaction.
+"""
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+import asyncio
+import logging
+import os
+import threading
+from concurrent.futures import Future
+
+log = logging.getLogger("buildcrm.realtime")
+
+_state: dict = {"pid": None, "loop": None, "queue": None}
+_lock = threading.Lock()
 
 
 def group_staff(tenant_id: int) -> str:
@@ -15,7 +29,41 @@ def group_user(tenant_id: int, user_id: int) -> str:
     return f"t{tenant_id}.u{user_id}"
 
 
-def publish(groups: list[str], event: dict) -> None:
-    layer = get_channel_layer()
-    for group in groups:
-        async_to_sync(layer.group_send)(group, {"type": "crm.event", "event": event})
+def _publisher():
+    with _lock:
+        # A forked worker process (Celery prefork) must not reuse its parent's loop thread.
+        if _state["pid"] != os.getpid() or _state["loop"] is None or _state["loop"].is_closed():
+            from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+
+            loop = asyncio.new_event_loop()
+            layer = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+            queue: asyncio.Queue = asyncio.Queue()
+
+            async def drain() -> None:
+                # One consumer keeps events in the order they were published (lead.created before its message).
+                while True:
+                    groups, event, future = await queue.get()
+                    try:
+                        for group in groups:
+                            await layer.group_send(group, {"type": "crm.event", "event": event})
+                        future.set_result(None)
+                    except Exception as exc:  # never raised into the caller's transaction
+                        log.warning("websocket publish failed: %s", exc)
+                        future.set_exception(exc)
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                loop.create_task(drain())
+                loop.run_forever()
+
+            threading.Thread(target=run, name="realtime-publisher", daemon=True).start()
+            _state.update(pid=os.getpid(), loop=loop, queue=queue)
+        return _state["loop"], _state["queue"]
+
+
+def publish(groups: list[str], event: dict) -> Future:
+    """Queues `event` to every group, in publishing order; returns a future that resolves once sent."""
+    loop, queue = _publisher()
+    future: Future = Future()
+    loop.call_soon_threadsafe(queue.put_nowait, (groups, event, future))
+    return future

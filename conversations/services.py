@@ -30,14 +30,33 @@ def adapter(provider: str):
     return importlib.import_module(ADAPTERS[provider])
 
 
+_CHANNEL_CONFIGS: dict[tuple, dict] = {}
+
+
 def channel_config(provider: str) -> dict:
-    from tenants.services import tenant_config_get
+    """The tenant's decrypted config of one channel. Only `channels.<key>` is decrypted (the defaults
+    have no channels), and the result is cached per process keyed by the stored (encrypted) section itself,
+    so an imported change applies at once while every webhook skips the merge and decryption."""
+    import json
+
+    from tenants import config as tconfig
 
     key = CONFIG_KEYS.get(provider)
-    return dict(tenant_config_get(connection.tenant).get("channels", {}).get(key) or {}) if key else {}
+    if not key:
+        return {}
+    stored = (connection.tenant.config or {}).get("channels", {}).get(key) or {}
+    cache_key = (connection.tenant.pk, key, json.dumps(stored, sort_keys=True, default=str))
+    hit = _CHANNEL_CONFIGS.get(cache_key)
+    if hit is None:
+        if len(_CHANNEL_CONFIGS) > 1000:
+            _CHANNEL_CONFIGS.clear()
+        hit = tconfig.decrypt_secrets({"channels": {key: stored}})["channels"][key]
+        _CHANNEL_CONFIGS[cache_key] = hit
+    return dict(hit)
 
 
-def _publish_message(message: Message, event_type: str = "message.created") -> None:
+def _publish_message(message: Message, event_type: str = "message.created", *, as_stored: bool = False) -> None:
+    """`as_stored`: the instance (with its lead) is exactly what was just written, so no re-read is needed."""
     tenant_id = connection.tenant.id
     message_id = message.pk
 
@@ -46,7 +65,8 @@ def _publish_message(message: Message, event_type: str = "message.created") -> N
         from conversations.serializers import MessageOut
         from leads.selectors import lead_audience_groups
 
-        fresh = Message.objects.select_related("lead", "author_user").filter(pk=message_id).first()
+        fresh = message if as_stored else (
+            Message.objects.select_related("lead", "author_user").filter(pk=message_id).first())
         if fresh is not None:
             publish(lead_audience_groups(tenant_id=tenant_id, lead=fresh.lead),
                     {"type": event_type, "lead_id": fresh.lead_id, "message": MessageOut(fresh).data})
@@ -73,13 +93,25 @@ def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate]
                 if message is not None:
                     stored.append(message)
     if items:
-        from tenants.services import health_record
-
-        health_record(tenant_id=connection.tenant.id, inbound_provider=provider)
+        _health_inbound(provider)
     return stored
 
 
-def _store_inbound_message(item: InboundMessage, *, source: str) -> Message | None:
+def _health_inbound(provider: str) -> None:
+    """The tenant's last inbound time, written at most about once a second: under a burst of webhooks the
+    UPDATE matches no row, so it writes no WAL and costs no extra durable commit per message."""
+    from django.db.models import Q
+
+    from tenants.models import TenantHealth
+
+    now = timezone.now()
+    TenantHealth.objects.filter(tenant_id=connection.tenant.id).filter(
+        Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=now - timedelta(seconds=1))
+        | ~Q(last_inbound_provider=provider)
+    ).update(last_inbound_at=now, last_inbound_provider=provider)
+
+
+def _store_inbound_message(item: InboundMessage, *, source: str, _retry: bool = False) -> Message | None:
     if Message.objects.filter(provider=item.provider, provider_message_id=item.provider_message_id).exists():
         return None
     try:
@@ -93,12 +125,17 @@ def _store_inbound_message(item: InboundMessage, *, source: str) -> Message | No
                 author_kind=AuthorKind.CLIENT, purpose="client",
             )
     except IntegrityError:
-        return None  # a concurrent delivery of the same message won the race
+        if Message.objects.filter(provider=item.provider, provider_message_id=item.provider_message_id).exists():
+            return None  # a concurrent delivery of the same message won the race
+        if _retry:
+            raise
+        # A concurrent first message of the same new client created its lead first: store into that lead.
+        return _store_inbound_message(item, source=source, _retry=True)
     if not lead.name and item.name:
         lead_services.lead_update(lead=lead, actor=lead_services.SYSTEM, name=item.name[:150])
     lead_services.lead_touch_message(lead=lead, message=message)
     log.info("lead=%s message=%s in kind=%s provider=%s", lead.pk, message.pk, item.kind, item.provider)
-    _publish_message(message)
+    _publish_message(message, as_stored=True)
     lead_services.publish_lead(lead)
     _after_client_message(lead=lead, message=message, new_lead=created)
     return message
@@ -109,10 +146,8 @@ def _after_client_message(*, lead: Lead, message: Message, new_lead: bool) -> No
     from followups.services import followups_on_client_message
 
     followups_on_client_message(lead=lead)
-    try:
-        from aiagent.services import ai_on_client_message
-    except ImportError:
-        return
+    from aiagent.services import ai_on_client_message
+
     lead_id, message_id = lead.pk, message.pk
     transaction.on_commit(lambda: ai_on_client_message(lead_id=lead_id, message_id=message_id, new_lead=new_lead))
 
@@ -162,7 +197,7 @@ def message_send(*, lead: Lead, author_kind: str, kind: str = "text", text: str 
 def _enqueue_delivery(message_id: int) -> None:
     from conversations.tasks import deliver_message
 
-    deliver_message.delay(message_id)
+    deliver_message.delay(message_id, attempt=1)
 
 
 def message_send_by_user(*, lead: Lead, user, text: str = "", image_url: str = "") -> Message:
@@ -182,17 +217,19 @@ def retry_delay(attempt: int) -> float:
 
 
 class RetryLater(Exception):
-    def __init__(self, delay: float, detail: str):
+    def __init__(self, delay: float, detail: str, attempt: int = 0):
         super().__init__(detail)
         self.delay = delay
+        self.attempt = attempt  # the attempt that failed; the retry task expects the next one
 
 
-def message_deliver(*, message_id: int) -> str:
+def message_deliver(*, message_id: int, attempt: int | None = None) -> str:
     """Delivers one queued message through its channel adapter. Returns the resulting status.
-    Raises RetryLater for a retryable failure while attempts remain."""
+    Raises RetryLater for a retryable failure while attempts remain. `attempt` is the attempt the task
+    was queued for: a duplicate of a task already claimed (even one still sending) finds it taken and stops."""
     claimed = Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED)
     message = claimed.select_related("lead").first()
-    if message is None:
+    if message is None or (attempt is not None and message.attempts != attempt - 1):
         return "skipped"
     attempt = message.attempts + 1
     # Claim this attempt: a duplicate delivery of the same task finds the counter moved and stops.
@@ -210,21 +247,22 @@ def message_deliver(*, message_id: int) -> str:
     except SendError as exc:
         if exc.retryable and attempt < settings.SEND_MAX_ATTEMPTS:
             log.warning("lead=%s message=%s send retry attempt=%s: %s", lead.pk, message.pk, attempt, exc.detail)
-            raise RetryLater(exc.retry_after or retry_delay(attempt), exc.detail) from None
-        _mark_failed(message, exc.detail, attempt)
+            raise RetryLater(exc.retry_after or retry_delay(attempt), exc.detail, attempt) from None
+        # Health first: whoever sees the message failed also sees the tenant's last error.
         health_record(tenant_id=connection.tenant.id, error=f"send {message.provider}: {exc.detail}",
                       source=message.provider)
+        _mark_failed(message, exc.detail, attempt)
         return MessageStatus.FAILED
     except Exception as exc:  # an adapter bug must not leave the message queued forever
-        _mark_failed(message, f"{type(exc).__name__}: {exc}", attempt)
         health_record(tenant_id=connection.tenant.id, error=str(exc), source=message.provider)
+        _mark_failed(message, f"{type(exc).__name__}: {exc}", attempt)
         raise
     ids = result.provider_message_ids
+    health_record(tenant_id=connection.tenant.id, send_ok=True)
     Message.objects.filter(pk=message.pk).update(
         status=MessageStatus.SENT, provider_message_id=ids[0] if ids else None, sent_at=timezone.now(), error="",
         meta={**message.meta, "provider_ids": ids},
     )
-    health_record(tenant_id=connection.tenant.id, send_ok=True)
     log.info("lead=%s message=%s sent provider=%s attempt=%s", lead.pk, message.pk, message.provider, attempt)
     message.refresh_from_db()
     with transaction.atomic():

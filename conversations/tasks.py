@@ -5,8 +5,8 @@ from conversations import services
 
 
 @shared_task(bind=True, name="conversations.deliver_message", acks_late=True, max_retries=None)
-def deliver_message(self, message_id: int) -> str:
+def deliver_message(self, message_id: int, attempt: int | None = None) -> str:
     try:
-        return services.message_deliver(message_id=message_id)
+        return services.message_deliver(message_id=message_id, attempt=attempt)
     except services.RetryLater as later:
-        raise self.retry(countdown=later.delay) from None
+        raise self.retry(args=(message_id,), kwargs={"attempt": later.attempt + 1}, countdown=later.delay) from None

@@ -1,38 +1,525 @@
-"""Writes for follow-ups."""
+"""Writes for follow-ups, re-engagement, the content library and lead magnets.
+
+The sweep claims due rows in batches with one conditional UPDATE (`… WHERE id IN (SELECT … FOR UPDATE SKIP
+LOCKED LIMIT n) RETURNING`), so two sweepers never get the same row; each claimed row is then sent in a
+transaction that flips it claimed → sent only while its claim token is still the sweeper's own."""
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import random
+import re
+import time as monotonic_time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
 
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from followups.models import FollowUp, FollowUpStatus
+from followups import scheduling
+from followups.models import OPEN_STATUSES, Content, ContentDelivery, FollowUp, FollowUpKind, FollowUpStatus
+from followups.scheduling import FollowupSettings, settings_current
+from followups.selectors import content_pick  # noqa: F401  (the selection service, re-exported)
 
 log = logging.getLogger("buildcrm.followups")
 
+CLAIM_TIMEOUT = timedelta(minutes=10)
+WA_NO_TEMPLATE = "WhatsApp 24h window closed and no approved template"
+WA_WINDOW = timedelta(hours=24)
+QUIET_KINDS = (FollowUpKind.FOLLOWUP, FollowUpKind.ONBOARDING)
 
-def followups_cancel(*, lead, reason: str, kinds: tuple[str, ...] | None = None) -> int:
-    """Cancels the lead's pending follow-ups, keeping why (shown on the lead card)."""
-    qs = FollowUp.objects.filter(lead=lead, status=FollowUpStatus.PENDING)
+
+# --- cancellation and the client's answer -------------------------------------------------------------------
+
+def followups_cancel(*, lead, reason: str, kinds: tuple[str, ...] | None = None, now: datetime | None = None) -> int:
+    """Cancels the lead's open follow-ups (pending, and claimed ones a sweeper has not sent yet: its send then
+    finds the row taken and rolls back), keeping why (shown on the lead card)."""
+    qs = FollowUp.objects.filter(lead=lead, status__in=OPEN_STATUSES)
     if kinds:
         qs = qs.filter(kind__in=kinds)
-    count = qs.update(status=FollowUpStatus.CANCELLED, reason=reason[:200], done_at=timezone.now())
+    count = qs.update(status=FollowUpStatus.CANCELLED, reason=reason[:200], done_at=now or timezone.now(),
+                      claim_token=None)
     if count:
         log.info("lead=%s followups cancelled=%s reason=%s", lead.pk, count, reason)
     return count
 
 
 def followups_on_client_message(*, lead) -> None:
-    """The client answered: the silence is over, so its follow-ups stop; the last touch counts as answered."""
+    """The client answered: the silence is over, so its follow-ups stop; the last touch counts as answered
+    (engagement), the tags of content it carried become the lead's interests, and a first message carrying a
+    campaign code starts that lead magnet."""
     last_sent = FollowUp.objects.filter(lead=lead, status=FollowUpStatus.SENT, answered=False).order_by("-id").first()
     if last_sent is not None:
         FollowUp.objects.filter(pk=last_sent.pk).update(answered=True)
-    followups_cancel(lead=lead, reason="client answered", kinds=("followup", "reengagement"))
+        if last_sent.content_id:
+            _interests_add(lead=lead, content_id=last_sent.content_id)
+    followups_cancel(lead=lead, reason="client answered", kinds=(FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT))
+    if lead.last_outbound_at is None and (connection.tenant.config or {}).get("campaigns"):
+        from conversations.models import Message
+
+        first = Message.objects.filter(lead=lead, direction="in").order_by("id")[:2]
+        if len(first) == 1:
+            campaign_on_new_lead(lead=lead, text=first[0].text or first[0].caption or "")
 
 
 def followups_on_outbound_sent(*, lead, message) -> None:
     """Our message now waits for an answer: the follow-up schedule starts (see followups.scheduling)."""
+    if message.purpose in scheduling.NO_SCHEDULE_PURPOSES:
+        return  # a touch itself: its chain goes on as planned (cheap exit, no query)
+    scheduling.schedule_after_outbound(lead=lead, message=message)
+
+
+def _interests_add(*, lead, content_id: int) -> None:
+    from leads.services import SYSTEM, lead_update
+
+    tags = Content.objects.filter(pk=content_id).values_list("tags", flat=True).first() or []
+    current = lead.data.get("interests") if isinstance(lead.data, dict) else None
+    current = list(current) if isinstance(current, list) else ([current] if current else [])
+    merged = current + [t for t in tags if t not in current]
+    if merged != current:
+        lead_update(lead=lead, actor=SYSTEM, data={"interests": merged})
+
+
+# --- the sweep ----------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class SweepResult:
+    sent: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    claimed: int = 0
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class _ClaimLost(Exception):
+    """Our claim was taken away (cancelled meanwhile): roll the send back."""
+
+
+def followups_sweep(*, now: datetime | None = None, batch: int = 200, time_budget: float = 20.0,
+                    chunk: int = 25, rng: random.Random | None = None) -> SweepResult:
+    """Sends every due touch of the current tenant. `now` fixes the clock (tests); without it the real clock
+    is read per row. Safe to run in any number of workers at once."""
+    fixed = now
+    start = monotonic_time.monotonic()
+    clock = (lambda: fixed) if fixed is not None else timezone.now
+    s = settings_current()
+    result = SweepResult()
+    _tenant_level(s, clock())
+    while True:
+        current = clock()
+        _defer_quiet(s, current, rng)
+        token = uuid.uuid4()
+        rows = _claim(now=current, limit=batch, token=token)
+        if not rows:
+            break
+        result.claimed += len(rows)
+        _send_batch(rows, s=s, token=token, clock=clock, result=result, chunk=chunk, rng=rng)
+        if len(rows) < batch or monotonic_time.monotonic() - start > time_budget:
+            break
+    if result.claimed:
+        log.info("tenant=%s followups sweep %s", connection.tenant.schema_name,
+                 " ".join(f"{k}={v}" for k, v in result.as_dict().items()))
+    return result
+
+
+def _tenant_level(s: FollowupSettings, now: datetime) -> None:
+    """Tenant-wide switches cancel at once; claims a dead worker left behind return to the queue."""
+    open_rows = FollowUp.objects.filter(status=FollowUpStatus.PENDING)
+    if not s.ai_enabled:
+        n = open_rows.update(status=FollowUpStatus.CANCELLED, reason="AI off for tenant", done_at=now)
+        if n:
+            log.info("tenant=%s followups cancelled=%s reason=AI off for tenant", connection.tenant.schema_name, n)
+    if not s.enabled:
+        open_rows.filter(kind=FollowUpKind.FOLLOWUP).update(status=FollowUpStatus.CANCELLED,
+                                                           reason="follow-ups off", done_at=now)
+    if not s.re_enabled:
+        open_rows.filter(kind=FollowUpKind.REENGAGEMENT).update(status=FollowUpStatus.CANCELLED,
+                                                               reason="re-engagement off", done_at=now)
+    # A claim older than the timeout belongs to a worker that died before sending (a send flips the row to
+    # sent in the same transaction as the message, so a row still claimed has no message): queue it again.
+    FollowUp.objects.filter(status=FollowUpStatus.CLAIMED, claimed_at__lt=now - CLAIM_TIMEOUT).update(
+        status=FollowUpStatus.PENDING, claim_token=None, claimed_at=None)
+
+
+def _defer_quiet(s: FollowupSettings, now: datetime, rng: random.Random | None) -> None:
+    """Inside quiet hours every due row moves at once, in one UPDATE, to the morning's end of quiet hours plus a
+    random spread (so a hundred leads do not fire at 09:00:00); re-engagement waits for its working window."""
+    table = FollowUp._meta.db_table
+    spread = max(0.0, s.spread_minutes)
+    with connection.cursor() as cursor:
+        if scheduling.in_quiet_hours(now, s):
+            base = scheduling.next_quiet_end(now, s)
+            cursor.execute(
+                f"UPDATE {table} SET due_at = %s + random() * %s * interval '1 minute' "
+                f"WHERE status = 'pending' AND due_at <= %s AND kind = ANY(%s)",
+                [base, spread, now, list(QUIET_KINDS)])
+        if not scheduling.in_window(now, tz=s.tz, start=s.re_start, end=s.re_end) or scheduling.in_quiet_hours(now, s):
+            base = scheduling.reengagement_shift(now, dataclasses.replace(s, spread_minutes=0))
+            cursor.execute(
+                f"UPDATE {table} SET due_at = %s + random() * %s * interval '1 minute' "
+                f"WHERE status = 'pending' AND due_at <= %s AND kind = 'reengagement'",
+                [base, spread, now])
+
+
+CLAIM_FIELDS = ("id", "lead_id", "kind", "step", "text", "content_id", "due_at", "gap_minutes", "campaign", "meta",
+                "created_at")
+
+
+def _claim(*, now: datetime, limit: int, token: uuid.UUID) -> list[dict]:
+    """Claims up to `limit` due rows for this sweeper in one statement; rows other sweepers hold are skipped."""
+    table = FollowUp._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = 'claimed', claim_token = %s, claimed_at = %s "
+            f"WHERE status = 'pending' AND id IN (SELECT id FROM {table} WHERE status = 'pending' AND due_at <= %s "
+            f"ORDER BY due_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING {', '.join(CLAIM_FIELDS)}",
+            [token, now, now, limit])
+        rows = [dict(zip(CLAIM_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:  # Django reads jsonb as text on raw cursors
+        if isinstance(row["meta"], str):
+            row["meta"] = json.loads(row["meta"] or "{}")
+    return rows
+
+
+def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, clock, result: SweepResult,
+                chunk: int, rng) -> None:
+    from leads.models import Lead, Stage
+
+    leads = {lead.pk: lead for lead in Lead.objects.filter(pk__in={r["lead_id"] for r in rows})}
+    stage_kinds = dict(Stage.objects.values_list("id", "kind"))
+    for lead in leads.values():
+        lead._followup_stage_kind = stage_kinds.get(lead.stage_id, "")
+    # One lead, one touch per batch: a second due step of the same lead waits for its gap.
+    seen: dict[int, datetime] = {}
+    for offset in range(0, len(rows), chunk):
+        with transaction.atomic():
+            for row in rows[offset:offset + chunk]:
+                now = clock()
+                try:
+                    with transaction.atomic():
+                        outcome = _send_one(row, lead=leads.get(row["lead_id"]), s=s, token=token, now=now,
+                                            seen=seen, rng=rng)
+                except _ClaimLost:
+                    outcome = "cancelled"
+                except Exception:
+                    log.exception("followup=%s send failed; it returns to the queue", row["id"])
+                    _release(row, token=token, due=now + timedelta(minutes=1))
+                    outcome = "deferred"
+                setattr(result, outcome, getattr(result, outcome) + 1)
+
+
+def _close(row: dict, *, token: uuid.UUID, status: str, reason: str, now: datetime) -> str:
+    FollowUp.objects.filter(pk=row["id"], status=FollowUpStatus.CLAIMED, claim_token=token).update(
+        status=status, reason=reason[:200], done_at=now, claim_token=None)
+    log.info("lead=%s followup=%s %s reason=%s", row["lead_id"], row["id"], status, reason)
+    return "cancelled" if status == FollowUpStatus.CANCELLED else "skipped"
+
+
+def _release(row: dict, *, token: uuid.UUID, due: datetime) -> str:
+    FollowUp.objects.filter(pk=row["id"], status=FollowUpStatus.CLAIMED, claim_token=token).update(
+        status=FollowUpStatus.PENDING, due_at=due, claim_token=None, claimed_at=None)
+    return "deferred"
+
+
+def _block_reason(lead, s: FollowupSettings) -> str:
+    if lead.refused:
+        return "refused"
+    if getattr(lead, "_followup_stage_kind", "") in scheduling.CLOSED_STAGE_KINDS:
+        return f"stage {lead._followup_stage_kind}"
+    if lead.handler_id:
+        return "takeover"
+    if not lead.ai_enabled:
+        return "AI off for lead"
+    if not s.ai_enabled:
+        return "AI off for tenant"
+    return ""
+
+
+def _send_one(row: dict, *, lead, s: FollowupSettings, token: uuid.UUID, now: datetime, seen: dict,
+              rng) -> str:
+    from conversations.services import message_send
+    from leads.models import Lead
+
+    kind = row["kind"]
+    if lead is None:
+        return _close(row, token=token, status=FollowUpStatus.CANCELLED, reason="lead deleted", now=now)
+    # Fresh state under the lead's row lock: an answer or a takeover committed a moment ago wins.
+    state = Lead.objects.select_for_update().filter(pk=lead.pk).values(
+        "refused", "handler_id", "ai_enabled", "last_inbound_at", "last_outbound_at", "waiting_since", "stage_id",
+        "provider").first()
+    if state is None:
+        return _close(row, token=token, status=FollowUpStatus.CANCELLED, reason="lead deleted", now=now)
+    for key, value in state.items():
+        setattr(lead, key, value)
+    reason = _block_reason(lead, s)
+    if not reason and kind == FollowUpKind.FOLLOWUP and not s.enabled:
+        reason = "follow-ups off"
+    if not reason and kind == FollowUpKind.REENGAGEMENT and not s.re_enabled:
+        reason = "re-engagement off"
+    answered = lead.last_inbound_at is not None and lead.last_inbound_at > row["created_at"]
+    if not reason and kind in (FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT) and answered:
+        reason = "client answered"
+    if not reason and kind == FollowUpKind.FOLLOWUP and lead.waiting_since is None:
+        reason = "client answered"
+    if reason:
+        return _close(row, token=token, status=FollowUpStatus.CANCELLED, reason=reason, now=now)
+    # Never at night; re-engagement only inside its working window.
+    if kind == FollowUpKind.REENGAGEMENT:
+        allowed = scheduling.reengagement_shift(now, dataclasses.replace(s, spread_minutes=0))
+        if allowed > now:
+            return _release(row, token=token, due=scheduling.reengagement_shift(now, s, rng))
+    elif scheduling.in_quiet_hours(now, s):
+        return _release(row, token=token, due=scheduling.quiet_shift(now, s, rng))
+    # Never two touches closer than the step gap (a step delayed by the night pushes the next one).
+    gap = timedelta(minutes=row["gap_minutes"] or 0)
+    if lead.pk in seen:
+        return _release(row, token=token, due=scheduling.quiet_shift(seen[lead.pk] + gap, s, rng))
+    if gap and lead.last_outbound_at and now < lead.last_outbound_at + gap:
+        return _release(row, token=token, due=scheduling.quiet_shift(lead.last_outbound_at + gap, s, rng))
+    if row["step"] > 1:  # steps go out in order: an earlier step moved by the night goes first
+        earlier = FollowUp.objects.filter(lead_id=lead.pk, kind=kind, step__lt=row["step"],
+                                          status__in=OPEN_STATUSES).order_by("due_at").values_list("due_at",
+                                                                                                   flat=True).first()
+        if earlier is not None:
+            return _release(row, token=token, due=scheduling.quiet_shift(max(earlier, now) + gap, s, rng))
+    text = row["text"] or ""
+    template = None
+    if lead.provider == "whatsapp" and not (lead.last_inbound_at and now - lead.last_inbound_at < WA_WINDOW):
+        name = (row["meta"] or {}).get("template") or s.wa_template
+        if not name:
+            return _close(row, token=token, status=FollowUpStatus.SKIPPED, reason=WA_NO_TEMPLATE, now=now)
+        template = {"name": name, "language": s.wa_template_language}
+    elif kind in (FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT) and text:
+        text = followup_text(lead=lead, template=text)
+    purpose = {"followup": "followup", "reengagement": "reengagement", "onboarding": "onboarding"}[kind]
+    meta = {"followup_id": row["id"], "step": row["step"]}
+    message = None
+    if template is not None:
+        message = message_send(lead=lead, author_kind="ai", kind="template", template=template,
+                               text=text, purpose=purpose, meta={**meta, "template": template["name"]})
+    else:
+        if text:
+            message = message_send(lead=lead, author_kind="ai", text=text, purpose=purpose, meta=meta)
+        if row["content_id"]:
+            try:
+                content_message = content_send(lead=lead, content_id=row["content_id"], actor=_system(),
+                                               purpose=purpose)
+            except ValueError:
+                content_message = None
+            message = message or content_message
+    if message is None:
+        return _close(row, token=token, status=FollowUpStatus.SKIPPED, reason="nothing to send", now=now)
+    done = FollowUp.objects.filter(pk=row["id"], status=FollowUpStatus.CLAIMED, claim_token=token).update(
+        status=FollowUpStatus.SENT, message=message, done_at=now, text=text, claim_token=None)
+    if not done:
+        raise _ClaimLost()
+    seen[lead.pk] = now
+    log.info("lead=%s followup=%s %s step=%s sent message=%s", lead.pk, row["id"], kind, row["step"], message.pk)
+    return "sent"
+
+
+def _system():
+    from leads.services import SYSTEM
+
+    return SYSTEM
+
+
+def followup_text(*, lead, template: str) -> str:
+    """The touch's words: the AI writes them from the dialog (openai) or varies the template (offline);
+    the template itself when the AI is unavailable."""
     try:
-        from followups.scheduling import schedule_after_outbound
+        from aiagent.services import ai_followup_text
     except ImportError:
-        return
-    schedule_after_outbound(lead=lead, message=message)
+        return template
+    try:
+        return (ai_followup_text(lead=lead, template=template) or template).strip() or template
+    except Exception:  # the AI failing must not stop a touch
+        log.exception("lead=%s ai_followup_text failed; template used", lead.pk)
+        return template
+
+
+# --- the content library ------------------------------------------------------------------------------------
+
+CONTENT_FIELDS = ("type", "title", "text", "url", "items", "tags", "stages", "temperatures", "language", "active")
+
+
+def content_create(*, actor, **fields: Any) -> Content:
+    content = Content.objects.create(**{k: v for k, v in fields.items() if k in CONTENT_FIELDS})
+    log.info("content=%s created type=%s by=%s", content.pk, content.type, actor.label)
+    return content
+
+
+def content_update(*, content: Content, actor, **fields: Any) -> Content:
+    changed = [k for k, v in fields.items() if k in CONTENT_FIELDS and getattr(content, k) != v]
+    for key in changed:
+        setattr(content, key, fields[key])
+    if changed:
+        content.save()
+        log.info("content=%s changed %s by=%s", content.pk, ",".join(changed), actor.label)
+    return content
+
+
+def content_delete(*, content: Content, actor) -> None:
+    log.info("content=%s deleted by=%s", content.pk, actor.label)
+    content.delete()
+
+
+def content_send(*, lead, content_id: int, actor, purpose: str = "content") -> Any:
+    """Sends a library item to the lead (the AI's `send_content` tool, lead magnets, touches) and records the
+    delivery so the selection never offers it again. Raises ValueError for an unknown or inactive id."""
+    from conversations.services import message_send
+    from leads.services import event_add
+
+    try:
+        content = Content.objects.filter(pk=int(content_id), active=True).first()
+    except (TypeError, ValueError):
+        content = None
+    if content is None:
+        raise ValueError(f"unknown content id {content_id!r}")
+    author_kind = "ai" if actor.kind == "ai" else "system"
+    kwargs: dict[str, Any] = {"lead": lead, "author_kind": author_kind, "purpose": purpose,
+                              "meta": {"content_id": content.pk}}
+    if content.type == "text":
+        kwargs.update(kind="text", text=content.text or content.title)
+    elif content.type == "album":
+        kwargs.update(kind="album", items=content.items, caption=content.text)
+    elif content.type == "link":
+        kwargs.update(kind="link", media_url=content.url, text=content.text or content.title)
+    else:
+        kwargs.update(kind=content.type, media_url=content.url, caption=content.text if content.type != "voice" else "")
+    if actor.kind == "user":
+        kwargs.update(author_kind="user", author_user=actor.user)
+    message = message_send(**kwargs)
+    ContentDelivery.objects.get_or_create(lead=lead, content=content, defaults={"message": message,
+                                                                                "purpose": purpose})
+    event_add(lead=lead, actor=actor, kind="content_sent", after={"content_id": content.pk, "title": content.title},
+              text=f"Отправлен материал «{content.title}»")
+    log.info("lead=%s content=%s sent purpose=%s by=%s", lead.pk, content.pk, purpose, actor.label)
+    return message
+
+
+# --- proactive re-engagement --------------------------------------------------------------------------------
+
+REASONS = {
+    "content": "Здравствуйте{name_comma}! Мы подготовили для вас материал — «{title}». Посмотрите, пожалуйста. "
+               "Ваш вопрос ещё актуален?",
+    "checkin": "Здравствуйте{name_comma}! Давно не общались — ваш вопрос ещё актуален? Буду рад помочь.",
+    "call": "Здравствуйте{name_comma}! Вы хотели созвониться — подскажите, когда вам удобно?",
+}
+
+
+def reengagement_plan(*, now: datetime | None = None, limit: int = 5000,
+                      rng: random.Random | None = None) -> list[FollowUp]:
+    """The daily job: sleeping leads (silent N days, not won/lost, not in human hands, not refused, not touched
+    within K days) get one touch, planned inside the working window, with a reason and a content item."""
+    from leads.models import Lead
+
+    now = now or timezone.now()
+    s = settings_current()
+    if not s.re_enabled or not s.ai_enabled:
+        return []
+    silent_since = now - timedelta(days=s.re_after_days)
+    recent = now - timedelta(days=s.re_every_days)
+    touched = FollowUp.objects.filter(kind=FollowUpKind.REENGAGEMENT).filter(
+        Q(created_at__gte=recent) | Q(done_at__gte=recent) | Q(status__in=OPEN_STATUSES)).values("lead_id")
+    busy = FollowUp.objects.filter(status__in=OPEN_STATUSES).values("lead_id")
+    leads = (Lead.objects.select_related("stage")
+             .filter(refused=False, handler__isnull=True, ai_enabled=True)
+             .exclude(stage__kind__in=scheduling.CLOSED_STAGE_KINDS)
+             .filter(Q(last_message_at__lt=silent_since) | Q(last_message_at__isnull=True, created_at__lt=silent_since))
+             .exclude(pk__in=touched).exclude(pk__in=busy).order_by("last_message_at", "id")[:limit])
+    planned = []
+    for lead in leads:
+        picked = content_pick(lead=lead, limit=1)
+        name_comma = f", {lead.name}" if lead.name else ""
+        if picked:
+            reason, content = "content", picked[0]
+        elif lead.call_requested:
+            reason, content = "call", None
+        else:
+            reason, content = "checkin", None
+        text = REASONS[reason].format(name_comma=name_comma, title=content.title if content else "")
+        due = scheduling.reengagement_shift(now, s, rng)
+        try:
+            with transaction.atomic():
+                planned.append(FollowUp.objects.create(
+                    lead=lead, kind=FollowUpKind.REENGAGEMENT, step=0, text=text,
+                    content_id=content.pk if content else None, due_at=due, planned_at=now,
+                    meta={"reason": reason}))
+        except Exception:  # a concurrent run planned this lead first
+            continue
+        log.info("lead=%s reengagement planned reason=%s due=%s", lead.pk, reason, due.isoformat())
+    return planned
+
+
+# --- lead magnets -------------------------------------------------------------------------------------------
+
+def campaign_match(*, text: str, campaigns) -> dict | None:
+    """The campaign whose code or keyword the text carries as a whole word (case-insensitive)."""
+    folded = (text or "").casefold()
+    if not folded:
+        return None
+    for campaign in campaigns:
+        words = [campaign.get("code", "")] + list(campaign.get("keywords") or [])
+        for word in words:
+            word = (word or "").strip().casefold()
+            if word and re.search(rf"(?<!\w){re.escape(word)}(?!\w)", folded):
+                return campaign
+    return None
+
+
+def campaign_on_new_lead(*, lead, text: str, now: datetime | None = None,
+                         rng: random.Random | None = None) -> bool:
+    """A new lead's first message carries a campaign code or keyword: the free material goes out at once and the
+    onboarding chain is planned; campaign and source stay on the lead. True when a campaign took the lead
+    (also on a repeated call for the same lead); the normal AI dialog continues afterwards."""
+    from conversations.services import message_send
+    from leads.models import Lead, LeadEvent
+    from leads.services import SYSTEM, event_add, lead_update
+
+    s = settings_current()
+    campaign = campaign_match(text=text, campaigns=s.campaigns)
+    if campaign is None:
+        return False
+    now = now or timezone.now()
+    with transaction.atomic():
+        fresh = Lead.objects.select_for_update().filter(pk=lead.pk).first()
+        if fresh is None:
+            return False
+        if LeadEvent.objects.filter(lead=fresh, kind="campaign_joined").exists():
+            return True
+        code = campaign["code"]
+        lead_update(lead=fresh, actor=SYSTEM, campaign=code[:64],
+                    source=(campaign.get("source") or fresh.source or "campaign")[:32])
+        event_add(lead=fresh, actor=SYSTEM, kind="campaign_joined", after={"campaign": code},
+                  text=f"Лид-магнит «{campaign.get('name') or code}»")
+        if campaign.get("text"):
+            message_send(lead=fresh, author_kind="system", text=campaign["text"], purpose="onboarding",
+                         meta={"campaign": code})
+        if campaign.get("content_id"):
+            try:
+                content_send(lead=fresh, content_id=campaign["content_id"], actor=SYSTEM, purpose="onboarding")
+            except ValueError:
+                log.warning("lead=%s campaign=%s content=%s missing", fresh.pk, code, campaign["content_id"])
+        previous, previous_offset = now, 0.0
+        for index, step in enumerate(campaign.get("steps") or ()):
+            offset = float(step["after_minutes"])
+            gap = max(0.0, offset - previous_offset)
+            due = scheduling.quiet_shift(max(now + timedelta(minutes=offset), previous + timedelta(minutes=gap)),
+                                         s, rng)
+            FollowUp.objects.create(lead=fresh, kind=FollowUpKind.ONBOARDING, step=index + 1,
+                                    text=step.get("text", ""), content_id=step.get("content_id"), due_at=due,
+                                    planned_at=now + timedelta(minutes=offset), gap_minutes=gap, campaign=code)
+            previous, previous_offset = due, offset
+        # The campaign's chain replaces ordinary follow-ups while it runs.
+        followups_cancel(lead=fresh, reason=f"campaign {code}", kinds=(FollowUpKind.FOLLOWUP,), now=now)
+    for key in ("campaign", "source"):
+        setattr(lead, key, getattr(fresh, key))
+    log.info("lead=%s campaign=%s joined steps=%s", lead.pk, code, len(campaign.get("steps") or ()))
+    return True

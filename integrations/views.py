@@ -6,7 +6,6 @@ import hashlib
 import importlib
 import json
 import logging
-import time
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
@@ -19,20 +18,12 @@ from tenants.selectors import tenant_by_webhook_key
 
 log = logging.getLogger("buildcrm.webhooks")
 PROVIDERS = ("chatflow", "whatsapp", "telegram", "amocrm")
-_TENANTS: dict[str, tuple[float, object]] = {}
-_TENANT_TTL = 30.0
 
 
 def _tenant(key: str):
-    """Webhook key → tenant, cached briefly per process: every inbound message needs it."""
-    now = time.monotonic()
-    hit = _TENANTS.get(key)
-    if hit and now - hit[0] < _TENANT_TTL:
-        return hit[1]
-    tenant = tenant_by_webhook_key(key)
-    if tenant is not None:
-        _TENANTS[key] = (now, tenant)
-    return tenant
+    """Webhook key → tenant: one indexed query per request, never cached, so a configuration change
+    (a new app secret or bot secret) applies to the very next webhook."""
+    return tenant_by_webhook_key(key)
 
 
 def _event_id(items: list, body: bytes) -> str:

@@ -1,0 +1,579 @@
+"""The AI manager's turns: debounced, one at a time per lead, with two brains behind one interface.
+
+    client message stored → (on commit, web process) ai_on_client_message: enqueue a turn `debounce` s later
+    → (worker) ai_turn_run: a newer client message? exit, its own task answers · lock the lead (Redis)
+      → AI off / human in charge / refused / won·lost? record a skip, no message
+      → brain: offline plan_turn, or the LLM tool loop (failure → retries → offline answers + flag)
+      → tools applied through aiagent.tools → stage/score engine → reply queued (message_send)
+
+`lead.ai_state` is the AI's working memory: answered_upto (newest client message answered), awaiting,
+language, turns, price_asked, facts_used, intents, quotes (the client's words per field), summary.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from aiagent import engine, prompts
+from aiagent.models import AiTurn
+from aiagent.nlu import extract, guess_language
+from aiagent.offline import DialogState, first_contact_text, plan_turn
+from aiagent.tools import ToolRunner, tool_schemas
+from conversations.models import Direction, Message
+from conversations.services import message_send
+from leads import services as lead_services
+from leads.models import Lead, Stage, StageKind
+
+log = logging.getLogger("buildcrm.aiagent")
+
+LOCK_SECONDS = 180  # a turn holding the lead longer than this is presumed dead
+BUSY_RETRY_SECONDS = 0.4
+MAX_DEBOUNCE = 30.0
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Configuration and infrastructure
+
+_configs: dict[tuple, dict] = {}
+_redis_client: redis.Redis | None = None
+_redis_lock = threading.Lock()
+
+
+def ai_config() -> dict:
+    """The current tenant's full decrypted configuration, cached per process by the stored document."""
+    from tenants.services import tenant_config_get
+
+    tenant = connection.tenant
+    key = (tenant.pk, json.dumps(tenant.config or {}, sort_keys=True, default=str))
+    hit = _configs.get(key)
+    if hit is None:
+        if len(_configs) > 500:
+            _configs.clear()
+        hit = _configs[key] = tenant_config_get(tenant)
+    return hit
+
+
+def _redis() -> redis.Redis:
+    global _redis_client
+    with _redis_lock:
+        if _redis_client is None:
+            _redis_client = redis.Redis.from_url(settings.REDIS_URL)
+        return _redis_client
+
+
+def _debounce(ai: dict) -> float:
+    try:
+        value = float(ai.get("debounce_seconds", 3))
+    except (TypeError, ValueError):
+        value = 3.0
+    return max(0.0, min(value, MAX_DEBOUNCE))
+
+
+def skip_reason(*, cfg: dict, lead: Lead) -> str:
+    """Why the AI must stay silent for this lead ("" when it may write)."""
+    if not (cfg.get("ai") or {}).get("enabled", True):
+        return "AI is off for the tenant"
+    if not lead.ai_enabled:
+        return "AI is off for the lead"
+    if lead.handler_id:
+        return "a person handles the dialog"
+    if lead.refused:
+        return "the client refused"
+    if lead.stage.kind in (StageKind.WON, StageKind.LOST):
+        return f"the lead is {lead.stage.kind}"
+    return ""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Entry points
+
+
+def ai_on_client_message(*, lead_id: int, message_id: int, new_lead: bool) -> None:
+    """A client message was stored (runs on commit, in the web process: only enqueues). The turn runs
+    `ai.debounce_seconds` later and answers only if no newer client message arrived meanwhile."""
+    from aiagent.tasks import ai_reply
+
+    ai = (connection.tenant.config or {}).get("ai") or {}
+    delay = _debounce(ai)
+    try:
+        ai_reply.apply_async(kwargs={"lead_id": lead_id, "message_id": message_id}, countdown=delay or None)
+    except Exception:  # the broker is down: the unanswered sweep (aiagent.tasks.sweep_unanswered) picks it up
+        log.exception("lead=%s ai turn not queued message=%s", lead_id, message_id)
+        return
+    log.info("lead=%s ai turn queued message=%s in=%.1fs new=%s", lead_id, message_id, delay, new_lead)
+
+
+def ai_turn_run(*, lead_id: int, message_id: int) -> str:
+    """One debounced turn. Returns what happened: ok | superseded | busy | answered | skipped | gone."""
+    newest = (Message.objects.filter(lead_id=lead_id, direction=Direction.IN).order_by("-id")
+              .values_list("id", flat=True).first())
+    if newest is None:
+        return "gone"
+    if newest > message_id:
+        return "superseded"  # the later message's own task answers everything at once
+    lock = _redis().lock(f"aiturn:{connection.schema_name}:{lead_id}", timeout=LOCK_SECONDS)
+    if not lock.acquire(blocking=False):
+        return "busy"
+    try:
+        return _turn(lead_id=lead_id, trigger_id=message_id)
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:
+            log.warning("lead=%s ai turn lock expired before release", lead_id)
+
+
+def ai_turn_failed(*, lead_id: int, message_id: int, error: str) -> None:
+    """A turn crashed on our side: never silently — record it, flag the lead for a person, and mark the
+    messages as seen so a sweep does not replay a broken turn forever."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+        if lead is None:
+            return
+        newest = (Message.objects.filter(lead=lead, direction=Direction.IN).order_by("-id")
+                  .values_list("id", flat=True).first()) or 0
+        lead.ai_state = {**(lead.ai_state or {}), "answered_upto": max(newest, message_id)}
+        lead.save(update_fields=["ai_state", "updated_at"])
+        lead_services.lead_flag_human(lead=lead, reason=f"AI не смог ответить: {error}"[:300], actor=lead_services.AI)
+        AiTurn.objects.create(lead=lead, message_id=message_id, status="failed", detail=error[:300])
+    log.error("lead=%s ai turn failed message=%s: %s", lead_id, message_id, error)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The turn
+
+
+def _turn(*, lead_id: int, trigger_id: int) -> str:
+    started = time.monotonic()
+    lead = Lead.objects.select_related("stage").filter(pk=lead_id).first()
+    if lead is None:
+        return "gone"
+    mem = dict(lead.ai_state or {})
+    pending = list(Message.objects.filter(lead=lead, direction=Direction.IN, id__gt=mem.get("answered_upto", 0))
+                   .order_by("id")[:50])
+    if not pending:
+        return "answered"  # an earlier turn already read this message
+    upto = pending[-1].id
+    cfg = ai_config()
+    reason = skip_reason(cfg=cfg, lead=lead)
+    if reason:
+        with transaction.atomic():
+            fresh = Lead.objects.select_for_update().get(pk=lead.pk)
+            fresh.ai_state = {**(fresh.ai_state or {}), "answered_upto": upto}
+            fresh.save(update_fields=["ai_state", "updated_at"])
+            AiTurn.objects.create(lead=lead, message_id=upto, status="skipped", detail=reason)
+        log.info("lead=%s ai silent: %s", lead.pk, reason)
+        return "skipped"
+
+    fields = list(cfg.get("qualification") or [])
+    client_text = "\n".join(t for t in (prompts.message_text(m) for m in pending) if t)
+    first_turn = not mem.get("greeted")
+    took = False
+    if first_turn:
+        took = _campaign_took(lead, client_text)
+    runner = ToolRunner(lead=lead, fields=fields, timezone=cfg.get("timezone") or "UTC")
+    provider = (cfg.get("ai") or {}).get("provider", "offline")
+    brain, failure, llm = "offline", "", None
+    replies: list[str] = []
+    extraction = None
+    updates: dict[str, Any] = {}
+    if took:
+        brain = "campaign"
+    elif provider == "openai":
+        from aiagent import llm as llm_mod
+
+        try:
+            llm = _llm_turn(lead=lead, cfg=cfg, fields=fields, mem=mem, upto=upto, runner=runner,
+                            first_turn=first_turn)
+            brain, replies = "openai", [llm.text]
+            lang = guess_language(client_text) or mem.get("language") or cfg.get("language") or "ru"
+            updates.update(language=lang, awaiting=[])
+        except llm_mod.LlmFailure as exc:
+            failure = exc.reason
+            log.warning("lead=%s llm failed, offline brain answers: %s", lead.pk, failure)
+    # The rest of the turn is one transaction: an offline turn applies all or nothing, and the websocket
+    # pushes and deliveries its writes schedule run once, after the reply is queued.
+    with transaction.atomic():
+        return _conclude(lead=lead, trigger_id=trigger_id, cfg=cfg, fields=fields, mem=mem, client_text=client_text,
+                         pending=pending, upto=upto, runner=runner, brain=brain, failure=failure, llm=llm,
+                         replies=replies, updates=updates, extraction=extraction, started=started,
+                         first_turn=first_turn, took=took)
+
+
+def _conclude(*, lead: Lead, trigger_id: int, cfg: dict, fields: list, mem: dict, client_text: str, pending: list,
+              upto: int, runner: ToolRunner, brain: str, failure: str, llm, replies: list[str], updates: dict,
+              extraction, started: float, first_turn: bool, took: bool) -> str:
+    if not took and brain == "offline":
+        lead = Lead.objects.select_for_update().select_related("stage").get(pk=lead.pk)
+        runner.lead = lead
+        plan = plan_turn(_dialog_state(lead=lead, cfg=cfg, fields=fields, mem=mem), client_text)
+        for call in plan.tool_calls:
+            runner.run(call.name, call.arguments)
+        extraction = plan.extraction
+        replies = [r for r in plan.replies if r.strip()]
+        updates.update(language=plan.language, awaiting=plan.awaiting,
+                       facts_used=list(mem.get("facts_used") or []) + list(plan.facts_used))
+        if failure:
+            brain = "fallback"
+        if first_turn and replies and not _greets(replies[0]):
+            replies[0] = _greeting_line(lead=lead, cfg=cfg, lang=plan.language) + " " + replies[0]
+
+    if extraction is None:
+        extraction = extract(client_text, fields, awaiting=mem.get("awaiting") or [])
+    # Bookkeeping from the client's words (both brains): intents, quotes for the score reasons.
+    intents = set(mem.get("intents") or []) | set(extraction.intents)
+    quotes = dict(mem.get("quotes") or {})
+    for key, quote in extraction.quotes.items():
+        if quote:
+            quotes[key] = quote[:200]
+    fallback_quote = " ".join(client_text.split())[:150]
+    for key in runner.updated:
+        quotes.setdefault(key, fallback_quote)
+    if runner.call_requested:
+        intents.add("call_request")
+        quotes.setdefault("call_request", fallback_quote)
+    if runner.refused:
+        quotes.setdefault("refusal", fallback_quote)
+    updates.update(
+        answered_upto=upto, turns=int(mem.get("turns", 0)) + 1, greeted=True, intents=sorted(intents), quotes=quotes,
+        price_asked=int(mem.get("price_asked", 0)) + (1 if "price_question" in extraction.intents else 0),
+        client_messages=int(mem.get("client_messages", 0)) + len(pending),
+    )
+    return _finish(lead_id=lead.pk, trigger_id=trigger_id, cfg=cfg, fields=fields, replies=replies, updates=updates,
+                   runner=runner, brain=brain, failure=failure, llm=llm, started=started, first_turn=first_turn,
+                   took=took, extraction=extraction)
+
+
+def _finish(*, lead_id: int, trigger_id: int, cfg: dict, fields: list, replies: list[str], updates: dict,
+            runner: ToolRunner, brain: str, failure: str, llm, started: float, first_turn: bool, took: bool,
+            extraction) -> str:
+    """Engine + memory + reply, in one transaction under the lead's row lock."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().select_related("stage").get(pk=lead_id)
+        if lead.handler_id and not runner.handoff:
+            # A person took over while the brain was thinking: their word wins, ours is not sent.
+            lead.ai_state = {**(lead.ai_state or {}), "answered_upto": updates["answered_upto"]}
+            lead.save(update_fields=["ai_state", "updated_at"])
+            AiTurn.objects.create(lead=lead, message_id=trigger_id, brain=brain, status="skipped",
+                                  detail="a person took over during the turn", tool_calls=runner.calls)
+            return "skipped"
+        before_kind = lead.stage.kind
+        target = engine.stage_target(current=before_kind, locked=lead.stage_locked, client_replied=True,
+                                     fields=fields, data=lead.data, city=lead.city,
+                                     call_requested=lead.call_requested)
+        if target:
+            stage = Stage.objects.filter(kind=target).order_by("position").first()
+            if stage is not None:
+                lead_services.lead_move(lead=lead, stage=stage, actor=lead_services.AI)
+        mem = {**(lead.ai_state or {}), **updates}
+        # The running summary folds messages as they leave the prompt's window (kept for both brains).
+        mem.update(_summary_update(lead=lead, mem=mem, upto=updates["answered_upto"]))
+        score, temperature, reasons = engine.score_compute(engine.ScoreInput(
+            fields=fields, data=lead.data, city=lead.city, name=lead.name, call_requested=lead.call_requested,
+            preferred_time=lead.preferred_time, refused=lead.refused, meeting=bool(mem.get("meeting")),
+            quotes=mem.get("quotes") or {}, intents=set(mem.get("intents") or []),
+            client_messages=int(mem.get("client_messages", 0))))
+        lead_services.lead_set_score(lead=lead, score=score, temperature=temperature, reasons=reasons)
+        lead.ai_state = mem
+        lead.save(update_fields=["ai_state", "updated_at"])
+        if failure:
+            lead_services.lead_flag_human(lead=lead, reason=f"LLM недоступна, ответил офлайн-мозг: {failure}"[:300],
+                                          actor=lead_services.AI)
+        sent: list[Message] = []
+        if first_turn and not took:
+            sent += _first_turn_chain(lead=lead, cfg=cfg, replies=replies, extraction=extraction)
+        else:
+            sent += [message_send(lead=lead, author_kind="ai", text=text, purpose="reply") for text in replies]
+        if lead.stage.kind == StageKind.COMPLETE and before_kind != StageKind.COMPLETE:
+            _amocrm(lead, "qualified", _qualified_text(lead, fields))
+        latency = int((time.monotonic() - started) * 1000)
+        AiTurn.objects.create(
+            lead=lead, message_id=trigger_id, brain=brain, status="ok", detail=failure[:300],
+            tool_calls=runner.calls, prompt_tokens=llm.prompt_tokens if llm else 0,
+            completion_tokens=llm.completion_tokens if llm else 0, llm_calls=llm.calls if llm else 0,
+            llm_attempts=llm.attempts if llm else 0, latency_ms=latency, reply_ids=[m.pk for m in sent])
+    log.info("lead=%s ai turn brain=%s stage=%s score=%s replies=%s %sms", lead.pk, brain, lead.stage.kind, score,
+             len(sent), latency)
+    return "ok"
+
+
+def _dialog_state(*, lead: Lead, cfg: dict, fields: list, mem: dict) -> DialogState:
+    ai = cfg.get("ai") or {}
+    return DialogState(
+        fields=fields, data=dict(lead.data or {}), name=lead.name or None, city=lead.city or None,
+        language=mem.get("language"), stage_kind=lead.stage.kind, call_requested=lead.call_requested,
+        preferred_time=lead.preferred_time or None, price_asked_count=int(mem.get("price_asked", 0)),
+        awaiting=list(mem.get("awaiting") or []), facts=list(ai.get("facts") or []), turn=int(mem.get("turns", 0)),
+        source_info=lead.source_info or "", company=cfg.get("company") or "",
+        facts_used=list(mem.get("facts_used") or []))
+
+
+def _llm_turn(*, lead: Lead, cfg: dict, fields: list, mem: dict, upto: int, runner: ToolRunner, first_turn: bool):
+    from aiagent import llm as llm_mod
+
+    s = llm_mod.llm_settings(cfg)
+    system, history = build_prompt(lead=lead, cfg=cfg, fields=fields, mem=mem, upto=upto, first_turn=first_turn)
+    return llm_mod.run_turn(s=s, system=system, history=history, tools=tool_schemas(fields), runner=runner)
+
+
+def build_prompt(*, lead: Lead, cfg: dict, fields: list, mem: dict, upto: int,
+                 first_turn: bool = False) -> tuple[str, list[dict]]:
+    """(system prompt, recent messages as chat turns) for the LLM."""
+    window = list(reversed(Message.objects.filter(lead=lead, id__lte=upto).order_by("-id")[:prompts.WINDOW_MESSAGES]))
+    summary = mem.get("summary") or ""
+    if window and int(mem.get("summary_upto", 0)) < window[0].id - 1:
+        # Messages that left the window since the last fold and are not in the summary yet.
+        summary = _summary_update(lead=lead, mem=mem, upto=upto)["summary"]
+    _, missing = engine.required_split(fields, lead.data, lead.city)
+    labels = {f["key"]: str(f.get("label") or f["key"]) for f in fields if f.get("key")}
+    now = timezone.now().astimezone(ZoneInfo(cfg.get("timezone") or "UTC"))
+    system = prompts.system_prompt(cfg=cfg, lead=lead, fields=fields, missing=missing, stage_kind=lead.stage.kind,
+                                   summary=summary, now=now, labels=labels)
+    if first_turn:
+        system += "\n\nThis is your first reply to a new client: greet them, introduce the company in a few words, " \
+                  "then answer what they wrote."
+    return system, prompts.window_messages(window)
+
+
+def _summary_update(*, lead: Lead, mem: dict, upto: int) -> dict:
+    """Folds the messages older than the prompt window (and not folded yet) into mem["summary"]."""
+    ids = list(Message.objects.filter(lead=lead, id__lte=upto).order_by("-id")
+               .values_list("id", flat=True)[:prompts.WINDOW_MESSAGES])
+    done = int(mem.get("summary_upto", 0))
+    if len(ids) < prompts.WINDOW_MESSAGES or ids[-1] - 1 <= done:
+        return {"summary": mem.get("summary", ""), "summary_upto": done}
+    older = list(reversed(Message.objects.filter(lead=lead, id__gt=done, id__lt=ids[-1]).order_by("-id")[:60]))
+    if not older:
+        return {"summary": mem.get("summary", ""), "summary_upto": done}
+    return {"summary": prompts.summary_fold(mem.get("summary", ""), older), "summary_upto": older[-1].id}
+
+
+def _qualified_text(lead: Lead, fields: list) -> str:
+    items = []
+    for f in fields:
+        value = lead.data.get(f.get("key"))
+        if value not in (None, "", {}, []):
+            items.append(f"{f.get('label') or f['key']}: {prompts._value_text(value)}")
+    head = f"Квалифицирован AI: {lead.name or 'клиент'}"
+    if lead.city:
+        head += f", {lead.city}"
+    return head + (". " + "; ".join(items) if items else "") + f". Оценка {lead.score} ({lead.temperature})."
+
+
+def _amocrm(lead: Lead, what: str, text: str) -> None:
+    try:
+        from integrations.amocrm_sync import amocrm_on_lead_change
+    except ImportError:
+        return
+    try:
+        amocrm_on_lead_change(lead_id=lead.pk, what=what, text=text)
+    except Exception:  # the mirror must never break a turn
+        log.exception("lead=%s amocrm %s not queued", lead.pk, what)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# First contact
+
+
+_GREET_WORDS = ("здравствуй", "добрый", "привет", "доброе", "hello", "hi", "good ")
+
+
+def _greets(text: str) -> bool:
+    return text.strip().lower().startswith(_GREET_WORDS)
+
+
+def _greeting_line(*, lead: Lead, cfg: dict, lang: str) -> str:
+    name, company = lead.name, cfg.get("company") or ""
+    if lang == "en":
+        return f"Hello{', ' + name if name else ''}!" + (f" This is {company}." if company else "")
+    return f"Здравствуйте{', ' + name if name else ''}!" + (f" Это {company}." if company else "")
+
+
+def _campaign_took(lead: Lead, text: str) -> bool:
+    try:
+        from followups.services import campaign_on_new_lead
+    except ImportError:
+        return False
+    try:
+        return bool(campaign_on_new_lead(lead=lead, text=text))
+    except Exception:
+        log.exception("lead=%s campaign check failed", lead.pk)
+        return False
+
+
+def _render(template: str, *, lead: Lead, cfg: dict, with_source: bool = True) -> str:
+    name = lead.name or ""
+    values = {"name": name, "name_comma": f", {name}" if name else "", "company": cfg.get("company") or "",
+              "source_info": lead.source_info or "", "city": lead.city or ""}
+
+    class Safe(dict):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    try:
+        text = template.format_map(Safe(values))
+    except (ValueError, IndexError):
+        text = template
+    if with_source and lead.source_info and "{source_info}" not in template:
+        src = " ".join(lead.source_info.split())
+        src = src if len(src) <= 120 else src[:117].rstrip() + "…"
+        lang = cfg.get("language") or "ru"
+        line = f"Вы оставляли заявку: «{src}»." if lang != "en" else f"You left a request: “{src}”."
+        body = text.rstrip()
+        if body.endswith("?"):  # before the closing question: greeting, their request, then our question
+            cut = max(body.rfind(c, 0, len(body) - 1) for c in ".!?")
+            text = f"{body[:cut + 1]} {line} {body[cut + 1:].strip()}" if cut != -1 else f"{line} {body}"
+        else:
+            text = f"{body} {line}"
+    return " ".join(text.split())
+
+
+def chain_messages(*, lead: Lead, cfg: dict, include_text: bool = True) -> list[dict[str, Any]]:
+    """The tenant's first-contact chain as message_send keyword sets (content steps as {"content_id"})."""
+    from tenants.config import default_config
+
+    default_text = default_config()["first_contact"][0]["text"]
+    ai = cfg.get("ai") or {}
+    out: list[dict[str, Any]] = []
+    steps = list(cfg.get("first_contact") or [])
+    if include_text and not any(s.get("type") == "text" for s in steps):
+        steps.insert(0, {"type": "text", "text": default_text})
+    for step in steps:
+        kind = step.get("type")
+        if kind == "text":
+            if not include_text:
+                continue
+            if step.get("text") == default_text or not step.get("text"):
+                text = first_contact_text(name=lead.name or None, source_info=lead.source_info or "",
+                                          company=cfg.get("company") or "", offer=ai.get("offer") or "",
+                                          language=cfg.get("language") or "ru")
+            else:
+                text = _render(step["text"], lead=lead, cfg=cfg)
+            out.append({"kind": "text", "text": text})
+        elif kind in ("image", "video", "document"):
+            out.append({"kind": kind, "media_url": step["url"],
+                        "caption": _render(step.get("caption") or "", lead=lead, cfg=cfg, with_source=False)
+                        if step.get("caption") else ""})
+        elif kind == "album":
+            out.append({"kind": "album", "items": [{"url": i["url"], "caption": i.get("caption") or ""}
+                                                   for i in step.get("items") or []]})
+        elif kind == "link":
+            out.append({"kind": "link", "media_url": step["url"], "text": step.get("text") or ""})
+        elif kind == "voice":
+            out.append({"kind": "voice", "media_url": step["url"]})
+        elif kind == "content" and step.get("content_id"):
+            out.append({"content_id": int(step["content_id"])})
+    return out
+
+
+def _send_chain(*, lead: Lead, items: list[dict[str, Any]], purpose: str) -> list[Message]:
+    sent: list[Message] = []
+    for item in items:
+        if "content_id" in item:
+            try:
+                from followups.services import content_send
+
+                message = content_send(lead=lead, content_id=item["content_id"], actor=lead_services.AI)
+                if isinstance(message, Message):
+                    sent.append(message)
+            except (ImportError, ValueError) as exc:
+                log.warning("lead=%s first-contact content %s skipped: %s", lead.pk, item["content_id"], exc)
+            continue
+        sent.append(message_send(lead=lead, author_kind="ai", purpose=purpose, **item))
+    return sent
+
+
+def _first_turn_chain(*, lead: Lead, cfg: dict, replies: list[str], extraction) -> list[Message]:
+    """A new lead that wrote first. A bare greeting gets the tenant's whole first-contact chain when the tenant
+    wrote its own greeting text (it asks what they need); a message with substance gets the brain's answer
+    (with a greeting) and then the chain's media, link and voice steps — the chain's own greeting text would
+    ignore what they already said."""
+    from tenants.config import default_config
+
+    default_text = default_config()["first_contact"][0]["text"]
+    bare = not (extraction.data or extraction.name or extraction.city or extraction.intents - {"greeting"})
+    own_text = any(s.get("type") == "text" and s.get("text") not in ("", default_text)
+                   for s in cfg.get("first_contact") or [])
+    if bare and own_text:
+        return _send_chain(lead=lead, items=chain_messages(lead=lead, cfg=cfg), purpose="first_contact")
+    sent = [message_send(lead=lead, author_kind="ai", text=text, purpose="reply") for text in replies]
+    return sent + _send_chain(lead=lead, items=chain_messages(lead=lead, cfg=cfg, include_text=False),
+                              purpose="first_contact")
+
+
+def ai_first_contact(*, lead_id: int) -> list[int]:
+    """Greets a lead that did not write first (amoCRM, manual): the tenant's chain goes out at once, in
+    order. Idempotent; silent when the AI may not write. The lead stays in `new` until the client answers.
+    Returns the ids of the queued messages."""
+    cfg = ai_config()
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().select_related("stage").filter(pk=lead_id).first()
+        if lead is None:
+            return []
+        mem = dict(lead.ai_state or {})
+        reason = skip_reason(cfg=cfg, lead=lead)
+        if reason or mem.get("greeted"):
+            log.info("lead=%s first contact skipped: %s", lead_id, reason or "already greeted")
+            return []
+        took = _campaign_took(lead, lead.source_info or "")
+        sent = [] if took else _send_chain(lead=lead, items=chain_messages(lead=lead, cfg=cfg),
+                                           purpose="first_contact")
+        lead.ai_state = {**mem, "greeted": True, "first_contact_at": timezone.now().isoformat()}
+        lead.save(update_fields=["ai_state", "updated_at"])
+        AiTurn.objects.create(lead=lead, kind="first_contact", brain="campaign" if took else "chain", status="ok",
+                              reply_ids=[m.pk for m in sent])
+    log.info("lead=%s first contact messages=%s campaign=%s by=ai", lead_id, len(sent), took)
+    return [m.pk for m in sent]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Follow-up texts
+
+_FOLLOWUP_OPENERS = {"ru": ["", "{name}, ", "Добрый день{name_comma}! "], "en": ["", "{name}, ", "Hi{name_comma}! "]}
+
+
+def ai_followup_text(*, lead: Lead, template: str) -> str:
+    """The text of a follow-up: in `openai` mode written by the model from the dialog (template = intent);
+    offline (or when the model fails) the template, lightly varied and personalised."""
+    cfg = ai_config()
+    if (cfg.get("ai") or {}).get("provider") == "openai":
+        from aiagent import llm as llm_mod
+
+        try:
+            fields = list(cfg.get("qualification") or [])
+            upto = (Message.objects.filter(lead=lead).order_by("-id").values_list("id", flat=True).first()) or 0
+            system, history = build_prompt(lead=lead, cfg=cfg, fields=fields, mem=dict(lead.ai_state or {}),
+                                           upto=upto)
+            system += "\n\n" + prompts.FOLLOWUP_RULES.format(intent=template)
+            return llm_mod.complete_text(s=llm_mod.llm_settings(cfg), system=system,
+                                         history=history or [{"role": "user", "content": "(no messages yet)"}])
+        except llm_mod.LlmFailure as exc:
+            log.warning("lead=%s followup text offline: %s", lead.pk, exc.reason)
+    return _followup_offline(lead=lead, template=template, cfg=cfg)
+
+
+def _followup_offline(*, lead: Lead, template: str, cfg: dict) -> str:
+    text = _render(template, lead=lead, cfg=cfg, with_source=False)
+    lang = (lead.ai_state or {}).get("language") or cfg.get("language") or "ru"
+    openers = _FOLLOWUP_OPENERS["en" if lang == "en" else "ru"]
+    count = Message.objects.filter(lead=lead, purpose="followup").count()
+    opener = openers[(lead.pk + count) % len(openers)]
+    if "{name" in opener and not lead.name:
+        opener = ""
+    if not text or "{name" in template or (lead.name and lead.name in text):
+        return text
+    if opener and _greets(text) and opener.startswith(("Добрый", "Hi")):
+        opener = ""
+    opener = opener.format(name=lead.name, name_comma=f", {lead.name}" if lead.name else "")
+    if opener.endswith(", ") and text:
+        text = text[0].lower() + text[1:] if not text[:2].isupper() else text
+    return (opener + text).strip()
