@@ -237,3 +237,5 @@ LOGGING = {
 # The send pipeline: attempts per outbound message and the backoff base (jittered, doubling).
 SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
 SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=2.0)
+# A lead shows the "no answer" flag once our message has waited this long (the card's timer runs before).
+NO_ANSWER_AFTER_MINUTES = env.float("NO_ANSWER_AFTER_MINUTES", default=10.0)

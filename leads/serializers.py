@@ -40,7 +40,13 @@ class LeadOut(serializers.ModelSerializer):
         return "ai" if lead.ai_enabled else None
 
     def get_no_answer(self, lead) -> bool:
-        return lead.waiting_since is not None
+        """Our message has waited for an answer longer than NO_ANSWER_AFTER_MINUTES (the timer runs from
+        `waiting_since`; a reply seconds old is not yet "no answer")."""
+        from django.conf import settings
+        from django.utils import timezone
+
+        return lead.waiting_since is not None and (
+            timezone.now() - lead.waiting_since).total_seconds() >= settings.NO_ANSWER_AFTER_MINUTES * 60
 
 
 class LeadCardOut(LeadOut):

@@ -57,8 +57,9 @@ function Shell({ me }: { me: Me }) {
   const logout = async () => {
     try { await api('/api/auth/logout/', { method: 'POST' }); } catch { /* leave anyway */ }
     rememberMe(null);
-    qc.clear();
+    // Not qc.clear(): that would detach the mounted useMe observer from ['me'], and the shell would stay.
     qc.setQueryData(['me'], null);
+    qc.removeQueries({ predicate: (q) => q.queryKey[0] !== 'me' });
     navigate('/login', { replace: true });
   };
 

@@ -9,12 +9,16 @@ export function Temp({ t: temp }: { t: Lead['temperature'] }) {
 
 export function HandlerBadge({ lead }: { lead: Pick<Lead, 'handled_by' | 'ai_enabled' | 'needs_human'> }) {
   const t = useT();
-  const ai = lead.handled_by === 'ai';
-  const who = ai ? '' : (lead.handled_by as { full_name: string; email: string }).full_name || (lead.handled_by as { email: string }).email;
+  const h = lead.handled_by;
+  // 'ai', a person ({id, email, full_name}), or null: AI switched off and nobody took the dialog
+  const kind = h === 'ai' ? 'ai' : h && typeof h === 'object' ? 'human' : 'none';
+  const label = kind === 'ai' ? '🤖 ' + t('badge.ai')
+    : kind === 'human' ? `👤 ${(h as { full_name?: string; email?: string }).full_name || (h as { email?: string }).email || t('badge.human')}`
+      : '⏸ ' + t('badge.aiOff');
   return (
     <>
-      <span className={`badge ${ai ? 'badge-ai' : 'badge-human'}`} data-testid="handler-badge" data-handler={ai ? 'ai' : 'human'}>
-        {ai ? '🤖 ' + t('badge.ai') : `👤 ${who || t('badge.human')}`}
+      <span className={`badge ${kind === 'ai' ? 'badge-ai' : kind === 'human' ? 'badge-human' : 'badge-off'}`} data-testid="handler-badge" data-handler={kind}>
+        {label}
       </span>
       {lead.needs_human && <span className="badge badge-warn" title={t('badge.needsHuman')}>❗</span>}
     </>

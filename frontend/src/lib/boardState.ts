@@ -125,3 +125,10 @@ export const BOARD_PAGE_SIZE = 30;
 export function nextPageFor(c: BoardColumn): number {
   return (c.page ?? 1) + 1;
 }
+
+/** A lead this user may no longer see (reassigned away from a manager who sees only their own leads). */
+export function removeLead(board: Board, leadId: number): Board {
+  return mapColumns(board, (c) => (c.leads.some((l) => l.id === leadId)
+    ? { ...c, leads: c.leads.filter((l) => l.id !== leadId), count: Math.max(0, c.count - 1) }
+    : c));
+}

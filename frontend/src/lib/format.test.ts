@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatPercent, formatSeconds, formatWaiting, statusTicks, temperatureEmoji } from './format';
+import { eventValue, formatDuration, formatPercent, formatSeconds, formatWaiting, statusTicks, temperatureEmoji } from './format';
 
 describe('temperatureEmoji', () => {
   it('maps temperatures', () => {
@@ -49,5 +49,20 @@ describe('other formatting', () => {
     expect(statusTicks('read')).toBe('✓✓');
     expect(statusTicks('failed')).toBe('⚠');
     expect(statusTicks('received')).toBe('');
+  });
+});
+
+describe('eventValue', () => {
+  it('shows timeline values as people read them', () => {
+    expect(eventValue({ id: 2, kind: 'in_dialog', name: 'В диалоге' })).toBe('В диалоге');
+    expect(eventValue({ score: 37, temperature: 'warm' })).toBe('37 🟡');
+    expect(eventValue({ id: 3, email: 'a@b.kz', full_name: '' })).toBe('a@b.kz');
+    expect(eventValue({ length: 10, width: 12, height: null })).toBe('10×12×—');
+    expect(eventValue(null)).toBe('—');
+    expect(eventValue('')).toBe('—');
+    expect(eventValue(true)).toBe('✓');
+    expect(eventValue(['a', 'b'])).toBe('a, b');
+    expect(eventValue(42)).toBe('42');
+    expect(eventValue({ x: 1 })).toBe('{"x":1}');
   });
 });

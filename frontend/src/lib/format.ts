@@ -79,3 +79,21 @@ export function statusTicks(status: string): string {
     default: return '';
   }
 }
+
+/** A before/after value of a timeline event as short text: stages by name, scores with their emoji,
+ * people by name, dimensions as 10×12×3; anything else as compact JSON. */
+export function eventValue(v: unknown): string {
+  if (v === null || v === undefined || v === '') return '—';
+  if (typeof v === 'boolean') return v ? '✓' : '✗';
+  if (Array.isArray(v)) return v.length ? v.map(eventValue).join(', ') : '—';
+  if (typeof v !== 'object') return String(v);
+  const o = v as Record<string, unknown>;
+  if (typeof o.name === 'string' && o.name) return o.name;
+  if ('score' in o) return [o.score, temperatureEmoji(o.temperature as string)].filter((x) => x !== '' && x !== undefined && x !== null).join(' ');
+  if (typeof o.full_name === 'string' && o.full_name) return o.full_name;
+  if (typeof o.email === 'string' && o.email) return o.email;
+  if ('length' in o || 'width' in o || 'height' in o) {
+    return [o.length, o.width, o.height].map((x) => (x === null || x === undefined || x === '' ? '—' : String(x))).join('×');
+  }
+  return JSON.stringify(v);
+}

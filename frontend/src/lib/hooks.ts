@@ -83,14 +83,14 @@ export function connectWs(qc: QueryClient): () => void {
   let attempt = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
-  let everOpened = false;
   const open = () => {
     if (stopped) return;
     const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
     try { ws = new WebSocket(`${proto}//${window.location.host}/ws/`); } catch { schedule(); return; }
     ws.onopen = () => {
-      if (everOpened || attempt > 0) qc.invalidateQueries(); // we may have missed events: refetch what is on screen
-      everOpened = true;
+      // Events sent before this socket joined its groups are lost (also on the first open: the screen's data
+      // may have been fetched just before), so refetch what is on screen whenever the socket (re)opens.
+      qc.invalidateQueries();
       attempt = 0;
     };
     ws.onmessage = (e) => { const ev = parseWsEvent(String(e.data)); if (ev) applyWsEvent(qc, ev); };

@@ -12,13 +12,13 @@ export interface BoardColumn extends Stage { count: number; leads: Lead[]; page?
 export interface Board { stages: BoardColumn[] }
 
 export interface ScoreReason { points: number; reason: string; quote?: string }
-export interface QualField { key: string; label: string; type: string; required: boolean; options?: string[]; choices?: string[] }
+export interface QualField { key: string; label: string; label_en?: string | null; type: string; required: boolean; options?: string[] | null; choices?: string[] | null }
 export interface LastMessage { text: string; direction: 'in' | 'out'; author_kind: AuthorKind; created_at: string }
 
 export interface Lead {
   id: number; name: string; phone: string; city: string; channel: Channel | string; source: string; campaign: string;
   stage: number; stage_kind: StageKind; score: number; temperature: Temperature; score_reasons: ScoreReason[];
-  assignee: UserShort | null; ai_enabled: boolean; handled_by: 'ai' | UserShort; needs_human: boolean;
+  assignee: UserShort | null; ai_enabled: boolean; handled_by: 'ai' | UserShort | null; needs_human: boolean;
   last_message: LastMessage | null; last_message_at: string | null; waiting_since: string | null; no_answer: boolean;
   data: Record<string, unknown>; fields?: QualField[]; source_info?: unknown; created_at: string; updated_at: string;
 }
@@ -60,4 +60,6 @@ export interface Analytics {
 export type WsEvent =
   | { type: 'lead.created'; lead: Lead }
   | { type: 'lead.updated'; lead: Lead }
-  | { type: 'message.created'; lead_id: number; message: Message };
+  | { type: 'message.created'; lead_id: number; message: Message }
+  | { type: 'message.updated'; lead_id: number; message: Message }
+  | { type: 'lead.removed'; lead_id: number };

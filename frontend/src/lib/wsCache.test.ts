@@ -31,6 +31,19 @@ describe('websocket events → cache', () => {
     expect(card.fields?.length).toBe(1); // card-only data survives
     expect(qc.getQueryData<Page<Lead>>(['leads', '?q='])!.results[0].ai_enabled).toBe(false);
   });
+  it('lead.removed drops the card from the board and list pages', () => {
+    const qc = client();
+    qc.setQueryData(['board'], mkBoard());
+    qc.setQueryData(['leads', '?q='], { count: 2, next: null, previous: null, results: [mkLead(1, 1, 90), mkLead(2, 1, 80)] });
+    const before = qc.getQueryData<Board>(['board'])!.stages[0].count;
+    applyWsEvent(qc, parseWsEvent(JSON.stringify({ type: 'lead.removed', lead_id: 1 }))!);
+    const b = qc.getQueryData<Board>(['board'])!;
+    expect(b.stages[0].leads.map((l) => l.id)).not.toContain(1);
+    expect(b.stages[0].count).toBe(before - 1);
+    const page = qc.getQueryData<Page<Lead>>(['leads', '?q='])!;
+    expect(page.results.map((l) => l.id)).toEqual([2]);
+    expect(page.count).toBe(1);
+  });
   it('lead.updated for an unknown card invalidates the board', () => {
     const qc = client();
     qc.setQueryData(['board'], mkBoard());
@@ -56,6 +69,20 @@ describe('websocket events → cache', () => {
     applyWsEvent(qc, { type: 'message.created', lead_id: 7, message: mkMessage(3, 7, { direction: 'out', author_kind: 'ai' }) });
     expect(qc.getQueryData<Message[]>(['sandbox', '+7700'])!.length).toBe(2);
   });
+  it('message.updated changes the status of a shown message and never adds one', () => {
+    const qc = client();
+    qc.setQueryData(['board'], mkBoard());
+    const out = mkMessage(2, 1, { direction: 'out', author_kind: 'ai', status: 'queued' });
+    qc.setQueryData(['messages', 1], [mkMessage(1, 1), out]);
+    qc.setQueryData(['sandbox', '+7700'], [mkMessage(1, 1), out]);
+    applyWsEvent(qc, { type: 'message.updated', lead_id: 1, message: { ...out, status: 'delivered' } });
+    applyWsEvent(qc, { type: 'message.updated', lead_id: 1, message: mkMessage(9, 1, { status: 'read' }) });
+    const msgs = qc.getQueryData<Message[]>(['messages', 1])!;
+    expect(msgs.map((x) => [x.id, x.status])).toEqual([[1, 'received'], [2, 'delivered']]);
+    expect(qc.getQueryData<Message[]>(['sandbox', '+7700'])![1].status).toBe('delivered');
+    // a status change is not a new message: the card preview stays
+    expect(qc.getQueryData<Board>(['board'])!.stages[0].leads[0].last_message).toBeNull();
+  });
   it('does not create caches nobody asked for', () => {
     const qc = client();
     applyWsEvent(qc, { type: 'message.created', lead_id: 1, message: mkMessage(1, 1) });
@@ -66,6 +93,9 @@ describe('websocket events → cache', () => {
 describe('websocket helpers', () => {
   it('parses only known events', () => {
     expect(parseWsEvent('{"type":"lead.created","lead":{"id":1}}')?.type).toBe('lead.created');
+    expect(parseWsEvent('{"type":"message.updated","lead_id":1,"message":{"id":3}}')?.type).toBe('message.updated');
+    expect(parseWsEvent('{"type":"message.updated","lead_id":1}')).toBeNull();
+    expect(parseWsEvent('{"type":"hello","user":1}')).toBeNull();
     expect(parseWsEvent('{"type":"ping"}')).toBeNull();
     expect(parseWsEvent('not json')).toBeNull();
   });

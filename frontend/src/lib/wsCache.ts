@@ -1,7 +1,7 @@
 // Websocket events → TanStack Query cache updates, so every open screen changes live.
 import type { QueryClient } from '@tanstack/react-query';
 import type { Board, Lead, Message, Page, WsEvent } from './types';
-import { setLastMessage, upsertLead } from './boardState';
+import { removeLead, setLastMessage, upsertLead } from './boardState';
 
 export function mergeMessages(list: Message[] | undefined, m: Message): Message[] {
   const cur = list ?? [];
@@ -46,11 +46,36 @@ export function applyMessage(qc: QueryClient, leadId: number, m: Message) {
   }
 }
 
+/** A status change (queued → sent → delivered → read, or failed) of a message we may already show. */
+export function applyMessageUpdate(qc: QueryClient, leadId: number, m: Message) {
+  const patch = (old: Message[] | undefined) => {
+    if (!old) return old;
+    const i = old.findIndex((x) => x.id === m.id);
+    if (i < 0) return old; // not loaded (older page or another dialog): nothing to change
+    const next = old.slice();
+    next[i] = { ...old[i], ...m };
+    return next;
+  };
+  qc.setQueryData<Message[]>(['messages', leadId], patch);
+  for (const q of qc.getQueryCache().findAll({ queryKey: ['sandbox'] })) qc.setQueryData<Message[]>(q.queryKey, patch);
+}
+
+export function applyLeadRemoved(qc: QueryClient, leadId: number) {
+  qc.setQueryData<Board>(['board'], (old) => (old ? removeLead(old, leadId) : old));
+  qc.setQueriesData<Page<Lead>>({ queryKey: ['leads'] }, (old) => (old
+    ? { ...old, count: Math.max(0, old.count - (old.results.some((l) => l.id === leadId) ? 1 : 0)),
+        results: old.results.filter((l) => l.id !== leadId) }
+    : old));
+  qc.invalidateQueries({ queryKey: ['lead', leadId] });
+}
+
 export function applyWsEvent(qc: QueryClient, ev: WsEvent) {
   switch (ev.type) {
     case 'lead.created': return applyLead(qc, ev.lead, true);
     case 'lead.updated': return applyLead(qc, ev.lead, false);
     case 'message.created': return applyMessage(qc, ev.lead_id ?? ev.message?.lead, ev.message);
+    case 'message.updated': return applyMessageUpdate(qc, ev.lead_id ?? ev.message?.lead, ev.message);
+    case 'lead.removed': return applyLeadRemoved(qc, ev.lead_id);
     default: return undefined;
   }
 }
@@ -59,7 +84,8 @@ export function parseWsEvent(raw: string): WsEvent | null {
   try {
     const ev = JSON.parse(raw);
     if (ev && (ev.type === 'lead.created' || ev.type === 'lead.updated') && ev.lead && typeof ev.lead.id === 'number') return ev;
-    if (ev && ev.type === 'message.created' && ev.message) return ev;
+    if (ev && (ev.type === 'message.created' || ev.type === 'message.updated') && ev.message && typeof ev.message.id === 'number') return ev;
+    if (ev && ev.type === 'lead.removed' && typeof ev.lead_id === 'number') return ev;
   } catch { /* ignore garbage */ }
   return null;
 }

@@ -96,7 +96,7 @@ export function Chat({ lead }: { lead: Lead }) {
           </div>
         ))}
       </div>
-      {lead.ai_enabled && <div className="chat-note muted small">{t('chat.humanNote')}</div>}
+      {lead.handled_by === 'ai' && <div className="chat-note muted small">{t('chat.humanNote')}</div>}
       <form className="composer" onSubmit={send}>
         <label className="btn btn-ghost btn-icon" title={t('chat.photo')}>
           📎<input ref={fileRef} type="file" accept="image/*" hidden data-testid="chat-photo" onChange={(e) => setPhoto(e.target.files?.[0] ?? null)} />

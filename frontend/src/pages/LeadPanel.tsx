@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, errorText } from '../lib/api';
-import { formatTime } from '../lib/format';
+import { eventValue, formatTime } from '../lib/format';
 import { useNow, useStages, useUsers } from '../lib/hooks';
 import { useLang, useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
@@ -83,9 +83,9 @@ function HandoffButtons({ lead, act }: { lead: Lead; act: Act }) {
   return (
     <div className="handoff">
       <HandlerBadge lead={lead} />
-      {lead.ai_enabled
-        ? <button className="btn btn-primary btn-sm" disabled={busy} onClick={() => run('takeover/')} data-testid="takeover">✋ {t('lead.takeover')}</button>
-        : <button className="btn btn-accent btn-sm" disabled={busy} onClick={() => run('return-to-ai/')} data-testid="return-to-ai">🤖 {t('lead.returnToAi')}</button>}
+      {/* handled_by: 'ai' → take over; a person → return to AI; null (AI off, nobody) → both */}
+      {(lead.handled_by === 'ai' || !lead.handled_by) && <button className="btn btn-primary btn-sm" disabled={busy} onClick={() => run('takeover/')} data-testid="takeover">✋ {t('lead.takeover')}</button>}
+      {lead.handled_by !== 'ai' && <button className="btn btn-accent btn-sm" disabled={busy} onClick={() => run('return-to-ai/')} data-testid="return-to-ai">🤖 {t('lead.returnToAi')}</button>}
     </div>
   );
 }
@@ -179,7 +179,8 @@ function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
 
 function QualInput({ field, value, onChange }: { field: QualField; value: unknown; onChange: (v: unknown) => void }) {
   const t = useT();
-  const label = <>{field.label}{field.required ? ' *' : ''}</>;
+  const lang = useLang();
+  const label = <>{(lang === 'en' && field.label_en) || field.label || field.key}{field.required ? ' *' : ''}</>;
   const tid = `qual-${field.key}`;
   const options = field.options || field.choices;
   switch (field.type) {
@@ -230,7 +231,7 @@ function Timeline({ id }: { id: number }) {
   const t = useT();
   const lang = useLang();
   const events = useQuery<LeadEvent[]>({ queryKey: ['events', id], queryFn: () => api<LeadEvent[]>(`/api/leads/${id}/events/`), retry: false });
-  const show = (v: unknown) => (v === null || v === undefined || v === '' ? '—' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const show = eventValue;
   const label = (k: string) => { const s = t(`event.${k}`); return s === `event.${k}` ? k : s; };
   const list = (events.data ?? []).slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
   return (
