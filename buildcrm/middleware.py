@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.http import JsonResponse
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 
 class BodySizeLimitMiddleware:
@@ -17,3 +18,11 @@ class BodySizeLimitMiddleware:
             if length > settings.WEBHOOK_MAX_BODY:
                 return JsonResponse({"detail": "request body too large (limit 1 MiB)"}, status=413)
         return self.get_response(request)
+
+
+class SyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise 6.x is async-capable; between our sync middleware that made Django hop sync → async → sync
+    (thread switches) on every request. Sync-only keeps the whole chain on one thread: one hop per request."""
+
+    async_capable = False
+    sync_capable = True

@@ -59,6 +59,8 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 # New tenants clone this migrated schema instead of running every migration (setup_platform makes it).
 TENANT_BASE_SCHEMA = "tenant_base"
 TENANT_CREATION_FAKES_MIGRATIONS = True
+# Set the search path once per connection and schema change, not before every query (halves round trips).
+TENANT_LIMIT_SET_CALLS = True
 PUBLIC_SCHEMA_URLCONF = "buildcrm.urls_public"
 ROOT_URLCONF = "buildcrm.urls_tenant"
 SHOW_PUBLIC_IF_NO_TENANT_FOUND = False
@@ -70,7 +72,7 @@ MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",
     "buildcrm.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "buildcrm.middleware.SyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

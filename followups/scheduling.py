@@ -137,11 +137,12 @@ def next_window_start(when: datetime, s: FollowupSettings) -> datetime:
     return window_next(when, tz=s.tz, start=s.re_start, end=s.re_end)
 
 
-def lead_block_reason(lead, s: FollowupSettings) -> str:
-    """Why no touch may go to this lead now ("" when one may)."""
+def lead_block_reason(lead, s: FollowupSettings, *, stage_kind: str | None = None) -> str:
+    """Why no touch may go to this lead now ("" when one may). `stage_kind` saves a query when known."""
     if lead.refused:
         return "refused"
-    stage_kind = lead.stage.kind if lead.stage_id else ""
+    if stage_kind is None:
+        stage_kind = lead.stage.kind if lead.stage_id else ""
     if stage_kind in CLOSED_STAGE_KINDS:
         return f"stage {stage_kind}"
     if lead.handler_id:

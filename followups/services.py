@@ -228,17 +228,7 @@ def _release(row: dict, *, token: uuid.UUID, due: datetime) -> str:
 
 
 def _block_reason(lead, s: FollowupSettings) -> str:
-    if lead.refused:
-        return "refused"
-    if getattr(lead, "_followup_stage_kind", "") in scheduling.CLOSED_STAGE_KINDS:
-        return f"stage {lead._followup_stage_kind}"
-    if lead.handler_id:
-        return "takeover"
-    if not lead.ai_enabled:
-        return "AI off for lead"
-    if not s.ai_enabled:
-        return "AI off for tenant"
-    return ""
+    return scheduling.lead_block_reason(lead, s, stage_kind=getattr(lead, "_followup_stage_kind", ""))
 
 
 def _send_one(row: dict, *, lead, s: FollowupSettings, token: uuid.UUID, now: datetime, seen: dict,
