@@ -36,8 +36,11 @@ test: setup
 	$(PY) -m buildcrm.devstack --tmp -- $(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-frontend
 
+# Browser tests run in a pytest process of their own: Playwright's sync API keeps an event loop running in
+# the worker's main thread, which would break the asyncio (websocket) tests scheduled after it.
 test-python:
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS) -m "not browser"
+	$(PY) -m pytest $(PYTEST_ARGS) -m browser
 
 test-frontend:
 	cd frontend && npm test

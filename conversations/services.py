@@ -24,7 +24,6 @@ ADAPTERS = {"chatflow": "integrations.chatflow", "whatsapp": "integrations.whats
 CONFIG_KEYS = {"chatflow": "chatflow", "whatsapp": "whatsapp_cloud", "telegram": "telegram"}
 STATUS_RANK = {MessageStatus.QUEUED: 0, MessageStatus.SENT: 1, MessageStatus.DELIVERED: 2, MessageStatus.READ: 3}
 WINDOW = timedelta(hours=24)
-ORDER_WAIT = timedelta(minutes=2)
 
 
 def adapter(provider: str):
@@ -232,13 +231,6 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> str:
     message = claimed.select_related("lead").first()
     if message is None or (attempt is not None and message.attempts != attempt - 1):
         return "skipped"
-    # One client's messages arrive in the order we wrote them (a first-contact chain is several messages
-    # delivered by parallel workers): wait while an earlier one of the same lead is still queued — unless it
-    # has been stuck long enough that holding this one back would be worse.
-    earlier = Message.objects.filter(lead_id=message.lead_id, direction=Direction.OUT, status=MessageStatus.QUEUED,
-                                     id__lt=message.pk, created_at__gt=timezone.now() - ORDER_WAIT)
-    if earlier.exists():
-        raise RetryLater(0.3, "waiting for an earlier message of this lead", message.attempts)
     attempt = message.attempts + 1
     # Claim this attempt: a duplicate delivery of the same task finds the counter moved and stops.
     if not claimed.filter(attempts=message.attempts).update(attempts=attempt):
