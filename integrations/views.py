@@ -40,22 +40,22 @@ def webhook(request, provider: str, key: str):
         return JsonResponse({"detail": "unknown webhook key"}, status=404)
     connection.set_tenant(tenant)
     try:
-        if provider == "amocrm":
-            from integrations.amocrm_intake import amocrm_webhook
-
-            return amocrm_webhook(request)
-        config = channel_config(provider)
-        module = importlib.import_module(ADAPTERS[provider])
-        if request.method == "GET":
-            if provider != "whatsapp":
-                return JsonResponse({"detail": "method not allowed"}, status=405)
-            return HttpResponse(module.verify_subscription(request.GET, config), content_type="text/plain")
+        if request.method == "GET" and provider == "whatsapp":
+            module = importlib.import_module(ADAPTERS[provider])
+            return HttpResponse(module.verify_subscription(request.GET, channel_config(provider)),
+                                content_type="text/plain")
         if request.method != "POST":
             return JsonResponse({"detail": "method not allowed"}, status=405)
         try:
             body = request.body
         except RequestDataTooBig:
             return JsonResponse({"detail": "request body too large (limit 1 MiB)"}, status=413)
+        if provider == "amocrm":
+            from integrations.amocrm_intake import amocrm_webhook
+
+            return amocrm_webhook(body)
+        config = channel_config(provider)
+        module = importlib.import_module(ADAPTERS[provider])
         items = module.parse_webhook(body, request.headers, config)
         raw = json.loads(body)
         inbound_receive(provider=provider, items=items, raw=raw, event_id=_event_id(items, body), source=provider)

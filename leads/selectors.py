@@ -12,6 +12,14 @@ def managers_see_all() -> bool:
     return bool(tenant_config_get(connection.tenant).get("leads", {}).get("managers_see_all", True))
 
 
+def qualification_fields() -> list[dict]:
+    """The tenant's qualification fields as the lead card shows and edits them."""
+    from tenants.services import tenant_config_get
+
+    return [{k: f.get(k) for k in ("key", "label", "label_en", "type", "required", "choices")}
+            for f in tenant_config_get(connection.tenant)["qualification"]]
+
+
 def user_sees_all_leads(*, user) -> bool:
     return user.role in (Role.OWNER, Role.HEAD) or (user.role == Role.MANAGER and managers_see_all())
 

@@ -53,15 +53,10 @@ class LeadCardOut(LeadOut):
     """The card adds the tenant's qualification fields so the PWA can render and edit `data` by type."""
 
     def to_representation(self, lead):
-        from django.db import connection
-
-        from tenants.services import tenant_config_get
+        from leads.selectors import qualification_fields
 
         data = super().to_representation(lead)
-        data["fields"] = [
-            {k: f.get(k) for k in ("key", "label", "label_en", "type", "required", "choices")}
-            for f in tenant_config_get(connection.tenant)["qualification"]
-        ]
+        data["fields"] = qualification_fields()
         return data
 
 

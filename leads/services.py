@@ -174,6 +174,34 @@ def lead_move(*, lead: Lead, stage: Stage, actor: Actor) -> Lead:
     return lead
 
 
+def lead_change(*, lead: Lead, user, stage_id: int | None = None, assignee_id: int | None = None,
+                change_assignee: bool = False, data: dict | None = None, **fields: Any) -> Lead:
+    """A person's edit of a lead card: stage, assignee, fields and qualification data, each with its rules.
+    Raises ValidationError for an unknown stage or user, PermissionDenied for an assignment the role may not make."""
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from accounts.models import Role, User
+
+    actor = user_actor(user)
+    if stage_id is not None:
+        stage = Stage.objects.filter(pk=stage_id).first()
+        if stage is None:
+            raise ValidationError({"stage": ["Нет такого этапа."]})
+        lead_move(lead=lead, stage=stage, actor=actor)
+    if change_assignee:
+        assignee = None
+        if assignee_id is not None:
+            assignee = User.objects.filter(pk=assignee_id, is_active=True).exclude(role="").first()
+            if assignee is None:
+                raise ValidationError({"assignee": ["Нет такого активного сотрудника."]})
+        if user.role == Role.MANAGER and assignee not in (None, user):
+            raise PermissionDenied("Менеджер может назначить заявку только на себя.")
+        lead_assign(lead=lead, assignee=assignee, actor=actor)
+    if fields or data:
+        lead_update(lead=lead, actor=actor, data=data, **fields)
+    return lead
+
+
 def lead_assign(*, lead: Lead, assignee, actor: Actor) -> Lead:
     if lead.assignee_id == (assignee.pk if assignee else None):
         return lead

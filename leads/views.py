@@ -2,11 +2,10 @@
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Role, User
 from accounts.permissions import IsOwnerOrHead, IsTenantUser
 from buildcrm.api import Pagination
 from leads import selectors, services
@@ -59,26 +58,9 @@ class LeadDetailView(APIView):
         data = LeadPatchIn(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        actor = services.user_actor(request.user)
-        stage_id = values.pop("stage", None)
-        has_assignee = "assignee" in values
-        assignee_id = values.pop("assignee", None)
-        if stage_id is not None:
-            stage = Stage.objects.filter(pk=stage_id).first()
-            if stage is None:
-                raise ValidationError({"stage": ["Нет такого этапа."]})
-            services.lead_move(lead=lead, stage=stage, actor=actor)
-        if has_assignee:
-            assignee = None
-            if assignee_id is not None:
-                assignee = User.objects.filter(pk=assignee_id, is_active=True).exclude(role="").first()
-                if assignee is None:
-                    raise ValidationError({"assignee": ["Нет такого активного сотрудника."]})
-            if request.user.role == Role.MANAGER and assignee not in (None, request.user):
-                raise PermissionDenied("Менеджер может назначить заявку только на себя.")
-            services.lead_assign(lead=lead, assignee=assignee, actor=actor)
-        if values:
-            services.lead_update(lead=lead, actor=actor, **values)
+        services.lead_change(lead=lead, user=request.user, stage_id=values.pop("stage", None),
+                             change_assignee="assignee" in values, assignee_id=values.pop("assignee", None),
+                             **values)
         # Not visible_lead again: a restricted manager who unassigns themselves gets the result, not a 404.
         lead.refresh_from_db()
         return Response(LeadCardOut(lead).data)
