@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import redis
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from redis.exceptions import LockError
 
 from aiagent import engine, prompts
 from aiagent.models import AiTurn
 from aiagent.nlu import extract, guess_language
 from aiagent.offline import DialogState, first_contact_text, plan_turn
 from aiagent.tools import ToolRunner, tool_schemas
+from buildcrm.redis_client import redis_client
 from conversations.models import Direction, Message
 from conversations.services import message_send
 from leads import services as lead_services
@@ -44,8 +43,6 @@ MAX_DEBOUNCE = 30.0
 # Configuration and infrastructure
 
 _configs: dict[tuple, dict] = {}
-_redis_client: redis.Redis | None = None
-_redis_lock = threading.Lock()
 
 
 def ai_config() -> dict:
@@ -60,14 +57,6 @@ def ai_config() -> dict:
             _configs.clear()
         hit = _configs[key] = tenant_config_get(tenant)
     return hit
-
-
-def _redis() -> redis.Redis:
-    global _redis_client
-    with _redis_lock:
-        if _redis_client is None:
-            _redis_client = redis.Redis.from_url(settings.REDIS_URL)
-        return _redis_client
 
 
 def _debounce(ai: dict) -> float:
@@ -120,7 +109,7 @@ def ai_turn_run(*, lead_id: int, message_id: int) -> str:
         return "gone"
     if newest > message_id:
         return "superseded"  # the later message's own task answers everything at once
-    lock = _redis().lock(f"aiturn:{connection.schema_name}:{lead_id}", timeout=LOCK_SECONDS)
+    lock = redis_client().lock(f"aiturn:{connection.schema_name}:{lead_id}", timeout=LOCK_SECONDS)
     if not lock.acquire(blocking=False):
         return "busy"
     try:
@@ -128,7 +117,7 @@ def ai_turn_run(*, lead_id: int, message_id: int) -> str:
     finally:
         try:
             lock.release()
-        except redis.exceptions.LockError:
+        except LockError:
             log.warning("lead=%s ai turn lock expired before release", lead_id)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -93,6 +94,28 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def start_workers(count: int, concurrency: int) -> list[subprocess.Popen]:
+    """`count` Celery worker processes, as the Procfile's worker line starts them."""
+    env = dict(os.environ, LOG_LEVEL="WARNING")
+    procs = []
+    for n in range(count):
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "buildcrm", "worker", "-l", "warning", "--concurrency",
+             str(concurrency), "-n", f"bench{n}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=env))
+    return procs
+
+
+def stop(procs: list[subprocess.Popen]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def http_request(method: str, path: str, body: bytes = b"", *, host: str = "localhost",

@@ -14,8 +14,6 @@ move), duplicates and sends inside quiet hours. Target (issue 5): all sent withi
 """
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -37,6 +35,7 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django_tenants.utils import tenant_context  # noqa: E402
 
+from bench.common import start_workers, stop  # noqa: E402
 from tenants.services import platform_setup, tenant_config_import, tenant_provision  # noqa: E402
 
 ZONES = ["Asia/Almaty", "Europe/Moscow", "Asia/Tokyo", "America/New_York", "Europe/Berlin", "UTC", "Asia/Dubai",
@@ -94,27 +93,6 @@ def setup(per_tenant: int, tag: str) -> list:
               f"rows={per_tenant}", flush=True)
     connection.set_schema_to_public()
     return tenants
-
-
-def start_workers(count: int, concurrency: int) -> list[subprocess.Popen]:
-    env = dict(os.environ, LOG_LEVEL="WARNING")
-    procs = []
-    for n in range(count):
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "buildcrm", "worker", "-l", "warning", "--concurrency",
-             str(concurrency), "-n", f"bench{n}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env))
-    return procs
-
-
-def stop(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def counts(tenants) -> tuple[int, int]:

@@ -15,6 +15,10 @@ keep-alive; chosen over wrk because wrk cannot send an exact number of requests 
       measured from each request's scheduled time;
   (c) lost and duplicated messages: Message rows against the unique ids sent, over everything sent.
 
+A Celery worker (as the Procfile's worker line, concurrency 2) runs beside the web process the whole time
+and does what follows storage (a new client's lead, live events, follow-ups); after the last webhook the
+script waits until it has processed every stored message and prints how long that took.
+
 Clients write from a pool of 2,000 phone numbers, so the run creates ~2,000 leads and then appends to them.
 Targets: ≥ 300 messages/s, ratio ≥ 0.6, p99 < 50 ms at 100/s, 0 lost, 0 duplicated.
 """
@@ -28,7 +32,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import Server, bench_tenant, closed_loop, django_setup, http_request, open_loop, setup_platform
+from bench.common import (
+    Server,
+    bench_tenant,
+    closed_loop,
+    django_setup,
+    http_request,
+    open_loop,
+    setup_platform,
+    start_workers,
+    stop,
+)
 
 
 def chatflow_body(message_id: str, phone: str, n: int, wrapped: bool = False) -> bytes:
@@ -82,9 +96,31 @@ def stored_counts(tenant, sent: set[str]) -> dict:
         leads = Lead.objects.count()
         cur.execute("SELECT count(*) FROM conversations_inboundevent")
         events = cur.fetchone()[0]
+        cur.execute("SELECT count(*) FILTER (WHERE inbound_pending), count(*) FILTER (WHERE lead_id IS NULL) "
+                    "FROM conversations_message")
+        pending, without_lead = cur.fetchone()
     distinct = set(ids)
     return {"rows": len(ids), "lost": len(sent - distinct), "duplicated": len(ids) - len(distinct),
-            "unexpected": len(distinct - sent), "leads": leads, "inbound_events": events}
+            "unexpected": len(distinct - sent), "leads": leads, "inbound_events": events, "pending": pending,
+            "without_lead": without_lead}
+
+
+def wait_processed(tenant, timeout: float) -> float:
+    """Seconds until the worker has processed every stored message (or the timeout)."""
+    import time
+
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    started = time.perf_counter()
+    with tenant_context(tenant):
+        while time.perf_counter() - started < timeout:
+            with connection.cursor() as cur:
+                cur.execute("SELECT count(*) FROM conversations_message WHERE inbound_pending")
+                if cur.fetchone()[0] == 0:
+                    break
+            time.sleep(0.2)
+    return time.perf_counter() - started
 
 
 def main() -> int:
@@ -96,7 +132,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--open-seconds", type=float, default=30.0)
     parser.add_argument("--app", default="buildcrm.asgi:application")
-    parser.add_argument("--profile", help="write a py-spy flame graph of the web process's saturated run here")
+    parser.add_argument("--profile", help="write a py-spy profile (raw format, GIL holder only) of the web "
+                        "process's saturated run here")
     args = parser.parse_args()
 
     setup_platform()
@@ -119,6 +156,7 @@ def main() -> int:
         bare_run = closed_loop(bare.port, saturated, args.concurrency)
     print(f"bare view  c={args.concurrency}: {bare_run.summary()}")
 
+    workers = start_workers(1, 2)
     errors: list[bytes] = []
     # CONN_MAX_AGE=0: Django's ASGI handler runs each request's sync code in a thread of its own, so a
     # persistent per-thread connection (the settings default, 60 s) is never reused and leaks until
@@ -130,7 +168,7 @@ def main() -> int:
             import subprocess
 
             spy = subprocess.Popen(["py-spy", "record", "-p", str(web.proc.pid), "-o", args.profile, "-f", "raw",
-                                    "--threads", "--nonblocking"], stdout=subprocess.DEVNULL)
+                                    "--threads", "--gil", "--nonblocking"], stdout=subprocess.DEVNULL)
         sat = closed_loop(web.port, saturated, args.concurrency, errors)
         if spy is not None:
             spy.send_signal(2)
@@ -138,6 +176,8 @@ def main() -> int:
         print(f"webhooks   c={args.concurrency}: {sat.summary()}")
         open_run = open_loop(web.port, opened, args.rate, args.concurrency, errors)
         print(f"webhooks   open loop {args.rate:.0f}/s: {open_run.summary()}")
+    drain = wait_processed(tenant, timeout=900)
+    stop(workers)
     if errors:
         print(f"non-200 answers: {len(errors)}, first: {errors[0]!r}")
     counts = stored_counts(tenant, work.unique)
@@ -154,8 +194,13 @@ def main() -> int:
         ("(c) lost messages", f"{counts['lost']} of {len(work.unique)} unique ids", counts["lost"] == 0, "0"),
         ("(c) duplicated messages", f"{counts['duplicated']} ({counts['rows']} rows for {len(work.unique)} ids, "
          f"{work.duplicates} duplicates sent)", counts["duplicated"] == 0 and counts["unexpected"] == 0, "0"),
+        ("(c) processed, each with a lead", f"{counts['pending']} waiting, {counts['without_lead']} without lead, "
+         f"{counts['leads']} leads for {len(phones)} phones",
+         counts["pending"] == 0 and counts["without_lead"] == 0 and counts["leads"] <= len(phones), "all"),
     ]
     print(f"\nstored: {counts['rows']} messages, {counts['leads']} leads, {counts['inbound_events']} raw events")
+    print(f"processed by the worker: {counts['rows'] - counts['pending']} of {counts['rows']} messages, "
+          f"{counts['without_lead']} without a lead; the backlog was done {drain:.1f} s after the last webhook")
     print("\nRESULTS")
     for name, value, ok, target in checks:
         print(f"  {name:<32} {value:<60} target {target:<12} {'OK' if ok else 'MISSED'}")

@@ -166,6 +166,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "args": ("followups.tasks.reengage",),
     },
+    # Safety net of inbound storage: client messages whose processing kick was lost (Redis or broker down).
+    "inbound-sweep": {
+        "task": "tenants.tasks.dispatch_to_tenants",
+        "schedule": env.float("INBOUND_SWEEP_SECONDS", default=15.0),
+        "args": ("conversations.process_inbound",),
+    },
     # Safety net of the AI manager: a client message whose turn was never queued gets one.
     "ai-unanswered-sweep": {
         "task": "tenants.tasks.dispatch_to_tenants",
@@ -201,6 +207,8 @@ WHITENOISE_ROOT = FRONTEND_DIST if FRONTEND_DIST.exists() else None
 WHITENOISE_USE_FINDERS = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 WEBHOOK_MAX_BODY = 1024 * 1024
+# Threads of the ASGI webhook fast path (buildcrm/asgi_webhooks.py); each holds a database connection while it works.
+WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=8)
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"))
 MEDIA_URL = "/media/"
 

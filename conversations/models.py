@@ -24,7 +24,8 @@ class AuthorKind(models.TextChoices):
 
 
 class Message(models.Model):
-    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="messages")
+    # Empty only while a first message of a new client waits for a worker to create its lead (inbound_pending).
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="messages", null=True)
     direction = models.CharField(max_length=3, choices=Direction.choices)
     kind = models.CharField(max_length=16, default="text")
     text = models.TextField(blank=True)
@@ -46,6 +47,9 @@ class Message(models.Model):
     meta = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # A client message stored by a webhook whose follow-up work (lead preview, live events, follow-ups,
+    # the AI's turn) a worker has not done yet. Only inbound storage sets it; rows made elsewhere never wait.
+    inbound_pending = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]
@@ -55,7 +59,10 @@ class Message(models.Model):
                 condition=models.Q(provider_message_id__isnull=False),
             )
         ]
-        indexes = [models.Index(fields=["lead", "-id"], name="message_lead_id")]
+        indexes = [
+            models.Index(fields=["lead", "-id"], name="message_lead_id"),
+            models.Index(fields=["id"], name="message_inbound_pending", condition=models.Q(inbound_pending=True)),
+        ]
 
 
 class InboundEvent(models.Model):

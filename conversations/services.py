@@ -5,14 +5,17 @@ from __future__ import annotations
 import importlib
 import logging
 import random
+import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
-from conversations.models import AuthorKind, Direction, InboundEvent, Message, MessageStatus
+from buildcrm.db import server_bound_cursor
+from conversations.models import AuthorKind, Direction, Message, MessageStatus
 from integrations.base import InboundMessage, OutboundMessage, SendError, StatusUpdate
 from leads import services as lead_services
 from leads.models import Lead
@@ -61,30 +64,39 @@ def _publish_message(message: Message, event_type: str = "message.created", *, a
     message_id = message.pk
 
     def send() -> None:
-        from conversations.realtime import publish
-        from conversations.serializers import MessageOut
-        from leads.selectors import lead_audience_groups
-
         fresh = message if as_stored else (
             Message.objects.select_related("lead", "author_user").filter(pk=message_id).first())
         if fresh is not None:
-            publish(lead_audience_groups(tenant_id=tenant_id, lead=fresh.lead),
-                    {"type": event_type, "lead_id": fresh.lead_id, "message": MessageOut(fresh).data})
+            _publish_now(tenant_id, [fresh], event_type)
 
     transaction.on_commit(send)
+
+
+def _publish_messages_as_stored(messages: list[Message]) -> None:
+    """`message.created` for a batch of just-written messages (with their leads), in order, on commit."""
+    tenant_id = connection.tenant.id
+    transaction.on_commit(lambda: _publish_now(tenant_id, messages, "message.created"))
+
+
+def _publish_now(tenant_id: int, messages: list[Message], event_type: str) -> None:
+    from conversations.realtime import publish
+    from conversations.serializers import MessageOut
+    from leads.selectors import lead_audience_groups
+
+    for message, data in zip(messages, MessageOut(messages, many=True).data, strict=True):
+        publish(lead_audience_groups(tenant_id=tenant_id, lead=message.lead),
+                {"type": event_type, "lead_id": message.lead_id, "message": data})
 
 
 def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate], raw: Any, event_id: str,
                     source: str = "") -> list[Message]:
     """Stores the raw event and every message it carries in one transaction; a provider message id seen
-    before is skipped (200 to the provider, still one message). Work after that goes to workers."""
+    before is skipped (200 to the provider, still one message). `raw` is the body as received (JSON text)
+    or an already decoded object. What follows a client message (live events, follow-ups, the AI's turn)
+    is left to a worker (`inbound_process_pending`), kicked once the transaction commits."""
     stored: list[Message] = []
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                InboundEvent.objects.create(provider=provider, event_id=event_id[:200], payload=raw)
-        except IntegrityError:
-            pass  # the same raw event again: its messages are deduplicated below as well
+        _inbound_event_insert(provider=provider, event_id=event_id, raw=raw)
         for item in items:
             if isinstance(item, StatusUpdate):
                 status_apply(update=item)
@@ -92,9 +104,194 @@ def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate]
                 message = _store_inbound_message(item, source=source)
                 if message is not None:
                     stored.append(message)
-    if items:
-        _health_inbound(provider)
+        if stored:
+            schema = connection.schema_name
+            transaction.on_commit(lambda: inbound_processing_kick(schema=schema))
     return stored
+
+
+def _inbound_event_insert(*, provider: str, event_id: str, raw: Any) -> None:
+    """The raw event, once per (provider, event id): the same delivery again inserts nothing."""
+    payload = raw.decode() if isinstance(raw, bytes) else raw
+    with server_bound_cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO conversations_inboundevent (provider, event_id, payload, received_at, error) "
+            "VALUES (%s, %s, %s::jsonb, %s, '') ON CONFLICT (provider, event_id) DO NOTHING",
+            [provider, event_id[:200], payload if isinstance(payload, str) else Jsonb(payload), timezone.now()])
+
+
+_MESSAGE_FIELDS = [f for f in Message._meta.concrete_fields if not f.primary_key]
+# One statement stores a client message: into the lead its channel identity belongs to when that lead
+# already answers on this provider (refreshing the lead's preview), otherwise with no lead yet (a worker
+# creates or finds it). A repeated provider message id inserts nothing.
+_STORE_SQL = """
+WITH target AS (
+    SELECT li.lead_id FROM leads_leadidentity li JOIN leads_lead l ON l.id = li.lead_id
+    WHERE li.channel = %(channel)s AND li.identity = %(identity)s AND l.provider = %(provider)s
+      AND l.channel = %(channel)s
+), stored AS (
+    INSERT INTO conversations_message ({columns}) VALUES ({values})
+    ON CONFLICT (provider, provider_message_id) WHERE provider_message_id IS NOT NULL DO NOTHING
+    RETURNING id, lead_id
+), touched AS (
+    UPDATE leads_lead SET last_message = %(preview)s, last_message_at = %(at)s, last_inbound_at = %(at)s,
+        waiting_since = NULL, updated_at = %(at)s
+    FROM stored WHERE leads_lead.id = stored.lead_id
+)
+SELECT id, lead_id FROM stored
+""".format(
+    columns=", ".join(f.column for f in _MESSAGE_FIELDS),
+    values=", ".join("(SELECT lead_id FROM target)" if f.attname == "lead_id" else f"%({f.attname})s"
+                     for f in _MESSAGE_FIELDS),
+)
+
+
+def _store_inbound_message(item: InboundMessage, *, source: str) -> Message | None:
+    """One round trip; None when the provider message id was stored before."""
+    meta = {"identity": item.identity, "phone": item.phone or "", "sender_name": (item.name or "")[:150],
+            "source": source or item.provider}
+    message = Message(
+        direction=Direction.IN, kind=item.kind, text=item.text or "", media_url=item.media_url or "",
+        mimetype=item.mimetype or "", caption=item.caption or "", status=MessageStatus.RECEIVED,
+        provider=item.provider, provider_message_id=item.provider_message_id, author_kind=AuthorKind.CLIENT,
+        purpose="client", meta=meta, inbound_pending=True,
+    )
+    params = {f.attname: f.get_db_prep_save(f.pre_save(message, add=True), connection)
+              for f in _MESSAGE_FIELDS if f.attname != "lead_id"}
+    at = message.created_at
+    params.update(channel=lead_services.PROVIDER_CHANNEL.get(item.provider, "sandbox"), identity=item.identity,
+                  provider=item.provider, preview=Jsonb(lead_services.message_preview(message)), at=at)
+    with server_bound_cursor() as cursor:
+        cursor.execute(_STORE_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    message.pk, message.lead_id = row
+    log.info("lead=%s message=%s in kind=%s provider=%s", message.lead_id or "new", message.pk, item.kind,
+             item.provider)
+    return message
+
+
+# ---------------------------------------------------------------------------------------------------------
+# After storage: a worker does the rest for every stored client message, in order.
+
+INBOUND_KICK_SECONDS = 60  # how long a kick stands for the queued drain before another may be queued
+
+
+def _kick_key(schema: str) -> str:
+    return f"inbound:kick:{schema}"
+
+
+def inbound_processing_kick(*, schema: str) -> None:
+    """Queues one drain of the tenant's pending client messages unless one is already queued: under a burst
+    of webhooks this costs one Redis command per message and one Celery task per batch. If Redis or the
+    broker is down, the periodic sweep (conversations.tasks.process_inbound, every few seconds) drains them."""
+    from buildcrm.redis_client import redis_client
+    from conversations.tasks import process_inbound
+
+    try:
+        if redis_client().set(_kick_key(schema), "1", nx=True, ex=INBOUND_KICK_SECONDS):
+            process_inbound.apply_async(headers={"_schema_name": schema})
+    except Exception as exc:  # stored is stored: the sweep takes over
+        log.warning("schema=%s inbound processing not queued: %s", schema, exc)
+
+
+def inbound_process_pending(*, batch: int = 200) -> int | None:
+    """Does what follows each stored client message, oldest first. One drainer per tenant at a time (a
+    PostgreSQL advisory lock), which keeps each lead's messages in order and lets the first message of a new
+    client create its lead without racing a second one. Returns how many were processed, or None when
+    another drainer is at work (the caller retries shortly)."""
+    from buildcrm.redis_client import redis_client
+
+    lock = f"inbound:{connection.schema_name}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [lock])
+        if not cursor.fetchone()[0]:
+            return None
+    try:
+        try:
+            # Before reading: a message committed after this point finds no kick standing and queues a drain.
+            redis_client().delete(_kick_key(connection.schema_name))
+        except Exception as exc:
+            log.warning("inbound kick not cleared: %s", exc)
+        total = 0
+        while True:
+            with transaction.atomic():
+                messages = list(Message.objects.select_for_update(skip_locked=True, of=("self",))
+                                .select_related("lead").filter(inbound_pending=True).order_by("id")[:batch])
+                if not messages:
+                    break
+                _inbound_after_store(messages)
+                Message.objects.filter(pk__in=[m.pk for m in messages]).update(inbound_pending=False)
+            total += len(messages)
+            if len(messages) < batch:
+                break
+        return total
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [lock])
+
+
+def inbound_receive_now(*, provider: str, item: InboundMessage, raw: Any, source: str = "") -> Message | None:
+    """Stores one client message and does its processing in this process (the sandbox: whoever plays the
+    client waits for the result on screen). When a worker is draining the tenant just then, waits for it."""
+    stored = inbound_receive(provider=provider, items=[item], raw=raw, event_id=item.provider_message_id,
+                             source=source)
+    if not stored:
+        return None
+    message = stored[0]
+    deadline = time.monotonic() + 10
+    while True:
+        inbound_process_pending()
+        message.refresh_from_db()
+        if not message.inbound_pending or time.monotonic() > deadline:
+            return message
+        time.sleep(0.05)
+
+
+def _lead_of_new_client(message: Message) -> bool:
+    """The lead of a message stored before its client was known on this provider: found or created (and
+    merged by phone) now. Returns whether the lead is new."""
+    meta = message.meta
+    lead, created = lead_services.lead_for_inbound(
+        provider=message.provider, identity=meta.get("identity") or meta.get("phone") or "",
+        phone=meta.get("phone") or None, name=meta.get("sender_name") or None, source=meta.get("source", ""))
+    message.lead = lead
+    Message.objects.filter(pk=message.pk).update(lead=lead)
+    lead_services.lead_touch_message(lead=lead, message=message)
+    return created
+
+
+def _inbound_after_store(messages: list[Message]) -> None:
+    """In order: each new client's lead found or created, then on commit `lead.created` for new leads, each
+    message's `message.created`, `lead.updated` for the others; meanwhile the name a lead did not have, its
+    follow-ups stop waiting, and the AI's turn for each lead's newest message (on commit)."""
+    from aiagent.services import ai_on_client_message
+    from followups.services import followups_on_client_messages
+
+    by_lead: dict[int, list[Message]] = {}
+    new_leads: set[int] = set()
+    for message in messages:
+        if message.lead_id is None and _lead_of_new_client(message):
+            new_leads.add(message.lead_id)
+        by_lead.setdefault(message.lead_id, []).append(message)
+    leads = {lead_id: batch[-1].lead for lead_id, batch in by_lead.items()}
+    for message in messages:
+        message.lead = leads[message.lead_id]
+    lead_services.publish_leads(sorted(new_leads), "lead.created")
+    _publish_messages_as_stored(messages)
+    for lead_id, batch in by_lead.items():
+        name = next((m.meta["sender_name"] for m in batch if m.meta.get("sender_name")), "")
+        if not leads[lead_id].name and name:
+            lead_services.lead_update(lead=leads[lead_id], actor=lead_services.SYSTEM, name=name)
+    followups_on_client_messages(firsts=[(leads[lead_id], batch[0]) for lead_id, batch in by_lead.items()])
+    lead_services.publish_leads([lead_id for lead_id in by_lead if lead_id not in new_leads])
+    for lead_id, batch in by_lead.items():
+        newest, new_lead = batch[-1].pk, lead_id in new_leads
+        transaction.on_commit(lambda lead_id=lead_id, newest=newest, new_lead=new_lead: ai_on_client_message(
+            lead_id=lead_id, message_id=newest, new_lead=new_lead))
+    for provider in {message.provider for message in messages}:
+        _health_inbound(provider)
 
 
 def _health_inbound(provider: str) -> None:
@@ -109,47 +306,6 @@ def _health_inbound(provider: str) -> None:
         Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=now - timedelta(seconds=1))
         | ~Q(last_inbound_provider=provider)
     ).update(last_inbound_at=now, last_inbound_provider=provider)
-
-
-def _store_inbound_message(item: InboundMessage, *, source: str, _retry: bool = False) -> Message | None:
-    if Message.objects.filter(provider=item.provider, provider_message_id=item.provider_message_id).exists():
-        return None
-    try:
-        with transaction.atomic():
-            lead, created = lead_services.lead_for_inbound(provider=item.provider, identity=item.identity,
-                                                           phone=item.phone, name=item.name, source=source)
-            message = Message.objects.create(
-                lead=lead, direction=Direction.IN, kind=item.kind, text=item.text or "",
-                media_url=item.media_url or "", mimetype=item.mimetype or "", caption=item.caption or "",
-                status=MessageStatus.RECEIVED, provider=item.provider, provider_message_id=item.provider_message_id,
-                author_kind=AuthorKind.CLIENT, purpose="client",
-            )
-    except IntegrityError:
-        if Message.objects.filter(provider=item.provider, provider_message_id=item.provider_message_id).exists():
-            return None  # a concurrent delivery of the same message won the race
-        if _retry:
-            raise
-        # A concurrent first message of the same new client created its lead first: store into that lead.
-        return _store_inbound_message(item, source=source, _retry=True)
-    if not lead.name and item.name:
-        lead_services.lead_update(lead=lead, actor=lead_services.SYSTEM, name=item.name[:150])
-    lead_services.lead_touch_message(lead=lead, message=message)
-    log.info("lead=%s message=%s in kind=%s provider=%s", lead.pk, message.pk, item.kind, item.provider)
-    _publish_message(message, as_stored=True)
-    lead_services.publish_lead(lead)
-    _after_client_message(lead=lead, message=message, new_lead=created)
-    return message
-
-
-def _after_client_message(*, lead: Lead, message: Message, new_lead: bool) -> None:
-    """A client wrote: follow-ups stop waiting, and the AI manager gets its turn (on commit)."""
-    from followups.services import followups_on_client_message
-
-    followups_on_client_message(lead=lead)
-    from aiagent.services import ai_on_client_message
-
-    lead_id, message_id = lead.pk, message.pk
-    transaction.on_commit(lambda: ai_on_client_message(lead_id=lead_id, message_id=message_id, new_lead=new_lead))
 
 
 def status_apply(*, update: StatusUpdate) -> Message | None:

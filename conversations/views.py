@@ -69,9 +69,7 @@ class SandboxMessagesView(APIView):
                                    data.validated_data["text"])
         except ValueError as exc:
             raise ValidationError({"phone": [str(exc)]}) from None
-        stored = services.inbound_receive(provider="sandbox", items=[item], raw=request.data,
-                                          event_id=item.provider_message_id, source="sandbox")
-        message = stored[0]
+        message = services.inbound_receive_now(provider="sandbox", item=item, raw=request.data, source="sandbox")
         return Response({"lead_id": message.lead_id, "message": MessageOut(message).data},
                         status=status.HTTP_201_CREATED)
 

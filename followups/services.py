@@ -47,22 +47,43 @@ def followups_cancel(*, lead, reason: str, kinds: tuple[str, ...] | None = None,
     return count
 
 
-def followups_on_client_message(*, lead) -> None:
-    """The client answered: the silence is over, so its follow-ups stop; the last touch counts as answered
-    (engagement), the tags of content it carried become the lead's interests, and a first message carrying a
-    campaign code starts that lead magnet."""
-    last_sent = FollowUp.objects.filter(lead=lead, status=FollowUpStatus.SENT, answered=False).order_by("-id").first()
-    if last_sent is not None:
-        FollowUp.objects.filter(pk=last_sent.pk).update(answered=True)
-        if last_sent.content_id:
-            _interests_add(lead=lead, content_id=last_sent.content_id)
-    followups_cancel(lead=lead, reason="client answered", kinds=(FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT))
-    if lead.last_outbound_at is None and (connection.tenant.config or {}).get("campaigns"):
+def followups_on_client_messages(*, firsts: list[tuple]) -> None:
+    """Clients answered (per lead, the earliest message not yet handled): the silence is over, so their
+    follow-ups stop; each lead's last touch counts as answered (engagement), the tags of content it carried
+    become the lead's interests, and a first message carrying a campaign code starts that lead magnet.
+    A fixed number of queries for the whole batch (the worker's drain)."""
+    if not firsts:
+        return
+    leads = {lead.pk: lead for lead, _ in firsts}
+    last_sent: dict[int, tuple[int, int | None]] = {}
+    for pk, lead_id, content_id in (FollowUp.objects.filter(lead_id__in=leads, status=FollowUpStatus.SENT,
+                                                            answered=False)
+                                    .order_by("lead_id", "-id").values_list("pk", "lead_id", "content_id")):
+        last_sent.setdefault(lead_id, (pk, content_id))
+    if last_sent:
+        FollowUp.objects.filter(pk__in=[pk for pk, _ in last_sent.values()]).update(answered=True)
+        for lead_id, (_, content_id) in last_sent.items():
+            if content_id:
+                _interests_add(lead=leads[lead_id], content_id=content_id)
+    open_followups = FollowUp.objects.filter(lead_id__in=leads, status__in=OPEN_STATUSES,
+                                             kind__in=(FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT))
+    cancelled = list(open_followups.values_list("pk", "lead_id"))
+    if cancelled:
+        FollowUp.objects.filter(pk__in=[pk for pk, _ in cancelled], status__in=OPEN_STATUSES).update(
+            status=FollowUpStatus.CANCELLED, reason="client answered", done_at=timezone.now(), claim_token=None)
+        for lead_id in sorted({lead_id for _, lead_id in cancelled}):
+            log.info("lead=%s followups cancelled=%s reason=client answered", lead_id,
+                     sum(1 for _, other in cancelled if other == lead_id))
+    if (connection.tenant.config or {}).get("campaigns"):
         from conversations.models import Message
 
-        first = Message.objects.filter(lead=lead, direction="in").order_by("id")[:2]
-        if len(first) == 1:
-            campaign_on_new_lead(lead=lead, text=first[0].text or first[0].caption or "")
+        for lead, message in firsts:
+            if lead.last_outbound_at is not None:
+                continue
+            first_id = list(Message.objects.filter(lead=lead, direction="in").order_by("id")
+                            .values_list("id", flat=True)[:1])
+            if first_id == [message.pk]:
+                campaign_on_new_lead(lead=lead, text=message.text or message.caption or "")
 
 
 def followups_on_outbound_sent(*, lead, message) -> None:

@@ -7,13 +7,13 @@ Celery task `integrations.amocrm_write_back` calls `amocrm_write_back` in the te
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.db import connection, transaction
+from redis.exceptions import LockError
 
+from buildcrm.redis_client import redis_client
 from integrations.amocrm import AMO_PER, AMO_RATE, AmoApiError, AmoAuthError, AmoClient, RedisRateLimiter
 from integrations.models import AmoLeadLink
 from leads.models import Lead
@@ -24,18 +24,6 @@ log = logging.getLogger("buildcrm.amocrm")
 WHATS = ("stage", "takeover", "qualified", "meeting")
 TOKEN_LOCK_SECONDS = 60
 
-_redis_lock = threading.Lock()
-_redis_clients: dict[str, redis.Redis] = {}
-
-
-def amocrm_redis() -> redis.Redis:
-    """One Redis client per process (per URL: parallel test workers use different databases)."""
-    url = settings.REDIS_URL
-    with _redis_lock:
-        client = _redis_clients.get(url)
-        if client is None:
-            client = _redis_clients[url] = redis.Redis.from_url(url)
-        return client
 
 
 def _fresh_tenant(tenant_id: int) -> Tenant:
@@ -83,7 +71,7 @@ class TenantAmoClient(AmoClient):
         )
 
     def refresh_tokens(self) -> tuple[str, str]:
-        lock = amocrm_redis().lock(
+        lock = redis_client().lock(
             f"amocrm:token-lock:{self.account_key}", timeout=TOKEN_LOCK_SECONDS, blocking_timeout=TOKEN_LOCK_SECONDS
         )
         if not lock.acquire():
@@ -99,7 +87,7 @@ class TenantAmoClient(AmoClient):
         finally:
             try:
                 lock.release()
-            except redis.exceptions.LockError:
+            except LockError:
                 pass  # expired meanwhile; the refresh itself is done
 
 
@@ -117,7 +105,7 @@ def amocrm_client(*, tenant: Tenant, config: dict | None = None) -> TenantAmoCli
         client_id=config.get("client_id") or None,
         client_secret=config.get("client_secret") or None,
         redirect_uri=config.get("redirect_uri") or None,
-        limiter=RedisRateLimiter(amocrm_redis(), rate=AMO_RATE, per=AMO_PER),
+        limiter=RedisRateLimiter(redis_client(), rate=AMO_RATE, per=AMO_PER),
         max_retries=getattr(settings, "AMOCRM_MAX_RETRIES", 4),
         backoff=getattr(settings, "AMOCRM_BACKOFF_SECONDS", 0.5),
     )

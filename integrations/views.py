@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import logging
+from collections.abc import Mapping
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
@@ -31,8 +31,11 @@ def _event_id(items: list, body: bytes) -> str:
     return ids[0] if len(ids) == 1 else "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-@csrf_exempt
-def webhook(request, provider: str, key: str):
+def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, headers: Mapping[str, str],
+                   query: Mapping[str, str]) -> HttpResponse:
+    """Everything a webhook request gets, whoever serves it (Django's view below, or the ASGI fast path in
+    buildcrm/asgi_webhooks.py). `body` is None when it was over the size limit. Leaves the connection on the
+    tenant's schema: the caller resets it (the next webhook on the same tenant then needs no SET search_path)."""
     if provider not in PROVIDERS:
         return JsonResponse({"detail": f"unknown provider {provider!r}"}, status=404)
     tenant = _tenant(key)
@@ -40,15 +43,13 @@ def webhook(request, provider: str, key: str):
         return JsonResponse({"detail": "unknown webhook key"}, status=404)
     connection.set_tenant(tenant)
     try:
-        if request.method == "GET" and provider == "whatsapp":
+        if method == "GET" and provider == "whatsapp":
             module = importlib.import_module(ADAPTERS[provider])
-            return HttpResponse(module.verify_subscription(request.GET, channel_config(provider)),
+            return HttpResponse(module.verify_subscription(query, channel_config(provider)),
                                 content_type="text/plain")
-        if request.method != "POST":
+        if method != "POST":
             return JsonResponse({"detail": "method not allowed"}, status=405)
-        try:
-            body = request.body
-        except RequestDataTooBig:
+        if body is None:
             return JsonResponse({"detail": "request body too large (limit 1 MiB)"}, status=413)
         if provider == "amocrm":
             from integrations.amocrm_intake import amocrm_webhook
@@ -56,12 +57,24 @@ def webhook(request, provider: str, key: str):
             return amocrm_webhook(body)
         config = channel_config(provider)
         module = importlib.import_module(ADAPTERS[provider])
-        items = module.parse_webhook(body, request.headers, config)
-        raw = json.loads(body)
-        inbound_receive(provider=provider, items=items, raw=raw, event_id=_event_id(items, body), source=provider)
+        items = module.parse_webhook(body, headers, config)
+        inbound_receive(provider=provider, items=items, raw=body, event_id=_event_id(items, body), source=provider)
         return JsonResponse({"ok": True})
     except WebhookError as exc:
         log.info("tenant=%s webhook %s refused %s: %s", tenant.slug, provider, exc.status_code, exc.detail)
         return JsonResponse({"detail": exc.detail}, status=exc.status_code)
+
+
+@csrf_exempt
+def webhook(request, provider: str, key: str):
+    body: bytes | None = b""
+    if request.method == "POST" and provider in PROVIDERS:
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            body = None
+    try:
+        return webhook_answer(provider=provider, key=key, method=request.method, body=body,
+                              headers=request.headers, query=request.GET)
     finally:
         connection.set_schema_to_public()

@@ -53,20 +53,25 @@ def event_add(*, lead: Lead, actor: Actor, kind: str, field: str = "", before: A
 
 def publish_lead(lead: Lead, event_type: str = "lead.updated") -> None:
     """Sends the lead to the websocket groups allowed to see it, after the transaction commits."""
+    publish_leads([lead.pk], event_type)
+
+
+def publish_leads(lead_ids: list[int], event_type: str = "lead.updated") -> None:
+    """`publish_lead` for many leads: one query and one serializer pass on commit (a worker's batch)."""
     tenant_id = connection.tenant.id
-    lead_id = lead.pk
+    ids = list(lead_ids)
 
     def send() -> None:
         from conversations.realtime import publish
         from leads.selectors import lead_audience_groups
         from leads.serializers import LeadOut
 
-        fresh = Lead.objects.select_related("stage", "assignee", "handler").filter(pk=lead_id).first()
-        if fresh is not None:
-            publish(lead_audience_groups(tenant_id=tenant_id, lead=fresh),
-                    {"type": event_type, "lead": LeadOut(fresh).data})
+        fresh = list(Lead.objects.select_related("stage", "assignee", "handler").filter(pk__in=ids).order_by("id"))
+        for lead, data in zip(fresh, LeadOut(fresh, many=True).data, strict=True):
+            publish(lead_audience_groups(tenant_id=tenant_id, lead=lead), {"type": event_type, "lead": data})
 
-    transaction.on_commit(send)
+    if ids:
+        transaction.on_commit(send)
 
 
 def lead_for_inbound(*, provider: str, identity: str, phone: str | None, name: str | None,
@@ -93,9 +98,7 @@ def lead_for_inbound(*, provider: str, identity: str, phone: str | None, name: s
         Lead.objects.filter(pk=lead.pk).update(provider=provider, channel=channel)
         lead.provider, lead.channel = provider, channel
     LeadIdentity.objects.create(channel=channel, identity=identity, lead=lead)
-    if created:
-        publish_lead(lead, "lead.created")
-    return lead, created
+    return lead, created  # lead.created goes out with its first message (conversations.services)
 
 
 def lead_create(*, actor: Actor, name: str = "", phone: str = "", city: str = "", source: str = "",
@@ -284,12 +287,17 @@ def lead_flag_human(*, lead: Lead, reason: str, actor: Actor) -> Lead:
     return lead_update(lead=lead, actor=actor, needs_human=True, needs_human_reason=reason[:300])
 
 
+def message_preview(message) -> dict:
+    """What the board and list show of a lead's last message."""
+    at = message.created_at or timezone.now()
+    return {"text": (message.text or message.caption or f"[{message.kind}]")[:200], "direction": message.direction,
+            "author_kind": message.author_kind, "created_at": at.isoformat()}
+
+
 def lead_touch_message(*, lead: Lead, message) -> None:
     """Keeps the lead's message preview, timers and "no answer" flag in step with a new message."""
     now = message.created_at or timezone.now()
-    preview = {"text": (message.text or message.caption or f"[{message.kind}]")[:200], "direction": message.direction,
-               "author_kind": message.author_kind, "created_at": now.isoformat()}
-    fields: dict[str, Any] = {"last_message": preview, "last_message_at": now}
+    fields: dict[str, Any] = {"last_message": message_preview(message), "last_message_at": now}
     if message.direction == "in":
         fields.update(last_inbound_at=now, waiting_since=None)
     else:

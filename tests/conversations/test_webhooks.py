@@ -100,6 +100,13 @@ def in_tenant(tenant, fn):
         return fn()
 
 
+def worker_step(tenant) -> int:
+    """What the worker does after webhooks (conversations.process_inbound): here, in this process."""
+    from conversations.services import inbound_process_pending
+
+    return in_tenant(tenant, inbound_process_pending)
+
+
 # --- ChatFlow -------------------------------------------------------------------------------------------
 
 
@@ -109,17 +116,32 @@ def test_chatflow_text_stores_raw_event_message_and_lead(web, channels_a):
     assert res.status_code == 200, res.content
     assert res.json() == {"ok": True}
     with tenant_context(channels_a):
+        # the request stored the raw event and the message; a new client's lead is the worker's job
         [message] = Message.objects.all()
         assert (message.provider, message.provider_message_id, message.direction) == ("chatflow", "CF-1", "in")
         assert message.status == MessageStatus.RECEIVED and message.kind == "text"
         assert message.text == "Здравствуйте, сколько стоит дом?"
+        assert message.inbound_pending and message.lead_id is None and not Lead.objects.exists()
+        [event] = InboundEvent.objects.all()
+        assert (event.provider, event.event_id) == ("chatflow", "CF-1")
+        assert event.payload == payload  # the raw event as it arrived
+    assert worker_step(channels_a) == 1
+    assert worker_step(channels_a) == 0  # done once
+    with tenant_context(channels_a):
+        message.refresh_from_db()
+        assert not message.inbound_pending
         lead = message.lead
         assert lead.phone == "77011112233" and lead.channel == "whatsapp" and lead.provider == "chatflow"
         assert lead.name == "Ерлан" and lead.stage.kind == "new"
         assert lead.last_inbound_at is not None and lead.last_message["text"] == "Здравствуйте, сколько стоит дом?"
-        [event] = InboundEvent.objects.all()
-        assert (event.provider, event.event_id) == ("chatflow", "CF-1")
-        assert event.payload == payload  # the raw event as it arrived
+        assert lead.events.filter(kind="created").count() == 1
+    # the client writes again: the request itself stores into the known lead and refreshes its preview
+    assert post(web, url("chatflow", channels_a), chatflow_event("CF-2", text="И ещё вопрос")).status_code == 200
+    with tenant_context(channels_a):
+        second = Message.objects.get(provider_message_id="CF-2")
+        assert second.lead_id == lead.pk and second.inbound_pending
+        assert Lead.objects.get().last_message["text"] == "И ещё вопрос"
+    assert worker_step(channels_a) == 1
 
 
 def test_chatflow_wrapped_body_and_media_with_caption(web, channels_a):
@@ -149,6 +171,8 @@ def test_same_message_id_twice_is_one_message_even_with_another_body(web, channe
     second = chatflow_event("CF-DUP", text="другое тело, тот же id")
     for payload in (first, first, second, {"body": second}):
         assert post(web, url("chatflow", channels_a), payload).status_code == 200
+    assert worker_step(channels_a) == 1
+    assert post(web, url("chatflow", channels_a), first).status_code == 200  # again, now that the lead exists
     with tenant_context(channels_a):
         assert Message.objects.filter(provider_message_id="CF-DUP").count() == 1
         assert Message.objects.get(provider_message_id="CF-DUP").text == "первый"
@@ -238,6 +262,7 @@ def test_whatsapp_signed_messages_of_every_kind(web, channels_a):
                          "type": msg_type, msg_type: part})
     res = wa_post(web, channels_a, wa_envelope(messages))
     assert res.status_code == 200, res.content
+    assert worker_step(channels_a) == len(messages)
     with tenant_context(channels_a):
         assert Message.objects.count() == len(messages) and Lead.objects.count() == 1
         text = Message.objects.get(provider_message_id="wamid.TXT")
@@ -336,6 +361,7 @@ def test_status_for_an_unknown_message_is_acknowledged(web, channels_a):
 def test_telegram_with_secret_header_creates_its_own_lead(web, channels_a):
     res = post(web, url("telegram", channels_a), tg_update(), HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=TG_SECRET)
     assert res.status_code == 200, res.content
+    worker_step(channels_a)
     with tenant_context(channels_a):
         [message] = Message.objects.all()
         assert (message.provider, message.provider_message_id, message.text) == ("telegram", "555:42", "Привет")
@@ -403,6 +429,8 @@ def test_same_phone_from_chatflow_then_whatsapp_is_one_lead(web, channels_a):
     tg = post(web, url("telegram", channels_a), tg_update(chat_id=77015550011 % 10**9),
               HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=TG_SECRET)
     assert tg.status_code == 200
+    # all three arrived before the worker ran: it creates the lead with the first and merges the second
+    assert worker_step(channels_a) == 3
     with tenant_context(channels_a):
         whatsapp_leads = Lead.objects.filter(phone="77015550011")
         assert whatsapp_leads.count() == 1
@@ -461,6 +489,7 @@ def test_telegram_contact_with_a_known_phone_merges_into_that_lead(web, channels
     del update["message"]["text"]
     res = post(web, url("telegram", channels_a), update, HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=TG_SECRET)
     assert res.status_code == 200
+    worker_step(channels_a)
     with tenant_context(channels_a):
         lead = Lead.objects.get()
         assert sorted(LeadIdentity.objects.filter(lead=lead).values_list("channel", "identity")) == [

@@ -25,12 +25,11 @@ def phone() -> str:
 
 def client_writes(text: str, *, number: str | None = None, name: str = "Ерлан"):
     """A client message through the real inbound path (the sandbox channel's service)."""
-    from conversations.services import inbound_receive
+    from conversations.services import inbound_receive_now
     from integrations import sandbox
 
     item = sandbox.inbound(number or phone(), name, text)
-    message = inbound_receive(provider="sandbox", items=[item], raw={"text": text}, event_id=item.provider_message_id,
-                              source="sandbox")[0]
+    message = inbound_receive_now(provider="sandbox", item=item, raw={"text": text}, source="sandbox")
     message.lead.refresh_from_db()
     return message.lead
 
