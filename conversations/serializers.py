@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from buildcrm.serializers import PlannedRepresentation
 from conversations.models import Message
 
 
-class MessageOut(serializers.ModelSerializer):
+class MessageOut(PlannedRepresentation, serializers.ModelSerializer):
     author = serializers.SerializerMethodField()
 
     class Meta:

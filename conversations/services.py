@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib
 import logging
 import random
+import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -343,17 +345,59 @@ def message_send(*, lead: Lead, author_kind: str, kind: str = "text", text: str 
     lead_services.lead_touch_message(lead=lead, message=message)
     log.info("lead=%s message=%s out kind=%s by=%s purpose=%s", lead.pk, message.pk, kind,
              author_user.email if author_user else author_kind, purpose)
-    _publish_message(message)
-    lead_services.publish_lead(lead)
-    message_id = message.pk
-    transaction.on_commit(lambda: _enqueue_delivery(message_id))
+    _publish_message(message, as_stored=True)
+    message_id, lead_id = message.pk, lead.pk
+    batch = getattr(_outbound, "batch", None)
+    if batch is None:
+        lead_services.publish_lead(lead)
+        transaction.on_commit(lambda: _enqueue_delivery([message_id]))
+    else:
+        transaction.on_commit(lambda: batch.add(message_id, lead_id))
     return message
 
 
-def _enqueue_delivery(message_id: int) -> None:
-    from conversations.tasks import deliver_message
+class _OutboundBatch:
+    def __init__(self) -> None:
+        self.message_ids: list[int] = []
+        self.lead_ids: dict[int, None] = {}
 
-    deliver_message.delay(message_id, attempt=1)
+    def add(self, message_id: int, lead_id: int) -> None:
+        self.message_ids.append(message_id)
+        self.lead_ids[lead_id] = None
+
+    def flush(self) -> None:
+        lead_services.publish_leads(list(self.lead_ids))
+        if self.message_ids:
+            _enqueue_delivery(self.message_ids)
+
+
+_outbound = threading.local()
+
+
+@contextmanager
+def outbound_batch():
+    """Messages queued by `message_send` inside go to the workers as one delivery task, and their leads are
+    published once each, after the enclosed transaction commits; what a rolled-back savepoint queued is not
+    sent. For senders of many messages at once (the follow-up sweep)."""
+    batch, previous = _OutboundBatch(), getattr(_outbound, "batch", None)
+    _outbound.batch = batch
+    try:
+        yield
+    finally:
+        _outbound.batch = previous
+        if connection.in_atomic_block:  # an outer transaction: its commit runs the adds, then this
+            transaction.on_commit(batch.flush)
+        else:
+            batch.flush()
+
+
+def _enqueue_delivery(message_ids: list[int]) -> None:
+    from conversations.tasks import deliver_message, deliver_messages
+
+    if len(message_ids) == 1:
+        deliver_message.delay(message_ids[0], attempt=1)
+    else:
+        deliver_messages.delay(message_ids)
 
 
 def message_send_by_user(*, lead: Lead, user, text: str = "", image_url: str = "") -> Message:
@@ -384,7 +428,7 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> str:
     Raises RetryLater for a retryable failure while attempts remain. `attempt` is the attempt the task
     was queued for: a duplicate of a task already claimed (even one still sending) finds it taken and stops."""
     claimed = Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED)
-    message = claimed.select_related("lead").first()
+    message = claimed.select_related("lead", "author_user").first()
     if message is None or (attempt is not None and message.attempts != attempt - 1):
         return "skipped"
     attempt = message.attempts + 1
@@ -414,19 +458,31 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> str:
         _mark_failed(message, f"{type(exc).__name__}: {exc}", attempt)
         raise
     ids = result.provider_message_ids
-    health_record(tenant_id=connection.tenant.id, send_ok=True)
-    Message.objects.filter(pk=message.pk).update(
-        status=MessageStatus.SENT, provider_message_id=ids[0] if ids else None, sent_at=timezone.now(), error="",
-        meta={**message.meta, "provider_ids": ids},
-    )
+    _health_send_ok()
+    sent = {"status": MessageStatus.SENT, "provider_message_id": ids[0] if ids else None, "sent_at": timezone.now(),
+            "error": "", "meta": {**message.meta, "provider_ids": ids}, "attempts": attempt}
+    Message.objects.filter(pk=message.pk).update(**sent)
+    for field, value in sent.items():
+        setattr(message, field, value)
     log.info("lead=%s message=%s sent provider=%s attempt=%s", lead.pk, message.pk, message.provider, attempt)
-    message.refresh_from_db()
     with transaction.atomic():
-        _publish_message(message, "message.updated")
+        _publish_message(message, "message.updated", as_stored=True)
         from followups.services import followups_on_outbound_sent
 
         followups_on_outbound_sent(lead=lead, message=message)
     return MessageStatus.SENT
+
+
+def _health_send_ok() -> None:
+    """The tenant's last good send, written at most about once a second (no write under a burst of sends)."""
+    from django.db.models import Q
+
+    from tenants.models import TenantHealth
+
+    now = timezone.now()
+    TenantHealth.objects.filter(tenant_id=connection.tenant.id).filter(
+        Q(last_send_ok_at__isnull=True) | Q(last_send_ok_at__lt=now - timedelta(seconds=1))
+    ).update(last_send_ok_at=now)
 
 
 def _recipient(lead: Lead) -> str:

@@ -218,8 +218,10 @@ def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, cloc
         lead._followup_stage_kind = stage_kinds.get(lead.stage_id, "")
     # One lead, one touch per batch: a second due step of the same lead waits for its gap.
     seen: dict[int, datetime] = {}
+    from conversations.services import outbound_batch
+
     for offset in range(0, len(rows), chunk):
-        with transaction.atomic():
+        with outbound_batch(), transaction.atomic():
             for row in rows[offset:offset + chunk]:
                 now = clock()
                 try:

@@ -1,20 +1,12 @@
 """Celery tasks of follow-ups: thin wrappers, one run per tenant (beat fans them out in public)."""
-import redis
 from celery import shared_task
-from django.conf import settings
 from django.db import connection
+from redis.exceptions import LockError
 
+from buildcrm.redis_client import redis_client
 from followups import services
 
 SWEEP_BUDGET_SECONDS = 10.0
-_client = None
-
-
-def _redis():
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL)
-    return _client
 
 
 @shared_task(name="followups.tasks.sweep_due", acks_late=True, ignore_result=True)
@@ -22,7 +14,7 @@ def sweep_due() -> dict:
     """Every few seconds: claim due touches of this tenant in batches and send them. One sweep per tenant at a
     time (a beat tick that finds the previous sweep still running returns at once, so sweeps never pile up in the
     queue ahead of deliveries); the claim itself is safe with any number of sweepers."""
-    lock = _redis().lock(f"followups:sweep:{connection.schema_name}", timeout=SWEEP_BUDGET_SECONDS + 60)
+    lock = redis_client().lock(f"followups:sweep:{connection.schema_name}", timeout=SWEEP_BUDGET_SECONDS + 60)
     if not lock.acquire(blocking=False):
         return {"busy": 1}
     try:
@@ -30,7 +22,7 @@ def sweep_due() -> dict:
     finally:
         try:
             lock.release()
-        except redis.exceptions.LockError:
+        except LockError:
             pass
 
 

@@ -1,6 +1,7 @@
 """Output shapes of leads, shared by the REST API and websocket events."""
 from rest_framework import serializers
 
+from buildcrm.serializers import PlannedRepresentation
 from leads.models import Lead, LeadEvent, Stage
 
 
@@ -16,7 +17,7 @@ class StageOut(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "color", "position"]
 
 
-class LeadOut(serializers.ModelSerializer):
+class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
     stage_kind = serializers.CharField(source="stage.kind", read_only=True)
     assignee = serializers.SerializerMethodField()
     handled_by = serializers.SerializerMethodField()
