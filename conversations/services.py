@@ -96,30 +96,42 @@ def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate]
     before is skipped (200 to the provider, still one message). `raw` is the body as received (JSON text)
     or an already decoded object. What follows a client message (live events, follow-ups, the AI's turn)
     is left to a worker (`inbound_process_pending`), kicked once the transaction commits."""
+    event = {"event_provider": provider, "event_id": event_id[:200], "payload": _payload(raw),
+             "received_at": timezone.now()}
     stored: list[Message] = []
-    with transaction.atomic():
-        _inbound_event_insert(provider=provider, event_id=event_id, raw=raw)
-        for item in items:
-            if isinstance(item, StatusUpdate):
-                status_apply(update=item)
-            else:
-                message = _store_inbound_message(item, source=source)
-                if message is not None:
-                    stored.append(message)
-        if stored:
-            schema = connection.schema_name
-            transaction.on_commit(lambda: inbound_processing_kick(schema=schema))
+    if len(items) == 1 and isinstance(items[0], InboundMessage):
+        # The common webhook: the event and its message in one statement, which is its own transaction.
+        message = _store_inbound_message(items[0], source=source, event=event)
+        stored = [message] if message is not None else []
+    else:
+        with transaction.atomic():
+            with server_bound_cursor() as cursor:
+                cursor.execute(_EVENT_SQL, event)
+            for item in items:
+                if isinstance(item, StatusUpdate):
+                    status_apply(update=item)
+                else:
+                    message = _store_inbound_message(item, source=source)
+                    if message is not None:
+                        stored.append(message)
+    if stored:
+        schema = connection.schema_name
+        transaction.on_commit(lambda: inbound_processing_kick(schema=schema))
     return stored
 
 
-def _inbound_event_insert(*, provider: str, event_id: str, raw: Any) -> None:
-    """The raw event, once per (provider, event id): the same delivery again inserts nothing."""
+def _payload(raw: Any):
+    """The raw event for its jsonb column: the body's own JSON text when we have it (no re-encoding)."""
     payload = raw.decode() if isinstance(raw, bytes) else raw
-    with server_bound_cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO conversations_inboundevent (provider, event_id, payload, received_at, error) "
-            "VALUES (%s, %s, %s::jsonb, %s, '') ON CONFLICT (provider, event_id) DO NOTHING",
-            [provider, event_id[:200], payload if isinstance(payload, str) else Jsonb(payload), timezone.now()])
+    return payload if isinstance(payload, str) else Jsonb(payload)
+
+
+# The raw event, once per (provider, event id): the same delivery again inserts nothing.
+_EVENT_SQL = (
+    "INSERT INTO conversations_inboundevent (provider, event_id, payload, received_at, error) "
+    "VALUES (%(event_provider)s, %(event_id)s, %(payload)s::jsonb, %(received_at)s, '') "
+    "ON CONFLICT (provider, event_id) DO NOTHING"
+)
 
 
 _MESSAGE_FIELDS = [f for f in Message._meta.concrete_fields if not f.primary_key]
@@ -127,7 +139,7 @@ _MESSAGE_FIELDS = [f for f in Message._meta.concrete_fields if not f.primary_key
 # already answers on this provider (refreshing the lead's preview), otherwise with no lead yet (a worker
 # creates or finds it). A repeated provider message id inserts nothing.
 _STORE_SQL = """
-WITH target AS (
+WITH {event}target AS (
     SELECT li.lead_id FROM leads_leadidentity li JOIN leads_lead l ON l.id = li.lead_id
     WHERE li.channel = %(channel)s AND li.identity = %(identity)s AND l.provider = %(provider)s
       AND l.channel = %(channel)s
@@ -141,15 +153,20 @@ WITH target AS (
     FROM stored WHERE leads_lead.id = stored.lead_id
 )
 SELECT id, lead_id FROM stored
-""".format(
-    columns=", ".join(f.column for f in _MESSAGE_FIELDS),
-    values=", ".join("(SELECT lead_id FROM target)" if f.attname == "lead_id" else f"%({f.attname})s"
-                     for f in _MESSAGE_FIELDS),
-)
+"""
+_STORE_PARTS = {
+    "columns": ", ".join(f.column for f in _MESSAGE_FIELDS),
+    "values": ", ".join("(SELECT lead_id FROM target)" if f.attname == "lead_id" else f"%({f.attname})s"
+                        for f in _MESSAGE_FIELDS),
+}
+_STORE_MESSAGE_SQL = _STORE_SQL.format(event="", **_STORE_PARTS)
+# A data-modifying CTE runs whether or not it is read: the event is stored by the same statement.
+_STORE_EVENT_AND_MESSAGE_SQL = _STORE_SQL.format(event=f"event AS ({_EVENT_SQL}), ", **_STORE_PARTS)
 
 
-def _store_inbound_message(item: InboundMessage, *, source: str) -> Message | None:
-    """One round trip; None when the provider message id was stored before."""
+def _store_inbound_message(item: InboundMessage, *, source: str, event: dict | None = None) -> Message | None:
+    """One round trip (with the raw `event` too, when given); None when the provider message id was stored
+    before."""
     meta = {"identity": item.identity, "phone": item.phone or "", "sender_name": (item.name or "")[:150],
             "source": source or item.provider}
     message = Message(
@@ -164,7 +181,10 @@ def _store_inbound_message(item: InboundMessage, *, source: str) -> Message | No
     params.update(channel=lead_services.PROVIDER_CHANNEL.get(item.provider, "sandbox"), identity=item.identity,
                   provider=item.provider, preview=Jsonb(lead_services.message_preview(message)), at=at)
     with server_bound_cursor() as cursor:
-        cursor.execute(_STORE_SQL, params)
+        if event is None:
+            cursor.execute(_STORE_MESSAGE_SQL, params)
+        else:
+            cursor.execute(_STORE_EVENT_AND_MESSAGE_SQL, {**params, **event})
         row = cursor.fetchone()
     if row is None:
         return None
