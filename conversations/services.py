@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -455,8 +455,40 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> str:
     # Claim this attempt: a duplicate delivery of the same task finds the counter moved and stops.
     if not claimed.filter(attempts=message.attempts).update(attempts=attempt):
         return "skipped"
+    sent: list = []
+    status = _deliver_claimed(message, attempt, recipient=_recipient(message.lead), sent=sent)
+    _record_sent(sent)
+    return status
+
+
+def messages_deliver(*, message_ids: list[int]) -> dict[int, str]:
+    """First attempts of a batch queued at once (the follow-up sweep): claimed in one statement, sent one by
+    one, recorded as sent in one statement. A message another delivery already claimed is skipped; one that
+    fails retryably is handed back as a RetryLater in the result for its own retry task."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE conversations_message SET attempts = 1 WHERE id = ANY(%s) AND status = %s "
+                       "AND attempts = 0 RETURNING id", [list(message_ids), MessageStatus.QUEUED])
+        claimed = [row[0] for row in cursor.fetchall()]
+    messages = list(Message.objects.select_related("lead", "author_user").filter(pk__in=claimed).order_by("id"))
+    recipients = _recipients([m.lead for m in messages])
+    outcome: dict = {message_id: "skipped" for message_id in message_ids}
+    sent: list = []
+    for message in messages:
+        try:
+            outcome[message.pk] = _deliver_claimed(message, 1, recipient=recipients[message.lead_id], sent=sent)
+        except RetryLater as later:
+            outcome[message.pk] = later
+        except Exception as exc:  # marked failed by _deliver_claimed; the rest of the batch still goes
+            log.exception("message=%s delivery crashed", message.pk)
+            outcome[message.pk] = f"crashed: {exc}"
+    _record_sent(sent)
+    return outcome
+
+
+def _deliver_claimed(message: Message, attempt: int, *, recipient: str, sent: list) -> str:
+    """Sends one claimed message; a success is appended to `sent` for `_record_sent`."""
     lead = message.lead
-    outbound = OutboundMessage(kind=message.kind, to=_recipient(lead), text=message.text,
+    outbound = OutboundMessage(kind=message.kind, to=recipient, text=message.text,
                                media_url=message.media_url or None, caption=message.caption or None,
                                items=message.items, template=message.template)
     window_open = bool(lead.last_inbound_at and timezone.now() - lead.last_inbound_at < WINDOW)
@@ -478,19 +510,50 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> str:
         _mark_failed(message, f"{type(exc).__name__}: {exc}", attempt)
         raise
     ids = result.provider_message_ids
-    _health_send_ok()
-    sent = {"status": MessageStatus.SENT, "provider_message_id": ids[0] if ids else None, "sent_at": timezone.now(),
-            "error": "", "meta": {**message.meta, "provider_ids": ids}, "attempts": attempt}
-    Message.objects.filter(pk=message.pk).update(**sent)
-    for field, value in sent.items():
-        setattr(message, field, value)
-    log.info("lead=%s message=%s sent provider=%s attempt=%s", lead.pk, message.pk, message.provider, attempt)
-    with transaction.atomic():
-        _publish_message(message, "message.updated", as_stored=True)
-        from followups.services import followups_on_outbound_sent
-
-        followups_on_outbound_sent(lead=lead, message=message)
+    message.status, message.provider_message_id, message.sent_at = MessageStatus.SENT, ids[0] if ids else None, \
+        timezone.now()
+    message.error, message.meta, message.attempts = "", {**message.meta, "provider_ids": ids}, attempt
+    sent.append(message)
     return MessageStatus.SENT
+
+
+def _record_sent(messages: list[Message]) -> None:
+    """Sent messages: their rows in one statement, then their live events and each lead's follow-up schedule."""
+    if not messages:
+        return
+    _health_send_ok()
+    try:
+        with transaction.atomic():
+            _record_sent_rows(messages)
+    except IntegrityError:
+        # A provider reused a message id we already hold: those messages keep it only in meta.provider_ids.
+        for message in messages:
+            try:
+                with transaction.atomic():
+                    _record_sent_rows([message])
+            except IntegrityError:
+                message.provider_message_id = None
+                _record_sent_rows([message])
+    from followups.services import followups_on_outbound_sent
+
+    with transaction.atomic():
+        tenant_id = connection.tenant.id
+        transaction.on_commit(lambda: _publish_now(tenant_id, messages, "message.updated"))
+        for message in messages:
+            log.info("lead=%s message=%s sent provider=%s attempt=%s", message.lead_id, message.pk,
+                     message.provider, message.attempts)
+            followups_on_outbound_sent(lead=message.lead, message=message)
+
+
+def _record_sent_rows(messages: list[Message]) -> None:
+    rows = [(m.pk, m.provider_message_id, m.sent_at, Jsonb(m.meta), m.attempts) for m in messages]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE conversations_message AS m SET status = %s, error = '', provider_message_id = v.pid, "
+            "sent_at = v.at, meta = v.meta, attempts = v.attempts FROM (VALUES "
+            + ", ".join(["(%s, %s::varchar, %s::timestamptz, %s::jsonb, %s::smallint)"] * len(rows))
+            + ") AS v(id, pid, at, meta, attempts) WHERE m.id = v.id",
+            [MessageStatus.SENT, *[value for row in rows for value in row]])
 
 
 def _health_send_ok() -> None:
@@ -506,10 +569,16 @@ def _health_send_ok() -> None:
 
 
 def _recipient(lead: Lead) -> str:
+    return _recipients([lead])[lead.pk]
+
+
+def _recipients(leads: list[Lead]) -> dict[int, str]:
+    """Who each lead is on its current channel (the identity there, else its phone), in one query."""
     from leads.models import LeadIdentity
 
-    identity = LeadIdentity.objects.filter(lead=lead, channel=lead.channel).values_list("identity", flat=True).first()
-    return identity or lead.phone
+    found = {(lead_id, channel): identity for lead_id, channel, identity in LeadIdentity.objects.filter(
+        lead_id__in={lead.pk for lead in leads}).values_list("lead_id", "channel", "identity")}
+    return {lead.pk: found.get((lead.pk, lead.channel)) or lead.phone for lead in leads}
 
 
 def _mark_failed(message: Message, detail: str, attempt: int) -> None:

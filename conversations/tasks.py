@@ -1,11 +1,7 @@
 """Celery tasks of the send pipeline: thin wrappers over conversations.services."""
-import logging
-
 from celery import shared_task
 
 from conversations import services
-
-log = logging.getLogger("buildcrm.conversations")
 
 
 @shared_task(bind=True, name="conversations.deliver_message", acks_late=True, max_retries=None)
@@ -18,17 +14,13 @@ def deliver_message(self, message_id: int, attempt: int | None = None) -> str:
 
 @shared_task(name="conversations.deliver_messages", acks_late=True)
 def deliver_messages(message_ids: list[int]) -> int:
-    """A batch queued at once (the follow-up sweep): each message's first attempt here, retries on their own.
-    Run again after a crash, the messages already sent find their attempt taken and are skipped."""
-    sent = 0
-    for message_id in message_ids:
-        try:
-            sent += services.message_deliver(message_id=message_id, attempt=1) == services.MessageStatus.SENT
-        except services.RetryLater as later:
-            deliver_message.apply_async((message_id,), {"attempt": later.attempt + 1}, countdown=later.delay)
-        except Exception:  # message_deliver marked it failed; the rest of the batch still goes
-            log.exception("message=%s delivery crashed", message_id)
-    return sent
+    """A batch queued at once (the follow-up sweep): first attempts here, retries as tasks of their own.
+    Run again after a crash, the messages already claimed are skipped."""
+    outcome = services.messages_deliver(message_ids=message_ids)
+    for message_id, result in outcome.items():
+        if isinstance(result, services.RetryLater):
+            deliver_message.apply_async((message_id,), {"attempt": result.attempt + 1}, countdown=result.delay)
+    return sum(1 for result in outcome.values() if result == services.MessageStatus.SENT)
 
 
 @shared_task(bind=True, name="conversations.process_inbound", acks_late=True, ignore_result=True, max_retries=600)

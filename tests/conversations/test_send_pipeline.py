@@ -319,3 +319,34 @@ def test_sends_of_one_tenant_never_use_another_tenants_channel(worker, live_tena
         assert Tenant.objects.get(slug="beta").config == before
     finally:
         other.close()
+
+
+# --- a batch queued at once (the follow-up sweep) --------------------------------------------------------
+
+
+def test_a_batch_goes_as_one_task_retries_on_its_own_and_publishes_each_lead_once(worker, fast_retries,
+                                                                                    live_tenant, standin):
+    from conversations.services import outbound_batch
+    from conversations.tasks import deliver_messages
+
+    configure(live_tenant, standin)
+    standin.default.json = CF_OK  # the same provider id for every message: only the first keeps it
+    standin.reply(503, {"success": False, "message": "try later"})  # the batch's first request only
+    leads = [make_lead(live_tenant, "chatflow", f"7701555000{n}", f"7701555000{n}") for n in range(3)]
+    with tenant_context(live_tenant), outbound_batch(), transaction.atomic():
+        pks = [message_send(lead=Lead.objects.get(pk=lead_id), author_kind="ai", text=f"Касание {n}",
+                            purpose="followup").pk for n, lead_id in enumerate(leads)]
+        with pytest.raises(RuntimeError), transaction.atomic():  # a rolled-back savepoint queues nothing
+            message_send(lead=Lead.objects.get(pk=leads[0]), author_kind="ai", text="не уйдёт", purpose="followup")
+            raise RuntimeError
+    messages = [settled(live_tenant, pk) for pk in pks]
+    assert [m.status for m in messages] == [MessageStatus.SENT] * 3
+    assert [m.attempts for m in messages] == [2, 1, 1]  # the first one was retried by a task of its own
+    assert sorted(m.provider_message_id or "" for m in messages) == ["", "", "CF-OUT-1"]
+    assert all(m.meta["provider_ids"] == ["CF-OUT-1"] for m in messages)
+    assert sorted(r.query["msg"] for r in standin.requests) == ["Касание 0", "Касание 0", "Касание 1", "Касание 2"]
+    with tenant_context(live_tenant):
+        assert not Message.objects.filter(text="не уйдёт").exists()
+        # the same batch again (a redelivered task) sends nothing twice
+        assert deliver_messages(pks) == 0
+    assert len(standin.requests) == 4
