@@ -530,9 +530,10 @@ def ai_first_contact(*, lead_id: int) -> list[int]:
 _FOLLOWUP_OPENERS = {"ru": ["", "{name}, ", "Добрый день{name_comma}! "], "en": ["", "{name}, ", "Hi{name_comma}! "]}
 
 
-def ai_followup_text(*, lead: Lead, template: str) -> str:
+def ai_followup_text(*, lead: Lead, template: str, touch: int | None = None) -> str:
     """The text of a follow-up: in `openai` mode written by the model from the dialog (template = intent);
-    offline (or when the model fails) the template, lightly varied and personalised."""
+    offline (or when the model fails) the template, lightly varied and personalised. `touch` (how many
+    touches of this silence went before) picks the variation; without it the lead's follow-ups are counted."""
     cfg = ai_config()
     if (cfg.get("ai") or {}).get("provider") == "openai":
         from aiagent import llm as llm_mod
@@ -547,14 +548,14 @@ def ai_followup_text(*, lead: Lead, template: str) -> str:
                                          history=history or [{"role": "user", "content": "(no messages yet)"}])
         except llm_mod.LlmFailure as exc:
             log.warning("lead=%s followup text offline: %s", lead.pk, exc.reason)
-    return _followup_offline(lead=lead, template=template, cfg=cfg)
+    return _followup_offline(lead=lead, template=template, cfg=cfg, touch=touch)
 
 
-def _followup_offline(*, lead: Lead, template: str, cfg: dict) -> str:
+def _followup_offline(*, lead: Lead, template: str, cfg: dict, touch: int | None = None) -> str:
     text = _render(template, lead=lead, cfg=cfg, with_source=False)
     lang = (lead.ai_state or {}).get("language") or cfg.get("language") or "ru"
     openers = _FOLLOWUP_OPENERS["en" if lang == "en" else "ru"]
-    count = Message.objects.filter(lead=lead, purpose="followup").count()
+    count = touch if touch is not None else Message.objects.filter(lead=lead, purpose="followup").count()
     opener = openers[(lead.pk + count) % len(openers)]
     if "{name" in opener and not lead.name:
         opener = ""

@@ -222,12 +222,17 @@ def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, cloc
 
     for offset in range(0, len(rows), chunk):
         with outbound_batch(), transaction.atomic():
-            for row in rows[offset:offset + chunk]:
+            part = rows[offset:offset + chunk]
+            # Fresh state under the leads' row locks, taken once for the chunk: an answer or a takeover
+            # committed a moment ago wins; one committing now waits for this chunk.
+            states = {state["id"]: state for state in Lead.objects.select_for_update().filter(
+                pk__in={row["lead_id"] for row in part}).order_by("id").values("id", *LEAD_STATE_FIELDS)}
+            for row in part:
                 now = clock()
                 try:
                     with transaction.atomic():
-                        outcome = _send_one(row, lead=leads.get(row["lead_id"]), s=s, token=token, now=now,
-                                            seen=seen, rng=rng)
+                        outcome = _send_one(row, lead=leads.get(row["lead_id"]), state=states.get(row["lead_id"]),
+                                            s=s, token=token, now=now, seen=seen, rng=rng)
                 except _ClaimLost:
                     outcome = "cancelled"
                 except Exception:
@@ -254,22 +259,20 @@ def _block_reason(lead, s: FollowupSettings) -> str:
     return scheduling.lead_block_reason(lead, s, stage_kind=getattr(lead, "_followup_stage_kind", ""))
 
 
-def _send_one(row: dict, *, lead, s: FollowupSettings, token: uuid.UUID, now: datetime, seen: dict,
-              rng) -> str:
+LEAD_STATE_FIELDS = ("refused", "handler_id", "ai_enabled", "last_inbound_at", "last_outbound_at", "waiting_since",
+                     "stage_id", "provider")
+
+
+def _send_one(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: uuid.UUID, now: datetime,
+              seen: dict, rng) -> str:
+    """`state`: the lead's fresh fields, read under its row lock (None: the lead is gone)."""
     from conversations.services import message_send
-    from leads.models import Lead
 
     kind = row["kind"]
-    if lead is None:
+    if lead is None or state is None:
         return _close(row, token=token, status=FollowUpStatus.CANCELLED, reason="lead deleted", now=now)
-    # Fresh state under the lead's row lock: an answer or a takeover committed a moment ago wins.
-    state = Lead.objects.select_for_update().filter(pk=lead.pk).values(
-        "refused", "handler_id", "ai_enabled", "last_inbound_at", "last_outbound_at", "waiting_since", "stage_id",
-        "provider").first()
-    if state is None:
-        return _close(row, token=token, status=FollowUpStatus.CANCELLED, reason="lead deleted", now=now)
-    for key, value in state.items():
-        setattr(lead, key, value)
+    for key in LEAD_STATE_FIELDS:
+        setattr(lead, key, state[key])
     reason = _block_reason(lead, s)
     if not reason and kind == FollowUpKind.FOLLOWUP and not s.enabled:
         reason = "follow-ups off"
@@ -309,7 +312,7 @@ def _send_one(row: dict, *, lead, s: FollowupSettings, token: uuid.UUID, now: da
             return _close(row, token=token, status=FollowUpStatus.SKIPPED, reason=WA_NO_TEMPLATE, now=now)
         template = {"name": name, "language": s.wa_template_language}
     elif kind in (FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT) and text:
-        text = followup_text(lead=lead, template=text)
+        text = followup_text(lead=lead, template=text, touch=max(0, (row["step"] or 1) - 1))
     purpose = {"followup": "followup", "reengagement": "reengagement", "onboarding": "onboarding"}[kind]
     meta = {"followup_id": row["id"], "step": row["step"]}
     message = None
@@ -343,7 +346,7 @@ def _system():
     return SYSTEM
 
 
-def followup_text(*, lead, template: str) -> str:
+def followup_text(*, lead, template: str, touch: int | None = None) -> str:
     """The touch's words: the AI writes them from the dialog (openai) or varies the template (offline);
     the template itself when the AI is unavailable."""
     try:
@@ -351,7 +354,7 @@ def followup_text(*, lead, template: str) -> str:
     except ImportError:
         return template
     try:
-        return (ai_followup_text(lead=lead, template=template) or template).strip() or template
+        return (ai_followup_text(lead=lead, template=template, touch=touch) or template).strip() or template
     except Exception:  # the AI failing must not stop a touch
         log.exception("lead=%s ai_followup_text failed; template used", lead.pk)
         return template
