@@ -16,7 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from buildcrm.db import server_bound_cursor
+from buildcrm.db import insert_row, server_bound_cursor
 from conversations.models import AuthorKind, Direction, Message, MessageStatus
 from integrations.base import InboundMessage, OutboundMessage, SendError, StatusUpdate
 from leads import services as lead_services
@@ -357,11 +357,12 @@ def message_send(*, lead: Lead, author_kind: str, kind: str = "text", text: str 
                  caption: str = "", items: list | None = None, template: dict | None = None, author_user=None,
                  purpose: str = "reply", meta: dict | None = None) -> Message:
     """Queues an outbound message; a worker delivers it once the transaction commits."""
-    message = Message.objects.create(
+    message = Message(
         lead=lead, direction=Direction.OUT, kind=kind, text=text, media_url=media_url or "", caption=caption or "",
         items=items or [], template=template, status=MessageStatus.QUEUED, provider=lead.provider,
         author_kind=author_kind, author_user=author_user, purpose=purpose, meta=meta or {},
     )
+    insert_row(message)
     lead_services.lead_touch_message(lead=lead, message=message)
     log.info("lead=%s message=%s out kind=%s by=%s purpose=%s", lead.pk, message.pk, kind,
              author_user.email if author_user else author_kind, purpose)

@@ -331,8 +331,13 @@ def _send_one(row: dict, *, lead, state: dict | None, s: FollowupSettings, token
             message = message or content_message
     if message is None:
         return _close(row, token=token, status=FollowUpStatus.SKIPPED, reason="nothing to send", now=now)
-    done = FollowUp.objects.filter(pk=row["id"], status=FollowUpStatus.CLAIMED, claim_token=token).update(
-        status=FollowUpStatus.SENT, message=message, done_at=now, text=text, claim_token=None)
+    from buildcrm.db import server_bound_cursor
+
+    with server_bound_cursor() as cursor:  # prepared: one per row of every sweep
+        cursor.execute(f"UPDATE {FollowUp._meta.db_table} SET status = %s, message_id = %s, done_at = %s, text = %s, "
+                       "claim_token = NULL WHERE id = %s AND status = %s AND claim_token = %s",
+                       [FollowUpStatus.SENT, message.pk, now, text, row["id"], FollowUpStatus.CLAIMED, token])
+        done = cursor.rowcount
     if not done:
         raise _ClaimLost()
     seen[lead.pk] = now

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from leads.models import ActorKind, Channel, Lead, LeadEvent, LeadIdentity, Stage, StageKind
 
@@ -304,7 +305,13 @@ def lead_touch_message(*, lead: Lead, message) -> None:
         fields["last_outbound_at"] = now
         if lead.waiting_since is None:
             fields["waiting_since"] = now
-    Lead.objects.filter(pk=lead.pk).update(**fields, updated_at=timezone.now())
+    # Raw and prepared: every message sent or received runs this (the ORM's update compiles each time).
+    from buildcrm.db import server_bound_cursor
+
+    columns = {**fields, "updated_at": timezone.now()}
+    with server_bound_cursor() as cursor:
+        cursor.execute(f"UPDATE {Lead._meta.db_table} SET {', '.join(f'{k} = %s' for k in columns)} WHERE id = %s",
+                       [Jsonb(v) if k == "last_message" else v for k, v in columns.items()] + [lead.pk])
     for key, value in fields.items():
         setattr(lead, key, value)
 
