@@ -17,7 +17,7 @@ from leads.models import Lead, Stage, StageKind
 from tests.followups.conftest import NO_QUIET, configure
 
 pytestmark = pytest.mark.live
-ROWS = 200
+ROWS = 600  # enough that one sweeper cannot finish before the other starts
 
 
 def _due_rows(tenant, n: int):
