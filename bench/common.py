@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from buildcrm.devstack import free_port  # noqa: E402  (stdlib-only module: no Django setup needed)
+
 PYTHON = sys.executable
 
 
 def django_setup() -> None:
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buildcrm.settings")
     import django
 
@@ -50,12 +53,6 @@ def bench_tenant(slug: str, config: dict | None = None):
     tenant_config_import(tenant, {"ai": {"enabled": False}, **(config or {})})
     tenant.refresh_from_db()
     return tenant
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:

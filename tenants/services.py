@@ -5,6 +5,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -155,8 +156,13 @@ def tenant_config_import(tenant: Tenant, document: dict) -> dict:
 
 def health_record(*, tenant_id: int, inbound_provider: str | None = None, send_ok: bool = False,
                   error: str | None = None, source: str = "") -> None:
-    """Updates the tenant's technical health; cheap single UPDATE, callable from any schema."""
+    """Updates the tenant's technical health; cheap single UPDATE, callable from any schema. Good news (an
+    inbound event, a send that worked) is written at most about once a second: under a burst of webhooks or
+    sends the UPDATE matches no row, so it writes no WAL and costs no extra durable commit per message."""
+    from django.db.models import Q
+
     now = timezone.now()
+    rows = TenantHealth.objects.filter(tenant_id=tenant_id)
     fields: dict = {}
     if inbound_provider:
         fields.update(last_inbound_at=now, last_inbound_provider=inbound_provider)
@@ -164,5 +170,12 @@ def health_record(*, tenant_id: int, inbound_provider: str | None = None, send_o
         fields["last_send_ok_at"] = now
     if error:
         fields.update(last_error_at=now, last_error=error[:2000], last_error_source=source)
+    elif fields:
+        recent = now - timedelta(seconds=1)
+        if inbound_provider:
+            rows = rows.filter(Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=recent)
+                               | ~Q(last_inbound_provider=inbound_provider))
+        if send_ok:
+            rows = rows.filter(Q(last_send_ok_at__isnull=True) | Q(last_send_ok_at__lt=recent))
     if fields:
-        TenantHealth.objects.filter(tenant_id=tenant_id).update(**fields)
+        rows.update(**fields)

@@ -77,6 +77,15 @@ def tenant_b(db):
     return Tenant.objects.get(slug="beta")
 
 
+def database_url() -> str:
+    """The test database as a URL, for subprocesses and raw connections of the tests."""
+    db = settings.DATABASES["default"]
+    host = db["HOST"]
+    if host.startswith("/"):  # the embedded server's unix socket
+        return f"postgres://{db['USER']}@/{db['NAME']}?host={host}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
 def host_of(tenant) -> str:
     return f"{tenant.slug}.{settings.TENANT_BASE_DOMAIN}"
 

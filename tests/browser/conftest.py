@@ -4,7 +4,6 @@ test process's database and Redis, the in-process Celery worker, committed tenan
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.conftest import PASSWORD
+from buildcrm.devstack import free_port
+from tests.conftest import PASSWORD, database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"
@@ -27,18 +27,9 @@ DESKTOP = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _subprocess_env() -> dict:
-    db = settings.DATABASES["default"]
     env = dict(os.environ)
-    host = db["HOST"]
-    env["DATABASE_URL"] = (f"postgres://{db['USER']}@/{db['NAME']}?host={host}" if host.startswith("/")
-                           else f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
+    env["DATABASE_URL"] = database_url()
     env["REDIS_URL"] = settings.REDIS_URL
     if os.environ.get("PYTEST_XDIST_WORKER"):
         env["PYTEST_XDIST_WORKER"] = os.environ["PYTEST_XDIST_WORKER"]
@@ -70,7 +61,7 @@ def live_stack(django_db_setup, tmp_path_factory):
     if not index.exists():
         pytest.fail(f"{index} is missing: build the PWA first (`make setup` or `cd frontend && npm run build`)",
                     pytrace=False)
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -23,7 +23,7 @@ from buildcrm.asgi import application
 from conversations.models import InboundEvent, Message
 from leads.models import Lead
 from tenants.services import tenant_config_import
-from tests.conftest import host_of
+from tests.conftest import database_url, host_of
 from tests.conversations.test_realtime import events_until, fresh_channel_layer, socket  # noqa: F401
 
 pytestmark = pytest.mark.live
@@ -195,7 +195,7 @@ def test_one_drainer_per_tenant(live_tenant, live_db):
     holding, release = threading.Event(), threading.Event()
 
     def other_drainer() -> None:
-        with psycopg.connect(_dsn(), autocommit=True) as conn:
+        with psycopg.connect(database_url(), autocommit=True) as conn:
             conn.execute("SELECT pg_advisory_lock(hashtext(%s))", [f"inbound:{live_tenant.schema_name}"])
             holding.set()
             release.wait(10)
@@ -215,8 +215,3 @@ def test_one_drainer_per_tenant(live_tenant, live_db):
         message = Message.objects.get(provider_message_id=item.provider_message_id)
         assert not message.inbound_pending and message.lead.phone == "77017000009"
 
-
-def _dsn() -> str:
-    params = connection.get_connection_params()
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items()
-                                             if k in ("dbname", "user", "password", "host", "port")})

@@ -84,14 +84,9 @@ def test_provision_command_exit_code_is_1_with_one_line(live_db):
 def _subprocess_env() -> dict:
     import os
 
-    from django.conf import settings
+    from tests.conftest import database_url
 
-    db = settings.DATABASES["default"]
-    env = dict(os.environ)
-    host = db["HOST"]
-    env["DATABASE_URL"] = (f"postgres://{db['USER']}@/{db['NAME']}?host={host}" if host.startswith("/")
-                           else f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}")
-    return env
+    return {**os.environ, "DATABASE_URL": database_url()}
 
 
 CATALOG = """
