@@ -320,12 +320,9 @@ class ToolRunner:
         return {"ok": True, "handed_off": True, "note": "A manager takes over; tell the client politely."}
 
     def _mark_not_interested(self, args: dict) -> dict:
-        from followups.services import followups_cancel
-
         reason = _text_arg(args, "reason", 250, required=True)
         lead = self._fresh()
-        lead_services.lead_update(lead=lead, actor=lead_services.AI, refused=True)
-        followups_cancel(lead=lead, reason="client refused")
+        lead_services.lead_update(lead=lead, actor=lead_services.AI, refused=True)  # also cancels follow-ups
         lead_services.lead_flag_human(lead=lead, reason=f"Отказ: {reason}", actor=lead_services.AI)
         self.refused = True
         return {"ok": True, "refused": True, "note": "No more follow-ups. Say goodbye politely, no pressure."}

@@ -144,10 +144,7 @@ class Result:
         return self.count / self.elapsed if self.elapsed else 0.0
 
     def pct(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        if not ordered:
-            return float("nan")
-        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+        return percentile(self.latencies, p) if self.latencies else float("nan")
 
     def summary(self) -> str:
         ms = [x * 1000 for x in self.latencies]
@@ -245,6 +242,11 @@ def open_loop(port: int, requests: list[bytes], rate: float, connections: int = 
     return asyncio.run(_open_loop(port, requests, rate, connections, bodies))
 
 
-def percentile_ms(samples: list[float], p: float) -> float:
+def percentile(samples: list[float], p: float) -> float:
+    """Nearest-rank percentile."""
     ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] * 1000
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def percentile_ms(samples: list[float], p: float) -> float:
+    return percentile(samples, p) * 1000

@@ -14,6 +14,7 @@ from accounts.models import Role, User
 from conversations.models import AuthorKind, Direction, Message, MessageStatus
 from followups.models import FollowUp, FollowUpStatus
 from leads.models import ActorKind, Channel, Lead, LeadEvent, LeadIdentity, Stage, StageKind
+from leads.services import message_preview
 
 log = logging.getLogger("buildcrm.leads")
 
@@ -277,20 +278,17 @@ def _seed_one(spec: DemoLead, *, now: datetime, stages: dict[str, Stage], manage
         _event(lead, last_in or first_reply, "field_changed", ActorKind.AI, field_name="refused", before=False,
                after=True)
 
-    if spec.waiting and last is not None and last.direction == Direction.OUT:
+    waiting_out = spec.waiting and last is not None and last.direction == Direction.OUT
+    if waiting_out:
         # The unanswered follow-up touch that is already out (kept as history, never re-sent).
         if last.purpose == "reply" and len(spec.dialog) > 2:
             Message.objects.filter(pk=last.pk).update(purpose="followup")
             FollowUp.objects.create(lead=lead, kind="followup", step=1, text=last.text, due_at=last.created_at,
                                     status=FollowUpStatus.SENT, message=last, done_at=last.created_at)
-    preview = None
-    if last is not None:
-        preview = {"text": last.text[:200], "direction": last.direction, "author_kind": last.author_kind,
-                   "created_at": last.created_at.isoformat()}
     Lead.objects.filter(pk=lead.pk).update(
-        created_at=start, last_message=preview, last_message_at=last.created_at if last else None,
-        last_inbound_at=last_in, last_outbound_at=last_out,
-        waiting_since=last_out if spec.waiting and last is not None and last.direction == Direction.OUT else None,
+        created_at=start, last_message=message_preview(last) if last is not None else None,
+        last_message_at=last.created_at if last else None, last_inbound_at=last_in, last_outbound_at=last_out,
+        waiting_since=last_out if waiting_out else None,
     )
     return lead
 

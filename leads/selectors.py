@@ -1,7 +1,9 @@
 """Reads for leads: visibility by role, lists, the board."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import Role
 
@@ -18,6 +20,13 @@ def qualification_fields() -> list[dict]:
 
     return [{k: f.get(k) for k in ("key", "label", "label_en", "type", "required", "choices")}
             for f in tenant_config_get(connection.tenant)["qualification"]]
+
+
+def lead_no_answer(lead) -> bool:
+    """Our message has waited for an answer longer than NO_ANSWER_AFTER_MINUTES (the timer runs from
+    `waiting_since`; a reply seconds old is not yet "no answer")."""
+    return lead.waiting_since is not None and (
+        timezone.now() - lead.waiting_since).total_seconds() >= settings.NO_ANSWER_AFTER_MINUTES * 60
 
 
 def user_sees_all_leads(*, user) -> bool:

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from buildcrm.serializers import PlannedRepresentation
 from leads.models import Lead, LeadEvent, Stage
+from leads.selectors import lead_no_answer
 
 
 def user_brief(user) -> dict | None:
@@ -41,13 +42,7 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
         return "ai" if lead.ai_enabled else None
 
     def get_no_answer(self, lead) -> bool:
-        """Our message has waited for an answer longer than NO_ANSWER_AFTER_MINUTES (the timer runs from
-        `waiting_since`; a reply seconds old is not yet "no answer")."""
-        from django.conf import settings
-        from django.utils import timezone
-
-        return lead.waiting_since is not None and (
-            timezone.now() - lead.waiting_since).total_seconds() >= settings.NO_ANSWER_AFTER_MINUTES * 60
+        return lead_no_answer(lead)
 
 
 class LeadCardOut(LeadOut):
