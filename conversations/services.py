@@ -61,24 +61,23 @@ def channel_config(provider: str) -> dict:
     return dict(hit)
 
 
-def _publish_message(message: Message, event_type: str = "message.created", *, as_stored: bool = False) -> None:
-    """`as_stored`: the instance (with its lead) is exactly what was just written, so no re-read is needed."""
+def _publish_message(message: Message, event_type: str = "message.created") -> None:
+    """The message as the database has it once the transaction commits (re-read then)."""
     tenant_id = connection.tenant.id
     message_id = message.pk
 
     def send() -> None:
-        fresh = message if as_stored else (
-            Message.objects.select_related("lead", "author_user").filter(pk=message_id).first())
+        fresh = Message.objects.select_related("lead", "author_user").filter(pk=message_id).first()
         if fresh is not None:
             _publish_now(tenant_id, [fresh], event_type)
 
     transaction.on_commit(send)
 
 
-def _publish_messages_as_stored(messages: list[Message]) -> None:
-    """`message.created` for a batch of just-written messages (with their leads), in order, on commit."""
+def _publish_messages_as_stored(messages: list[Message], event_type: str = "message.created") -> None:
+    """Live events for just-written messages (with their leads), exactly as they are, in order, on commit."""
     tenant_id = connection.tenant.id
-    transaction.on_commit(lambda: _publish_now(tenant_id, messages, "message.created"))
+    transaction.on_commit(lambda: _publish_now(tenant_id, messages, event_type))
 
 
 def _publish_now(tenant_id: int, messages: list[Message], event_type: str) -> None:
@@ -353,7 +352,7 @@ def message_send(*, lead: Lead, author_kind: str, kind: str = "text", text: str 
     lead_services.lead_touch_message(lead=lead, message=message)
     log.info("lead=%s message=%s out kind=%s by=%s purpose=%s", lead.pk, message.pk, kind,
              author_user.email if author_user else author_kind, purpose)
-    _publish_message(message, as_stored=True)
+    _publish_messages_as_stored([message])
     message_id, lead_id = message.pk, lead.pk
     batch = getattr(_outbound, "batch", None)
     if batch is None:
@@ -523,8 +522,7 @@ def _record_sent(messages: list[Message]) -> None:
     from followups.services import followups_on_outbound_sent
 
     with transaction.atomic():
-        tenant_id = connection.tenant.id
-        transaction.on_commit(lambda: _publish_now(tenant_id, messages, "message.updated"))
+        _publish_messages_as_stored(messages, "message.updated")
         for message in messages:
             log.info("lead=%s message=%s sent provider=%s attempt=%s", message.lead_id, message.pk,
                      message.provider, message.attempts)
@@ -562,8 +560,3 @@ def _mark_failed(message: Message, detail: str, attempt: int) -> None:
     with transaction.atomic():
         _publish_message(message, "message.updated")
 
-
-def message_retry_exhausted(*, message_id: int, detail: str) -> None:
-    message = Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED).first()
-    if message is not None:
-        _mark_failed(message, detail, message.attempts)

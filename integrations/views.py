@@ -3,7 +3,6 @@ Everything after storage (AI turn, sends, live events) runs on commit in workers
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 from collections.abc import Mapping
 
@@ -12,18 +11,12 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from conversations.services import ADAPTERS, channel_config, inbound_receive
+from conversations.services import adapter, channel_config, inbound_receive
 from integrations.base import InboundMessage, WebhookError
 from tenants.selectors import tenant_by_webhook_key
 
 log = logging.getLogger("buildcrm.webhooks")
 PROVIDERS = ("chatflow", "whatsapp", "telegram", "amocrm")
-
-
-def _tenant(key: str):
-    """Webhook key → tenant: one indexed query per request, never cached, so a configuration change
-    (a new app secret or bot secret) applies to the very next webhook."""
-    return tenant_by_webhook_key(key)
 
 
 def _event_id(items: list, body: bytes) -> str:
@@ -38,13 +31,13 @@ def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, 
     tenant's schema: the caller resets it (the next webhook on the same tenant then needs no SET search_path)."""
     if provider not in PROVIDERS:
         return JsonResponse({"detail": f"unknown provider {provider!r}"}, status=404)
-    tenant = _tenant(key)
+    tenant = tenant_by_webhook_key(key)  # never cached: a new app or bot secret applies to the next webhook
     if tenant is None:
         return JsonResponse({"detail": "unknown webhook key"}, status=404)
     connection.set_tenant(tenant)
     try:
         if method == "GET" and provider == "whatsapp":
-            module = importlib.import_module(ADAPTERS[provider])
+            module = adapter(provider)
             return HttpResponse(module.verify_subscription(query, channel_config(provider)),
                                 content_type="text/plain")
         if method != "POST":
@@ -56,7 +49,7 @@ def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, 
 
             return amocrm_webhook(body)
         config = channel_config(provider)
-        module = importlib.import_module(ADAPTERS[provider])
+        module = adapter(provider)
         items = module.parse_webhook(body, headers, config)
         inbound_receive(provider=provider, items=items, raw=body, event_id=_event_id(items, body), source=provider)
         return JsonResponse({"ok": True})
