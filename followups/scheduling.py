@@ -133,10 +133,6 @@ def next_quiet_end(when: datetime, s: FollowupSettings) -> datetime:
     return window_next(when, tz=s.tz, start=s.quiet_end, end=s.quiet_start)
 
 
-def next_window_start(when: datetime, s: FollowupSettings) -> datetime:
-    return window_next(when, tz=s.tz, start=s.re_start, end=s.re_end)
-
-
 def lead_block_reason(lead, s: FollowupSettings, *, stage_kind: str | None = None) -> str:
     """Why no touch may go to this lead now ("" when one may). `stage_kind` saves a query when known."""
     if lead.refused:

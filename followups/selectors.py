@@ -83,7 +83,3 @@ def engagement_stats(*, kind: str = FollowUpKind.REENGAGEMENT, since: datetime |
     agg = qs.aggregate(sent=Count("id"), answered=Count("id", filter=Q(answered=True)))
     rate = round(agg["answered"] / agg["sent"], 4) if agg["sent"] else 0.0
     return {"kind": kind, "sent": agg["sent"], "answered": agg["answered"], "rate": rate}
-
-
-def followups_due_count(*, now: datetime) -> int:
-    return FollowUp.objects.filter(status=FollowUpStatus.PENDING, due_at__lte=now).count()

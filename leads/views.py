@@ -110,7 +110,9 @@ class LeadFollowUpsView(APIView):
     @extend_schema(responses=FollowUpOut(many=True))
     def get(self, request, pk: int):
         lead = visible_lead(request, pk)
-        return Response(FollowUpOut(lead.followups.order_by("-id")[:100], many=True).data)
+        from followups.selectors import followups_of_lead
+
+        return Response(FollowUpOut(followups_of_lead(lead=lead), many=True).data)
 
 
 class BoardColumnOut(serializers.Serializer):
