@@ -18,21 +18,33 @@ def server_bound_cursor() -> psycopg.Cursor:
 _INSERTS: dict[type, tuple[list, str]] = {}
 
 
-def insert_row(instance) -> None:
-    """Saves a new model instance as `Model.objects.create` would (field defaults, auto_now_add, the same
-    value preparation), as one prepared INSERT … RETURNING id: a quarter of the ORM's cost per row, for
-    rows written in bulk one by one (a sweep's messages). No signals: none are used in this project."""
-    model = type(instance)
+def array_type(field) -> str:
+    """The PostgreSQL array type for a field's values in `unnest(%s::type[])` (no length: nothing truncates)."""
+    return field.db_type(connection).split("(")[0] + "[]"
+
+
+def insert_rows(instances: list) -> None:
+    """Saves new instances of one model as `Model.objects.create` would (field defaults, auto_now_add, the same
+    value preparation), in one INSERT … SELECT FROM unnest(arrays) RETURNING id: the same statement text for
+    any number of rows, server-side bound and so prepared once per connection — a fraction of the ORM's cost,
+    for the hot paths that send messages. Ids come back in the order of the rows, as Django's bulk_create
+    (which inserts the same way) relies on. No signals: none are used in this project."""
+    if not instances:
+        return
+    model = type(instances[0])
     plan = _INSERTS.get(model)
     if plan is None:
         fields = [f for f in model._meta.concrete_fields if not f.primary_key]
         sql = (f"INSERT INTO {model._meta.db_table} ({', '.join(f.column for f in fields)}) "
-               f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {model._meta.pk.column}")
+               f"SELECT * FROM unnest({', '.join(f'%s::{array_type(f)}' for f in fields)}) "
+               f"RETURNING {model._meta.pk.column}")
         plan = _INSERTS[model] = (fields, sql)
     fields, sql = plan
-    values = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
+    columns = [[f.get_db_prep_save(f.pre_save(instance, add=True), connection) for instance in instances]
+               for f in fields]
     with server_bound_cursor() as cursor:
-        cursor.execute(sql, values)
-        instance.pk = cursor.fetchone()[0]
-    instance._state.adding = False
-    instance._state.db = connection.alias
+        cursor.execute(sql, columns)
+        for instance, (pk,) in zip(instances, cursor.fetchall(), strict=True):
+            instance.pk = pk
+            instance._state.adding = False
+            instance._state.db = connection.alias

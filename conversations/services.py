@@ -11,12 +11,13 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from buildcrm.db import insert_row, server_bound_cursor
+from buildcrm.db import insert_rows, server_bound_cursor
 from conversations.models import AuthorKind, Direction, Message, MessageStatus
 from integrations.base import InboundMessage, OutboundMessage, SendError, StatusUpdate
 from leads import services as lead_services
@@ -343,24 +344,43 @@ def message_send(*, lead: Lead, author_kind: str, kind: str = "text", text: str 
                  caption: str = "", items: list | None = None, template: dict | None = None, author_user=None,
                  purpose: str = "reply", meta: dict | None = None) -> Message:
     """Queues an outbound message; a worker delivers it once the transaction commits."""
-    message = Message(
+    message = outbound_message(lead=lead, author_kind=author_kind, kind=kind, text=text, media_url=media_url,
+                               caption=caption, items=items, template=template, author_user=author_user,
+                               purpose=purpose, meta=meta)
+    messages_send([message])
+    return message
+
+
+def outbound_message(*, lead: Lead, author_kind: str, kind: str = "text", text: str = "", media_url: str = "",
+                     caption: str = "", items: list | None = None, template: dict | None = None, author_user=None,
+                     purpose: str = "reply", meta: dict | None = None) -> Message:
+    """An outbound message to `lead`, not saved yet: `messages_send` queues it."""
+    return Message(
         lead=lead, direction=Direction.OUT, kind=kind, text=text, media_url=media_url or "", caption=caption or "",
         items=items or [], template=template, status=MessageStatus.QUEUED, provider=lead.provider,
         author_kind=author_kind, author_user=author_user, purpose=purpose, meta=meta or {},
     )
-    insert_row(message)
-    lead_services.lead_touch_message(lead=lead, message=message)
-    log.info("lead=%s message=%s out kind=%s by=%s purpose=%s", lead.pk, message.pk, kind,
-             author_user.email if author_user else author_kind, purpose)
-    _publish_messages_as_stored([message])
-    message_id, lead_id = message.pk, lead.pk
+
+
+def messages_send(messages: list[Message]) -> None:
+    """Queues outbound messages built by `outbound_message`, many at once (a sweep's chunk) or one: one INSERT,
+    one update of their leads' previews, their live events in order on commit; a worker delivers them once
+    the transaction commits (inside `outbound_batch`, with the rest of the batch)."""
+    if not messages:
+        return
+    insert_rows(messages)
+    lead_services.leads_touch_messages([(message.lead, message) for message in messages])
+    for message in messages:
+        log.info("lead=%s message=%s out kind=%s by=%s purpose=%s", message.lead_id, message.pk, message.kind,
+                 message.author_user.email if message.author_user_id else message.author_kind, message.purpose)
+    _publish_messages_as_stored(messages)
+    message_ids, lead_ids = [m.pk for m in messages], list(dict.fromkeys(m.lead_id for m in messages))
     batch = getattr(_outbound, "batch", None)
     if batch is None:
-        lead_services.publish_lead(lead)
-        transaction.on_commit(lambda: _enqueue_delivery([message_id]))
+        lead_services.publish_leads(lead_ids)
+        transaction.on_commit(lambda: _enqueue_delivery(message_ids))
     else:
-        transaction.on_commit(lambda: batch.add(message_id, lead_id))
-    return message
+        transaction.on_commit(lambda: batch.add(message_ids, lead_ids))
 
 
 class _OutboundBatch:
@@ -368,9 +388,9 @@ class _OutboundBatch:
         self.message_ids: list[int] = []
         self.lead_ids: dict[int, None] = {}
 
-    def add(self, message_id: int, lead_id: int) -> None:
-        self.message_ids.append(message_id)
-        self.lead_ids[lead_id] = None
+    def add(self, message_ids: list[int], lead_ids: list[int]) -> None:
+        self.message_ids.extend(message_ids)
+        self.lead_ids.update(dict.fromkeys(lead_ids))
 
     def flush(self) -> None:
         lead_services.publish_leads(list(self.lead_ids))
@@ -510,13 +530,13 @@ def _record_sent(messages: list[Message]) -> None:
     try:
         with transaction.atomic():
             _record_sent_rows(messages)
-    except IntegrityError:
+    except (IntegrityError, psycopg.IntegrityError):  # raw psycopg cursor: Django does not wrap its errors
         # A provider reused a message id we already hold: those messages keep it only in meta.provider_ids.
         for message in messages:
             try:
                 with transaction.atomic():
                     _record_sent_rows([message])
-            except IntegrityError:
+            except (IntegrityError, psycopg.IntegrityError):
                 message.provider_message_id = None
                 _record_sent_rows([message])
     from followups.services import followups_on_outbound_sent
@@ -530,14 +550,13 @@ def _record_sent(messages: list[Message]) -> None:
 
 
 def _record_sent_rows(messages: list[Message]) -> None:
-    rows = [(m.pk, m.provider_message_id, m.sent_at, Jsonb(m.meta), m.attempts) for m in messages]
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(
             "UPDATE conversations_message AS m SET status = %s, error = '', provider_message_id = v.pid, "
-            "sent_at = v.at, meta = v.meta, attempts = v.attempts FROM (VALUES "
-            + ", ".join(["(%s, %s::varchar, %s::timestamptz, %s::jsonb, %s::smallint)"] * len(rows))
-            + ") AS v(id, pid, at, meta, attempts) WHERE m.id = v.id",
-            [MessageStatus.SENT, *[value for row in rows for value in row]])
+            "sent_at = v.at, meta = v.meta, attempts = v.attempts FROM unnest(%s::bigint[], %s::varchar[], "
+            "%s::timestamptz[], %s::jsonb[], %s::smallint[]) AS v(id, pid, at, meta, attempts) WHERE m.id = v.id",
+            [MessageStatus.SENT, [m.pk for m in messages], [m.provider_message_id for m in messages],
+             [m.sent_at for m in messages], [Jsonb(m.meta) for m in messages], [m.attempts for m in messages]])
 
 
 def _recipient(lead: Lead) -> str:

@@ -1,8 +1,9 @@
 """Writes for follow-ups, re-engagement, the content library and lead magnets.
 
 The sweep claims due rows in batches with one conditional UPDATE (`… WHERE id IN (SELECT … FOR UPDATE SKIP
-LOCKED LIMIT n) RETURNING`), so two sweepers never get the same row; each claimed row is then sent in a
-transaction that flips it claimed → sent only while its claim token is still the sweeper's own."""
+LOCKED LIMIT n) RETURNING`), so two sweepers never get the same row; the claimed rows are then sent a chunk
+at a time, each chunk in a transaction that locks the rows still claimed with the sweeper's own token and
+flips them claimed → sent together with their messages."""
 from __future__ import annotations
 
 import dataclasses
@@ -118,10 +119,6 @@ class SweepResult:
         return dataclasses.asdict(self)
 
 
-class _ClaimLost(Exception):
-    """Our claim was taken away (cancelled meanwhile): roll the send back."""
-
-
 def followups_sweep(*, now: datetime | None = None, batch: int = 200, time_budget: float = 20.0,
                     chunk: int = 25, rng: random.Random | None = None) -> SweepResult:
     """Sends every due touch of the current tenant. `now` fixes the clock (tests); without it the real clock
@@ -210,6 +207,8 @@ def _claim(*, now: datetime, limit: int, token: uuid.UUID) -> list[dict]:
 
 def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, clock, result: SweepResult,
                 chunk: int, rng) -> None:
+    """Sends claimed rows a chunk at a time, each chunk in one transaction with a fixed number of statements.
+    A chunk that fails (a bad row) is rolled back and its rows go one by one, so only the bad row waits."""
     from leads.models import Lead, Stage
 
     leads = {lead.pk: lead for lead in Lead.objects.filter(pk__in={r["lead_id"] for r in rows})}
@@ -218,28 +217,95 @@ def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, cloc
         lead._followup_stage_kind = stage_kinds.get(lead.stage_id, "")
     # One lead, one touch per batch: a second due step of the same lead waits for its gap.
     seen: dict[int, datetime] = {}
-    from conversations.services import outbound_batch
-
     for offset in range(0, len(rows), chunk):
-        with outbound_batch(), transaction.atomic():
-            part = rows[offset:offset + chunk]
-            # Fresh state under the leads' row locks, taken once for the chunk: an answer or a takeover
-            # committed a moment ago wins; one committing now waits for this chunk.
-            states = {state["id"]: state for state in Lead.objects.select_for_update().filter(
-                pk__in={row["lead_id"] for row in part}).order_by("id").values("id", *LEAD_STATE_FIELDS)}
+        part = rows[offset:offset + chunk]
+        # The words first, outside the leads' locks: in `openai` mode the model writes them.
+        texts = {row["id"]: _touch_text(row, leads.get(row["lead_id"])) for row in part}
+        before = dict(seen)
+        try:
+            outcomes = _send_chunk(part, leads=leads, texts=texts, s=s, token=token, now=clock(), seen=seen, rng=rng)
+        except Exception:
+            log.exception("followups chunk of %s failed; its rows go one by one", len(part))
+            seen.clear()
+            seen.update(before)
+            outcomes = []
             for row in part:
                 now = clock()
                 try:
-                    with transaction.atomic():
-                        outcome = _send_one(row, lead=leads.get(row["lead_id"]), state=states.get(row["lead_id"]),
-                                            s=s, token=token, now=now, seen=seen, rng=rng)
-                except _ClaimLost:
-                    outcome = "cancelled"
+                    outcomes += _send_chunk([row], leads=leads, texts=texts, s=s, token=token, now=now, seen=seen,
+                                            rng=rng)
                 except Exception:
                     log.exception("followup=%s send failed; it returns to the queue", row["id"])
-                    _release(row, token=token, due=now + timedelta(minutes=1))
-                    outcome = "deferred"
-                setattr(result, outcome, getattr(result, outcome) + 1)
+                    outcomes.append(_release(row, token=token, due=now + timedelta(minutes=1)))
+        for outcome in outcomes:
+            setattr(result, outcome, getattr(result, outcome) + 1)
+
+
+def _touch_text(row: dict, lead) -> str:
+    text = row["text"] or ""
+    if lead is None or not text or row["kind"] not in (FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT):
+        return text
+    return followup_text(lead=lead, template=text, touch=max(0, (row["step"] or 1) - 1))
+
+
+def _send_chunk(part: list[dict], *, leads: dict, texts: dict, s: FollowupSettings, token: uuid.UUID, now: datetime,
+                seen: dict, rng) -> list[str]:
+    """One transaction: the leads' fresh state and our claims under row locks (an answer or a takeover committed
+    a moment ago wins; one committing now waits for this chunk), a decision per row, then the chunk's messages,
+    lead previews and sent rows written in one statement each."""
+    from conversations.services import messages_send, outbound_batch
+    from leads.models import Lead
+
+    table = FollowUp._meta.db_table
+    with outbound_batch(), transaction.atomic():
+        states = {state["id"]: state for state in Lead.objects.select_for_update().filter(
+            pk__in={row["lead_id"] for row in part}).order_by("id").values("id", *LEAD_STATE_FIELDS)}
+        with connection.cursor() as cursor:  # our claims, locked: a cancel now waits, one before won
+            cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) AND status = 'claimed' AND claim_token = %s "
+                           "ORDER BY id FOR UPDATE", [[row["id"] for row in part], token])
+            owned = {row_id for (row_id,) in cursor.fetchall()}
+        earlier = _earlier_open_steps([row for row in part if row["step"] > 1])
+        outcomes: list[str] = []
+        sends: list[tuple[dict, Any, str]] = []
+        for row in part:
+            if row["id"] not in owned:
+                outcomes.append("cancelled")
+                continue
+            decided = _decide(row, lead=leads.get(row["lead_id"]), state=states.get(row["lead_id"]), s=s,
+                              token=token, now=now, seen=seen, rng=rng, text=texts[row["id"]], earlier=earlier)
+            if isinstance(decided, str):
+                outcomes.append(decided)
+            else:
+                sends.append((row, *decided))
+        messages_send([message for _, message, _ in sends if message.pk is None])
+        if sends:
+            from buildcrm.db import server_bound_cursor
+
+            with server_bound_cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} AS f SET status = 'sent', message_id = v.message_id, done_at = %s, text = v.text, "
+                    "claim_token = NULL FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS v(id, message_id, text) "
+                    "WHERE f.id = v.id AND f.status = 'claimed' AND f.claim_token = %s",
+                    [now, [row["id"] for row, _, _ in sends], [message.pk for _, message, _ in sends],
+                     [text for _, _, text in sends], token])
+                if cursor.rowcount != len(sends):  # cannot happen while we hold the rows' locks
+                    raise RuntimeError(f"followups: {len(sends) - cursor.rowcount} claims lost under lock")
+        for row, message, _ in sends:
+            log.info("lead=%s followup=%s %s step=%s sent message=%s", row["lead_id"], row["id"], row["kind"],
+                     row["step"], message.pk)
+            outcomes.append("sent")
+    return outcomes
+
+
+def _earlier_open_steps(rows: list[dict]) -> dict[tuple[int, str], list[tuple[int, datetime]]]:
+    """For rows past their chain's first step: the open earlier steps of their leads, in one query."""
+    found: dict[tuple[int, str], list[tuple[int, datetime]]] = {}
+    if rows:
+        for lead_id, kind, step, due_at in FollowUp.objects.filter(
+                lead_id__in={row["lead_id"] for row in rows}, kind__in={row["kind"] for row in rows},
+                status__in=OPEN_STATUSES).order_by("due_at").values_list("lead_id", "kind", "step", "due_at"):
+            found.setdefault((lead_id, kind), []).append((step, due_at))
+    return found
 
 
 def _close(row: dict, *, token: uuid.UUID, status: str, reason: str, now: datetime) -> str:
@@ -263,10 +329,12 @@ LEAD_STATE_FIELDS = ("refused", "handler_id", "ai_enabled", "last_inbound_at", "
                      "stage_id", "provider")
 
 
-def _send_one(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: uuid.UUID, now: datetime,
-              seen: dict, rng) -> str:
-    """`state`: the lead's fresh fields, read under its row lock (None: the lead is gone)."""
-    from conversations.services import message_send
+def _decide(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: uuid.UUID, now: datetime,
+            seen: dict, rng, text: str, earlier: dict) -> str | tuple[Any, str]:
+    """What a claimed row becomes: an outcome written at once (cancelled, skipped, deferred) or
+    (message, text) for the chunk to write. `state`: the lead's fresh fields, read under its row lock
+    (None: the lead is gone); `text`: the touch's words, written before the locks."""
+    from conversations.services import outbound_message
 
     kind = row["kind"]
     if lead is None or state is None:
@@ -298,31 +366,31 @@ def _send_one(row: dict, *, lead, state: dict | None, s: FollowupSettings, token
         return _release(row, token=token, due=scheduling.quiet_shift(seen[lead.pk] + gap, s, rng))
     if gap and lead.last_outbound_at and now < lead.last_outbound_at + gap:
         return _release(row, token=token, due=scheduling.quiet_shift(lead.last_outbound_at + gap, s, rng))
-    if row["step"] > 1:  # steps go out in order: an earlier step moved by the night goes first
-        earlier = FollowUp.objects.filter(lead_id=lead.pk, kind=kind, step__lt=row["step"],
-                                          status__in=OPEN_STATUSES).order_by("due_at").values_list("due_at",
-                                                                                                   flat=True).first()
-        if earlier is not None:
-            return _release(row, token=token, due=scheduling.quiet_shift(max(earlier, now) + gap, s, rng))
-    text = row["text"] or ""
+    # Steps go out in order: an earlier step moved by the night goes first.
+    before = [due for step, due in earlier.get((lead.pk, kind), ()) if step < row["step"]]
+    if before:
+        return _release(row, token=token, due=scheduling.quiet_shift(max(before[0], now) + gap, s, rng))
     template = None
     if lead.provider == "whatsapp" and not (lead.last_inbound_at and now - lead.last_inbound_at < WA_WINDOW):
         name = (row["meta"] or {}).get("template") or s.wa_template
         if not name:
             return _close(row, token=token, status=FollowUpStatus.SKIPPED, reason=WA_NO_TEMPLATE, now=now)
         template = {"name": name, "language": s.wa_template_language}
-    elif kind in (FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT) and text:
-        text = followup_text(lead=lead, template=text, touch=max(0, (row["step"] or 1) - 1))
+        text = row["text"] or ""  # the template carries the words; the row keeps its intent
     purpose = {"followup": "followup", "reengagement": "reengagement", "onboarding": "onboarding"}[kind]
     meta = {"followup_id": row["id"], "step": row["step"]}
     message = None
     if template is not None:
-        message = message_send(lead=lead, author_kind="ai", kind="template", template=template,
-                               text=text, purpose=purpose, meta={**meta, "template": template["name"]})
+        message = outbound_message(lead=lead, author_kind="ai", kind="template", template=template, text=text,
+                                   purpose=purpose, meta={**meta, "template": template["name"]})
     else:
         if text:
-            message = message_send(lead=lead, author_kind="ai", text=text, purpose=purpose, meta=meta)
+            message = outbound_message(lead=lead, author_kind="ai", text=text, purpose=purpose, meta=meta)
         if row["content_id"]:
+            if message is not None:  # the words go first, the material after them
+                from conversations.services import messages_send
+
+                messages_send([message])
             try:
                 content_message = content_send(lead=lead, content_id=row["content_id"], actor=_system(),
                                                purpose=purpose)
@@ -331,18 +399,8 @@ def _send_one(row: dict, *, lead, state: dict | None, s: FollowupSettings, token
             message = message or content_message
     if message is None:
         return _close(row, token=token, status=FollowUpStatus.SKIPPED, reason="nothing to send", now=now)
-    from buildcrm.db import server_bound_cursor
-
-    with server_bound_cursor() as cursor:  # prepared: one per row of every sweep
-        cursor.execute(f"UPDATE {FollowUp._meta.db_table} SET status = %s, message_id = %s, done_at = %s, text = %s, "
-                       "claim_token = NULL WHERE id = %s AND status = %s AND claim_token = %s",
-                       [FollowUpStatus.SENT, message.pk, now, text, row["id"], FollowUpStatus.CLAIMED, token])
-        done = cursor.rowcount
-    if not done:
-        raise _ClaimLost()
     seen[lead.pk] = now
-    log.info("lead=%s followup=%s %s step=%s sent message=%s", lead.pk, row["id"], kind, row["step"], message.pk)
-    return "sent"
+    return message, text
 
 
 def _system():

@@ -297,23 +297,40 @@ def message_preview(message) -> dict:
 
 def lead_touch_message(*, lead: Lead, message) -> None:
     """Keeps the lead's message preview, timers and "no answer" flag in step with a new message."""
-    now = message.created_at or timezone.now()
-    fields: dict[str, Any] = {"last_message": message_preview(message), "last_message_at": now}
-    if message.direction == "in":
-        fields.update(last_inbound_at=now, waiting_since=None)
-    else:
-        fields["last_outbound_at"] = now
-        if lead.waiting_since is None:
-            fields["waiting_since"] = now
-    # Raw and prepared: every message sent or received runs this (the ORM's update compiles each time).
+    leads_touch_messages([(lead, message)])
+
+
+def leads_touch_messages(pairs: list[tuple[Lead, Any]]) -> None:
+    """`lead_touch_message` for many new messages at once (a sweep's chunk), applied in order: one UPDATE …
+    FROM unnest(arrays) per set of changed columns (usually one), prepared — every message sent or received
+    runs this. Callers writing many leads hold their row locks already."""
     from buildcrm.db import server_bound_cursor
 
-    columns = {**fields, "updated_at": timezone.now()}
+    changes: dict[int, dict[str, Any]] = {}
+    for lead, message in pairs:
+        now = message.created_at or timezone.now()
+        fields: dict[str, Any] = {"last_message": message_preview(message), "last_message_at": now}
+        if message.direction == "in":
+            fields.update(last_inbound_at=now, waiting_since=None)
+        else:
+            fields["last_outbound_at"] = now
+            if lead.waiting_since is None:
+                fields["waiting_since"] = now
+        for key, value in fields.items():
+            setattr(lead, key, value)
+        changes[lead.pk] = {**changes.get(lead.pk, {}), **fields}
+    groups: dict[tuple[str, ...], list[tuple[int, dict]]] = {}
+    for lead_id, fields in changes.items():
+        groups.setdefault(tuple(fields), []).append((lead_id, fields))
+    updated_at = timezone.now()
     with server_bound_cursor() as cursor:
-        cursor.execute(f"UPDATE {Lead._meta.db_table} SET {', '.join(f'{k} = %s' for k in columns)} WHERE id = %s",
-                       [Jsonb(v) if k == "last_message" else v for k, v in columns.items()] + [lead.pk])
-    for key, value in fields.items():
-        setattr(lead, key, value)
+        for columns, rows in groups.items():
+            types = ", ".join("%s::jsonb[]" if k == "last_message" else "%s::timestamptz[]" for k in columns)
+            cursor.execute(
+                f"UPDATE {Lead._meta.db_table} AS l SET {', '.join(f'{k} = v.{k}' for k in columns)}, updated_at = %s "
+                f"FROM unnest(%s::bigint[], {types}) AS v(id, {', '.join(columns)}) WHERE l.id = v.id",
+                [updated_at, [lead_id for lead_id, _ in rows],
+                 *[[Jsonb(fields[k]) if k == "last_message" else fields[k] for _, fields in rows] for k in columns]])
 
 
 def _notify_integrations(lead: Lead, what: str) -> None:

@@ -88,6 +88,15 @@ def test_two_sweepers_at_once_send_each_follow_up_exactly_once(live_tenant, work
         assert messages.count() == ROWS
         assert not messages.values("lead_id").annotate(n=Count("id")).filter(n__gt=1).exists()
         assert not messages.values("meta__followup_id").annotate(n=Count("id")).filter(n__gt=1).exists()
+        # Chunks are written in bulk: each row points at its own lead's message, each lead shows its own touch.
+        for row_id, lead_id, message_lead_id, message_row_id in FollowUp.objects.values_list(
+                "id", "lead_id", "message__lead_id", "message__meta__followup_id"):
+            assert (message_lead_id, message_row_id) == (lead_id, row_id)
+        touched = {m.lead_id: m for m in messages}
+        for lead in Lead.objects.all():
+            message = touched[lead.pk]
+            assert lead.last_outbound_at == lead.last_message_at == message.created_at
+            assert lead.last_message["text"] == message.text and lead.last_message["author_kind"] == "ai"
         # A third sweep finds nothing left.
         assert services.followups_sweep(now=now).claimed == 0
 

@@ -195,6 +195,24 @@ def test_two_overdue_steps_never_go_out_together(alpha):
     assert followups_sweep(now=second.due_at).sent == 1
 
 
+def test_a_row_that_cannot_be_sent_waits_and_the_rest_of_its_chunk_goes_out(alpha):
+    """A chunk is written in bulk; a row that breaks it (its meta edited by hand into a list, on a WhatsApp lead
+    whose window is closed, so the template lookup fails) rolls the chunk back, the chunk is redone row by row:
+    the others go out, the broken row returns to the queue a minute later and nothing is lost."""
+    leads = [client_writes("Здравствуйте") for _ in range(3)]
+    sent_at = [ai_says(lead).sent_at for lead in leads]
+    bad = leads[1]
+    Lead.objects.filter(pk=bad.pk).update(provider="whatsapp", last_inbound_at=sent_at[1] - timedelta(days=2))
+    FollowUp.objects.filter(lead=bad).update(meta=["edited", "by hand"])
+    due = max(sent_at) + 16 * MIN
+    result = followups_sweep(now=due)
+    assert (result.claimed, result.sent, result.deferred) == (3, 2, 1)
+    assert [len(touches(lead)) for lead in leads] == [1, 0, 1]
+    first_step = rows(bad)[0]
+    assert (first_step.step, first_step.status, first_step.due_at) == (1, "pending", due + MIN)
+    assert first_step.claim_token is None
+
+
 def test_quiet_hours_move_steps_to_the_morning_and_keep_the_gap(alpha):
     configure(alpha, {"followups": {"quiet_hours": {"start": "21:00", "end": "09:00"}}})
     lead = client_writes("Добрый вечер")
