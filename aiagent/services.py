@@ -19,14 +19,13 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.utils import timezone
-from redis.exceptions import LockError
 
 from aiagent import engine, prompts
 from aiagent.models import AiTurn
 from aiagent.nlu import extract, guess_language
 from aiagent.offline import DialogState, first_contact_text, plan_turn
 from aiagent.tools import ToolRunner, tool_schemas
-from buildcrm.redis_client import redis_client
+from buildcrm.redis_client import redis_lock
 from conversations.models import Direction, Message
 from conversations.services import message_send
 from leads import services as lead_services
@@ -109,16 +108,10 @@ def ai_turn_run(*, lead_id: int, message_id: int) -> str:
         return "gone"
     if newest > message_id:
         return "superseded"  # the later message's own task answers everything at once
-    lock = redis_client().lock(f"aiturn:{connection.schema_name}:{lead_id}", timeout=LOCK_SECONDS)
-    if not lock.acquire(blocking=False):
-        return "busy"
-    try:
+    with redis_lock(f"aiturn:{connection.schema_name}:{lead_id}", timeout=LOCK_SECONDS) as held:
+        if not held:
+            return "busy"
         return _turn(lead_id=lead_id, trigger_id=message_id)
-    finally:
-        try:
-            lock.release()
-        except LockError:
-            log.warning("lead=%s ai turn lock expired before release", lead_id)
 
 
 def ai_turn_failed(*, lead_id: int, message_id: int, error: str) -> None:
@@ -359,10 +352,8 @@ def _qualified_text(lead: Lead, fields: list) -> str:
 
 
 def _amocrm(lead: Lead, what: str, text: str) -> None:
-    try:
-        from integrations.amocrm_sync import amocrm_on_lead_change
-    except ImportError:
-        return
+    from integrations.amocrm_sync import amocrm_on_lead_change
+
     try:
         amocrm_on_lead_change(lead_id=lead.pk, what=what, text=text)
     except Exception:  # the mirror must never break a turn
@@ -388,10 +379,8 @@ def _greeting_line(*, lead: Lead, cfg: dict, lang: str) -> str:
 
 
 def _campaign_took(lead: Lead, text: str) -> bool:
-    try:
-        from followups.services import campaign_on_new_lead
-    except ImportError:
-        return False
+    from followups.services import campaign_on_new_lead
+
     try:
         return bool(campaign_on_new_lead(lead=lead, text=text))
     except Exception:

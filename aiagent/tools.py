@@ -333,10 +333,8 @@ class ToolRunner:
             raise ToolError("date_to is before date_from")
         if date_to - date_from > timedelta(days=31):
             raise ToolError("at most 31 days at once")
-        try:
-            from integrations import calendar
-        except ImportError:
-            return {"ok": False, "error": "the calendar is not connected; offer a call instead"}
+        from integrations import calendar
+
         try:
             found = calendar.calendar_availability(lead=self.lead, date_from=date_from, date_to=date_to)
         except calendar.CalendarUnavailable as exc:
@@ -362,10 +360,8 @@ class ToolRunner:
         if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             raise ToolError(f"email: not an e-mail address: {email!r}")
         summary = _text_arg(args, "summary", 200)
-        try:
-            from integrations import calendar
-        except ImportError:
-            return {"ok": False, "error": "the calendar is not connected; offer a call instead"}
+        from integrations import calendar
+
         try:
             booked = calendar.calendar_book(lead=self.lead, start=start, duration_minutes=duration, email=email,
                                             summary=summary)
@@ -388,10 +384,8 @@ class ToolRunner:
             content_id = int(content_id)
         if not isinstance(content_id, int) or isinstance(content_id, bool) or content_id <= 0:
             raise ToolError("content_id: a positive integer is required")
-        try:
-            from followups.services import content_send
-        except ImportError:
-            return {"ok": False, "error": "the content library is not available"}
+        from followups.services import content_send
+
         try:
             sent = content_send(lead=self.lead, content_id=content_id, actor=lead_services.AI)
         except ValueError as exc:

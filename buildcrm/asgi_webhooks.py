@@ -20,6 +20,8 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse, QueryDict
 from django.utils.datastructures import CaseInsensitiveMapping
 
+from buildcrm.hosts import hostname, scope_header
+
 log = logging.getLogger("buildcrm.webhooks")
 WEBHOOK_PATH = re.compile(r"^/webhooks/(?P<provider>[a-z_]+)/(?P<key>[^/]+)/$")
 
@@ -73,9 +75,9 @@ def _answer(provider: str, key: str, method: str, body: bytes | None, headers, q
 
 
 def _hostname(scope) -> str:
-    for name, value in scope.get("headers", ()):
-        if name == b"host":
-            return value.decode("latin-1").rsplit(":", 1)[0].strip().lower().rstrip(".") if value else ""
+    host = scope_header(scope, b"host")
+    if host:
+        return hostname(host)
     server = scope.get("server")
     return (server[0] or "").lower() if server else ""
 

@@ -154,6 +154,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# A follow-up sweep's time budget; with rows still due it queues its own continuation behind its deliveries.
+FOLLOWUP_SWEEP_BUDGET_SECONDS = env.float("FOLLOWUP_SWEEP_BUDGET_SECONDS", default=2.0)
 # Beat runs in the public schema; each entry fans out to every tenant (tenants.tasks.dispatch_to_tenants).
 CELERY_BEAT_SCHEDULE = {
     "followups-sweep": {

@@ -10,12 +10,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django_tenants.utils import tenant_context
 
-
-def _header(scope, name: bytes) -> str:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")
-    return ""
+from buildcrm.hosts import scope_header
 
 
 @database_sync_to_async
@@ -56,9 +51,9 @@ class TenantAuthMiddleware:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        cookies = SimpleCookie(_header(scope, b"cookie"))
+        cookies = SimpleCookie(scope_header(scope, b"cookie"))
         session = cookies.get(settings.SESSION_COOKIE_NAME)
         token = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [None])[0]
-        tenant, user = await _resolve(_header(scope, b"host"), session.value if session else None, token)
+        tenant, user = await _resolve(scope_header(scope, b"host"), session.value if session else None, token)
         scope = dict(scope, tenant=tenant, user=user)
         return await self.app(scope, receive, send)

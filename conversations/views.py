@@ -9,6 +9,7 @@ from accounts.permissions import IsTenantUser
 from conversations import selectors, services
 from conversations.serializers import MessageOut
 from integrations import sandbox
+from integrations.base import digits
 from leads.views import visible_lead
 
 
@@ -62,7 +63,7 @@ class SandboxMessagesView(APIView):
     def post(self, request):
         data = SandboxIn(data=request.data)
         data.is_valid(raise_exception=True)
-        if not 7 <= len(_digits(data.validated_data["phone"])) <= 15:
+        if not 7 <= len(digits(data.validated_data["phone"])) <= 15:
             raise ValidationError({"phone": ["Телефон: от 7 до 15 цифр."]})
         try:
             item = sandbox.inbound(data.validated_data["phone"], data.validated_data["name"],
@@ -75,11 +76,7 @@ class SandboxMessagesView(APIView):
 
     @extend_schema(responses=MessageOut(many=True))
     def get(self, request):
-        phone = _digits(request.query_params.get("phone", ""))
+        phone = digits(request.query_params.get("phone", ""))
         if not 7 <= len(phone) <= 15:
             raise ValidationError({"phone": ["Укажите телефон: от 7 до 15 цифр."]})
         return Response(MessageOut(selectors.sandbox_dialog(phone=phone, user=request.user), many=True).data)
-
-
-def _digits(value: str) -> str:
-    return "".join(ch for ch in str(value) if ch.isdigit())

@@ -114,6 +114,7 @@ class SweepResult:
     skipped: int = 0
     deferred: int = 0
     claimed: int = 0
+    more: bool = False  # stopped by the time budget with rows still due
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -138,7 +139,10 @@ def followups_sweep(*, now: datetime | None = None, batch: int = 200, time_budge
             break
         result.claimed += len(rows)
         _send_batch(rows, s=s, token=token, clock=clock, result=result, chunk=chunk, rng=rng)
-        if len(rows) < batch or monotonic_time.monotonic() - start > time_budget:
+        if len(rows) < batch:
+            break
+        if monotonic_time.monotonic() - start > time_budget:
+            result.more = True
             break
     if result.claimed:
         log.info("tenant=%s followups sweep %s", connection.tenant.schema_name,
@@ -412,10 +416,8 @@ def _system():
 def followup_text(*, lead, template: str, touch: int | None = None) -> str:
     """The touch's words: the AI writes them from the dialog (openai) or varies the template (offline);
     the template itself when the AI is unavailable."""
-    try:
-        from aiagent.services import ai_followup_text
-    except ImportError:
-        return template
+    from aiagent.services import ai_followup_text
+
     try:
         return (ai_followup_text(lead=lead, template=template, touch=touch) or template).strip() or template
     except Exception:  # the AI failing must not stop a touch

@@ -1,29 +1,27 @@
 """Celery tasks of follow-ups: thin wrappers, one run per tenant (beat fans them out in public)."""
 from celery import shared_task
+from django.conf import settings
 from django.db import connection
-from redis.exceptions import LockError
 
-from buildcrm.redis_client import redis_client
+from buildcrm.redis_client import redis_lock
 from followups import services
-
-SWEEP_BUDGET_SECONDS = 10.0
 
 
 @shared_task(name="followups.tasks.sweep_due", acks_late=True, ignore_result=True)
 def sweep_due() -> dict:
     """Every few seconds: claim due touches of this tenant in batches and send them. One sweep per tenant at a
     time (a beat tick that finds the previous sweep still running returns at once, so sweeps never pile up in the
-    queue ahead of deliveries); the claim itself is safe with any number of sweepers."""
-    lock = redis_client().lock(f"followups:sweep:{connection.schema_name}", timeout=SWEEP_BUDGET_SECONDS + 60)
-    if not lock.acquire(blocking=False):
-        return {"busy": 1}
-    try:
-        return services.followups_sweep(time_budget=SWEEP_BUDGET_SECONDS).as_dict()
-    finally:
-        try:
-            lock.release()
-        except LockError:
-            pass
+    queue); the claim itself is safe with any number of sweepers. A sweep runs a short budget and, with rows
+    still due, queues its own continuation: behind the deliveries it has just queued, so under a burst the
+    worker slots alternate between sweeping and sending instead of sweeping for long while sends wait."""
+    budget = settings.FOLLOWUP_SWEEP_BUDGET_SECONDS
+    with redis_lock(f"followups:sweep:{connection.schema_name}", timeout=budget + 60) as held:
+        if not held:
+            return {"busy": 1}
+        result = services.followups_sweep(time_budget=budget)
+    if result.more:
+        sweep_due.delay()
+    return result.as_dict()
 
 
 @shared_task(name="followups.tasks.reengage", acks_late=True, ignore_result=True)

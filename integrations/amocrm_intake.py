@@ -220,9 +220,6 @@ def _lead_from_amo(*, account_id: int, amo_lead_id: int, phone: str | None, name
 
 
 def _first_contact(lead_id: int) -> None:
-    try:
-        from aiagent.services import ai_first_contact
-    except ImportError:
-        log.warning("lead=%s first contact skipped: the AI manager is not installed", lead_id)
-        return
+    from aiagent.services import ai_first_contact
+
     ai_first_contact(lead_id=lead_id)

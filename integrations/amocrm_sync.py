@@ -11,9 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from redis.exceptions import LockError
 
-from buildcrm.redis_client import redis_client
+from buildcrm.redis_client import redis_client, redis_lock
 from integrations.amocrm import AMO_PER, AMO_RATE, AmoApiError, AmoAuthError, AmoClient, RedisRateLimiter
 from integrations.models import AmoLeadLink
 from leads.models import Lead
@@ -71,12 +70,10 @@ class TenantAmoClient(AmoClient):
         )
 
     def refresh_tokens(self) -> tuple[str, str]:
-        lock = redis_client().lock(
-            f"amocrm:token-lock:{self.account_key}", timeout=TOKEN_LOCK_SECONDS, blocking_timeout=TOKEN_LOCK_SECONDS
-        )
-        if not lock.acquire():
-            raise AmoApiError("amocrm: token refresh lock not acquired", retryable=True)
-        try:
+        with redis_lock(f"amocrm:token-lock:{self.account_key}", timeout=TOKEN_LOCK_SECONDS,
+                        wait=TOKEN_LOCK_SECONDS) as held:
+            if not held:
+                raise AmoApiError("amocrm: token refresh lock not acquired", retryable=True)
             stored = amocrm_config(_fresh_tenant(self.tenant_id))
             if stored.get("access_token") and stored["access_token"] != self.access_token:
                 # Another worker refreshed while we waited: use its pair instead of spending ours.
@@ -84,11 +81,6 @@ class TenantAmoClient(AmoClient):
                 self.refresh_token = stored.get("refresh_token") or self.refresh_token
                 return self.access_token, self.refresh_token or ""
             return super().refresh_tokens()
-        finally:
-            try:
-                lock.release()
-            except LockError:
-                pass  # expired meanwhile; the refresh itself is done
 
 
 def amocrm_client(*, tenant: Tenant, config: dict | None = None) -> TenantAmoClient:

@@ -5,6 +5,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from buildcrm.db import server_bound_cursor
+from buildcrm.hosts import hostname
 from tenants.models import Domain, Tenant
 
 
@@ -35,8 +36,7 @@ def tenant_by_webhook_key(key: str) -> Tenant | None:
 
 def tenant_by_host(host: str) -> Tenant | None:
     """The tenant a Host header names (port stripped), public included; None when unknown."""
-    hostname = host.split(":", 1)[0].strip().lower().rstrip(".")
-    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    domain = Domain.objects.select_related("tenant").filter(domain=hostname(host)).first()
     return domain.tenant if domain else None
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -13,6 +14,7 @@ from django_tenants.utils import tenant_context
 from conversations.models import Message
 from followups import services
 from followups.models import FollowUp
+from followups.tasks import sweep_due
 from leads.models import Lead, Stage, StageKind
 from tests.followups.conftest import NO_QUIET, configure
 
@@ -125,3 +127,21 @@ def test_a_claim_left_by_a_dead_worker_returns_to_the_queue(live_tenant):
         later = now + services.CLAIM_TIMEOUT + timezone.timedelta(seconds=1)
         assert services.followups_sweep(now=later).sent == 1
         assert Message.objects.filter(purpose="followup").count() == 1
+
+
+def test_one_beat_tick_drains_a_backlog_through_continuations(live_tenant, worker, settings):
+    """A sweep stops at its time budget and queues its own continuation (behind the deliveries it queued), so
+    one beat tick sends a backlog larger than one sweep's budget without waiting for the next ticks."""
+    settings.FOLLOWUP_SWEEP_BUDGET_SECONDS = 0  # every sweep stops after its first batch of 200
+    _due_rows(live_tenant, 450)
+    with tenant_context(live_tenant):
+        sweep_due.delay()
+        deadline = time.monotonic() + 60  # an upper bound for the worker, not a timing assertion
+        while time.monotonic() < deadline:
+            sent = Message.objects.filter(purpose="followup", status="sent").count()
+            if sent == 450:
+                break
+            time.sleep(0.2)
+        assert sent == 450
+        assert FollowUp.objects.filter(status="sent").count() == 450
+    connection.set_schema_to_public()

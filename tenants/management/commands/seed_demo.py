@@ -28,12 +28,9 @@ class Command(BaseCommand):
             for email, role, name in DEMO_USERS[1:]:
                 if not User.objects.filter(email=email).exists():
                     User.objects.create_user(email, DEMO_PASSWORD, role=role, full_name=name)
-            try:
-                from leads.demo import seed_demo_leads
-            except ImportError:
-                seed_demo_leads = None
-            if seed_demo_leads:
-                seed_demo_leads()
+            from leads.demo import seed_demo_leads
+
+            seed_demo_leads()
         port = settings.PORT
         self.stdout.write("")
         self.stdout.write("BuildCRM is starting:")
