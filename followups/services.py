@@ -224,7 +224,7 @@ def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, cloc
     for offset in range(0, len(rows), chunk):
         part = rows[offset:offset + chunk]
         # The words first, outside the leads' locks: in `openai` mode the model writes them.
-        texts = {row["id"]: _touch_text(row, leads.get(row["lead_id"])) for row in part}
+        texts = {row["id"]: _touch_text(row, leads.get(row["lead_id"]), s) for row in part}
         before = dict(seen)
         try:
             outcomes = _send_chunk(part, leads=leads, texts=texts, s=s, token=token, now=clock(), seen=seen, rng=rng)
@@ -245,9 +245,13 @@ def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, cloc
             setattr(result, outcome, getattr(result, outcome) + 1)
 
 
-def _touch_text(row: dict, lead) -> str:
+def _touch_text(row: dict, lead, s: FollowupSettings) -> str:
+    """The words of a follow-up or re-engagement touch; the row's own text for the rest, and for a lead that
+    (as last read) may not be touched: no model call for a touch that will not go."""
     text = row["text"] or ""
     if lead is None or not text or row["kind"] not in (FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT):
+        return text
+    if _block_reason(lead, s):
         return text
     return followup_text(lead=lead, template=text, touch=max(0, (row["step"] or 1) - 1))
 

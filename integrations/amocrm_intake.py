@@ -108,19 +108,22 @@ def _finish(event: InboundEvent, error: str = "") -> None:
     InboundEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error=error[:2000])
 
 
-def amocrm_intake_failed(*, inbound_event_id: int, detail: str) -> None:
-    """The task gave up (retries exhausted): the event keeps the error, the admin health view shows it."""
+def amocrm_intake_failed(*, inbound_event_id: int, detail: str, final: bool = False) -> str:
+    """The intake of a stored event failed: the event keeps the error (`final`: and counts as processed), the
+    admin health view shows it. Without `final` (the task's retries ran out) the event stays unprocessed."""
     from tenants.services import health_record
 
-    InboundEvent.objects.filter(pk=inbound_event_id, provider=PROVIDER).update(error=detail[:2000])
+    fields = {"error": detail[:2000], **({"processed_at": timezone.now()} if final else {})}
+    InboundEvent.objects.filter(pk=inbound_event_id, provider=PROVIDER).update(**fields)
     health_record(tenant_id=connection.tenant.pk, error=f"amocrm intake: {detail}", source=PROVIDER)
+    log.warning("tenant=%s amocrm event=%s intake failed: %s", connection.tenant.schema_name, inbound_event_id, detail)
+    return "failed"
 
 
 def amocrm_intake_process(*, inbound_event_id: int) -> str:
     """Turns one stored amoCRM lead event into our lead (once) and starts the first contact.
     Returns what happened: created, linked, known, missing, ignored, failed, skipped.
     Raises AmoApiError(retryable=True) when amoCRM is busy or down, so the task retries later."""
-    from tenants.services import health_record
 
     event = InboundEvent.objects.filter(pk=inbound_event_id, provider=PROVIDER).first()
     if event is None or event.processed_at is not None:
@@ -136,10 +139,8 @@ def amocrm_intake_process(*, inbound_event_id: int) -> str:
         _finish(event)
         return "known"
     if not amocrm_configured(config):
-        detail = "amoCRM is not configured (base_url and a token are needed)"
-        _finish(event, detail)
-        health_record(tenant_id=tenant.pk, error=f"amocrm intake: {detail}", source=PROVIDER)
-        return "failed"
+        return amocrm_intake_failed(inbound_event_id=event.pk, final=True,
+                                    detail="amoCRM is not configured (base_url and a token are needed)")
 
     try:
         with amocrm_client(tenant=tenant, config=config) as client:
@@ -162,10 +163,7 @@ def amocrm_intake_process(*, inbound_event_id: int) -> str:
         InboundEvent.objects.filter(pk=event.pk).update(error=exc.detail[:2000])
         if exc.retryable:
             raise
-        _finish(event, exc.detail)
-        health_record(tenant_id=tenant.pk, error=f"amocrm intake: {exc.detail}", source=PROVIDER)
-        log.warning("tenant=%s amocrm lead=%s intake failed: %s", tenant.slug, amo_lead_id, exc.detail)
-        return "failed"
+        return amocrm_intake_failed(inbound_event_id=event.pk, detail=exc.detail, final=True)
 
     info = lead_info_text(amo_lead, config.get("info_field") or "")
     outbound = (tenant.config or {}).get("outbound_channel") or "sandbox"
