@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import psycopg
 from django.db import connection
+from django.db.models import NOT_PROVIDED
 
 
 def server_bound_cursor() -> psycopg.Cursor:
@@ -35,6 +36,10 @@ def insert_rows(instances: list) -> None:
     plan = _INSERTS.get(model)
     if plan is None:
         fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        unsupported = [f.name for f in fields if f.db_default is not NOT_PROVIDED
+                       or (f.target_field if f.is_relation else f).get_internal_type() not in connection.data_types]
+        if unsupported:  # unnest cannot carry them (arrays flatten, database defaults are skipped)
+            raise TypeError(f"insert_rows: {model.__name__} fields {unsupported} need Model.objects.bulk_create")
         sql = (f"INSERT INTO {model._meta.db_table} ({', '.join(f.column for f in fields)}) "
                f"SELECT * FROM unnest({', '.join(f'%s::{array_type(f)}' for f in fields)}) "
                f"RETURNING {model._meta.pk.column}")

@@ -174,6 +174,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("INBOUND_SWEEP_SECONDS", default=15.0),
         "args": ("conversations.process_inbound",),
     },
+    # Safety net of the send pipeline: queued messages whose delivery task was never queued (broker down) or lost.
+    "outbound-requeue-stale": {
+        "task": "tenants.tasks.dispatch_to_tenants",
+        "schedule": 60.0,
+        "args": ("conversations.requeue_stale",),
+    },
     # Safety net of the AI manager: a client message whose turn was never queued gets one.
     "ai-unanswered-sweep": {
         "task": "tenants.tasks.dispatch_to_tenants",

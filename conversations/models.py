@@ -62,6 +62,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["lead", "-id"], name="message_lead_id"),
             models.Index(fields=["id"], name="message_inbound_pending", condition=models.Q(inbound_pending=True)),
+            # Small: only messages waiting for a worker (the stale-queue sweep reads them every minute).
+            models.Index(fields=["created_at"], name="message_queued", condition=models.Q(status="queued")),
         ]
 
 

@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -419,12 +419,34 @@ def outbound_batch():
 
 
 def _enqueue_delivery(message_ids: list[int]) -> None:
+    """Hands committed messages to the workers. With the broker down they stay queued, and
+    `messages_requeue_stale` hands them over again: the sender's committed work is not undone."""
     from conversations.tasks import deliver_message, deliver_messages
 
-    if len(message_ids) == 1:
-        deliver_message.delay(message_ids[0], attempt=1)
-    else:
-        deliver_messages.delay(message_ids)
+    try:
+        if len(message_ids) == 1:
+            deliver_message.delay(message_ids[0], attempt=1)
+        else:
+            deliver_messages.delay(message_ids)
+    except Exception as exc:  # kombu's connection errors, after its own publish retries
+        log.warning("messages=%s delivery not queued (the stale sweep will): %s", message_ids, exc)
+
+
+STALE_QUEUED = timedelta(minutes=5)
+
+
+def messages_requeue_stale(*, now: datetime | None = None, limit: int = 2000) -> int:
+    """Safety net (beat, every minute): outbound messages still waiting for their first attempt long after they
+    were queued (the broker was down when their transaction committed, or the task was lost) get a delivery task
+    again. A task that still arrives finds them claimed and skips them: no message goes twice."""
+    before = (now or timezone.now()) - STALE_QUEUED
+    ids = list(Message.objects.filter(status=MessageStatus.QUEUED, attempts=0, direction=Direction.OUT,
+                                      created_at__lt=before).order_by("id").values_list("id", flat=True)[:limit])
+    for offset in range(0, len(ids), 100):
+        _enqueue_delivery(ids[offset:offset + 100])
+    if ids:
+        log.warning("tenant=%s requeued %s stale queued messages", connection.tenant.schema_name, len(ids))
+    return len(ids)
 
 
 def message_send_by_user(*, lead: Lead, user, text: str = "", image_url: str = "") -> Message:

@@ -30,3 +30,9 @@ def process_inbound(self) -> int:
     if processed is None:  # another drainer holds the tenant: look again shortly, it may have just finished
         raise self.retry(countdown=1)
     return processed
+
+
+@shared_task(name="conversations.requeue_stale", acks_late=True, ignore_result=True)
+def requeue_stale() -> int:
+    """Every minute (beat fans it out to every tenant): queued messages no worker got."""
+    return services.messages_requeue_stale()

@@ -22,7 +22,7 @@ class FollowUp(models.Model):
     """A touch due at a time: swept every few seconds and claimed exactly once (never a long ETA task).
 
     A sweeper claims due rows in one conditional UPDATE (status pending → claimed with its own claim token),
-    then sends each in a transaction that flips claimed → sent only while the token is still its own."""
+    then sends them a chunk at a time, flipping claimed → sent only while the token is still its own."""
 
     lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="followups")
     kind = models.CharField(max_length=20, default="followup")  # followup | reengagement | onboarding
@@ -44,6 +44,8 @@ class FollowUp(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     campaign = models.CharField(max_length=64, blank=True)
     meta = models.JSONField(default=dict, blank=True)
+    # Sends of this row that raised; after a few it is skipped with the error (followups.services._send_failed).
+    send_failures = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["due_at", "id"]

@@ -7,6 +7,7 @@ flips them claimed → sent together with their messages."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import random
@@ -138,8 +139,9 @@ def followups_sweep(*, now: datetime | None = None, batch: int = 200, time_budge
         if not rows:
             break
         result.claimed += len(rows)
-        _send_batch(rows, s=s, token=token, clock=clock, result=result, chunk=chunk, rng=rng)
-        if len(rows) < batch:
+        _send_batch(rows, s=s, token=token, clock=clock, result=result, chunk=chunk, rng=rng,
+                    deadline=start + time_budget)
+        if result.more or len(rows) < batch:
             break
         if monotonic_time.monotonic() - start > time_budget:
             result.more = True
@@ -190,7 +192,7 @@ def _defer_quiet(s: FollowupSettings, now: datetime, rng: random.Random | None) 
 
 
 CLAIM_FIELDS = ("id", "lead_id", "kind", "step", "text", "content_id", "due_at", "gap_minutes", "campaign", "meta",
-                "created_at")
+                "created_at", "send_failures")
 
 
 def _claim(*, now: datetime, limit: int, token: uuid.UUID) -> list[dict]:
@@ -210,9 +212,10 @@ def _claim(*, now: datetime, limit: int, token: uuid.UUID) -> list[dict]:
 
 
 def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, clock, result: SweepResult,
-                chunk: int, rng) -> None:
+                chunk: int, rng, deadline: float | None = None) -> None:
     """Sends claimed rows a chunk at a time, each chunk in one transaction with a fixed number of statements.
-    A chunk that fails (a bad row) is rolled back and its rows go one by one, so only the bad row waits."""
+    A chunk that fails (a bad row) is rolled back and its rows go one by one, so only the bad row waits. Past
+    the `deadline` (monotonic) the rows not reached yet go back to the queue as they were."""
     from leads.models import Lead, Stage
 
     leads = {lead.pk: lead for lead in Lead.objects.filter(pk__in={r["lead_id"] for r in rows})}
@@ -222,9 +225,13 @@ def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, cloc
     # One lead, one touch per batch: a second due step of the same lead waits for its gap.
     seen: dict[int, datetime] = {}
     for offset in range(0, len(rows), chunk):
+        if offset and deadline is not None and monotonic_time.monotonic() > deadline:
+            _unclaim(rows[offset:], token=token)
+            result.claimed -= len(rows) - offset
+            result.more = True
+            return
         part = rows[offset:offset + chunk]
-        # The words first, outside the leads' locks: in `openai` mode the model writes them.
-        texts = {row["id"]: _touch_text(row, leads.get(row["lead_id"]), s) for row in part}
+        texts = _touch_texts(part, leads=leads, s=s, now=clock(), seen=seen)
         before = dict(seen)
         try:
             outcomes = _send_chunk(part, leads=leads, texts=texts, s=s, token=token, now=clock(), seen=seen, rng=rng)
@@ -238,22 +245,35 @@ def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, cloc
                 try:
                     outcomes += _send_chunk([row], leads=leads, texts=texts, s=s, token=token, now=now, seen=seen,
                                             rng=rng)
-                except Exception:
-                    log.exception("followup=%s send failed; it returns to the queue", row["id"])
-                    outcomes.append(_release(row, token=token, due=now + timedelta(minutes=1)))
+                except Exception as exc:
+                    log.exception("followup=%s send failed", row["id"])
+                    outcomes.append(_send_failed(row, token=token, now=now, error=exc))
         for outcome in outcomes:
             setattr(result, outcome, getattr(result, outcome) + 1)
 
 
-def _touch_text(row: dict, lead, s: FollowupSettings) -> str:
-    """The words of a follow-up or re-engagement touch; the row's own text for the rest, and for a lead that
-    (as last read) may not be touched: no model call for a touch that will not go."""
-    text = row["text"] or ""
-    if lead is None or not text or row["kind"] not in (FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT):
-        return text
-    if _block_reason(lead, s):
-        return text
-    return followup_text(lead=lead, template=text, touch=max(0, (row["step"] or 1) - 1))
+def _touch_texts(part: list[dict], *, leads: dict, s: FollowupSettings, now: datetime, seen: dict) -> dict[int, str]:
+    """The words of the chunk's follow-up and re-engagement touches, written before the chunk takes its locks (in
+    `openai` mode the model writes them) and only for rows that, as their leads were last read, go out as text:
+    no model call for a touch that is cancelled, deferred or sent as a WhatsApp template."""
+    texts: dict[int, str] = {}
+    scratch = dict(seen)
+    for row in part:
+        lead = leads.get(row["lead_id"])
+        if lead is None or not row["text"] or row["kind"] not in (FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT):
+            continue
+        try:
+            verdict = _verdict(row, lead, s=s, now=now, seen=scratch, earlier={}, rng=None)
+        except Exception:  # a bad row: its real decision fails too, and is handled there
+            continue
+        if verdict == ("send", None):
+            scratch[lead.pk] = now
+            texts[row["id"]] = _touch_text(row, lead)
+    return texts
+
+
+def _touch_text(row: dict, lead) -> str:
+    return followup_text(lead=lead, template=row["text"], touch=max(0, (row["step"] or 1) - 1))
 
 
 def _send_chunk(part: list[dict], *, leads: dict, texts: dict, s: FollowupSettings, token: uuid.UUID, now: datetime,
@@ -280,7 +300,7 @@ def _send_chunk(part: list[dict], *, leads: dict, texts: dict, s: FollowupSettin
                 outcomes.append("cancelled")
                 continue
             decided = _decide(row, lead=leads.get(row["lead_id"]), state=states.get(row["lead_id"]), s=s,
-                              token=token, now=now, seen=seen, rng=rng, text=texts[row["id"]], earlier=earlier)
+                              token=token, now=now, seen=seen, rng=rng, texts=texts, earlier=earlier)
             if isinstance(decided, str):
                 outcomes.append(decided)
             else:
@@ -329,6 +349,29 @@ def _release(row: dict, *, token: uuid.UUID, due: datetime) -> str:
     return "deferred"
 
 
+def _unclaim(rows: list[dict], *, token: uuid.UUID) -> None:
+    """Claimed rows this sweeper will not reach: back to the queue, due as they were."""
+    FollowUp.objects.filter(pk__in=[row["id"] for row in rows], status=FollowUpStatus.CLAIMED,
+                            claim_token=token).update(status=FollowUpStatus.PENDING, claim_token=None, claimed_at=None)
+
+
+MAX_SEND_FAILURES = 5
+
+
+def _send_failed(row: dict, *, token: uuid.UUID, now: datetime, error: Exception) -> str:
+    """A row that could not be sent returns to the queue a minute later; after MAX_SEND_FAILURES it is skipped
+    with the error as its reason (shown on the lead card) instead of failing every minute for ever."""
+    failures = row["send_failures"] + 1
+    claimed = FollowUp.objects.filter(pk=row["id"], status=FollowUpStatus.CLAIMED, claim_token=token)
+    if failures < MAX_SEND_FAILURES:
+        claimed.update(status=FollowUpStatus.PENDING, due_at=now + timedelta(minutes=1), claim_token=None,
+                       claimed_at=None, send_failures=failures)
+        return "deferred"
+    claimed.update(send_failures=failures)
+    return _close(row, token=token, status=FollowUpStatus.SKIPPED, now=now,
+                  reason=f"send failed {failures} times: {type(error).__name__}: {error}")
+
+
 def _block_reason(lead, s: FollowupSettings) -> str:
     return scheduling.lead_block_reason(lead, s, stage_kind=getattr(lead, "_followup_stage_kind", ""))
 
@@ -337,18 +380,10 @@ LEAD_STATE_FIELDS = ("refused", "handler_id", "ai_enabled", "last_inbound_at", "
                      "stage_id", "provider")
 
 
-def _decide(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: uuid.UUID, now: datetime,
-            seen: dict, rng, text: str, earlier: dict) -> str | tuple[Any, str]:
-    """What a claimed row becomes: an outcome written at once (cancelled, skipped, deferred) or
-    (message, text) for the chunk to write. `state`: the lead's fresh fields, read under its row lock
-    (None: the lead is gone); `text`: the touch's words, written before the locks."""
-    from conversations.services import outbound_message
-
+def _verdict(row: dict, lead, *, s: FollowupSettings, now: datetime, seen: dict, earlier: dict, rng) -> tuple:
+    """What a claimed row becomes, given its lead's state; writes nothing. ("close", status, reason),
+    ("release", due) with `due()` the new due time, or ("send", template): template None for plain words."""
     kind = row["kind"]
-    if lead is None or state is None:
-        return _close(row, token=token, status=FollowUpStatus.CANCELLED, reason="lead deleted", now=now)
-    for key in LEAD_STATE_FIELDS:
-        setattr(lead, key, state[key])
     reason = _block_reason(lead, s)
     if not reason and kind == FollowUpKind.FOLLOWUP and not s.enabled:
         reason = "follow-ups off"
@@ -360,31 +395,53 @@ def _decide(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: 
     if not reason and kind == FollowUpKind.FOLLOWUP and lead.waiting_since is None:
         reason = "client answered"
     if reason:
-        return _close(row, token=token, status=FollowUpStatus.CANCELLED, reason=reason, now=now)
+        return ("close", FollowUpStatus.CANCELLED, reason)
     # Never at night; re-engagement only inside its working window.
     if kind == FollowUpKind.REENGAGEMENT:
         allowed = scheduling.reengagement_shift(now, dataclasses.replace(s, spread_minutes=0))
         if allowed > now:
-            return _release(row, token=token, due=scheduling.reengagement_shift(now, s, rng))
+            return ("release", functools.partial(scheduling.reengagement_shift, now, s, rng))
     elif scheduling.in_quiet_hours(now, s):
-        return _release(row, token=token, due=scheduling.quiet_shift(now, s, rng))
+        return ("release", functools.partial(scheduling.quiet_shift, now, s, rng))
     # Never two touches closer than the step gap (a step delayed by the night pushes the next one).
     gap = timedelta(minutes=row["gap_minutes"] or 0)
     if lead.pk in seen:
-        return _release(row, token=token, due=scheduling.quiet_shift(seen[lead.pk] + gap, s, rng))
+        return ("release", functools.partial(scheduling.quiet_shift, seen[lead.pk] + gap, s, rng))
     if gap and lead.last_outbound_at and now < lead.last_outbound_at + gap:
-        return _release(row, token=token, due=scheduling.quiet_shift(lead.last_outbound_at + gap, s, rng))
+        return ("release", functools.partial(scheduling.quiet_shift, lead.last_outbound_at + gap, s, rng))
     # Steps go out in order: an earlier step moved by the night goes first.
     before = [due for step, due in earlier.get((lead.pk, kind), ()) if step < row["step"]]
     if before:
-        return _release(row, token=token, due=scheduling.quiet_shift(max(before[0], now) + gap, s, rng))
-    template = None
+        return ("release", functools.partial(scheduling.quiet_shift, max(before[0], now) + gap, s, rng))
     if lead.provider == "whatsapp" and not (lead.last_inbound_at and now - lead.last_inbound_at < WA_WINDOW):
         name = (row["meta"] or {}).get("template") or s.wa_template
         if not name:
-            return _close(row, token=token, status=FollowUpStatus.SKIPPED, reason=WA_NO_TEMPLATE, now=now)
-        template = {"name": name, "language": s.wa_template_language}
-        text = row["text"] or ""  # the template carries the words; the row keeps its intent
+            return ("close", FollowUpStatus.SKIPPED, WA_NO_TEMPLATE)
+        return ("send", {"name": name, "language": s.wa_template_language})
+    return ("send", None)
+
+
+def _decide(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: uuid.UUID, now: datetime,
+            seen: dict, rng, texts: dict, earlier: dict) -> str | tuple[Any, str]:
+    """What a claimed row becomes: an outcome written at once (cancelled, skipped, deferred) or
+    (message, text) for the chunk to write. `state`: the lead's fresh fields, read under its row lock
+    (None: the lead is gone); `texts`: the touches' words written before the locks."""
+    from conversations.services import outbound_message
+
+    if lead is None or state is None:
+        return _close(row, token=token, status=FollowUpStatus.CANCELLED, reason="lead deleted", now=now)
+    for key in LEAD_STATE_FIELDS:
+        setattr(lead, key, state[key])
+    verdict = _verdict(row, lead, s=s, now=now, seen=seen, earlier=earlier, rng=rng)
+    if verdict[0] == "close":
+        return _close(row, token=token, status=verdict[1], reason=verdict[2], now=now)
+    if verdict[0] == "release":
+        return _release(row, token=token, due=verdict[1]())
+    template, kind = verdict[1], row["kind"]
+    text = row["text"] or ""  # a template carries the words itself; the row keeps its intent
+    if template is None and text and kind in (FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT):
+        # Written before the locks; a row that only now may go (its lead changed meanwhile) gets them here.
+        text = texts[row["id"]] if row["id"] in texts else _touch_text(row, lead)
     purpose = {"followup": "followup", "reengagement": "reengagement", "onboarding": "onboarding"}[kind]
     meta = {"followup_id": row["id"], "step": row["step"]}
     message = None

@@ -314,7 +314,8 @@ def leads_touch_messages(pairs: list[tuple[Lead, Any]]) -> None:
             fields.update(last_inbound_at=now, waiting_since=None)
         else:
             fields["last_outbound_at"] = now
-            if lead.waiting_since is None:
+            earlier = changes.get(lead.pk, {})  # this call's own earlier change wins over a stale object
+            if (earlier["waiting_since"] if "waiting_since" in earlier else lead.waiting_since) is None:
                 fields["waiting_since"] = now
         for key, value in fields.items():
             setattr(lead, key, value)

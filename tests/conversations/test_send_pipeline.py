@@ -321,6 +321,42 @@ def test_sends_of_one_tenant_never_use_another_tenants_channel(worker, live_tena
         other.close()
 
 
+def _stale_queued(tenant, lead_id: int, text: str, minutes_ago: float) -> int:
+    """A queued message whose delivery task never reached a worker (the broker was down at commit, or lost it)."""
+    with tenant_context(tenant):
+        message = Message.objects.create(lead_id=lead_id, direction="out", kind="text", text=text,
+                                          status=MessageStatus.QUEUED, provider="chatflow", author_kind="ai")
+        Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(minutes=minutes_ago))
+        return message.pk
+
+
+def test_queued_messages_no_worker_got_are_sent_by_the_stale_sweep_once(worker, live_tenant, standin):
+    from conversations.tasks import requeue_stale
+    from leads.services import lead_for_inbound
+    from tenants.models import Tenant
+
+    beta = Tenant.objects.get(slug="beta")
+    configure(live_tenant, standin)
+    standin.default.json = CF_OK
+    lead_id = make_lead(live_tenant, "chatflow", "77011112233", "77011112233")
+    stale = _stale_queued(live_tenant, lead_id, "Потерянное", minutes_ago=10)
+    fresh = _stale_queued(live_tenant, lead_id, "Ещё в пути", minutes_ago=1)
+    with tenant_context(beta):
+        other_lead, _ = lead_for_inbound(provider="chatflow", identity="77019998877", phone="77019998877", name="Б")
+    other = _stale_queued(beta, other_lead.pk, "Чужое", minutes_ago=10)
+    with tenant_context(live_tenant):
+        requeue_stale.delay()
+        requeue_stale.delay()  # two beats at once: still one send
+    assert settled(live_tenant, stale).status == MessageStatus.SENT
+    time.sleep(0.5)
+    assert [r.query["msg"] for r in standin.requests] == ["Потерянное"]
+    with tenant_context(live_tenant):
+        assert Message.objects.get(pk=fresh).status == MessageStatus.QUEUED  # not stale yet: its task may come
+    with tenant_context(beta):
+        assert Message.objects.filter(pk=other, status=MessageStatus.QUEUED, attempts=0).exists()
+        Lead.objects.filter(pk=other_lead.pk).delete()  # beta is shared by the session: leave it as found
+
+
 # --- a batch queued at once (the follow-up sweep) --------------------------------------------------------
 
 

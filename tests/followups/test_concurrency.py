@@ -145,3 +145,15 @@ def test_one_beat_tick_drains_a_backlog_through_continuations(live_tenant, worke
         assert sent == 450
         assert FollowUp.objects.filter(status="sent").count() == 450
     connection.set_schema_to_public()
+
+
+def test_a_sweep_out_of_time_returns_the_rows_it_did_not_reach(live_tenant):
+    """The time budget is checked per chunk: what the sweep claimed but did not reach goes back to the queue as it
+    was (pending, due as before) for the continuation, instead of waiting out a claim timeout."""
+    now = _due_rows(live_tenant, 60)
+    with tenant_context(live_tenant):
+        result = services.followups_sweep(now=now, batch=50, chunk=10, time_budget=0)
+        assert (result.claimed, result.sent, result.more) == (10, 10, True)
+        assert FollowUp.objects.filter(status="pending", due_at=now, claim_token__isnull=True).count() == 50
+        assert not FollowUp.objects.filter(status="claimed").exists()
+    connection.set_schema_to_public()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from conversations.models import Message
 from followups.models import FollowUp
 from followups.scheduling import followups_schedule
-from followups.services import WA_NO_TEMPLATE, followups_sweep
+from followups.services import MAX_SEND_FAILURES, WA_NO_TEMPLATE, followups_sweep
 from leads.models import Lead, StageKind
 from leads.services import AI, lead_move, lead_takeover, lead_update, stage_of_kind
 from tests.conftest import user_of
@@ -195,10 +195,11 @@ def test_two_overdue_steps_never_go_out_together(alpha):
     assert followups_sweep(now=second.due_at).sent == 1
 
 
-def test_a_row_that_cannot_be_sent_waits_and_the_rest_of_its_chunk_goes_out(alpha):
+def test_a_row_that_cannot_be_sent_waits_and_the_rest_of_its_chunk_goes_out(alpha, caplog):
     """A chunk is written in bulk; a row that breaks it (its meta edited by hand into a list, on a WhatsApp lead
     whose window is closed, so the template lookup fails) rolls the chunk back, the chunk is redone row by row:
-    the others go out, the broken row returns to the queue a minute later and nothing is lost."""
+    the others go out, the broken row returns to the queue a minute later and nothing is lost. A row that keeps
+    failing is skipped after a few tries, with the error as its reason (shown on the lead card)."""
     leads = [client_writes("Здравствуйте") for _ in range(3)]
     sent_at = [ai_says(lead).sent_at for lead in leads]
     bad = leads[1]
@@ -207,10 +208,18 @@ def test_a_row_that_cannot_be_sent_waits_and_the_rest_of_its_chunk_goes_out(alph
     due = max(sent_at) + 16 * MIN
     result = followups_sweep(now=due)
     assert (result.claimed, result.sent, result.deferred) == (3, 2, 1)
+    assert "followups chunk of 3 failed; its rows go one by one" in caplog.text
     assert [len(touches(lead)) for lead in leads] == [1, 0, 1]
     first_step = rows(bad)[0]
     assert (first_step.step, first_step.status, first_step.due_at) == (1, "pending", due + MIN)
-    assert first_step.claim_token is None
+    assert first_step.claim_token is None and first_step.send_failures == 1
+    for attempt in range(2, MAX_SEND_FAILURES + 1):
+        result = followups_sweep(now=due + attempt * MIN)
+        assert result.claimed == 1 and result.sent == 0
+    first_step = rows(bad)[0]
+    assert first_step.status == "skipped" and first_step.send_failures == MAX_SEND_FAILURES
+    assert first_step.reason.startswith(f"send failed {MAX_SEND_FAILURES} times: AttributeError")
+    assert touches(bad) == []
 
 
 def test_quiet_hours_move_steps_to_the_morning_and_keep_the_gap(alpha):
