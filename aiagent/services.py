@@ -11,7 +11,6 @@ language, turns, price_asked, facts_used, intents, quotes (the client's words pe
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -30,6 +29,7 @@ from conversations.models import Direction, Message
 from conversations.services import message_send
 from leads import services as lead_services
 from leads.models import Lead, Stage, StageKind
+from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.aiagent")
 
@@ -41,21 +41,9 @@ MAX_DEBOUNCE = 30.0
 # ---------------------------------------------------------------------------------------------------------
 # Configuration and infrastructure
 
-_configs: dict[tuple, dict] = {}
-
-
 def ai_config() -> dict:
-    """The current tenant's full decrypted configuration, cached per process by the stored document."""
-    from tenants.services import tenant_config_get
-
-    tenant = connection.tenant
-    key = (tenant.pk, json.dumps(tenant.config or {}, sort_keys=True, default=str))
-    hit = _configs.get(key)
-    if hit is None:
-        if len(_configs) > 500:
-            _configs.clear()
-        hit = _configs[key] = tenant_config_get(tenant)
-    return hit
+    """The current tenant's full decrypted configuration (cached per process by the stored document)."""
+    return tenant_config_current()
 
 
 def _debounce(ai: dict) -> float:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -47,11 +47,9 @@ class FollowupSettings:
 
 def settings_current() -> FollowupSettings:
     """The current tenant's settings, read fresh (an imported change applies to the very next sweep)."""
-    from tenants.models import Tenant
-    from tenants.services import tenant_config_get
+    from tenants.selectors import tenant_config_current
 
-    tenant = Tenant.objects.get(pk=connection.tenant.pk)
-    return settings_from_config(tenant_config_get(tenant))
+    return settings_from_config(tenant_config_current(fresh=True))
 
 
 def settings_from_config(cfg: dict) -> FollowupSettings:

@@ -1,12 +1,36 @@
 """Reads for tenants."""
 from __future__ import annotations
 
+import json
+
 from django.db import connection
 from django.db.models import QuerySet
 
 from buildcrm.db import server_bound_cursor
 from buildcrm.hosts import hostname
 from tenants.models import Domain, Tenant
+
+_CONFIGS: dict[tuple, dict] = {}
+
+
+def tenant_config_current(*, fresh: bool = False) -> dict:
+    """The current tenant's full configuration, secrets decrypted (for our own code, never for display), merged
+    and decrypted once per process and stored document. `fresh`: the stored document is read from the database
+    first (the follow-up sweep: a change imported a moment ago applies to the very next sweep). The dict is
+    shared: read it, never change it."""
+    from tenants.services import tenant_config_get
+
+    tenant = connection.tenant
+    if fresh:
+        tenant = Tenant(pk=tenant.pk, config=Tenant.objects.filter(pk=tenant.pk).values_list("config", flat=True)
+                        .first() or {})
+    key = (tenant.pk, json.dumps(tenant.config or {}, sort_keys=True, default=str))
+    hit = _CONFIGS.get(key)
+    if hit is None:
+        if len(_CONFIGS) > 500:
+            _CONFIGS.clear()
+        hit = _CONFIGS[key] = tenant_config_get(tenant)
+    return hit
 
 
 def tenants_active() -> QuerySet[Tenant]:
