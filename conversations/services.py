@@ -340,13 +340,10 @@ def status_apply(*, update: StatusUpdate) -> Message | None:
     return message
 
 
-def message_send(*, lead: Lead, author_kind: str, kind: str = "text", text: str = "", media_url: str = "",
-                 caption: str = "", items: list | None = None, template: dict | None = None, author_user=None,
-                 purpose: str = "reply", meta: dict | None = None) -> Message:
-    """Queues an outbound message; a worker delivers it once the transaction commits."""
-    message = outbound_message(lead=lead, author_kind=author_kind, kind=kind, text=text, media_url=media_url,
-                               caption=caption, items=items, template=template, author_user=author_user,
-                               purpose=purpose, meta=meta)
+def message_send(*, lead: Lead, author_kind: str, **fields: Any) -> Message:
+    """Queues an outbound message (`fields` as `outbound_message` takes them); a worker delivers it once the
+    transaction commits."""
+    message = outbound_message(lead=lead, author_kind=author_kind, **fields)
     messages_send([message])
     return message
 

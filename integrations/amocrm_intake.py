@@ -124,7 +124,6 @@ def amocrm_intake_process(*, inbound_event_id: int) -> str:
     """Turns one stored amoCRM lead event into our lead (once) and starts the first contact.
     Returns what happened: created, linked, known, missing, ignored, failed, skipped.
     Raises AmoApiError(retryable=True) when amoCRM is busy or down, so the task retries later."""
-
     event = InboundEvent.objects.filter(pk=inbound_event_id, provider=PROVIDER).first()
     if event is None or event.processed_at is not None:
         return "skipped"
@@ -160,10 +159,10 @@ def amocrm_intake_process(*, inbound_event_id: int) -> str:
                     name = str(contact.get("name") or "").strip() or name
                     break
     except AmoApiError as exc:
-        InboundEvent.objects.filter(pk=event.pk).update(error=exc.detail[:2000])
-        if exc.retryable:
-            raise
-        return amocrm_intake_failed(inbound_event_id=event.pk, detail=exc.detail, final=True)
+        if not exc.retryable:
+            return amocrm_intake_failed(inbound_event_id=event.pk, detail=exc.detail, final=True)
+        InboundEvent.objects.filter(pk=event.pk).update(error=exc.detail[:2000])  # kept while the task retries
+        raise
 
     info = lead_info_text(amo_lead, config.get("info_field") or "")
     outbound = (tenant.config or {}).get("outbound_channel") or "sandbox"

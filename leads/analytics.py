@@ -30,10 +30,10 @@ def _parse_day(value: str | None, name: str) -> dt.date | None:
 
 
 def _tenant_tz() -> zoneinfo.ZoneInfo:
-    from tenants.services import tenant_config_get
+    from tenants.selectors import tenant_config_current
 
     try:
-        return zoneinfo.ZoneInfo(tenant_config_get(connection.tenant).get("timezone") or "UTC")
+        return zoneinfo.ZoneInfo(tenant_config_current().get("timezone") or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return zoneinfo.ZoneInfo("UTC")
 

@@ -2,24 +2,23 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Role
 
 
 def managers_see_all() -> bool:
-    from tenants.services import tenant_config_get
+    from tenants.selectors import tenant_config_current
 
-    return bool(tenant_config_get(connection.tenant).get("leads", {}).get("managers_see_all", True))
+    return bool(tenant_config_current().get("leads", {}).get("managers_see_all", True))
 
 
 def qualification_fields() -> list[dict]:
     """The tenant's qualification fields as the lead card shows and edits them."""
-    from tenants.services import tenant_config_get
+    from tenants.selectors import tenant_config_current
 
     return [{k: f.get(k) for k in ("key", "label", "label_en", "type", "required", "choices")}
-            for f in tenant_config_get(connection.tenant)["qualification"]]
+            for f in tenant_config_current()["qualification"]]
 
 
 def lead_no_answer(lead) -> bool:
