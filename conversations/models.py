@@ -50,6 +50,10 @@ class Message(models.Model):
     # A client message stored by a webhook whose follow-up work (lead preview, live events, follow-ups,
     # the AI's turn) a worker has not done yet. Only inbound storage sets it; rows made elsewhere never wait.
     inbound_pending = models.BooleanField(default=False)
+    # That work failing: how many times, and the last error. A message that keeps failing is set aside
+    # (inbound_pending cleared, error kept) so the drain goes on with everyone else's; success clears the error.
+    inbound_attempts = models.PositiveSmallIntegerField(default=0)
+    inbound_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -62,6 +66,9 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["lead", "-id"], name="message_lead_id"),
             models.Index(fields=["id"], name="message_inbound_pending", condition=models.Q(inbound_pending=True)),
+            # Tiny: client messages set aside after failing (tenant health counts them on every admin page).
+            models.Index(fields=["id"], name="message_inbound_set_aside",
+                         condition=models.Q(inbound_pending=False) & ~models.Q(inbound_error="")),
             # Small: only messages waiting for a worker (the stale-queue sweep reads them every minute).
             models.Index(fields=["created_at"], name="message_queued", condition=models.Q(status="queued")),
         ]

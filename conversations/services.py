@@ -3,8 +3,10 @@ used by the AI, people and follow-ups (message row → Celery task → channel a
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import random
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -18,8 +20,8 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from buildcrm.db import insert_rows, server_bound_cursor
-from conversations.models import AuthorKind, Direction, Message, MessageStatus
-from integrations.base import InboundMessage, OutboundMessage, SendError, StatusUpdate
+from conversations.models import AuthorKind, Direction, InboundEvent, Message, MessageStatus
+from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, clean_text
 from leads import services as lead_services
 from leads.models import Lead
 from tenants.services import health_record
@@ -91,12 +93,13 @@ def _publish_now(tenant_id: int, messages: list[Message], event_type: str) -> No
                 {"type": event_type, "lead_id": message.lead_id, "message": data})
 
 
-def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate], raw: Any, event_id: str,
-                    source: str = "") -> list[Message]:
+def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate | Reaction], raw: Any,
+                    event_id: str, source: str = "") -> list[Message]:
     """Stores the raw event and every message it carries in one transaction; a provider message id seen
     before is skipped (200 to the provider, still one message). `raw` is the body as received (JSON text)
-    or an already decoded object. What follows a client message (live events, follow-ups, the AI's turn)
-    is left to a worker (`inbound_process_pending`), kicked once the transaction commits."""
+    or an already decoded object. Statuses and reactions are applied to the messages they name here. What
+    follows a client message (live events, follow-ups, the AI's turn) is left to a worker
+    (`inbound_process_pending`), kicked once the transaction commits."""
     event = {"event_provider": provider, "event_id": event_id[:200], "payload": _payload(raw),
              "received_at": timezone.now()}
     stored: list[Message] = []
@@ -108,23 +111,54 @@ def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate]
         with transaction.atomic():
             with server_bound_cursor() as cursor:
                 cursor.execute(_EVENT_SQL, event)
+            unattached = 0
             for item in items:
                 if isinstance(item, StatusUpdate):
                     status_apply(update=item)
+                elif isinstance(item, Reaction):
+                    unattached += reaction_apply(reaction=item) is None
                 else:
                     message = _store_inbound_message(item, source=source)
                     if message is not None:
                         stored.append(message)
+            if unattached:  # recorded with the raw event, and otherwise ignored
+                InboundEvent.objects.filter(provider=provider, event_id=event["event_id"]).update(
+                    error=f"{unattached} reaction(s) to a message this tenant does not have")
     if stored:
         schema = connection.schema_name
         transaction.on_commit(lambda: inbound_processing_kick(schema=schema))
     return stored
 
 
+# JSON text PostgreSQL's jsonb refuses although Python's json reads it: an escaped NUL, a lone surrogate.
+_UNSTORABLE_ESCAPE = re.compile(
+    r"\\u0000|\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}",
+    re.IGNORECASE)
+
+
 def _payload(raw: Any):
-    """The raw event for its jsonb column: the body's own JSON text when we have it (no re-encoding)."""
+    """The raw event for its jsonb column: the body's own JSON text when we have it (no re-encoding), unless
+    it holds what jsonb cannot (then decoded and made storable, as the message itself is)."""
     payload = raw.decode() if isinstance(raw, bytes) else raw
-    return payload if isinstance(payload, str) else Jsonb(payload)
+    if isinstance(payload, str):
+        if not _UNSTORABLE_ESCAPE.search(payload):
+            return payload
+        payload = json.loads(payload)
+    return Jsonb(_storable_json(payload))
+
+
+def _storable_json(value: Any, depth: int = 0) -> Any:
+    """A decoded JSON value with every string (keys too) made storable; nothing deeper than 100 levels (the
+    webhook parsers refuse deeper bodies before this)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if depth > 100:
+        return None
+    if isinstance(value, dict):
+        return {clean_text(str(k)): _storable_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable_json(v, depth + 1) for v in value]
+    return value
 
 
 # The raw event, once per (provider, event id): the same delivery again inserts nothing.
@@ -219,11 +253,17 @@ def inbound_processing_kick(*, schema: str) -> None:
         log.warning("schema=%s inbound processing not queued: %s", schema, exc)
 
 
+INBOUND_MAX_ATTEMPTS = 5  # drains a client message may fail before it is set aside
+
+
 def inbound_process_pending(*, batch: int = 200) -> int | None:
     """Does what follows each stored client message, oldest first. One drainer per tenant at a time (a
     PostgreSQL advisory lock), which keeps each lead's messages in order and lets the first message of a new
-    client create its lead without racing a second one. Returns how many were processed, or None when
-    another drainer is at work (the caller retries shortly)."""
+    client create its lead without racing a second one. A batch is done set-based in one savepoint; if that
+    fails, its messages are done one by one, each in its own savepoint: one that fails is tried again by the
+    next drain (its client's later messages wait behind it) and after INBOUND_MAX_ATTEMPTS is set aside with
+    its error, so no message stalls anyone else's. Returns how many were processed, or None when another
+    drainer is at work (the caller retries shortly)."""
     from buildcrm.redis_client import redis_client
 
     lock = f"inbound:{connection.schema_name}"
@@ -238,21 +278,82 @@ def inbound_process_pending(*, batch: int = 200) -> int | None:
         except Exception as exc:
             log.warning("inbound kick not cleared: %s", exc)
         total = 0
+        held: set[int] = set()  # left pending by this drain: the next one tries them again
         while True:
             with transaction.atomic():
-                messages = list(Message.objects.select_for_update(skip_locked=True, of=("self",))
-                                .select_related("lead").filter(inbound_pending=True).order_by("id")[:batch])
+                pending = Message.objects.select_for_update(skip_locked=True, of=("self",)).select_related("lead") \
+                    .filter(inbound_pending=True)
+                if held:
+                    pending = pending.exclude(pk__in=held)
+                messages = list(pending.order_by("id")[:batch])
                 if not messages:
                     break
-                _inbound_after_store(messages)
-                Message.objects.filter(pk__in=[m.pk for m in messages]).update(inbound_pending=False)
-            total += len(messages)
+                left = _inbound_drain(messages)
+            held |= left
+            total += len(messages) - len(left)
             if len(messages) < batch:
                 break
         return total
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [lock])
+
+
+def _inbound_drain(messages: list[Message]) -> set[int]:
+    """Processes a batch (rows locked by the caller's transaction). Returns the ids left pending."""
+    try:
+        with transaction.atomic():
+            _inbound_after_store(messages)
+            _inbound_done([m.pk for m in messages])
+        return set()
+    except Exception as exc:  # any step of any message: redo them one by one to find which
+        log.warning("tenant=%s inbound batch of %s failed, processing one by one: %s: %s",
+                    connection.tenant.schema_name, len(messages), type(exc).__name__, exc)
+    held: set[int] = set()
+    blocked: set[tuple] = set()  # clients with a failed message in this batch: their later ones wait
+    # Re-read: the failed pass changed the objects (leads assigned, names set) but not the rows.
+    for message in Message.objects.select_related("lead").filter(pk__in=[m.pk for m in messages]).order_by("id"):
+        client = _inbound_client(message)
+        if client in blocked:
+            held.add(message.pk)
+            continue
+        try:
+            with transaction.atomic():
+                _inbound_after_store([message])
+                _inbound_done([message.pk])
+        except Exception as exc:
+            blocked.add(client)
+            if not _inbound_failed(message, exc):
+                held.add(message.pk)
+    return held
+
+
+def _inbound_client(message: Message) -> tuple:
+    """Whose message this is: its lead, or (before the lead exists) its channel identity."""
+    if message.lead_id is not None:
+        return ("lead", message.lead_id)
+    return (lead_services.PROVIDER_CHANNEL.get(message.provider, "sandbox"), message.meta.get("identity"))
+
+
+def _inbound_done(ids: list[int]) -> None:
+    Message.objects.filter(pk__in=ids).update(inbound_pending=False, inbound_error="")
+
+
+def _inbound_failed(message: Message, exc: Exception) -> bool:
+    """Records a failed attempt (outside the rolled-back savepoint); after INBOUND_MAX_ATTEMPTS the message
+    is set aside. Returns whether it was. The tenant's health shows the error either way."""
+    attempts = message.inbound_attempts + 1
+    error = f"{type(exc).__name__}: {exc}".strip()[:2000]
+    set_aside = attempts >= INBOUND_MAX_ATTEMPTS
+    fields: dict[str, Any] = {"inbound_attempts": attempts, "inbound_error": error}
+    if set_aside:
+        fields["inbound_pending"] = False
+    Message.objects.filter(pk=message.pk).update(**fields)
+    what = "set aside" if set_aside else f"attempt {attempts}/{INBOUND_MAX_ATTEMPTS} failed"
+    log.error("lead=%s message=%s inbound %s: %s", message.lead_id or "new", message.pk, what, error)
+    health_record(tenant_id=connection.tenant.id, source="inbound",
+                  error=f"inbound {message.provider} message {message.pk} {what}: {error}")
+    return set_aside
 
 
 def inbound_receive_now(*, provider: str, item: InboundMessage, raw: Any, source: str = "") -> Message | None:
@@ -315,6 +416,41 @@ def _inbound_after_store(messages: list[Message]) -> None:
             lead_id=lead_id, message_id=newest, new_lead=new_lead))
     for provider in {message.provider for message in messages}:
         health_record(tenant_id=connection.tenant.id, inbound_provider=provider)
+
+
+def reaction_apply(*, reaction: Reaction) -> Message | None:
+    """A client's reaction, attached to the message it reacts to (`meta.reaction`, a `message.updated` live
+    event); that message must be in the reacting client's own dialog. Returns None when there is no such
+    message (the caller records the event as such): a reaction never becomes a message of its own."""
+    from leads.models import LeadIdentity
+
+    channel = lead_services.PROVIDER_CHANNEL.get(reaction.provider, "sandbox")
+    lead_id = LeadIdentity.objects.filter(channel=channel, identity=reaction.identity).values_list(
+        "lead_id", flat=True).first()
+    message = Message.objects.select_for_update().filter(
+        provider=reaction.provider, provider_message_id=reaction.target_message_id).first()
+    if message is None and lead_id is not None:  # a later part of an album we sent: its id is in provider_ids
+        message = Message.objects.select_for_update().filter(
+            lead_id=lead_id, provider=reaction.provider, direction=Direction.OUT,
+            meta__provider_ids__contains=[reaction.target_message_id]).first()
+    own = message is not None and (
+        (lead_id is not None and message.lead_id == lead_id)
+        or (message.direction == Direction.IN and message.meta.get("identity") == reaction.identity))
+    if not own:
+        log.info("reaction by %s on %s to unknown message %s: ignored", reaction.identity, reaction.provider,
+                 reaction.target_message_id)
+        return None
+    meta = dict(message.meta)
+    if reaction.emoji:
+        meta["reaction"] = {"emoji": reaction.emoji, "at": reaction.timestamp.isoformat()}
+    else:
+        meta.pop("reaction", None)
+    message.meta = meta
+    Message.objects.filter(pk=message.pk).update(meta=meta)
+    log.info("lead=%s message=%s reaction=%s", message.lead_id, message.pk, reaction.emoji or "removed")
+    if message.lead_id is not None:
+        _publish_message(message, "message.updated")
+    return message
 
 
 def status_apply(*, update: StatusUpdate) -> Message | None:

@@ -6,6 +6,8 @@ shape but does no authentication.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +17,7 @@ from integrations.base import (
     MEDIA_KINDS,
     InboundMessage,
     OutboundMessage,
+    Reaction,
     SendError,
     SendResult,
     StatusUpdate,
@@ -23,20 +26,32 @@ from integrations.base import (
     as_dict,
     caption_of,
     check_kind,
+    clean_name,
+    clean_text,
+    coordinates,
     digits,
+    e164_phone,
     http_client,
     link_text,
     load_json_object,
     location_text,
+    obj,
+    opt_list,
+    opt_obj,
+    opt_text,
     perform,
+    provider_id,
     require_media_url,
     response_json,
     retry_after_header,
     retryable_status,
     short_body,
     utc_from_timestamp,
+    vcard_contact,
+    webhook_parser,
 )
 
+log = logging.getLogger("buildcrm.integrations")
 PROVIDER = "chatflow"
 DEFAULT_API_URL = "https://app.chatflow.kz/api/v1"
 
@@ -72,19 +87,93 @@ def _truthy(value: Any) -> bool:
 
 def _sender_name(payload: dict, metadata: dict) -> str | None:
     for candidate in (metadata.get("pushName"), metadata.get("senderName"), payload.get("pushName")):
-        if isinstance(candidate, str) and candidate.strip():
-            return candidate.strip()
+        name = clean_name(candidate)
+        if name:
+            return name
     # `sender` is sometimes a display name, sometimes a jid/number; only one with letters is a name.
     sender = metadata.get("sender")
     if isinstance(sender, str) and "@" not in sender and any(ch.isalpha() for ch in sender):
-        return sender.strip()
+        return clean_name(sender)
     return None
 
 
+# Chat addresses are JIDs, `user[_agent][:device]@server` (Baileys, src/WABinary/jid-utils.ts). A person
+# writes from a phone number (s.whatsapp.net, c.us, hosted) or, when WhatsApp hides the number, from a
+# privacy id (lid, hosted.lid): an identity to answer, not a phone. Groups, status updates, broadcast lists,
+# channels, calls and bots are not leads.
+_PHONE_SERVERS = {"s.whatsapp.net", "c.us", "hosted"}
+_LID_SERVERS = {"lid", "hosted.lid"}
+_NOT_A_PERSON = {"g.us", "broadcast", "newsletter", "call", "bot"}
+_LID_USER = re.compile(r"[0-9]{1,40}")
+
+
+def _sender_identity(remote_jid: str) -> tuple[str, str | None] | None:
+    """(identity, phone) of the chat a message came from; None when that chat is not a person."""
+    user, _, server = remote_jid.strip().partition("@")
+    server = server.lower()
+    if server in _NOT_A_PERSON:
+        return None
+    user = user.split(":", 1)[0].split("_", 1)[0]
+    if server in _LID_SERVERS:
+        if not _LID_USER.fullmatch(user):
+            raise WebhookError(400, "metadata.remoteJid is not a valid WhatsApp privacy id (@lid)")
+        return f"{user}@{server}", None  # ChatFlow sends to a jid with '@' as given
+    if server and server not in _PHONE_SERVERS:
+        raise WebhookError(400, "metadata.remoteJid is not a WhatsApp address of a person")
+    if not digits(user):
+        raise WebhookError(400, "metadata.remoteJid has no phone number")
+    phone = e164_phone(user, "metadata.remoteJid")
+    return phone, phone
+
+
+# Baileys message contents (WAProto: Message.ContactMessage {displayName, vcard}, ContactsArrayMessage
+# {displayName, contacts}, ReactionMessage {key, text}): where a gateway passes them through.
+_CONTACT_TYPES = {"contact", "contactmessage", "contactsarraymessage", "vcard"}
+_REACTION_TYPES = {"reaction", "reactionmessage"}
+_MAX_CARDS = 10
+
+
+def _content(payload: dict, name: str) -> dict:
+    """A Baileys content part (`contactMessage`, …) at the top of the event or under `message`."""
+    for source in (payload, as_dict(payload.get("message"))):
+        part = source.get(name)
+        if part is not None:
+            return obj(part, name)
+    return {}
+
+
+def _shared_contacts(payload: dict, text: str) -> str:
+    """The contact cards a client shared, as text (name and numbers): a message, never their identity."""
+    cards: list[str] = []
+    single = _content(payload, "contactMessage")
+    if single:
+        cards.append(vcard_contact(opt_text(single, "vcard", "contactMessage.vcard"),
+                                   clean_name(single.get("displayName"))))
+    for item in opt_list(_content(payload, "contactsArrayMessage"), "contacts", "contactsArrayMessage.contacts"):
+        item = obj(item, "contactsArrayMessage.contacts[]")
+        cards.append(vcard_contact(opt_text(item, "vcard", "contacts[].vcard"), clean_name(item.get("displayName"))))
+    if not cards and "BEGIN:VCARD" in text[:_MAX_CARDS * 4096]:
+        cards = [vcard_contact(card) for card in text.split("END:VCARD", _MAX_CARDS) if "BEGIN:VCARD" in card]
+    return "\n".join(cards[:_MAX_CARDS]) or text
+
+
+def _reaction(payload: dict, identity: str, timestamp: Any) -> Reaction | None:
+    """A reaction (Baileys reactionMessage: the key of the message reacted to, the emoji as text)."""
+    part = _content(payload, "reactionMessage")
+    target = opt_obj(part, "key", "reactionMessage.key").get("id")
+    if target in (None, ""):
+        log.info("chatflow reaction without the id of its message: recorded, ignored")
+        return None
+    return Reaction(provider=PROVIDER, target_message_id=provider_id(target, "reactionMessage.key.id"),
+                    identity=identity, emoji=opt_text(part, "text", "reactionMessage.text"),
+                    timestamp=utc_from_timestamp(timestamp))
+
+
+@webhook_parser
 def parse_webhook(
     body: bytes, headers: Mapping[str, str], config: dict
-) -> list[InboundMessage | StatusUpdate]:
-    """One ChatFlow webhook → at most one InboundMessage; [] for groups and our own echoes."""
+) -> list[InboundMessage | StatusUpdate | Reaction]:
+    """One ChatFlow webhook → at most one InboundMessage (or a Reaction); [] for groups and our own echoes."""
     payload = load_json_object(body)
     if isinstance(payload.get("body"), dict):  # some ChatFlow deliveries wrap the event
         payload = payload["body"]
@@ -92,57 +181,63 @@ def parse_webhook(
     if not isinstance(metadata, dict):
         raise WebhookError(400, "missing metadata object")
     remote_jid = metadata.get("remoteJid")
-    if not isinstance(remote_jid, str) or not remote_jid.strip():
+    if remote_jid is None or remote_jid == "":
         raise WebhookError(400, "missing metadata.remoteJid")
-    message_id = metadata.get("messageId")
-    if message_id is None or str(message_id).strip() == "":
-        raise WebhookError(400, "missing metadata.messageId")
+    if not isinstance(remote_jid, str) or not remote_jid.strip():
+        raise WebhookError(400, "metadata.remoteJid must be a string like 77011112233@s.whatsapp.net")
+    message_id = provider_id(metadata.get("messageId"), "metadata.messageId")
 
     # Groups are not leads, and fromMe events are what we (or a manager's phone) sent.
-    if "@g.us" in remote_jid:
+    sender = _sender_identity(remote_jid)
+    if sender is None:
         return []
     if any(
         _truthy(flag)
         for flag in (metadata.get("fromMe"), payload.get("fromMe"), as_dict(payload.get("key")).get("fromMe"))
     ):
         return []
+    identity, phone = sender
 
-    identity = digits(remote_jid.split("@", 1)[0].split(":", 1)[0])
-    if not identity:
-        raise WebhookError(400, "metadata.remoteJid has no phone number")
-
-    message_type = str(payload.get("messageType") or "text").strip()
-    kind = _KINDS.get(message_type.lower(), "unknown")
-    media = as_dict(payload.get("mediaData"))
+    message_type = payload.get("messageType")
+    if message_type is not None and not isinstance(message_type, str):
+        raise WebhookError(400, "messageType must be a string")
+    message_type = (message_type or "text").strip().lower()
+    if message_type in _REACTION_TYPES:
+        reaction = _reaction(payload, identity, metadata.get("timestamp"))
+        return [reaction] if reaction is not None else []
+    kind = _KINDS.get(message_type, "unknown")
+    media = opt_obj(payload, "mediaData", "mediaData")
     text = payload.get("message")
-    text = text if isinstance(text, str) else ""
-    caption = media.get("caption") if isinstance(media.get("caption"), str) and media.get("caption") else None
-    mimetype = media.get("mimetype") or None
+    if text is not None and not isinstance(text, str | dict):
+        raise WebhookError(400, "message must be a string")
+    text = clean_text(text) if isinstance(text, str) else ""
+    caption = opt_text(media, "caption", "mediaData.caption") or None
+    media_url = media.get("url") or None
+    if media_url is not None and not isinstance(media_url, str):
+        raise WebhookError(400, "mediaData.url must be a string")
+    if message_type in _CONTACT_TYPES:
+        kind, text = "text", _shared_contacts(payload, text)
     if kind == "audio" and (_truthy(media.get("ptt")) or _truthy(payload.get("ptt"))):
         kind = "voice"  # a push-to-talk note, not a music file
     if kind == "location":
-        location = as_dict(payload.get("location")) or media
+        location = opt_obj(payload, "location", "location") or media
         if "latitude" in location:
-            text = text or location_text(
-                location.get("latitude"),
-                location.get("longitude"),
-                location.get("name"),
-                location.get("address"),
-            )
+            latitude, longitude = coordinates(location, "location")
+            text = text or location_text(latitude, longitude, location.get("name"), location.get("address"))
     if kind not in ("text", "location", "unknown") and caption and not text:
         text = caption
 
     return [
         InboundMessage(
             provider=PROVIDER,
-            provider_message_id=str(message_id),
+            provider_message_id=message_id,
             identity=identity,
-            phone=identity,
+            phone=phone,
             name=_sender_name(payload, metadata),
             kind=kind,
             text=text,
-            media_url=(media.get("url") or None) if kind != "text" else None,
-            mimetype=mimetype if kind != "text" else None,
+            media_url=media_url if kind != "text" else None,
+            mimetype=media.get("mimetype") if kind != "text" else None,
             caption=caption if kind != "text" else None,
             timestamp=utc_from_timestamp(metadata.get("timestamp")),
             raw=payload,

@@ -11,31 +11,45 @@ from datetime import UTC, datetime
 
 import httpx
 
-from integrations.base import InboundMessage, OutboundMessage, SendResult, check_kind, digits
+from integrations.base import (
+    MAX_PHONE_DIGITS,
+    InboundMessage,
+    OutboundMessage,
+    SendResult,
+    WebhookError,
+    check_kind,
+    digits,
+)
 
 PROVIDER = "sandbox"
 SUPPORTED_KINDS = ("text", "image", "album", "link", "voice", "audio", "document", "video", "template")
 
 
 def inbound(phone: str, name: str | None, text: str) -> InboundMessage:
-    """A client message typed into the sandbox; identity and phone are the digits of `phone`."""
+    """A client message typed into the sandbox; identity and phone are the digits of `phone` (at most 15,
+    as any phone). Text and name are made storable like every channel's (no NUL, no lone surrogates)."""
     number = digits(phone)
     if not number:
         raise ValueError("sandbox phone must contain digits")
-    return InboundMessage(
-        provider=PROVIDER,
-        provider_message_id=f"sandbox-{uuid.uuid4().hex}",
-        identity=number,
-        phone=number,
-        name=(name or "").strip() or None,
-        kind="text",
-        text=text,
-        media_url=None,
-        mimetype=None,
-        caption=None,
-        timestamp=datetime.now(UTC),
-        raw={"phone": phone, "name": name, "text": text},
-    )
+    if len(number) > MAX_PHONE_DIGITS:
+        raise ValueError(f"sandbox phone has more than {MAX_PHONE_DIGITS} digits")
+    try:
+        return InboundMessage(
+            provider=PROVIDER,
+            provider_message_id=f"sandbox-{uuid.uuid4().hex}",
+            identity=number,
+            phone=number,
+            name=name,
+            kind="text",
+            text=text,
+            media_url=None,
+            mimetype=None,
+            caption=None,
+            timestamp=datetime.now(UTC),
+            raw={"phone": phone, "name": name, "text": text},
+        )
+    except WebhookError as exc:
+        raise ValueError(exc.detail) from None
 
 
 def send(

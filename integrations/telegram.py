@@ -10,6 +10,7 @@ from integrations.base import (
     MEDIA_KINDS,
     InboundMessage,
     OutboundMessage,
+    Reaction,
     SendError,
     SendResult,
     StatusUpdate,
@@ -18,13 +19,22 @@ from integrations.base import (
     as_dict,
     caption_of,
     check_kind,
-    digits,
+    clean_text,
+    contact_card_text,
+    coordinates,
     http_client,
     link_text,
     load_json_object,
     location_text,
     normalise_headers,
+    obj,
+    opt_int,
+    opt_list,
+    opt_obj,
+    opt_text,
     perform,
+    phone_or_none,
+    provider_id,
     require_media_url,
     response_json,
     retry_after_header,
@@ -32,6 +42,7 @@ from integrations.base import (
     secrets_equal,
     short_body,
     utc_from_timestamp,
+    webhook_parser,
 )
 
 PROVIDER = "telegram"
@@ -49,24 +60,57 @@ _MEDIA_METHODS = {
 }
 
 
-def _file(part: dict) -> str | None:
+def _file(part: dict, where: str) -> str | None:
     file_id = part.get("file_id")
-    return f"tg-file:{file_id}" if file_id else None
+    return f"tg-file:{provider_id(file_id, f'{where}.file_id')}" if file_id not in (None, "") else None
+
+
+def _chat_id(value: object, where: str) -> int:
+    """A Telegram chat or user id: an integer of at most 52 significant bits (Bot API), else 400."""
+    if value is None:
+        raise WebhookError(400, f"missing {where}")
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**53) < value < 2**53:
+        raise WebhookError(400, f"{where} must be an integer id")
+    return value
+
+
+def _message_id(value: object, where: str) -> int:
+    if value is None:
+        raise WebhookError(400, f"missing {where}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
+        raise WebhookError(400, f"{where} must be a non-negative integer")
+    return value
+
+
+def _largest_photo(photos: list) -> dict:
+    """Sizes come smallest first; pick the largest by area rather than trusting the order."""
+
+    def number(value: object) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    sizes = [obj(p, "message.photo[]") for p in photos]
+    return max(sizes, key=lambda p: (number(p.get("width")) * number(p.get("height")), number(p.get("file_size"))))
+
+
+def _own_contact(message: dict, contact: dict) -> bool:
+    """A contact card is the sender's own (Telegram's "share my phone number") only when its user_id is
+    the sender's id and the message is not forwarded; anybody else's card gives nobody's identity."""
+    user_id = contact.get("user_id")
+    sender_id = as_dict(message.get("from")).get("id")
+    forwarded = any(message.get(k) is not None for k in ("forward_origin", "forward_from", "forward_date"))
+    return (isinstance(user_id, int) and not isinstance(user_id, bool) and user_id == sender_id
+            and not forwarded)
 
 
 def _classify(message: dict) -> tuple[str, str, str | None, str | None, str | None]:
-    """(kind, text, media_url, mimetype, phone) of one Telegram Message."""
-    caption = message.get("caption") if isinstance(message.get("caption"), str) else None
-    if isinstance(message.get("text"), str):
-        return "text", message["text"], None, None, None
-    photos = message.get("photo")
-    if isinstance(photos, list) and photos:
-        # Sizes come smallest first; pick the largest by area rather than trusting the order.
-        largest = max(
-            (p for p in photos if isinstance(p, dict)),
-            key=lambda p: (p.get("width", 0) * p.get("height", 0), p.get("file_size", 0)),
-        )
-        return "image", caption or "", _file(largest), "image/jpeg", None
+    """(kind, text, media_url, mimetype, phone) of one Telegram Message; phone only from the sender's own
+    contact card."""
+    caption = opt_text(message, "caption", "message.caption")
+    if message.get("text") is not None:
+        return "text", opt_text(message, "text", "message.text"), None, None, None
+    photos = opt_list(message, "photo", "message.photo")
+    if photos:
+        return "image", caption, _file(_largest_photo(photos), "message.photo[]"), "image/jpeg", None
     # animation precedes document: Telegram sends GIFs with both fields set.
     for field_name, kind in (
         ("voice", "voice"),
@@ -77,38 +121,59 @@ def _classify(message: dict) -> tuple[str, str, str | None, str | None, str | No
         ("document", "document"),
         ("sticker", "sticker"),
     ):
-        part = message.get(field_name)
-        if isinstance(part, dict):
-            mimetype = part.get("mime_type") or None
-            if field_name == "video_note":
-                mimetype = mimetype or "video/mp4"
-            text = caption or (str(part.get("emoji") or "") if kind == "sticker" else "")
-            return kind, text, _file(part), mimetype, None
-    if isinstance(message.get("contact"), dict):
-        contact = message["contact"]
-        number = str(contact.get("phone_number") or "")
-        label = " ".join(str(contact.get(k)) for k in ("first_name", "last_name") if contact.get(k))
-        text = f"{label}: {number}" if label else number
-        return "text", text, None, None, digits(number) or None
-    if isinstance(message.get("location"), dict):
-        loc = message["location"]
-        venue = as_dict(message.get("venue"))
+        if message.get(field_name) is None:
+            continue
+        part = opt_obj(message, field_name, f"message.{field_name}")
+        mimetype = part.get("mime_type")
+        if field_name == "video_note":
+            mimetype = mimetype or "video/mp4"
+        text = caption or (opt_text(part, "emoji", "message.sticker.emoji") if kind == "sticker" else "")
+        return kind, text, _file(part, f"message.{field_name}"), mimetype, None
+    if message.get("contact") is not None:
+        contact = opt_obj(message, "contact", "message.contact")
+        number = contact.get("phone_number")
+        number = number if isinstance(number, str | int) and not isinstance(number, bool) else ""
+        label = " ".join(n for n in (contact.get("first_name"), contact.get("last_name")) if isinstance(n, str))
+        text = contact_card_text(label, [clean_text(str(number))[:60]])
+        return "text", text, None, None, phone_or_none(number) if _own_contact(message, contact) else None
+    if message.get("location") is not None:
+        loc = opt_obj(message, "location", "message.location")
+        venue = opt_obj(message, "venue", "message.venue")
+        latitude, longitude = coordinates(loc, "message.location")
         return (
             "location",
-            location_text(
-                loc.get("latitude"), loc.get("longitude"), venue.get("title"), venue.get("address")
-            ),
+            location_text(latitude, longitude, venue.get("title"), venue.get("address")),
             None,
             None,
             None,
         )
-    return "unknown", caption or "", None, None, None
+    return "unknown", caption, None, None, None
 
 
+def _reaction(update: dict) -> list[Reaction]:
+    """`message_reaction` (MessageReactionUpdated): a client's emoji on a message of their private chat,
+    attached to that message ("<chat_id>:<message_id>", the id shape of both directions)."""
+    event = opt_obj(update, "message_reaction", "message_reaction")
+    chat = opt_obj(event, "chat", "message_reaction.chat")
+    chat_id = _chat_id(chat.get("id"), "message_reaction.chat.id")
+    message_id = _message_id(event.get("message_id"), "message_reaction.message_id")
+    if chat.get("type", "private") != "private" or as_dict(event.get("user")).get("is_bot"):
+        return []
+    emoji = "".join(
+        opt_text(item, "emoji", "new_reaction[].emoji")
+        for item in (obj(r, "message_reaction.new_reaction[]")
+                     for r in opt_list(event, "new_reaction", "message_reaction.new_reaction"))
+        if item.get("type") == "emoji"
+    )
+    return [Reaction(provider=PROVIDER, target_message_id=f"{chat_id}:{message_id}", identity=str(chat_id),
+                     emoji=emoji, timestamp=utc_from_timestamp(event.get("date")))]
+
+
+@webhook_parser
 def parse_webhook(
     body: bytes, headers: Mapping[str, str], config: dict
-) -> list[InboundMessage | StatusUpdate]:
-    """One Update → at most one InboundMessage.
+) -> list[InboundMessage | StatusUpdate | Reaction]:
+    """One Update → at most one InboundMessage (or a Reaction for `message_reaction`).
 
     Only `message` from private chats is a lead writing to us. `edited_message` is ignored on purpose:
     the original was already stored and answered, and an edit keeps the same chat:message id, so
@@ -121,6 +186,10 @@ def parse_webhook(
     update = load_json_object(body)
     if "update_id" not in update:
         raise WebhookError(400, "missing update_id")
+    if opt_int(update, "update_id", "update_id") is None:
+        raise WebhookError(400, "missing update_id")
+    if update.get("message_reaction") is not None:
+        return _reaction(update)
     message = update.get("message")
     if message is None:
         return []
@@ -129,32 +198,28 @@ def parse_webhook(
     chat = message.get("chat")
     if not isinstance(chat, dict) or chat.get("id") is None:
         raise WebhookError(400, "missing message.chat.id")
-    if message.get("message_id") is None:
-        raise WebhookError(400, "missing message.message_id")
+    chat_id = _chat_id(chat["id"], "message.chat.id")
+    message_id = _message_id(message.get("message_id"), "message.message_id")
     if chat.get("type", "private") != "private":
         return []
-    sender = as_dict(message.get("from"))
+    sender = opt_obj(message, "from", "message.from")
     if sender.get("is_bot"):
         return []
 
-    chat_id = str(chat["id"])
     kind, text, media_url, mimetype, phone = _classify(message)
-    name = " ".join(str(sender.get(k)).strip() for k in ("first_name", "last_name") if sender.get(k)) or None
-    caption = (
-        message.get("caption") if isinstance(message.get("caption"), str) and message.get("caption") else None
-    )
+    name = " ".join(n for n in (sender.get("first_name"), sender.get("last_name")) if isinstance(n, str))
     return [
         InboundMessage(
             provider=PROVIDER,
-            provider_message_id=f"{chat_id}:{message['message_id']}",
-            identity=chat_id,
+            provider_message_id=f"{chat_id}:{message_id}",
+            identity=str(chat_id),
             phone=phone,
             name=name,
             kind=kind,
             text=text,
             media_url=media_url,
             mimetype=mimetype,
-            caption=caption,
+            caption=opt_text(message, "caption", "message.caption") or None,
             timestamp=utc_from_timestamp(message.get("date")),
             raw=update,
         )

@@ -15,6 +15,7 @@ from integrations.base import (
     MEDIA_KINDS,
     InboundMessage,
     OutboundMessage,
+    Reaction,
     SendError,
     SendResult,
     StatusUpdate,
@@ -23,13 +24,23 @@ from integrations.base import (
     as_dict,
     caption_of,
     check_kind,
+    clean_name,
+    clean_text,
+    contact_card_text,
+    coordinates,
     digits,
+    e164_phone,
     http_client,
     link_text,
     load_json_object,
     location_text,
     normalise_headers,
+    obj,
+    opt_list,
+    opt_obj,
+    opt_text,
     perform,
+    provider_id,
     require_media_url,
     response_json,
     retry_after_header,
@@ -37,6 +48,7 @@ from integrations.base import (
     secrets_equal,
     short_body,
     utc_from_timestamp,
+    webhook_parser,
 )
 
 PROVIDER = "whatsapp"
@@ -83,53 +95,91 @@ def _check_signature(body: bytes, headers: Mapping[str, str], config: dict) -> N
         raise WebhookError(403, "X-Hub-Signature-256 does not match the body")
 
 
-def _media(kind: str, part: dict, api_url: str) -> tuple[str | None, str | None, str | None]:
+def _media(part: dict, where: str, api_url: str) -> tuple[str | None, str | None, str | None]:
     """(media_url, mimetype, caption). Cloud API gives a media id; the URL is the Graph node to resolve it."""
     media_id = part.get("id")
-    media_url = f"{api_url}/{media_id}" if media_id else None
-    caption = part.get("caption") if isinstance(part.get("caption"), str) and part.get("caption") else None
-    return media_url, part.get("mime_type") or None, caption
+    media_url = f"{api_url}/{provider_id(media_id, f'{where}.id')}" if media_id not in (None, "") else None
+    caption = opt_text(part, "caption", f"{where}.caption") or None
+    return media_url, part.get("mime_type"), caption
 
 
-def _parse_message(msg: dict, names: dict[str, str], api_url: str) -> InboundMessage | None:
-    message_id = msg.get("id")
-    if not message_id:
-        raise WebhookError(400, "missing messages[].id")
-    sender = digits(msg.get("from"))
-    if not sender:
-        raise WebhookError(400, "missing messages[].from")
-    msg_type = str(msg.get("type") or "")
+def _contact_name(card: dict) -> str | None:
+    name = as_dict(card.get("name"))
+    formatted = clean_name(name.get("formatted_name"))
+    return formatted or clean_name(" ".join(p for p in (name.get("first_name"), name.get("last_name"))
+                                            if isinstance(p, str)))
+
+
+def _shared_contacts(part_list: list) -> str:
+    """`type: contacts`: the cards the client shared, as text (name and numbers) — a message, never the
+    sender's identity (their number is `from`)."""
+    cards = []
+    for card in part_list[:10]:
+        card = obj(card, "messages[].contacts[]")
+        phones = []
+        for phone in opt_list(card, "phones", "messages[].contacts[].phones")[:5]:
+            phone = obj(phone, "messages[].contacts[].phones[]")
+            number = phone.get("phone") or phone.get("wa_id")
+            if isinstance(number, str | int) and not isinstance(number, bool):
+                phones.append(clean_text(str(number))[:60])
+        cards.append(contact_card_text(_contact_name(card), phones))
+    return "\n".join(cards)
+
+
+def _parse_message(
+    msg: dict, names: dict[str, str], api_url: str
+) -> InboundMessage | Reaction | None:
+    message_id = provider_id(msg.get("id"), "messages[].id")
+    sender = e164_phone(msg.get("from"), "messages[].from")
+    msg_type = msg.get("type")
+    if msg_type is not None and not isinstance(msg_type, str):
+        raise WebhookError(400, "messages[].type must be a string")
+    msg_type = msg_type or ""
     if msg_type == "system":  # number changes and the like: not written by the client
         return None
 
     kind, text = "unknown", ""
     media_url = mimetype = caption = None
-    part = as_dict(msg.get(msg_type))
+    where = f"messages[].{msg_type[:40]}"
+    if msg_type == "contacts":
+        return _inbound(msg, message_id, sender, names, "text", _shared_contacts(opt_list(msg, "contacts", where)))
+    part = opt_obj(msg, msg_type, where) if msg_type else {}
+    if msg_type == "reaction":
+        # The client's emoji on an earlier message; without `emoji` it was taken back.
+        return Reaction(provider=PROVIDER, target_message_id=provider_id(part.get("message_id"),
+                                                                          f"{where}.message_id"),
+                        identity=sender, emoji=opt_text(part, "emoji", f"{where}.emoji"),
+                        timestamp=utc_from_timestamp(msg.get("timestamp")))
     if msg_type == "text":
-        kind, text = "text", str(part.get("body") or "")
+        kind, text = "text", opt_text(part, "body", f"{where}.body")
     elif msg_type in ("image", "video", "document", "sticker", "audio"):
         kind = msg_type
         if msg_type == "audio" and part.get("voice"):
             kind = "voice"  # recorded voice note rather than a shared audio file
-        media_url, mimetype, caption = _media(msg_type, part, api_url)
+        media_url, mimetype, caption = _media(part, where, api_url)
         text = caption or ""
     elif msg_type == "location":
         kind = "location"
-        text = location_text(
-            part.get("latitude"), part.get("longitude"), part.get("name"), part.get("address")
-        )
+        latitude, longitude = coordinates(part, where)
+        text = location_text(latitude, longitude, part.get("name"), part.get("address"))
     elif msg_type == "interactive":
         # Button and list replies are the client's answer: treat the visible title as text.
-        reply = as_dict(part.get("button_reply")) or as_dict(part.get("list_reply"))
-        kind, text = "text", str(reply.get("title") or reply.get("id") or "")
+        reply = opt_obj(part, "button_reply", f"{where}.button_reply") or opt_obj(
+            part, "list_reply", f"{where}.list_reply")
+        kind = "text"
+        text = opt_text(reply, "title", f"{where}.title") or opt_text(reply, "id", f"{where}.id")
     elif msg_type == "button":  # quick-reply button of a template
-        kind, text = "text", str(part.get("text") or part.get("payload") or "")
-    elif msg_type == "reaction":
-        text = str(part.get("emoji") or "")
+        kind = "text"
+        text = opt_text(part, "text", f"{where}.text") or opt_text(part, "payload", f"{where}.payload")
+    return _inbound(msg, message_id, sender, names, kind, text, media_url, mimetype, caption)
 
+
+def _inbound(msg: dict, message_id: str, sender: str, names: dict[str, str], kind: str, text: str,
+             media_url: str | None = None, mimetype: str | None = None, caption: str | None = None
+             ) -> InboundMessage:
     return InboundMessage(
         provider=PROVIDER,
-        provider_message_id=str(message_id),
+        provider_message_id=message_id,
         identity=sender,
         phone=sender,
         name=names.get(sender) or (next(iter(names.values())) if len(names) == 1 else None),
@@ -150,56 +200,60 @@ def _status_error(status: dict) -> str | None:
     error = errors[0]
     parts: list[str] = []
     for piece in (error.get("title"), error.get("message"), as_dict(error.get("error_data")).get("details")):
-        if piece and str(piece) not in parts:
-            parts.append(str(piece))
+        if isinstance(piece, str | int) and piece and str(piece) not in parts:
+            parts.append(str(piece)[:500])
     text = ": ".join(parts) or "unknown error"
-    return f"{text} (code {error['code']})" if error.get("code") is not None else text
+    code = error.get("code")
+    return f"{text} (code {code})" if isinstance(code, int | str) and not isinstance(code, bool) else text
 
 
 def _parse_status(status: dict) -> StatusUpdate | None:
-    value = str(status.get("status") or "")
+    value = status.get("status")
     if value not in STATUSES:  # "deleted", "warning", …: nothing our message log tracks
         return None
-    if not status.get("id"):
-        raise WebhookError(400, "missing statuses[].id")
     return StatusUpdate(
         provider=PROVIDER,
-        provider_message_id=str(status["id"]),
+        provider_message_id=provider_id(status.get("id"), "statuses[].id"),
         status=value,
         error=_status_error(status) if value == "failed" else None,
         timestamp=utc_from_timestamp(status.get("timestamp")),
     )
 
 
+@webhook_parser
 def parse_webhook(
     body: bytes, headers: Mapping[str, str], config: dict
-) -> list[InboundMessage | StatusUpdate]:
-    """Verify the signature (before touching the JSON), then flatten every message and status."""
+) -> list[InboundMessage | StatusUpdate | Reaction]:
+    """Verify the signature (before touching the JSON), then flatten every message, reaction and status.
+    Every container must have its documented type (`entry` a list, `changes[].value` an object, …): a
+    body that does not is a 400 naming the field."""
     _check_signature(body, headers, config)
     payload = load_json_object(body)
     entries = payload.get("entry")
     if not isinstance(entries, list):
         raise WebhookError(400, "missing entry list")
     api_url = str(config.get("api_url") or DEFAULT_API_URL).rstrip("/")
-    events: list[InboundMessage | StatusUpdate] = []
+    events: list[InboundMessage | StatusUpdate | Reaction] = []
     for entry in entries:
-        for change in as_dict(entry).get("changes") or []:
-            change = as_dict(change)
+        for change in opt_list(obj(entry, "entry[]"), "changes", "entry[].changes"):
+            change = obj(change, "entry[].changes[]")
             if change.get("field", "messages") != "messages":
                 continue  # account/template updates are not conversations
-            value = as_dict(change.get("value"))
-            names = {
-                digits(c.get("wa_id")): str(as_dict(c.get("profile")).get("name"))
-                for c in value.get("contacts") or []
-                if isinstance(c, dict) and as_dict(c.get("profile")).get("name")
-            }
-            for msg in value.get("messages") or []:
+            value = opt_obj(change, "value", "entry[].changes[].value")
+            names: dict[str, str] = {}
+            for contact in opt_list(value, "contacts", "value.contacts"):
+                contact = obj(contact, "value.contacts[]")
+                name = clean_name(opt_obj(contact, "profile", "value.contacts[].profile").get("name"))
+                wa_id = contact.get("wa_id")
+                if name and isinstance(wa_id, str | int) and not isinstance(wa_id, bool):
+                    names[digits(wa_id)] = name
+            for msg in opt_list(value, "messages", "value.messages"):
                 if not isinstance(msg, dict):
                     raise WebhookError(400, "messages[] items must be objects")
                 parsed = _parse_message(msg, names, api_url)
                 if parsed is not None:
                     events.append(parsed)
-            for status in value.get("statuses") or []:
+            for status in opt_list(value, "statuses", "value.statuses"):
                 if not isinstance(status, dict):
                     raise WebhookError(400, "statuses[] items must be objects")
                 update = _parse_status(status)

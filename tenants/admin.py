@@ -283,7 +283,8 @@ class TenantAdmin(admin.ModelAdmin):
     @admin.display(description="В работе")
     def pending(self, obj):
         work = tenant_pending_work(obj)
-        return f"{work['queued_messages']} сообщ. / {work['pending_followups']} дожимов"
+        text = f"{work['queued_messages']} сообщ. / {work['pending_followups']} дожимов"
+        return text + (f" / {work['inbound_set_aside']} входящих отложено" if work["inbound_set_aside"] else "")
 
     @admin.display(description="Состояние")
     def health_report(self, obj):
@@ -296,6 +297,8 @@ class TenantAdmin(admin.ModelAdmin):
              else "—"),
             ("Сообщений в очереди", work["queued_messages"]),
             ("Сообщений с ошибкой", work["failed_messages"]),
+            ("Входящих ждут обработки", work["inbound_pending"]),
+            ("Входящих отложено после ошибок", work["inbound_set_aside"]),
             ("Дожимов ожидает", work["pending_followups"]),
         ]
         return format_html("<table>{}</table>", format_html("".join(

@@ -76,4 +76,7 @@ def tenant_pending_work(tenant: Tenant) -> dict:
             "queued_messages": Message.objects.filter(status="queued").count(),
             "failed_messages": Message.objects.filter(status="failed").count(),
             "pending_followups": FollowUp.objects.filter(status="pending").count(),
+            # Client messages stored but not yet processed by the inbound drain, and those it set aside.
+            "inbound_pending": Message.objects.filter(inbound_pending=True).count(),
+            "inbound_set_aside": Message.objects.filter(inbound_pending=False).exclude(inbound_error="").count(),
         }

@@ -483,9 +483,12 @@ def test_inactive_tenant_key_is_404(web, channels_a):
     assert post(web, url("chatflow", channels_a), chatflow_event()).status_code == 404
 
 
-def test_telegram_contact_with_a_known_phone_merges_into_that_lead(web, channels_a):
+def test_telegram_own_contact_with_a_known_phone_merges_into_that_lead(web, channels_a):
+    """The sender's own card (contact.user_id == from.id, Telegram's "share my phone number") links their
+    Telegram chat to the WhatsApp lead of that phone."""
     assert post(web, url("chatflow", channels_a), chatflow_event("CF-P1", phone="77017770011")).status_code == 200
-    update = tg_update(chat_id=4242, message_id=5, contact={"phone_number": "+7 701 777 00 11", "first_name": "Асель"})
+    update = tg_update(chat_id=4242, message_id=5,
+                       contact={"phone_number": "+7 701 777 00 11", "first_name": "Асель", "user_id": 4242})
     del update["message"]["text"]
     res = post(web, url("telegram", channels_a), update, HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=TG_SECRET)
     assert res.status_code == 200
@@ -496,3 +499,24 @@ def test_telegram_contact_with_a_known_phone_merges_into_that_lead(web, channels
             ("telegram", "4242"), ("whatsapp", "77017770011")]
         assert lead.events.filter(kind="identity_merged").exists()
         assert lead.messages.count() == 2
+
+
+def test_telegram_contact_of_somebody_else_is_only_a_message(web, channels_a):
+    """Was a merge (this test asserted it): a card without user_id, or with another user's, gave its phone
+    to the sender, who then joined that person's WhatsApp lead and its dialog. Now it is text of its own."""
+    assert post(web, url("chatflow", channels_a), chatflow_event("CF-P2", phone="77017770011")).status_code == 200
+    for message_id, card in ((5, {"phone_number": "+7 701 777 00 11", "first_name": "Асель"}),
+                             (6, {"phone_number": "77017770011", "first_name": "Асель", "user_id": 777})):
+        update = tg_update(chat_id=4242, message_id=message_id, contact=card)
+        del update["message"]["text"]
+        res = post(web, url("telegram", channels_a), update, HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=TG_SECRET)
+        assert res.status_code == 200
+    worker_step(channels_a)
+    with tenant_context(channels_a):
+        whatsapp = Lead.objects.get(channel="whatsapp")
+        assert list(whatsapp.messages.values_list("provider_message_id", flat=True)) == ["CF-P2"]
+        assert not whatsapp.events.filter(kind="identity_merged").exists()
+        telegram = Lead.objects.get(channel="telegram")
+        assert telegram.phone == "" and LeadIdentity.objects.get(lead=telegram).identity == "4242"
+        assert [m.text for m in telegram.messages.order_by("id")] == ["Асель: +7 701 777 00 11",
+                                                                       "Асель: 77017770011"]
