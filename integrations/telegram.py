@@ -102,9 +102,24 @@ def _own_contact(message: dict, contact: dict) -> bool:
             and not forwarded)
 
 
+_CONTENT_OBJECTS = ("voice", "audio", "video", "video_note", "animation", "document", "sticker", "contact",
+                    "location", "venue")
+
+
+def _check_content(message: dict) -> None:
+    """Every content field Telegram documents has its type, whichever one we read (a body with a text and
+    `"photo": [1, 2]` is as malformed as one with the photo alone)."""
+    for field_name in _CONTENT_OBJECTS:
+        opt_obj(message, field_name, f"message.{field_name}")
+    for size in opt_list(message, "photo", "message.photo"):
+        obj(size, "message.photo[]")
+    opt_text(message, "text", "message.text")
+
+
 def _classify(message: dict) -> tuple[str, str, str | None, str | None, str | None]:
     """(kind, text, media_url, mimetype, phone) of one Telegram Message; phone only from the sender's own
     contact card."""
+    _check_content(message)
     caption = opt_text(message, "caption", "message.caption")
     if message.get("text") is not None:
         return "text", opt_text(message, "text", "message.text"), None, None, None
