@@ -311,11 +311,26 @@ def test_json_nested_100000_deep_is_400(provider: str) -> None:
 
 
 @pytest.mark.parametrize("provider", PARSERS)
-@pytest.mark.parametrize("body", [b"\xff\xfe{\x00}\x00", '{"a": 1}'.encode("utf-16"), b"\xef\xbb\xbf{}", b"NaN",
-                                  b'{"entry": NaN}', b'{"x": Infinity}', b'{"x": 1e400}', b"{" + b"1" * 5000 + b"}",
-                                  b'{"x": ' + b"9" * 5000 + b"}", b"", b"\x00"])
+@pytest.mark.parametrize("body", [b"\xff\xfe{\x00}\x00", b"NaN", b"{" + b"1" * 5000 + b"}",
+                                  b'{"x": ' + b"9" * 5000 + b"}", b"", b"\x00", b"[1, 2]", b'"text"'])
 def test_bytes_that_are_not_a_json_object_are_400(provider: str, body: bytes) -> None:
     refused(provider, None, raw=body)
+
+
+@pytest.mark.parametrize("provider", PARSERS)
+@pytest.mark.parametrize("token", [b"NaN", b"Infinity", b"-Infinity", b"1e400", b"-1e999"])
+def test_a_message_carrying_a_number_postgresql_cannot_store_is_400(provider: str, token: bytes) -> None:
+    """Python's json reads these, jsonb (where the raw event is stored) refuses them: they were a 500."""
+    body = json.dumps({**documented(provider), "extra": "TOKEN"}).encode().replace(b'"TOKEN"', token)
+    refused(provider, None, raw=body)
+
+
+@pytest.mark.parametrize("provider", PARSERS)
+@pytest.mark.parametrize("encode", [lambda text: b"\xef\xbb\xbf" + text.encode(), lambda text: text.encode("utf-16"),
+                                    lambda text: text.encode("utf-32-le")], ids=["bom", "utf-16", "utf-32"])
+def test_a_message_not_in_utf8_is_400(provider: str, encode) -> None:
+    """Python's json detects UTF-16/32 and a BOM; the raw event is stored as the body's UTF-8 text."""
+    refused(provider, None, raw=encode(json.dumps(documented(provider))))
 
 
 @pytest.mark.parametrize("provider", PARSERS)
@@ -525,14 +540,32 @@ def mutated(draw, provider: str) -> bytes:
     return json.dumps(data, allow_nan=True).encode()
 
 
+def assert_raw_storable(body: bytes) -> None:
+    """The raw event of an accepted body is stored as its own text in a jsonb column: UTF-8 without a BOM,
+    JSON without NaN/Infinity or numbers beyond float range (escaped NUL and lone surrogates are cleaned on
+    the way, see conversations.services._payload)."""
+    text = body.decode("utf-8")
+    assert not text.startswith("\ufeff")
+
+    def refuse(token):
+        raise AssertionError(f"{token} reached storage")
+
+    def finite(token):
+        assert math.isfinite(float(token)), token
+        return float(token)
+
+    json.loads(text, parse_constant=refuse, parse_float=finite)
+
+
 def answer(provider: str, body: bytes) -> list | None:
-    """The parser's answer: items (checked storable), or None for a 400/403 refusal; any other exception
-    fails the test."""
+    """The parser's answer: items (checked storable, and the body with them), or None for a 400/403 refusal;
+    any other exception fails the test."""
     try:
         items = parse_body(provider, body)
     except WebhookError as exc:
         assert exc.status_code in (400, 403)
         return None
+    assert_raw_storable(body)
     assert_storable(items)
     return items
 
@@ -540,18 +573,34 @@ def answer(provider: str, body: bytes) -> list | None:
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def nested(body: bytes, depth: int) -> bytes:
+    return b'{"a":' * depth + body + b"}" * depth
+
+
+# Arbitrary bytes, alone or around a documented payload, sometimes in another encoding or nested deep.
+BYTES = st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda head, name, tail: head + json.dumps(payload(name)).encode() + tail,
+              st.binary(max_size=8), st.sampled_from(sorted(p.name for p in PAYLOADS.glob("*.json"))),
+              st.binary(max_size=8)),
+    st.builds(lambda name, codec: json.dumps(payload(name)).encode(codec),
+              st.sampled_from(sorted(p.name for p in PAYLOADS.glob("*.json"))),
+              st.sampled_from(["utf-8-sig", "utf-16", "utf-16-be", "utf-32"])),
+)
+
+
 @pytest.mark.parametrize("provider", PARSERS)
 @PROPERTY
-@given(body=st.binary(max_size=300))
+@given(body=BYTES)
 def test_arbitrary_bytes(provider: str, body: bytes) -> None:
     answer(provider, body)
 
 
 @pytest.mark.parametrize("provider", PARSERS)
 @PROPERTY
-@given(data=JSON)
-def test_arbitrary_json(provider: str, data) -> None:
-    answer(provider, json.dumps(data, allow_nan=True).encode())
+@given(data=JSON, depth=st.sampled_from([0, 0, 1, 70, 2_000, 100_000]))
+def test_arbitrary_json(provider: str, data, depth: int) -> None:
+    answer(provider, nested(json.dumps(data, allow_nan=True).encode(), depth))
 
 
 @pytest.mark.parametrize("provider", PARSERS)
