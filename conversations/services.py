@@ -279,6 +279,7 @@ def inbound_process_pending(*, batch: int = 200) -> int | None:
             log.warning("inbound kick not cleared: %s", exc)
         total = 0
         held: set[int] = set()  # left pending by this drain: the next one tries them again
+        blocked: set[tuple] = set()  # clients with a message that failed in this drain: the rest of theirs wait
         while True:
             with transaction.atomic():
                 pending = Message.objects.select_for_update(skip_locked=True, of=("self",)).select_related("lead") \
@@ -288,7 +289,7 @@ def inbound_process_pending(*, batch: int = 200) -> int | None:
                 messages = list(pending.order_by("id")[:batch])
                 if not messages:
                     break
-                left = _inbound_drain(messages)
+                left = _inbound_drain(messages, blocked)
             held |= left
             total += len(messages) - len(left)
             if len(messages) < batch:
@@ -299,20 +300,23 @@ def inbound_process_pending(*, batch: int = 200) -> int | None:
             cursor.execute("SELECT pg_advisory_unlock(hashtext(%s))", [lock])
 
 
-def _inbound_drain(messages: list[Message]) -> set[int]:
-    """Processes a batch (rows locked by the caller's transaction). Returns the ids left pending."""
+def _inbound_drain(messages: list[Message], blocked: set[tuple]) -> set[int]:
+    """Processes a batch (rows locked by the caller's transaction), in order, except the messages of clients
+    in `blocked`; a client whose message fails joins it. Returns the ids left pending."""
+    held = {m.pk for m in messages if _inbound_client(m) in blocked}
+    ready = [m for m in messages if m.pk not in held]
+    if not ready:
+        return held
     try:
         with transaction.atomic():
-            _inbound_after_store(messages)
-            _inbound_done([m.pk for m in messages])
-        return set()
+            _inbound_after_store(ready)
+            _inbound_done([m.pk for m in ready])
+        return held
     except Exception as exc:  # any step of any message: redo them one by one to find which
         log.warning("tenant=%s inbound batch of %s failed, processing one by one: %s: %s",
-                    connection.tenant.schema_name, len(messages), type(exc).__name__, exc)
-    held: set[int] = set()
-    blocked: set[tuple] = set()  # clients with a failed message in this batch: their later ones wait
+                    connection.tenant.schema_name, len(ready), type(exc).__name__, exc)
     # Re-read: the failed pass changed the objects (leads assigned, names set) but not the rows.
-    for message in Message.objects.select_related("lead").filter(pk__in=[m.pk for m in messages]).order_by("id"):
+    for message in Message.objects.select_related("lead").filter(pk__in=[m.pk for m in ready]).order_by("id"):
         client = _inbound_client(message)
         if client in blocked:
             held.add(message.pk)
