@@ -36,6 +36,7 @@ from tests.conversations.test_webhooks import (
     worker_step,
 )
 from tests.integrations import test_hostile_input as hostile
+from tests.platform.test_admin import admin_client  # noqa: F401  (fixture: a logged-in platform superuser)
 
 pytestmark = pytest.mark.django_db
 
@@ -194,17 +195,7 @@ def _client_writes(phone: str, message_id: str) -> None:
                     event_id=message_id)
 
 
-@pytest.fixture
-def admin_web(db):
-    from accounts.models import User
-
-    User.objects.create_superuser("root@platform.kz", "Root-pass-2026")
-    client = Client(HTTP_HOST="localhost")
-    assert client.login(email="root@platform.kz", password="Root-pass-2026")
-    return client
-
-
-def test_a_message_that_keeps_failing_is_set_aside_and_the_drain_goes_on(tenants, admin_web):
+def test_a_message_that_keeps_failing_is_set_aside_and_the_drain_goes_on(tenants, admin_client):  # noqa: F811
     alpha, _ = tenants
     with tenant_context(alpha):
         _client_writes("77015550301", "G-1")
@@ -242,9 +233,9 @@ def test_a_message_that_keeps_failing_is_set_aside_and_the_drain_goes_on(tenants
     health = TenantHealth.objects.get(tenant=alpha)
     assert health.last_error_source == "inbound" and "value too long" in health.last_error
     assert f"message {p2.pk} attempt 1/{INBOUND_MAX_ATTEMPTS} failed" in health.last_error
-    page = admin_web.get(f"/admin/tenants/tenant/{alpha.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/tenants/tenant/{alpha.pk}/change/").content.decode()
     assert "Входящих отложено после ошибок" in page and "value too long" in page
-    assert "1 входящих отложено" in admin_web.get("/admin/tenants/tenant/").content.decode()
+    assert "1 входящих отложено" in admin_client.get("/admin/tenants/tenant/").content.decode()
 
 
 def test_a_successful_retry_clears_the_error(tenants):
