@@ -187,16 +187,69 @@ def test_unknown_tokens_and_unconfigured_providers_are_404_not_counted(web, tena
     assert list(redis_client().scan_iter("webhook-rate:*")) == []
 
 
-def test_one_redis_round_trip_per_webhook(web, every_provider, rate_keys):
-    def script_calls() -> int:
-        stats = redis_client().info("commandstats")
-        return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval", "script|load"))
+class CountingRedisProxy:
+    """A TCP proxy in front of the test Redis that records the name of every command sent through it."""
 
-    send(web, "chatflow", webhook_path(every_provider, "chatflow"), n=100)  # the script is loaded by now
-    before = script_calls()
-    for n in range(5):
-        assert send(web, "chatflow", webhook_path(every_provider, "chatflow"), n=101 + n).status_code == 200
-    assert script_calls() - before == 5
+    def __init__(self, upstream: str) -> None:
+        from urllib.parse import urlsplit
+
+        target = urlsplit(upstream)
+        self.target, self.db = (target.hostname, target.port), target.path
+        self.commands: list[str] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"redis://127.0.0.1:{self.server.getsockname()[1]}{self.db}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket, requests: bool) -> None:
+        buffer = b""
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+            if requests:
+                buffer = self._parse(buffer + chunk)
+
+    def _parse(self, data: bytes) -> bytes:
+        """Takes whole RESP arrays (`*N` then N bulk strings) off `data`, records each one's first word."""
+        while data.startswith(b"*") and b"\r\n" in data:
+            head, rest = data.split(b"\r\n", 1)
+            words = []
+            for _ in range(int(head[1:])):
+                if b"\r\n" not in rest:
+                    return data
+                size, tail = rest.split(b"\r\n", 1)
+                length = int(size[1:])
+                if len(tail) < length + 2:
+                    return data
+                words.append(tail[:length])
+                rest = tail[length + 2:]
+            self.commands.append(words[0].decode().upper())
+            data = rest
+        return data
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_one_redis_round_trip_per_webhook(web, every_provider, rate_keys, settings):
+    proxy = CountingRedisProxy(settings.REDIS_URL)
+    try:
+        settings.REDIS_URL = proxy.url  # what the webhook's Redis traffic goes through
+        send(web, "chatflow", webhook_path(every_provider, "chatflow"), n=100)  # connects, loads the script
+        proxy.commands.clear()
+        for n in range(5):
+            assert send(web, "chatflow", webhook_path(every_provider, "chatflow"), n=101 + n).status_code == 200
+        assert proxy.commands == ["EVALSHA"] * 5
+    finally:
+        proxy.close()
 
 
 def test_redis_down_lets_webhooks_through(web, every_provider, settings):
