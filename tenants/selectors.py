@@ -100,7 +100,7 @@ def webhook_base_url() -> str:
 
 def webhook_tokens(tenant: Tenant) -> dict[str, WebhookToken]:
     """The tenant's webhook token per provider."""
-    return {t.provider: t for t in WebhookToken.objects.filter(tenant=tenant, provider__in=WEBHOOK_PROVIDERS)}
+    return {t.provider: t for t in WebhookToken.objects.filter(tenant=tenant, provider__in=list(WEBHOOK_PROVIDERS))}
 
 
 def webhook_urls(tenant: Tenant) -> dict[str, str]:
