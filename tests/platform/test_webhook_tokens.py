@@ -15,16 +15,12 @@ from tenants import config as tconfig
 from tenants.models import Tenant, WebhookToken
 from tenants.selectors import WEBHOOK_PROVIDERS
 from tenants.services import tenant_config_get, tenant_config_import
+from tests.platform import test_admin
 
 PASSWORD = "Str0ng-pass-1"
 
 
-@pytest.fixture
-def admin_client(db):
-    User.objects.create_superuser("root@platform.kz", "Root-pass-2026")
-    client = Client(HTTP_HOST="localhost")
-    assert client.login(email="root@platform.kz", password="Root-pass-2026")
-    return client
+admin_client = test_admin.admin_client  # a logged-in platform superuser
 
 
 def tokens_of(tenant) -> dict[str, str]:
