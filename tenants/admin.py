@@ -213,7 +213,7 @@ class DomainInline(admin.TabularInline):
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "is_active", "last_inbound", "last_send_ok", "last_error_short", "pending"]
     search_fields = ["slug", "name"]
-    readonly_fields = ["slug", "schema_name", "webhook_key", "webhook_urls", "health_report", "calendar_connect",
+    readonly_fields = ["slug", "schema_name", "webhook_urls", "health_report", "calendar_connect",
                        "created_at"]
     inlines = [DomainInline]
 
@@ -233,7 +233,7 @@ class TenantAdmin(admin.ModelAdmin):
             groups.setdefault(path[0] if path[0] not in ("timezone", "language", "company", "leads") else "general",
                               []).append(name)
         return [
-            (None, {"fields": ["name", "slug", "is_active", "schema_name", "webhook_key", "webhook_urls",
+            (None, {"fields": ["name", "slug", "is_active", "schema_name", "webhook_urls",
                                "created_at"]}),
             ("Здоровье", {"fields": ["health_report"]}),
             ("Google Calendar", {"fields": ["calendar_connect"]}),
