@@ -55,6 +55,15 @@ def bench_tenant(slug: str, config: dict | None = None):
     return tenant
 
 
+def webhook_path(tenant, provider: str) -> str:
+    """The path of the tenant's webhook URL of `provider` (each provider has its own token)."""
+    from urllib.parse import urlsplit
+
+    from tenants.selectors import webhook_urls
+
+    return urlsplit(webhook_urls(tenant)[provider]).path
+
+
 class Server:
     """`daphne -b 127.0.0.1 -p PORT APP` (as the Procfile's web line), output to a log file."""
 

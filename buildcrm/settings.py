@@ -217,6 +217,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 WEBHOOK_MAX_BODY = 1024 * 1024
 # Threads of the ASGI webhook fast path (buildcrm/asgi_webhooks.py); each holds a database connection while it works.
 WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=8)
+# Webhooks per second one webhook URL (a tenant's token of one provider) may post, with a burst on top; over
+# it → 429 with Retry-After. 0 switches the limit off. Counted in Redis; Redis down → not limited.
+WEBHOOK_RATE_PER_SECOND = env.float("WEBHOOK_RATE_PER_SECOND", default=100.0)
+WEBHOOK_RATE_BURST = env.int("WEBHOOK_RATE_BURST", default=1000)
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"))
 MEDIA_URL = "/media/"
 

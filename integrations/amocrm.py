@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, Self
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -73,12 +73,45 @@ class AmoLeadEvent(NamedTuple):
 
 @dataclass
 class AmoWebhook:
-    account_id: int
+    """One webhook body. Only `leads[add]` and `leads[status]` become events; everything else amoCRM may send
+    to a hook subscribed to more (contacts, leads[update]/[delete], notes, unsorted, talks, messages…) is
+    named in `ignored`, and lead events whose ids are unusable are described in `skipped`: both are recorded
+    and answered 200, because amoCRM switches off a webhook that keeps failing."""
+
+    account_id: int | None  # None: the hook carries no account[id] (then its subdomain identifies it)
     subdomain: str
     events: list[AmoLeadEvent] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    form: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
 
-_LEAD_KEY = re.compile(r"^leads\[(\w+)\]\[(\d+)\]\[(\w+)\]$")
+ACTED_ON = ("add", "status")
+MAX_AMO_ID = 2**63 - 1  # our columns are bigint
+MAX_FIELDS = 10_000  # a real hook has tens; a 1 MiB body of "a=1&" would have 250,000
+MAX_EVENTS = 200
+MAX_KEY = 200
+# entity[action][index]…: leads[add][0][id], leads[note][0][note][text], unsorted[add][0][data][contacts][0][id]
+_ENTITY_KEY = re.compile(r"^(\w{1,40})\[(\w{1,40})\]\[([0-9]{1,9})\](.*)$")
+_ATTR = re.compile(r"^\[(\w{1,40})\]$")
+
+
+def amo_id(value: Any) -> int | None:
+    """An amoCRM id as our bigint columns can hold it (1 … 2^63-1), or None (missing, not a number, too big)."""
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if not (0 < len(text) <= 19) or not text.isascii() or not text.isdigit():
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_AMO_ID else None
+
+
+def _quoted(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def _clean(text: str) -> str:
+    return text.replace("\x00", "")  # PostgreSQL's jsonb refuses NUL; the raw event is stored as JSON
 
 
 def _form_lists(form: Any) -> dict[str, list[str]]:
@@ -86,66 +119,102 @@ def _form_lists(form: Any) -> dict[str, list[str]]:
     if isinstance(form, bytes):
         form = form.decode("utf-8", errors="replace")
     if isinstance(form, str):
-        return parse_qs(form, keep_blank_values=True)
-    if hasattr(form, "lists"):  # QueryDict: plain item access would give only the last value
-        return {str(k): [str(v) for v in vs] for k, vs in form.lists()}
-    if isinstance(form, Mapping):
-        result: dict[str, list[str]] = {}
+        try:
+            parsed = parse_qs(form, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        except ValueError:
+            raise AmoWebhookError(f"more than {MAX_FIELDS} form fields") from None
+    elif hasattr(form, "lists"):  # QueryDict: plain item access would give only the last value
+        parsed = {str(k): [str(v) for v in vs] for k, vs in form.lists()}
+    elif isinstance(form, Mapping):
+        parsed = {}
         for key, value in form.items():
             values = value if isinstance(value, (list, tuple)) else [value]
-            result[str(key)] = [str(v) for v in values]
-        return result
-    raise AmoWebhookError("body is not form-encoded")
-
-
-def _int_or_error(value: str, what: str) -> int:
-    text = value.strip()
-    if not text.isdigit():
-        raise AmoWebhookError(f"{what} is not numeric: {value!r}")
-    return int(text)
+            parsed[str(key)] = [str(v) for v in values]
+    else:
+        raise AmoWebhookError("body is not form-encoded")
+    return {_clean(key): [_clean(v) for v in values] for key, values in parsed.items()}
 
 
 def parse_webhook(form: Mapping[str, list[str]] | str | bytes) -> AmoWebhook:
-    """Parse amoCRM's form-encoded webhook into account + lead events.
+    """Parse amoCRM's form-encoded webhook into its account, the lead events we act on, and what we do not.
 
-    Only `leads[add]` and `leads[status]` become events. A body with other lead kinds only (update,
-    delete) is valid and yields no events, so a broader webhook setting in amoCRM is not answered with
-    400s (amoCRM switches off webhooks that keep failing).
-    """
+    Raises AmoWebhookError (400) only for a body that is not an amoCRM webhook at all: no account[id] and no
+    account[subdomain]. A real hook always names its account, whatever its entities."""
     data = _form_lists(form)
 
     def first(key: str) -> str | None:
         values = data.get(key) or []
         return values[0] if values else None
 
-    account_raw = first("account[id]")
-    if account_raw is None or not account_raw.strip():
-        raise AmoWebhookError("no account[id]")
-    account_id = _int_or_error(account_raw, "account[id]")
-    subdomain = (first("account[subdomain]") or "").strip()
+    account_raw = (first("account[id]") or "").strip()
+    subdomain = (first("account[subdomain]") or "").strip()[:100]
+    if not account_raw and not subdomain:
+        raise AmoWebhookError("not an amoCRM webhook: no account[id] or account[subdomain]")
+    hook = AmoWebhook(account_id=None, subdomain=subdomain, form=data)
+    if account_raw:
+        hook.account_id = amo_id(account_raw)
+        if hook.account_id is None:
+            # Nothing in it can be matched to the tenant's account: recorded, nothing acted on.
+            hook.skipped.append(f"account[id] is not an amoCRM id: {_quoted(account_raw)}")
+            return hook
 
     # Group the flat keys by (kind, index) keeping amoCRM's order.
     grouped: dict[tuple[str, int], dict[str, str]] = {}
     for key, values in data.items():
-        match = _LEAD_KEY.match(key)
-        if match and values:
-            kind, index, attr = match.group(1), int(match.group(2)), match.group(3)
-            grouped.setdefault((kind, index), {})[attr] = values[0]
-
-    if not any("id" in attrs for attrs in grouped.values()):
-        raise AmoWebhookError("no lead ids in the webhook")
-
-    events: list[AmoLeadEvent] = []
-    for (kind, index), attrs in sorted(grouped.items(), key=lambda item: (item[0][0] != "add", item[0][1])):
-        if "id" not in attrs:
-            raise AmoWebhookError(f"leads[{kind}][{index}] has no id")
-        lead_id = _int_or_error(attrs["id"], f"leads[{kind}][{index}][id]")
-        if kind not in ("add", "status"):
+        match = _ENTITY_KEY.match(key) if len(key) <= MAX_KEY else None
+        if match is None:
             continue
-        status_raw = attrs.get("status_id")
-        status_id = _int_or_error(status_raw, f"leads[{kind}][{index}][status_id]") if status_raw else None
-        events.append(AmoLeadEvent(kind, lead_id, status_id))
-    return AmoWebhook(account_id=account_id, subdomain=subdomain, events=events)
+        entity, action, index, rest = match.groups()
+        if entity == "leads" and action in ACTED_ON:
+            attrs = grouped.setdefault((action, int(index)), {})
+            attr = _ATTR.match(rest)
+            if attr and values:
+                attrs[attr.group(1)] = values[0]
+        elif f"{entity}[{action}]" not in hook.ignored:
+            hook.ignored.append(f"{entity}[{action}]")
+
+    for (kind, index), attrs in sorted(grouped.items(), key=lambda item: (item[0][0] != "add", item[0][1])):
+        where = f"leads[{kind}][{index}]"
+        lead_id = amo_id(attrs.get("id"))
+        if lead_id is None:
+            hook.skipped.append(f"{where}[id] is not an amoCRM id: {_quoted(attrs.get('id'))}")
+            continue
+        status_raw = (attrs.get("status_id") or "").strip()
+        status_id = amo_id(status_raw) if status_raw and status_raw != "0" else None
+        if status_raw and status_raw != "0" and status_id is None:
+            hook.skipped.append(f"{where}[status_id] is not an amoCRM id: {_quoted(status_raw)}")
+            continue
+        if len(hook.events) >= MAX_EVENTS:
+            hook.skipped.append(f"{where}: more than {MAX_EVENTS} lead events in one webhook")
+            continue
+        hook.events.append(AmoLeadEvent(kind, lead_id, status_id))
+    return hook
+
+
+def account_subdomain(base_url: str) -> str:
+    """The account's subdomain in its API base URL: `buildco` of https://buildco.amocrm.ru."""
+    try:
+        host = urlsplit(base_url or "").hostname or ""
+    except ValueError:
+        return ""
+    return host.split(".", 1)[0] if "." in host else host
+
+
+def account_mismatch(*, account_id: int | None, subdomain: str, config: Mapping[str, Any]) -> str:
+    """"" when a hook comes from the tenant's amoCRM account (`config`: its `amocrm` section), else why not.
+    The account id decides when both the hook and the tenant have one; otherwise the hook's subdomain must be
+    the one of the configured base_url's host."""
+    configured = amo_id(config.get("account_id"))
+    if account_id is not None and configured is not None:
+        if account_id == configured:
+            return ""
+    else:
+        own = account_subdomain(str(config.get("base_url") or ""))
+        if subdomain and own and subdomain.casefold() == own.casefold():
+            return ""
+    claimed = account_id if account_id is not None else (subdomain or "?")
+    expected = configured or account_subdomain(str(config.get("base_url") or "")) or "not configured"
+    return f"account {claimed} is not this tenant's amoCRM account ({expected})"
 
 
 # --- rate limiting ---------------------------------------------------------------------------------

@@ -1,35 +1,44 @@
 """amoCRM intake: the webhook is stored and acknowledged at once; a worker reads the lead back through
 API v4, creates our lead (phone from the main contact's PHONE, the lead's free text as `source_info`)
-and lets the AI manager greet it over the tenant's outbound channel.
+and greets it over the tenant's outbound channel (by default its configured WhatsApp channel).
 
-amoCRM webhooks carry no signature: trust comes from the secret URL key, the account id that must match
-the tenant's, and reading the lead back through the API with the tenant's own token.
+amoCRM webhooks carry no signature: trust comes from the amoCRM webhook URL's own secret token, the account
+(id, or subdomain when the hook has no id) that must be the tenant's, and reading the lead back through the API
+with the tenant's own token. Whatever else amoCRM sends (contacts, updates, deletions, notes, unsorted…) and
+events with unusable ids are recorded and answered 200: amoCRM switches off webhooks that keep failing.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
-from urllib.parse import parse_qs
+from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
 from conversations.models import InboundEvent
+from conversations.services import message_send
 from integrations.amocrm import (
     AmoApiError,
     AmoLeadEvent,
+    AmoWebhook,
     AmoWebhookError,
+    account_mismatch,
+    amo_id,
     contact_phone,
     lead_contact_ids,
     lead_info_text,
     parse_webhook,
 )
-from integrations.amocrm_sync import _fresh_tenant, amocrm_client, amocrm_config, amocrm_configured
+from integrations.amocrm_sync import _fresh_tenant, amocrm_client, amocrm_configured
 from integrations.models import AmoLeadLink
 from leads import services as lead_services
 from leads.models import Lead
+from tenants.services import tenant_config_get
 
 log = logging.getLogger("buildcrm.amocrm")
+WINDOW = timedelta(hours=24)  # WhatsApp Cloud API: free text only within 24 h of the client's last message
 
 PROVIDER = "amocrm"
 # tenant `outbound_channel` → (lead channel, send provider); None: cannot start a dialog by phone.
@@ -41,46 +50,83 @@ OUTBOUND = {
 }
 NO_PHONE_REASON = "amoCRM: у контакта нет телефона — написать клиенту некуда"
 NO_CHANNEL_REASON = "amoCRM: канал для новых лидов ({channel}) не умеет начать диалог по телефону"
+NO_TEMPLATE_REASON = ("amoCRM: WhatsApp Cloud API не даёт написать первым без одобренного шаблона — "
+                      "задайте channels.whatsapp_cloud.greeting_template или напишите клиенту сами")
+
+
+def outbound_channel(config: dict) -> str:
+    """The channel new amoCRM leads are greeted over (`config`: the tenant's whole configuration).
+    `outbound_channel` names it; `auto` (the default) is the configured WhatsApp channel — ChatFlow first (it may
+    write first with the tenant's whole greeting), then the Cloud API (a template) — else the sandbox."""
+    chosen = config.get("outbound_channel") or "auto"
+    if chosen != "auto":
+        return chosen
+    channels = config.get("channels") or {}
+    chatflow, cloud = channels.get("chatflow") or {}, channels.get("whatsapp_cloud") or {}
+    if chatflow.get("token") and chatflow.get("instance_id"):
+        return "chatflow"
+    if cloud.get("phone_number_id") and cloud.get("access_token"):
+        return "whatsapp_cloud"
+    return "sandbox"
 
 
 # --- webhook ---------------------------------------------------------------------------------------
 
 
-def _event_key(account_id: int, event: AmoLeadEvent) -> str:
-    key = f"{account_id}:{event.lead_id}:{event.kind}"
+def _event_key(account: int | str, event: AmoLeadEvent) -> str:
+    key = f"{account}:{event.lead_id}:{event.kind}"
     return f"{key}:{event.status_id}" if event.kind == "status" and event.status_id is not None else key
 
 
+def _store(*, event_id: str, payload: dict, error: str = "", done: bool = False) -> InboundEvent:
+    """Stores the event once (amoCRM resends: the stored event stands)."""
+    try:
+        with transaction.atomic():
+            return InboundEvent.objects.create(provider=PROVIDER, event_id=event_id, payload=payload,
+                                               error=error[:2000], processed_at=timezone.now() if done else None)
+    except IntegrityError:
+        return InboundEvent.objects.get(provider=PROVIDER, event_id=event_id)
+
+
+def _not_acted_on(hook: AmoWebhook) -> str:
+    parts = []
+    if hook.ignored:
+        parts.append("not acted on: " + ", ".join(hook.ignored[:20]))
+    if hook.skipped:
+        parts.append("skipped: " + "; ".join(hook.skipped[:20]))
+    return " | ".join(parts) or "no lead events"
+
+
 def amocrm_webhook(body: bytes) -> HttpResponse:
-    """The body of POST /webhooks/amocrm/<key>/ (the view checked method and size and set the tenant).
-    200 once every lead event is stored (also for another account: recorded and ignored, because amoCRM
-    switches off webhooks that keep failing); 400 for a body that is not an amoCRM webhook."""
+    """The body of POST /webhooks/amocrm/<token>/ (the view checked method and size and set the tenant).
+    200 once every lead event is stored, and the rest of the hook recorded (also for another account:
+    recorded and ignored, because amoCRM switches off webhooks that keep failing); 400 only for a body that is
+    not an amoCRM webhook at all."""
     tenant = connection.tenant
     try:
         hook = parse_webhook(body)
     except AmoWebhookError as exc:
         log.info("tenant=%s webhook amocrm refused 400: %s", tenant.slug, exc.detail)
         return JsonResponse({"detail": exc.detail}, status=400)
-    form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
-    expected = ((tenant.config or {}).get("amocrm") or {}).get("account_id")
-    mismatch = "" if expected and int(expected) == hook.account_id else (
-        f"account {hook.account_id} is not this tenant's amoCRM account ({expected or 'not configured'})")
+    config = (tenant.config or {}).get("amocrm") or {}
+    mismatch = account_mismatch(account_id=hook.account_id, subdomain=hook.subdomain, config=config)
+    account = hook.account_id or amo_id(config.get("account_id"))
+    head = {"account_id": account, "hook_account_id": hook.account_id, "subdomain": hook.subdomain}
 
     queued: list[int] = []
     with transaction.atomic():
         for event in hook.events:
-            payload = {"account_id": hook.account_id, "subdomain": hook.subdomain, "kind": event.kind,
-                       "lead_id": event.lead_id, "status_id": event.status_id, "form": form}
-            key = _event_key(hook.account_id, event)
-            try:
-                with transaction.atomic():
-                    stored = InboundEvent.objects.create(
-                        provider=PROVIDER, event_id=key, payload=payload, error=mismatch,
-                        processed_at=timezone.now() if mismatch else None)
-            except IntegrityError:  # amoCRM resends: the stored event stands; requeue it if unfinished
-                stored = InboundEvent.objects.get(provider=PROVIDER, event_id=key)
+            payload = {**head, "kind": event.kind, "lead_id": event.lead_id, "status_id": event.status_id,
+                       "form": hook.form}
+            stored = _store(event_id=_event_key(account or hook.subdomain, event), payload=payload, error=mismatch,
+                            done=bool(mismatch))
             if stored.processed_at is None:
                 queued.append(stored.pk)
+        if hook.ignored or hook.skipped or not hook.events:
+            # What we do not act on is kept too (once per body), already processed, with the reason.
+            _store(event_id="sha256:" + hashlib.sha256(body).hexdigest(), done=True,
+                   payload={**head, "ignored": hook.ignored, "skipped": hook.skipped, "form": hook.form},
+                   error=" | ".join(part for part in (mismatch, _not_acted_on(hook)) if part))
 
         def enqueue(ids: list[int] = queued) -> None:
             from integrations.tasks import amocrm_intake_task
@@ -97,8 +143,12 @@ def amocrm_webhook(body: bytes) -> HttpResponse:
     if mismatch:
         log.warning("tenant=%s webhook amocrm ignored: %s", tenant.slug, mismatch)
         return JsonResponse({"ok": True, "ignored": len(hook.events), "detail": mismatch})
-    log.info("tenant=%s webhook amocrm events=%s queued=%s", tenant.slug, len(hook.events), len(queued))
-    return JsonResponse({"ok": True, "queued": len(queued)})
+    answer: dict = {"ok": True, "queued": len(queued)}
+    if hook.ignored or hook.skipped:
+        answer["not_acted_on"] = hook.ignored + hook.skipped
+    log.info("tenant=%s webhook amocrm events=%s queued=%s not_acted_on=%s", tenant.slug, len(hook.events),
+             len(queued), len(hook.ignored) + len(hook.skipped))
+    return JsonResponse(answer)
 
 
 # --- processing (worker) ---------------------------------------------------------------------------
@@ -128,12 +178,21 @@ def amocrm_intake_process(*, inbound_event_id: int) -> str:
     if event is None or event.processed_at is not None:
         return "skipped"
     payload = event.payload or {}
-    account_id, amo_lead_id = int(payload.get("account_id") or 0), int(payload.get("lead_id") or 0)
-    tenant = _fresh_tenant(connection.tenant.pk)
-    config = amocrm_config(tenant)
-    if not config.get("account_id") or int(config["account_id"]) != account_id:
-        _finish(event, f"account {account_id} is not this tenant's amoCRM account")
+    amo_lead_id = amo_id(payload.get("lead_id"))
+    if amo_lead_id is None:
+        _finish(event, f"lead id {payload.get('lead_id')!r} is not an amoCRM id")
         return "ignored"
+    tenant = _fresh_tenant(connection.tenant.pk)
+    full_config = tenant_config_get(tenant)
+    config = dict(full_config.get("amocrm") or {})
+    # Checked again here: the tenant's account may have changed since the webhook was stored.
+    hook_account = payload["hook_account_id"] if "hook_account_id" in payload else payload.get("account_id")
+    hook_account = amo_id(hook_account) if hook_account is not None else None
+    mismatch = account_mismatch(account_id=hook_account, subdomain=str(payload.get("subdomain") or ""), config=config)
+    if mismatch:
+        _finish(event, mismatch)
+        return "ignored"
+    account_id = hook_account or amo_id(config.get("account_id")) or 0
     if AmoLeadLink.objects.filter(account_id=account_id, amo_lead_id=amo_lead_id).exists():
         _finish(event)
         return "known"
@@ -165,14 +224,13 @@ def amocrm_intake_process(*, inbound_event_id: int) -> str:
         raise
 
     info = lead_info_text(amo_lead, config.get("info_field") or "")
-    outbound = (tenant.config or {}).get("outbound_channel") or "sandbox"
+    outbound = outbound_channel(full_config)
     with transaction.atomic():
         lead, outcome = _lead_from_amo(account_id=account_id, amo_lead_id=amo_lead_id, phone=phone, name=name,
                                        info=info, outbound=outbound)
         _finish(event)
         if outcome == "created" and phone and OUTBOUND.get(outbound):
-            lead_id = lead.pk
-            transaction.on_commit(lambda: _first_contact(lead_id))
+            _greet(lead=lead, config=full_config)
     log.info("lead=%s amocrm lead=%s %s phone=%s by=system", lead.pk, amo_lead_id, outcome, "yes" if phone else "no")
     return outcome
 
@@ -214,6 +272,32 @@ def _lead_from_amo(*, account_id: int, amo_lead_id: int, phone: str | None, name
         lead_services.lead_flag_human(lead=lead, reason=NO_CHANNEL_REASON.format(channel=outbound),
                                       actor=lead_services.SYSTEM)
     return lead, "created"
+
+
+def _greet(*, lead: Lead, config: dict) -> None:
+    """Starts the dialog with a new lead that never wrote (inside the intake's transaction). Over the Cloud
+    API its 24-hour window is closed, so free text would be refused: the configured greeting template goes
+    instead, and without one a person is asked to write. Every other channel gets the tenant's whole
+    first-contact chain from the AI manager, after commit."""
+    window_open = bool(lead.last_inbound_at and timezone.now() - lead.last_inbound_at < WINDOW)
+    if lead.provider != "whatsapp" or window_open:
+        lead_id = lead.pk
+        transaction.on_commit(lambda: _first_contact(lead_id))
+        return
+    from aiagent.services import skip_reason
+
+    if skip_reason(cfg=config, lead=lead):
+        return  # the AI may not write to this lead (tenant AI off…): no greeting, as ai_first_contact does
+    cloud = (config.get("channels") or {}).get("whatsapp_cloud") or {}
+    template = cloud.get("greeting_template") or {}
+    if not template.get("name"):
+        lead_services.lead_flag_human(lead=lead, reason=NO_TEMPLATE_REASON, actor=lead_services.SYSTEM)
+        log.info("lead=%s amocrm greeting: no whatsapp template, flagged for a person by=system", lead.pk)
+        return
+    language = template.get("language") or cloud.get("template_language") or "ru"
+    message_send(lead=lead, author_kind="ai", kind="template", purpose="first_contact",
+                 template={"name": template["name"], "language": language}, meta={"template": template["name"]})
+    log.info("lead=%s amocrm greeting template=%s by=ai", lead.pk, template["name"])
 
 
 def _first_contact(lead_id: int) -> None:

@@ -12,11 +12,13 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from conversations.services import adapter, channel_config, inbound_receive
+from integrations.amocrm_intake import amocrm_webhook
 from integrations.base import InboundMessage, WebhookError
-from tenants.selectors import tenant_by_webhook_key
+from integrations.webhook_rate import retry_after, webhook_rate_wait
+from tenants.selectors import WEBHOOK_PROVIDERS, tenant_by_webhook_key, webhook_provider_configured
 
 log = logging.getLogger("buildcrm.webhooks")
-PROVIDERS = ("chatflow", "whatsapp", "telegram", "amocrm")
+UNKNOWN_KEY = "unknown webhook key"
 
 
 def _event_id(items: list, body: bytes) -> str:
@@ -28,12 +30,24 @@ def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, 
                    query: Mapping[str, str]) -> HttpResponse:
     """Everything a webhook request gets, whoever serves it (Django's view below, or the ASGI fast path in
     buildcrm/asgi_webhooks.py). `body` is None when it was over the size limit. Leaves the connection on the
-    tenant's schema: the caller resets it (the next webhook on the same tenant then needs no SET search_path)."""
-    if provider not in PROVIDERS:
+    tenant's schema: the caller resets it (the next webhook on the same tenant then needs no SET search_path).
+
+    `key` is the provider's own token: it opens only that provider's URL, and only once the tenant configured
+    the provider (tenants.selectors.WEBHOOK_PROVIDERS); otherwise 404, the same answer as an unknown token."""
+    if provider not in WEBHOOK_PROVIDERS:
         return JsonResponse({"detail": f"unknown provider {provider!r}"}, status=404)
-    tenant = tenant_by_webhook_key(key)  # never cached: a new app or bot secret applies to the next webhook
+    tenant = tenant_by_webhook_key(key, provider=provider)  # never cached: a new secret applies to the next one
     if tenant is None:
-        return JsonResponse({"detail": "unknown webhook key"}, status=404)
+        return JsonResponse({"detail": UNKNOWN_KEY}, status=404)
+    if not webhook_provider_configured(config=tenant.config or {}, provider=provider, method=method):
+        log.info("tenant=%s webhook %s refused 404: not configured (%s)", tenant.slug, provider, method)
+        return JsonResponse({"detail": UNKNOWN_KEY}, status=404)
+    wait = webhook_rate_wait(tenant_id=tenant.pk, provider=provider)
+    if wait:
+        log.info("tenant=%s webhook %s refused 429: over the rate limit", tenant.slug, provider)
+        response = JsonResponse({"detail": "too many webhooks for this URL, retry later"}, status=429)
+        response["Retry-After"] = retry_after(wait)
+        return response
     connection.set_tenant(tenant)
     try:
         if method == "GET" and provider == "whatsapp":
@@ -45,8 +59,6 @@ def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, 
         if body is None:
             return JsonResponse({"detail": "request body too large (limit 1 MiB)"}, status=413)
         if provider == "amocrm":
-            from integrations.amocrm_intake import amocrm_webhook
-
             return amocrm_webhook(body)
         config = channel_config(provider)
         module = adapter(provider)
@@ -61,7 +73,7 @@ def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, 
 @csrf_exempt
 def webhook(request, provider: str, key: str):
     body: bytes | None = b""
-    if request.method == "POST" and provider in PROVIDERS:
+    if request.method == "POST" and provider in WEBHOOK_PROVIDERS:
         try:
             body = request.body
         except RequestDataTooBig:

@@ -7,12 +7,29 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path as url_path
+from django.urls import reverse
 from django.utils.html import format_html
 
 from tenants import config as tconfig
 from tenants.models import Domain, Tenant, TenantHealth
-from tenants.selectors import tenant_pending_work
-from tenants.services import ProvisioningError, tenant_config_get, tenant_config_import, tenant_provision
+from tenants.selectors import (
+    WEBHOOK_PROVIDERS,
+    tenant_pending_work,
+    webhook_base_url,
+    webhook_provider_configured,
+    webhook_tokens,
+    webhook_urls,
+)
+from tenants.services import (
+    ProvisioningError,
+    tenant_config_get,
+    tenant_config_import,
+    tenant_provision,
+    webhook_token_rotate,
+)
 
 # Only platform superusers may use the global admin.
 admin.site.has_permission = lambda request: request.user.is_active and request.user.is_superuser
@@ -44,8 +61,8 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("max_per_lead", ("followups", "max_per_lead"), N, "Дожимов максимум за молчание", ()),
     ("reengagement", ("reengagement",), J, "Реактивация (JSON)", ()),
     ("campaigns", ("campaigns",), J, "Лид-магниты и кампании (JSON)", ()),
-    ("outbound_channel", ("outbound_channel",), C, "Канал для новых лидов (amoCRM)",
-     ("sandbox", "chatflow", "whatsapp_cloud", "telegram")),
+    ("outbound_channel", ("outbound_channel",), C, "Канал для новых лидов (amoCRM); auto — настроенный WhatsApp",
+     ("auto", "sandbox", "chatflow", "whatsapp_cloud", "telegram")),
     ("chatflow_api_url", ("channels", "chatflow", "api_url"), S, "ChatFlow: api_url", ()),
     ("chatflow_token", ("channels", "chatflow", "token"), P, "ChatFlow: token", ()),
     ("chatflow_instance_id", ("channels", "chatflow", "instance_id"), S, "ChatFlow: instance_id", ()),
@@ -56,6 +73,10 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("wa_verify_token", ("channels", "whatsapp_cloud", "verify_token"), P, "WhatsApp Cloud: verify_token", ()),
     ("wa_followup_template", ("channels", "whatsapp_cloud", "followup_template"), S,
      "WhatsApp Cloud: одобренный шаблон для дожимов вне 24 ч", ()),
+    ("wa_greeting_template", ("channels", "whatsapp_cloud", "greeting_template", "name"), S,
+     "WhatsApp Cloud: одобренный шаблон первого сообщения лиду из amoCRM", ()),
+    ("wa_greeting_language", ("channels", "whatsapp_cloud", "greeting_template", "language"), S,
+     "WhatsApp Cloud: язык шаблона первого сообщения (напр. ru)", ()),
     ("tg_api_url", ("channels", "telegram", "api_url"), S, "Telegram: api_url", ()),
     ("tg_bot_token", ("channels", "telegram", "bot_token"), P, "Telegram: bot_token", ()),
     ("tg_secret_token", ("channels", "telegram", "secret_token"), P, "Telegram: secret_token", ()),
@@ -192,7 +213,7 @@ class DomainInline(admin.TabularInline):
 class TenantAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "is_active", "last_inbound", "last_send_ok", "last_error_short", "pending"]
     search_fields = ["slug", "name"]
-    readonly_fields = ["slug", "schema_name", "webhook_key", "webhook_urls", "health_report", "calendar_connect",
+    readonly_fields = ["slug", "schema_name", "webhook_urls", "health_report", "calendar_connect",
                        "created_at"]
     inlines = [DomainInline]
 
@@ -212,7 +233,7 @@ class TenantAdmin(admin.ModelAdmin):
             groups.setdefault(path[0] if path[0] not in ("timezone", "language", "company", "leads") else "general",
                               []).append(name)
         return [
-            (None, {"fields": ["name", "slug", "is_active", "schema_name", "webhook_key", "webhook_urls",
+            (None, {"fields": ["name", "slug", "is_active", "schema_name", "webhook_urls",
                                "created_at"]}),
             ("Здоровье", {"fields": ["health_report"]}),
             ("Google Calendar", {"fields": ["calendar_connect"]}),
@@ -257,10 +278,44 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description="Webhooks")
     def webhook_urls(self, obj):
-        from tenants.services import ProvisionResult
+        """Each provider's URL (its own token), whether it opens, and a link to rotate its token."""
+        tokens, base = webhook_tokens(obj), webhook_base_url()
+        rows = []
+        for provider in WEBHOOK_PROVIDERS:
+            token = tokens.get(provider)
+            if token is None:
+                continue
+            state = ("настроен" if webhook_provider_configured(config=obj.config or {}, provider=provider)
+                     else "не настроен — URL отвечает 404")
+            if token.legacy:
+                state += "; старый общий ключ — смените токен и перерегистрируйте URL"
+            rotate = reverse("admin:tenants_tenant_rotate_webhook", args=[obj.pk, provider])
+            rows.append(format_html('<tr><th>{}</th><td><code>{}/webhooks/{}/{}/</code><br>{} '
+                                    '<a class="button" href="{}">Сменить токен</a></td></tr>',
+                                    provider, base, provider, token.token, state, rotate))
+        return format_html("<table>{}</table>", format_html("".join(rows))) if rows else "—"
 
-        urls = ProvisionResult(tenant=obj, domain="", webhook_key=obj.webhook_key).as_dict()["webhooks"]
-        return format_html("<br>".join(f"{p}: <code>{u}</code>" for p, u in urls.items()))
+    def get_urls(self):
+        own = [url_path("<int:tenant_id>/webhook-token/<str:provider>/rotate/",
+                    self.admin_site.admin_view(self.rotate_webhook_token), name="tenants_tenant_rotate_webhook")]
+        return own + super().get_urls()
+
+    def rotate_webhook_token(self, request, tenant_id: int, provider: str):
+        """GET: asks to confirm; POST: the provider's URL gets a new token (the old one answers 404 at once)."""
+        tenant = self.get_queryset(request).filter(pk=tenant_id).first()
+        if tenant is None or provider not in WEBHOOK_PROVIDERS:
+            raise Http404("no such tenant or provider")
+        page = reverse("admin:tenants_tenant_change", args=[tenant.pk])
+        if request.method == "POST":
+            webhook_token_rotate(tenant=tenant, provider=provider, by=request.user.email)
+            messages.success(request, f"{provider}: новый URL — {webhook_urls(tenant)[provider]} . "
+                                      "Старый больше не принимается: зарегистрируйте новый у провайдера.")
+            return HttpResponseRedirect(page)
+        return TemplateResponse(request, "admin/tenants/tenant/rotate_webhook_token.html", {
+            **self.admin_site.each_context(request), "title": f"Сменить токен вебхука {provider}",
+            "tenant": tenant, "provider": provider, "current": webhook_urls(tenant).get(provider, ""),
+            "back": page, "opts": self.model._meta,
+        })
 
     def _health(self, obj) -> TenantHealth | None:
         return getattr(obj, "health", None)

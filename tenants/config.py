@@ -217,12 +217,15 @@ SPEC: dict[str, Any] = {
     "reengagement": {"enabled": _bool, "after_days": _positive, "every_days": _positive,
                      "window": _obj(WINDOW, required=("start", "end"))},
     "campaigns": _list(_campaign),
-    "outbound_channel": _choice("chatflow", "whatsapp_cloud", "telegram", "sandbox"),
+    # auto: the configured WhatsApp channel (ChatFlow, else Cloud API), else the sandbox
+    "outbound_channel": _choice("auto", "chatflow", "whatsapp_cloud", "telegram", "sandbox"),
     "channels": {
         "chatflow": {"api_url": _url, "token": _secret, "instance_id": _str},
         "whatsapp_cloud": {"api_url": _url, "phone_number_id": _str, "access_token": _secret,
                            "app_secret": _secret, "verify_token": _secret, "followup_template": _str,
-                           "template_language": _str},
+                           "template_language": _str,
+                           # an approved template that opens the dialog with a lead who never wrote (amoCRM)
+                           "greeting_template": _obj({"name": _str, "language": _str}, required=("name",))},
         "telegram": {"api_url": _url, "bot_token": _secret, "secret_token": _secret},
     },
     "amocrm": {
@@ -279,7 +282,7 @@ def default_config(preset: str = "construction") -> dict:
         "reengagement": {"enabled": True, "after_days": 7, "every_days": 14,
                          "window": {"start": "10:00", "end": "19:00"}},
         "campaigns": [],
-        "outbound_channel": "sandbox",
+        "outbound_channel": "auto",
         "channels": {},
         "amocrm": {"info_field": "Информация", "stage_map": {}, "responsible_map": {}},
         "google_calendar": {"api_url": "https://www.googleapis.com/", "token_uri": "https://oauth2.googleapis.com/token",

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
 from buildcrm.db import server_bound_cursor
 from buildcrm.hosts import hostname
-from tenants.models import Domain, Tenant
+from tenants.models import Domain, Tenant, WebhookToken
 
 _CONFIGS: dict[tuple, dict] = {}
 
@@ -37,25 +38,75 @@ def tenants_active() -> QuerySet[Tenant]:
     return Tenant.objects.filter(is_active=True, is_template=False).exclude(schema_name="public")
 
 
+# What a tenant must have configured (contract section 3 keys) before a provider's webhook URL opens: the
+# config section and the keys in it that must be non-empty. Until then the URL answers 404 even with the right
+# token. Meta's GET verification handshake also needs the verify token.
+WEBHOOK_PROVIDERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "chatflow": (("channels", "chatflow"), ("token", "instance_id")),
+    "whatsapp": (("channels", "whatsapp_cloud"), ("app_secret",)),
+    "telegram": (("channels", "telegram"), ("bot_token", "secret_token")),
+    "amocrm": (("amocrm",), ("base_url",)),
+}
+WEBHOOK_GET_KEYS: dict[str, tuple[str, ...]] = {"whatsapp": ("verify_token",)}
+
+
+def webhook_provider_configured(*, config: dict, provider: str, method: str = "POST") -> bool:
+    """Whether the tenant configured `provider` enough for its webhook to be accepted. Reads the stored
+    document as it is (a set secret is a non-empty encrypted string): no decryption, no query."""
+    if provider not in WEBHOOK_PROVIDERS:
+        return False
+    path, keys = WEBHOOK_PROVIDERS[provider]
+    if method == "GET":
+        keys = keys + WEBHOOK_GET_KEYS.get(provider, ())
+    section = config
+    for key in path:
+        section = section.get(key) if isinstance(section, dict) else None
+    return isinstance(section, dict) and all(section.get(key) for key in keys)
+
+
 _TENANT_FIELDS = Tenant._meta.concrete_fields
-# Schema-qualified, so it reads the same whatever tenant's search path the connection is on.
+# Schema-qualified, so it reads the same whatever tenant's search path the connection is on. One indexed
+# lookup (the unique (token, provider) index) joined to its tenant.
 _TENANT_BY_KEY_SQL = (
-    f"SELECT {', '.join(f.column for f in _TENANT_FIELDS)} FROM public.{Tenant._meta.db_table} "
-    "WHERE webhook_key = %s AND is_active AND NOT is_template AND schema_name <> 'public'"
+    f"SELECT {', '.join('t.' + f.column for f in _TENANT_FIELDS)} "
+    f"FROM public.{WebhookToken._meta.db_table} w JOIN public.{Tenant._meta.db_table} t ON t.id = w.tenant_id "
+    "WHERE w.token = %s AND w.provider = %s AND t.is_active AND NOT t.is_template AND t.schema_name <> 'public'"
 )
 
 
-def tenant_by_webhook_key(key: str) -> Tenant | None:
-    """The active tenant a webhook key names. Runs on every webhook, never cached (a new app secret applies
-    to the very next one), so it skips the ORM's query compiler: a quarter of the cost of `.first()`."""
+def tenant_by_webhook_key(key: str, *, provider: str) -> Tenant | None:
+    """The active tenant whose `provider` webhook URL carries the token `key` (a token of another provider
+    never matches). Runs on every webhook, never cached (a new app secret or a rotated token applies to the
+    very next one), so it skips the ORM's query compiler: a quarter of the cost of `.first()`."""
+    if not key or len(key) > 64:
+        return None
     with server_bound_cursor() as cursor:
-        cursor.execute(_TENANT_BY_KEY_SQL, [key])
+        cursor.execute(_TENANT_BY_KEY_SQL, [key, provider])
         row = cursor.fetchone()
     if row is None:
         return None
     values = [f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
               for f, v in zip(_TENANT_FIELDS, row, strict=True)]
     return Tenant.from_db(connection.alias, [f.attname for f in _TENANT_FIELDS], values)
+
+
+def webhook_base_url() -> str:
+    """Where providers reach the platform host (contract section 5)."""
+    base = f"http://{settings.PUBLIC_DOMAIN}"
+    if settings.PORT not in (80, 443):
+        base += f":{settings.PORT}"
+    return base
+
+
+def webhook_tokens(tenant: Tenant) -> dict[str, WebhookToken]:
+    """The tenant's webhook token per provider."""
+    return {t.provider: t for t in WebhookToken.objects.filter(tenant=tenant, provider__in=list(WEBHOOK_PROVIDERS))}
+
+
+def webhook_urls(tenant: Tenant) -> dict[str, str]:
+    """Every provider's webhook URL of the tenant, each with its own token (what provision_tenant prints)."""
+    base, tokens = webhook_base_url(), webhook_tokens(tenant)
+    return {p: f"{base}/webhooks/{p}/{tokens[p].token}/" for p in WEBHOOK_PROVIDERS if p in tokens}
 
 
 def tenant_by_host(host: str) -> Tenant | None:

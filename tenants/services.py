@@ -15,7 +15,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
 from tenants import config as tconfig
-from tenants.models import Domain, Tenant, TenantHealth
+from tenants.models import Domain, Tenant, TenantHealth, WebhookToken
+from tenants.selectors import WEBHOOK_PROVIDERS, webhook_urls
 
 log = logging.getLogger("buildcrm.tenants")
 
@@ -35,15 +36,12 @@ class ProvisionResult:
     webhook_key: str
 
     def as_dict(self) -> dict:
-        base = f"http://{settings.PUBLIC_DOMAIN}"
-        if settings.PORT not in (80, 443):
-            base += f":{settings.PORT}"
-        providers = ("chatflow", "whatsapp", "telegram", "amocrm")
+        """What provision_tenant prints (contract section 3): one URL per provider, each with its own token."""
         return {
             "slug": self.tenant.slug,
             "domain": self.domain,
             "webhook_key": self.webhook_key,
-            "webhooks": {p: f"{base}/webhooks/{p}/{self.webhook_key}/" for p in providers},
+            "webhooks": webhook_urls(self.tenant),
         }
 
 
@@ -108,6 +106,8 @@ def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: 
         with transaction.atomic():
             Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
             TenantHealth.objects.create(tenant=tenant)
+            WebhookToken.objects.bulk_create([WebhookToken(tenant=tenant, provider=provider, token=_new_token())
+                                              for provider in WEBHOOK_PROVIDERS])
             with schema_context(tenant.schema_name):
                 _seed_tenant_schema(owner_email=owner_email, owner_password=owner_password, owner_name=owner_name)
     except Exception:
@@ -118,6 +118,22 @@ def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: 
         raise
     log.info("tenant=%s provisioned domain=%s by=system", slug, domain)
     return ProvisionResult(tenant=tenant, domain=domain, webhook_key=tenant.webhook_key)
+
+
+def _new_token() -> str:
+    return secrets.token_urlsafe(24)  # 32 URL-safe characters, 192 bits
+
+
+def webhook_token_rotate(*, tenant: Tenant, provider: str, by: str = "") -> WebhookToken:
+    """Gives the tenant's `provider` webhook URL a new token: the old URL answers 404 from the next webhook on
+    (register the new one at the provider)."""
+    if provider not in WEBHOOK_PROVIDERS:
+        raise ValueError(f"unknown webhook provider {provider!r}")
+    token, _ = WebhookToken.objects.update_or_create(
+        tenant=tenant, provider=provider,
+        defaults={"token": _new_token(), "legacy": False, "rotated_at": timezone.now()})
+    log.info("tenant=%s webhook token %s rotated by=%s", tenant.slug, provider, by or "system")
+    return token
 
 
 def _seed_tenant_schema(*, owner_email: str, owner_password: str, owner_name: str) -> None:

@@ -86,6 +86,15 @@ def database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def webhook_path(tenant, provider: str) -> str:
+    """The path of the tenant's webhook URL of `provider` (its own token), as provision_tenant prints it."""
+    from urllib.parse import urlsplit
+
+    from tenants.selectors import webhook_urls
+
+    return urlsplit(webhook_urls(tenant)[provider]).path
+
+
 def host_of(tenant) -> str:
     return f"{tenant.slug}.{settings.TENANT_BASE_DOMAIN}"
 

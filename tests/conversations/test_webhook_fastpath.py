@@ -23,7 +23,7 @@ from buildcrm.asgi import application
 from conversations.models import InboundEvent, Message
 from leads.models import Lead
 from tenants.services import tenant_config_import
-from tests.conftest import database_url, host_of
+from tests.conftest import database_url, host_of, webhook_path
 from tests.conversations.test_realtime import events_until, fresh_channel_layer, socket  # noqa: F401
 
 pytestmark = pytest.mark.live
@@ -61,6 +61,9 @@ def configure(tenant) -> None:
                            "app_secret": APP_SECRET, "verify_token": "verify-me"}}})
 
 
+path_of = sync_to_async(webhook_path)
+
+
 @sync_to_async
 def counts(tenant) -> dict:
     with tenant_context(tenant):
@@ -82,7 +85,7 @@ async def until(predicate, timeout: float = 15.0):
 async def test_chatflow_through_the_fast_path_reaches_the_board(live_tenant, worker):
     await configure(live_tenant)
     owner = await socket(live_tenant, "owner")
-    url = f"/webhooks/chatflow/{live_tenant.webhook_key}/"
+    url = await path_of(live_tenant, "chatflow")
     async with client() as web:
         res = await web.post(url, json=chatflow("FAST-1"))
         assert res.status_code == 200 and res.json() == {"ok": True}
@@ -111,26 +114,26 @@ async def _no_pending(tenant) -> bool:
 @pytest.mark.asyncio
 async def test_bad_input_through_the_fast_path(live_tenant, live_db):
     await configure(live_tenant)
-    key = live_tenant.webhook_key
+    chatflow_url, whatsapp_url = await path_of(live_tenant, "chatflow"), await path_of(live_tenant, "whatsapp")
     async with client() as web:
         assert (await web.post("/webhooks/chatflow/no-such-key/", json=chatflow("X"))).status_code == 404
-        assert (await web.post(f"/webhooks/viber/{key}/", json=chatflow("X"))).status_code == 404
-        res = await web.post(f"/webhooks/chatflow/{key}/", content=b"{not json")
+        assert (await web.post(chatflow_url.replace("/chatflow/", "/viber/"), json=chatflow("X"))).status_code == 404
+        res = await web.post(chatflow_url, content=b"{not json")
         assert res.status_code == 400 and "JSON" in res.json()["detail"]
-        res = await web.post(f"/webhooks/chatflow/{key}/", json={"metadata": {"remoteJid": "7701@s.whatsapp.net"}})
+        res = await web.post(chatflow_url, json={"metadata": {"remoteJid": "7701@s.whatsapp.net"}})
         assert res.status_code == 400 and "messageId" in res.json()["detail"]
-        res = await web.post(f"/webhooks/chatflow/{key}/", content=b"x" * (1024 * 1024 + 1))
+        res = await web.post(chatflow_url, content=b"x" * (1024 * 1024 + 1))
         assert res.status_code == 413
-        assert (await web.get(f"/webhooks/chatflow/{key}/")).status_code == 405
+        assert (await web.get(chatflow_url)).status_code == 405
         body = wa_body("wamid.FAST")
-        assert (await web.post(f"/webhooks/whatsapp/{key}/", content=body, headers=signed(body, "wrong"))
+        assert (await web.post(whatsapp_url, content=body, headers=signed(body, "wrong"))
                 ).status_code == 403
-        assert (await web.post(f"/webhooks/whatsapp/{key}/", content=body)).status_code == 403
-        res = await web.get(f"/webhooks/whatsapp/{key}/", params={"hub.mode": "subscribe",
+        assert (await web.post(whatsapp_url, content=body)).status_code == 403
+        res = await web.get(whatsapp_url, params={"hub.mode": "subscribe",
                                                                   "hub.verify_token": "verify-me",
                                                                   "hub.challenge": "12345"})
         assert res.status_code == 200 and res.text == "12345"
-        assert (await web.post(f"/webhooks/whatsapp/{key}/", content=body, headers=signed(body))).status_code == 200
+        assert (await web.post(whatsapp_url, content=body, headers=signed(body))).status_code == 200
     assert await counts(live_tenant) == {"messages": 1, "leads": 0, "events": 1, "pending": 1}
 
 
@@ -147,17 +150,17 @@ async def test_a_key_of_one_tenant_never_touches_another(live_tenant, live_db):
     await configure(other)
     before = await counts(other)
     async with client() as web:
-        assert (await web.post(f"/webhooks/chatflow/{live_tenant.webhook_key}/",
+        assert (await web.post(await path_of(live_tenant, "chatflow"),
                                json=chatflow("ISO-FAST"))).status_code == 200
         body = wa_body("wamid.ISO-FAST")
         # the other tenant's secret is worthless on this tenant's key
-        assert (await web.post(f"/webhooks/whatsapp/{live_tenant.webhook_key}/", content=body,
+        assert (await web.post(await path_of(live_tenant, "whatsapp"), content=body,
                                headers=signed(body, "another"))).status_code == 403
     assert await counts(other) == before
     assert (await counts(live_tenant))["messages"] == 1
     # a tenant's own host has no webhooks: Django answers 404 there, nothing is stored
     async with client(host_of(live_tenant)) as web:
-        res = await web.post(f"/webhooks/chatflow/{live_tenant.webhook_key}/", json=chatflow("HOST-1"))
+        res = await web.post(await path_of(live_tenant, "chatflow"), json=chatflow("HOST-1"))
         assert res.status_code == 404
     assert (await counts(live_tenant))["messages"] == 1
 
@@ -173,7 +176,7 @@ async def test_a_lost_kick_is_recovered_by_the_sweep(live_tenant, worker):
     # a kick that stands but whose task never runs: the webhook queues nothing
     await sync_to_async(redis_client().set)(_kick_key(live_tenant.schema_name), "1", ex=600)
     async with client() as web:
-        assert (await web.post(f"/webhooks/chatflow/{live_tenant.webhook_key}/",
+        assert (await web.post(await path_of(live_tenant, "chatflow"),
                                json=chatflow("LOST-1"))).status_code == 200
     assert (await counts(live_tenant))["pending"] == 1
     await sync_to_async(dispatch_to_tenants.delay)("conversations.process_inbound")

@@ -15,6 +15,7 @@ from django_tenants.utils import tenant_context
 from conversations.models import Direction, InboundEvent, Message, MessageStatus
 from leads.models import Lead, LeadIdentity
 from tenants.services import tenant_config_import
+from tests.conftest import webhook_path
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def channels_a(tenant_a):
 
 
 def url(provider: str, tenant) -> str:
-    return f"/webhooks/{provider}/{tenant.webhook_key}/"
+    return webhook_path(tenant, provider)
 
 
 def post(web, path: str, payload, **headers):
@@ -193,7 +194,7 @@ def test_chatflow_group_message_is_acknowledged_but_not_a_lead(web, channels_a):
 def test_unknown_key_and_unknown_provider_are_404(web, channels_a):
     res = post(web, "/webhooks/chatflow/not-a-key/", chatflow_event())
     assert res.status_code == 404 and res.json()["detail"] == "unknown webhook key"
-    res = post(web, f"/webhooks/viber/{channels_a.webhook_key}/", chatflow_event())
+    res = post(web, url("chatflow", channels_a).replace("/chatflow/", "/viber/"), chatflow_event())
     assert res.status_code == 404 and "viber" in res.json()["detail"]
     assert counts(channels_a)["messages"] == 0
 
@@ -405,10 +406,17 @@ def test_telegram_duplicate_update_is_one_message(web, channels_a):
     assert counts(channels_a)["messages"] == 1
 
 
-def test_a_channel_without_config_refuses_signed_providers(web, tenant_a):
-    """No app secret / bot secret configured: fail closed (403), never accept unauthenticated events."""
-    assert wa_post(web, tenant_a, wa_envelope([])).status_code == 403
-    assert post(web, url("telegram", tenant_a), tg_update(), HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN="").status_code == 403
+def test_a_provider_the_tenant_has_not_configured_is_404_even_with_its_right_token(web, tenant_a):
+    """Nothing configured: no provider's URL opens — ChatFlow and amoCRM (unsigned) included — and nothing is
+    stored. (Before: unsigned ChatFlow messages were stored for a tenant without ChatFlow; the signed providers
+    answered 403.)"""
+    assert post(web, url("chatflow", tenant_a), chatflow_event("NO-CF")).status_code == 404
+    assert wa_post(web, tenant_a, wa_envelope([])).status_code == 404
+    assert post(web, url("telegram", tenant_a), tg_update(), HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN="").status_code == 404
+    res = web.post(url("amocrm", tenant_a), data="leads[add][0][id]=1&account[id]=2",
+                   content_type="application/x-www-form-urlencoded")
+    assert res.status_code == 404 and res.json()["detail"] == "unknown webhook key"  # same as an unknown token
+    assert counts(tenant_a) == {"messages": 0, "leads": 0, "identities": 0, "events": 0}
 
 
 def test_new_secret_applies_to_the_next_webhook(web, channels_a):
@@ -465,6 +473,7 @@ def test_a_key_of_tenant_a_never_touches_tenant_b(web, channels_a, tenant_b):
 
 
 def test_same_message_id_in_two_tenants_is_two_messages(web, channels_a, tenant_b):
+    tenant_config_import(tenant_b, {"channels": {"chatflow": {"token": "cf-b", "instance_id": "inst-b"}}})
     assert post(web, url("chatflow", channels_a), chatflow_event("SHARED-ID")).status_code == 200
     assert post(web, url("chatflow", tenant_b), chatflow_event("SHARED-ID")).status_code == 200
     assert counts(channels_a)["messages"] == 1 and counts(tenant_b)["messages"] == 1

@@ -19,6 +19,7 @@ from integrations.amocrm import (
     AmoWebhookError,
     LocalRateLimiter,
     RedisRateLimiter,
+    account_mismatch,
     contact_phone,
     lead_contact_ids,
     lead_info_text,
@@ -127,19 +128,77 @@ def test_parse_webhook_update_only_is_valid_but_has_no_events():
 @pytest.mark.parametrize(
     "body, fragment",
     [
-        ("account[id]=1&account[subdomain]=x", "no lead ids"),
-        ("leads[add][0][status_id]=5&account[id]=1", "no lead ids"),
-        ("leads[add][0][id]=abc&account[id]=1", "not numeric"),
-        ("leads[add][0][id]=5&leads[add][0][status_id]=x&account[id]=1", "not numeric"),
-        ("leads[add][0][id]=5&account[subdomain]=x", "account"),
-        ("leads[add][0][id]=5&account[id]=12a", "not numeric"),
         ("", "account"),
+        ("leads[add][0][id]=5", "account"),
+        ('{"leads": 1}', "account"),
+        ("x=1&" * 10_001, "form fields"),
     ],
 )
 def test_parse_webhook_malformed(body, fragment):
+    """Only a body that is not an amoCRM webhook at all (no account named) is refused."""
     with pytest.raises(AmoWebhookError) as err:
         parse_webhook(body)
     assert fragment in err.value.detail
+
+
+@pytest.mark.parametrize(
+    "body, events, skipped",
+    [
+        ("account[id]=1&account[subdomain]=x", [], []),
+        ("leads[add][0][status_id]=5&account[id]=1", [], ["leads[add][0][id] is not an amoCRM id: None"]),
+        ("leads[add][0][id]=abc&account[id]=1", [], ["leads[add][0][id] is not an amoCRM id: 'abc'"]),
+        ("leads[add][0][id]=5&leads[add][0][status_id]=x&account[id]=1", [],
+         ["leads[add][0][status_id] is not an amoCRM id: 'x'"]),
+        ("leads[add][0][id]=99999999999999999999&account[id]=1", [],
+         ["leads[add][0][id] is not an amoCRM id: '99999999999999999999'"]),
+        ("leads[add][0][id]=9223372036854775808&leads[add][1][id]=9223372036854775807&account[id]=1",
+         [("add", 9223372036854775807, None)], ["leads[add][0][id] is not an amoCRM id: '9223372036854775808'"]),
+        ("leads[add][0][id]=-5&leads[status][0][id]=1e5&account[id]=1", [],
+         ["leads[add][0][id] is not an amoCRM id: '-5'", "leads[status][0][id] is not an amoCRM id: '1e5'"]),
+        ("leads[add][0][id]=%D9%A3&account[id]=1", [], ["leads[add][0][id] is not an amoCRM id: '٣'"]),
+        ("leads[add][0][id]=5&account[id]=12a", [], ["account[id] is not an amoCRM id: '12a'"]),
+        ("leads[add][0][id]=5&account[subdomain]=x", [("add", 5, None)], []),
+    ],
+)
+def test_parse_webhook_skips_unusable_ids_instead_of_refusing(body, events, skipped):
+    """amoCRM switches off a webhook that keeps failing: ids we cannot use are skipped (and recorded by the
+    intake), never a 400."""
+    hook = parse_webhook(body)
+    assert hook.events == events
+    assert hook.skipped == skipped
+
+
+def test_parse_webhook_names_what_it_does_not_act_on():
+    hook = parse_webhook(
+        "contacts[add][0][id]=93589657&contacts[add][0][name]=Oleg&leads[update][0][id]=27754599"
+        "&leads[note][0][note][text]=hi&leads[note][0][note][element_id]=27754599"
+        "&unsorted[add][0][uid]=00b6&unsorted[add][0][data][contacts][0][id]=93589657"
+        "&leads[delete][0][id]=1&account[id]=31257294&account[subdomain]=appgpt"
+    )
+    assert hook.events == [] and hook.skipped == []
+    assert hook.ignored == ["contacts[add]", "leads[update]", "leads[note]", "unsorted[add]", "leads[delete]"]
+
+
+def test_parse_webhook_drops_nul_from_the_stored_form():
+    hook = parse_webhook("leads[add][0][id]=4101&leads[add][0][name]=a%00b&account[id]=1")
+    assert hook.events == [("add", 4101, None)]
+    assert hook.form["leads[add][0][name]"] == ["ab"]
+
+
+@pytest.mark.parametrize("base_url, hook_id, subdomain, configured, matches", [
+    ("https://buildco.amocrm.ru", 30000001, "buildco", 30000001, True),
+    ("https://buildco.amocrm.ru", 30000002, "buildco", 30000001, False),  # the id decides when both have one
+    ("https://buildco.amocrm.ru", None, "buildco", 30000001, True),
+    ("https://buildco.amocrm.ru", None, "BuildCo", None, True),
+    ("https://buildco.amocrm.ru", None, "otherco", 30000001, False),
+    ("https://buildco.kommo.com", 30000009, "buildco", None, True),
+    ("", None, "buildco", 30000001, False),
+    ("https://buildco.amocrm.ru", None, "", 30000001, False),
+])
+def test_account_match_by_id_or_subdomain(base_url, hook_id, subdomain, configured, matches):
+    mismatch = account_mismatch(account_id=hook_id, subdomain=subdomain,
+                                config={"base_url": base_url, "account_id": configured})
+    assert (mismatch == "") is matches, mismatch
 
 
 # --- exact requests --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django_tenants.utils import tenant_context
 
 from tenants.services import tenant_config_import
 from tests.aiagent.openai_standin import OpenAIStandin
+from tests.conftest import webhook_path
 from tests.integrations.gstandin import AmoStandin, GoogleStandin
 
 pytestmark = pytest.mark.live
@@ -125,7 +126,7 @@ def test_amocrm_lead_is_greeted_answers_and_gets_a_meeting_booked(live_tenant, w
 
     # 1. amoCRM calls our webhook; we answer at once.
     hook = Client(HTTP_HOST=settings.PUBLIC_DOMAIN).post(
-        f"/webhooks/amocrm/{live_tenant.webhook_key}/",
+        webhook_path(live_tenant, "amocrm"),
         data=f"leads[add][0][id]=5101&leads[add][0][status_id]=142&account[subdomain]=buildco&account[id]={ACCOUNT}",
         content_type="application/x-www-form-urlencoded")
     assert hook.status_code == 200

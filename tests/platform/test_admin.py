@@ -6,7 +6,7 @@ from django_tenants.utils import schema_exists, tenant_context
 from accounts.models import User
 from tenants.models import Tenant, TenantHealth
 from tenants.services import health_record, tenant_config_get
-from tests.conftest import PASSWORD, host_of
+from tests.conftest import PASSWORD, host_of, webhook_path
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_superuser_sees_tenants_with_health(admin_client, tenant_a):
     assert "502 Bad Gateway" in body
     page = admin_client.get(f"/admin/tenants/tenant/{tenant_a.pk}/change/").content.decode()
     assert "Последний входящий вебхук" in page and "chatflow" in page
-    assert f"/webhooks/chatflow/{tenant_a.webhook_key}/" in page
+    assert webhook_path(tenant_a, "chatflow") in page and webhook_path(tenant_a, "amocrm") in page
 
 
 def test_admin_creates_a_tenant_by_provisioning_it(admin_client):

@@ -33,7 +33,12 @@ def test_provision_creates_schema_domain_owner_stages_and_settings(db):
     assert kinds == ["new", "in_dialog", "requests_call", "incomplete", "complete", "won", "lost"]
     payload = result.as_dict()
     assert payload["slug"] == "gamma-co" and payload["domain"] == "gamma-co.localhost"
-    assert payload["webhooks"]["chatflow"].endswith(f"/webhooks/chatflow/{tenant.webhook_key}/")
+    # one URL per provider, each with its own token (none is the tenant's webhook_key)
+    tokens = {p: url.rstrip("/").rsplit("/", 1)[1] for p, url in payload["webhooks"].items()}
+    assert {p: url.rsplit("/", 3)[1] for p, url in payload["webhooks"].items()} == {
+        p: p for p in ("chatflow", "whatsapp", "telegram", "amocrm")}
+    assert len(set(tokens.values())) == 4 and tenant.webhook_key not in tokens.values()
+    assert all(len(t) >= 24 for t in tokens.values())
 
 
 def test_tenant_users_live_in_their_own_schema(tenant_a, tenant_b):
