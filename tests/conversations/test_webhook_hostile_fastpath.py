@@ -13,7 +13,16 @@ from django_tenants.utils import tenant_context
 
 from conversations.models import Direction, Message, MessageStatus
 from tests.conversations.test_realtime import events_until, fresh_channel_layer, socket  # noqa: F401
-from tests.conversations.test_webhook_fastpath import APP_SECRET, chatflow, client, configure, counts, signed, until
+from tests.conversations.test_webhook_fastpath import (
+    APP_SECRET,
+    chatflow,
+    client,
+    configure,
+    counts,
+    path_of,
+    signed,
+    until,
+)
 
 pytestmark = pytest.mark.live
 
@@ -45,12 +54,12 @@ async def test_hostile_bodies_are_400_and_the_next_good_messages_are_processed(l
     async with client() as web:
         for provider, body in hostile_bodies():
             headers = signed(body) if provider == "whatsapp" else {}
-            res = await web.post(f"/webhooks/{provider}/{live_tenant.webhook_key}/", content=body, headers=headers)
+            res = await web.post(await path_of(live_tenant, provider), content=body, headers=headers)
             assert res.status_code == 400, (provider, res.text[:200])
             assert res.json()["detail"]
         assert await counts(live_tenant) == {"messages": 0, "leads": 0, "events": 0, "pending": 0}
         for tenant, message_id, phone in ((live_tenant, "GOOD-A", "77017000101"), (other, "GOOD-B", "77017000102")):
-            res = await web.post(f"/webhooks/chatflow/{tenant.webhook_key}/", json=chatflow(message_id, phone=phone))
+            res = await web.post(await path_of(tenant, "chatflow"), json=chatflow(message_id, phone=phone))
             assert res.status_code == 200
     for tenant in (live_tenant, other):
         assert await until(lambda tenant=tenant: _processed(tenant)), tenant.slug
@@ -86,7 +95,7 @@ async def test_a_reaction_reaches_the_crm_as_an_update_of_its_message(live_tenan
     body = json.dumps({"object": "whatsapp_business_account",
                        "entry": [{"id": "W", "changes": [{"value": value, "field": "messages"}]}]}).encode()
     async with client() as web:
-        res = await web.post(f"/webhooks/whatsapp/{live_tenant.webhook_key}/", content=body,
+        res = await web.post(await path_of(live_tenant, "whatsapp"), content=body,
                              headers=signed(body, APP_SECRET))
         assert res.status_code == 200
     seen = await events_until(owner, lambda e: e["type"] == "message.updated")
