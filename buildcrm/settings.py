@@ -71,6 +71,7 @@ AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",
     "buildcrm.middleware.BodySizeLimitMiddleware",
+    "buildcrm.api_input.ApiInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "buildcrm.middleware.SyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -226,7 +227,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "buildcrm.api_schema.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["buildcrm.api_input.JSONParser", "buildcrm.api_input.FormParser",
+                               "buildcrm.api_input.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "buildcrm.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "buildcrm.api.exception_handler",
@@ -237,6 +240,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tenant API of BuildCRM: leads, pipeline, conversations, team, analytics, sandbox.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get their own components, so that they can say what a request may not send (blank text).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Bodies are documented as JSON (forms are still parsed; an upload view names multipart itself).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "ENUM_NAME_OVERRIDES": {"TemperatureEnum": "leads.models.Temperature", "StageKindEnum": "leads.models.StageKind"},
 }
 
 LOGGING = {
