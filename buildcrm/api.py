@@ -2,12 +2,16 @@
 passes before a view sees it are in buildcrm.api_input; the schema's error answers in buildcrm.api_schema."""
 from __future__ import annotations
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from buildcrm.api_input import PayloadTooLarge
 
 BIGINT = 2**63 - 1  # PostgreSQL's bigint: the largest id a query or a body may name
 
@@ -24,6 +28,10 @@ def exception_handler(exc, context):
 
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(detail=exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    elif isinstance(exc, RequestDataTooBig):  # a body over DATA_UPLOAD_MAX_MEMORY_SIZE, met while parsing it
+        exc = PayloadTooLarge(f"Тело запроса больше {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} байт.")
+    elif isinstance(exc, SuspiciousOperation):  # more form fields than Django allows, a broken multipart…
+        exc = ParseError(f"Неверное тело запроса: {exc}")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 
-from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import JsonResponse
 from rest_framework import parsers, status
@@ -105,7 +104,7 @@ def _body_problem(value, depth: int = 0, where: str = "") -> str | None:
             name = str(key)[:40]
             problem = text_problem(str(key))
             if problem:
-                return f"ключ {name!r} {problem}"
+                return f"{where}: ключ {name!r} {problem}" if where else f"ключ {name!r} {problem}"
             problem = _body_problem(item, depth + 1, f"{where}.{name}" if where else name)
             if problem:
                 return problem
@@ -135,17 +134,13 @@ def _strict_float(text: str) -> float:
 
 
 class JSONParser(parsers.JSONParser):
-    """JSON bodies: at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes (413 beyond), strict (no NaN / Infinity),
-    and nothing the database cannot hold (`_body_problem`), all as 400 before a serializer runs."""
+    """JSON bodies (at most DATA_UPLOAD_MAX_MEMORY_SIZE: DRF reads them through request.body), strict (no NaN,
+    Infinity or 1e400) and holding nothing the database cannot store (`_body_problem`): 400 before a serializer."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        raw = stream.read(limit + 1) if stream is not None else b""
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"Тело запроса больше {limit} байт.")
         encoding = parsers.get_encoding(parser_context or {})
         try:
-            data = json.loads(raw.decode(encoding), parse_constant=_no_constant, parse_float=_strict_float)
+            data = json.loads(stream.read().decode(encoding), parse_constant=_no_constant, parse_float=_strict_float)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
         except RecursionError:
@@ -156,19 +151,13 @@ class JSONParser(parsers.JSONParser):
 
 class FormParser(parsers.FormParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            data = super().parse(stream, media_type, parser_context)
-        except SuspiciousOperation as exc:
-            raise ParseError(f"Неверная форма: {exc}") from None
+        data = super().parse(stream, media_type, parser_context)
         _reject_bad_body(dict(data.lists()))
         return data
 
 
 class MultiPartParser(parsers.MultiPartParser):
     def parse(self, stream, media_type=None, parser_context=None):
-        try:
-            result = super().parse(stream, media_type, parser_context)
-        except SuspiciousOperation as exc:
-            raise ParseError(f"Неверная форма: {exc}") from None
+        result = super().parse(stream, media_type, parser_context)
         _reject_bad_body(dict(result.data.lists()))
         return result
