@@ -220,6 +220,14 @@ WEBHOOK_MAX_BODY = 1024 * 1024
 WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=8)
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"))
 MEDIA_URL = "/media/"
+# How a browser reaches a tenant's host (<slug>.TENANT_BASE_DOMAIN), for links made without a request (a worker
+# storing a client's media): scheme and port (a scheme's default port is left out; behind a TLS proxy: https, 443).
+PUBLIC_URL_SCHEME = env("PUBLIC_URL_SCHEME", default="http")
+PUBLIC_URL_PORT = env.int("PUBLIC_URL_PORT", default=PORT)
+# Inbound media (Cloud API, Telegram) fetched by a worker: the size limit (bigger files are recorded, not fetched)
+# and the attempts on 5xx / timeouts (backoff as for sends: SEND_RETRY_BASE_SECONDS, doubling, jittered).
+MEDIA_FETCH_MAX_BYTES = env.int("MEDIA_FETCH_MAX_BYTES", default=16 * 1024 * 1024)
+MEDIA_FETCH_MAX_ATTEMPTS = env.int("MEDIA_FETCH_MAX_ATTEMPTS", default=5)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,10 +1,8 @@
 """Tenant host: the PWA, the REST API, the OpenAPI schema."""
-from django.conf import settings
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from buildcrm import api_input, spa
+from buildcrm import api_input, media, spa
 from buildcrm.health import healthz
 
 api = [
@@ -19,7 +17,7 @@ api = [
 urlpatterns = [
     path("api/", include(api)),
     path("healthz", healthz),
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>.*)$", media.serve_tenant_media),
     re_path(r"^(?!api/|ws/|static/|admin/|webhooks/|media/)(?P<path>.*)$", spa.index),
 ]
 
