@@ -57,20 +57,33 @@ def size_of(value) -> int | None:
     return size if size >= 0 else None
 
 
-def request(client: httpx.Client, provider: str, what: str, url: str, **kwargs) -> httpx.Response:
-    """One metadata request; transport failures become MediaFetchError. Details never carry the URL (Telegram's
-    has the bot token in it)."""
+@contextmanager
+def transport_errors(provider: str, what: str) -> Iterator[None]:
+    """httpx's failures as MediaFetchError. Details never carry the URL (Telegram's holds the bot token)."""
     try:
-        response = client.get(url, **kwargs)
+        yield
     except httpx.TimeoutException as exc:
         raise MediaFetchError(f"{provider}: {what} timed out ({type(exc).__name__})", retryable=True) from None
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        raise MediaFetchError(f"{provider}: bad api_url ({type(exc).__name__})", retryable=False) from None
+        raise MediaFetchError(f"{provider}: {what}: bad URL ({type(exc).__name__})", retryable=False) from None
     except httpx.TransportError as exc:
         raise MediaFetchError(f"{provider}: {what}: connection error ({type(exc).__name__})", retryable=True) from None
-    if response.status_code >= 400:
-        raise MediaFetchError(f"{provider}: {what} answered HTTP {response.status_code}",
-                              retryable=retryable_status(response.status_code))
+
+
+def refused(provider: str, what: str, response: httpx.Response) -> MediaFetchError | None:
+    if response.status_code < 400:
+        return None
+    return MediaFetchError(f"{provider}: {what} answered HTTP {response.status_code}",
+                           retryable=retryable_status(response.status_code))
+
+
+def request(client: httpx.Client, provider: str, what: str, url: str, **kwargs) -> httpx.Response:
+    """One metadata request (GET): a transport failure or an HTTP error is a MediaFetchError."""
+    with transport_errors(provider, what):
+        response = client.get(url, **kwargs)
+    error = refused(provider, what, response)
+    if error:
+        raise error
     return response
 
 
@@ -80,24 +93,17 @@ def download(client: httpx.Client, provider: str, url: str, *, max_bytes: int,
     Content-Length said). Returns the bytes and the declared Content-Type."""
     if not url.startswith(("https://", "http://")):
         raise MediaFetchError(f"{provider}: the file's URL is not http(s)", retryable=False)
-    try:
-        with client.stream("GET", url, headers=dict(headers or {})) as response:
-            if response.status_code >= 400:
-                raise MediaFetchError(f"{provider}: the file's download answered HTTP {response.status_code}",
-                                      retryable=retryable_status(response.status_code))
-            declared = size_of(response.headers.get("content-length"))
-            if declared is not None and declared > max_bytes:
-                raise too_large(provider, declared, max_bytes)
-            chunks, received = [], 0
-            for chunk in response.iter_bytes():
-                received += len(chunk)
-                if received > max_bytes:
-                    raise too_large(provider, received, max_bytes)
-                chunks.append(chunk)
-            return b"".join(chunks), response.headers.get("content-type")
-    except httpx.TimeoutException as exc:
-        raise MediaFetchError(f"{provider}: the download timed out ({type(exc).__name__})", retryable=True) from None
-    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        raise MediaFetchError(f"{provider}: bad file URL ({type(exc).__name__})", retryable=False) from None
-    except httpx.TransportError as exc:
-        raise MediaFetchError(f"{provider}: the download broke off ({type(exc).__name__})", retryable=True) from None
+    with transport_errors(provider, "the download"), client.stream("GET", url, headers=dict(headers or {})) as response:
+        error = refused(provider, "the download", response)
+        if error:
+            raise error
+        declared = size_of(response.headers.get("content-length"))
+        if declared is not None and declared > max_bytes:
+            raise too_large(provider, declared, max_bytes)
+        chunks, received = [], 0
+        for chunk in response.iter_bytes():
+            received += len(chunk)
+            if received > max_bytes:
+                raise too_large(provider, received, max_bytes)
+            chunks.append(chunk)
+        return b"".join(chunks), response.headers.get("content-type")
