@@ -31,7 +31,13 @@ class ContentIn(InputSerializer):
     stages = serializers.ListField(child=serializers.ChoiceField(choices=StageKind.choices), required=False)
     temperatures = serializers.ListField(child=serializers.ChoiceField(choices=Temperature.choices), required=False)
     language = serializers.CharField(required=False, allow_blank=True, max_length=8)
-    active = QueryBooleanField(required=False)
+    active = serializers.BooleanField(required=False)
+
+    def validate_items(self, items):
+        # A PATCH is partial down to its nested items, yet it replaces the whole album: each item needs its url.
+        if any(not item.get("url") for item in items):
+            raise ValidationError("Each album item needs a url.")
+        return items
 
     def validate(self, attrs):
         merged = {**({f: getattr(self.instance, f) for f in ("type", "text", "url", "items")}
