@@ -1,6 +1,6 @@
 """Checks every API input passes before a view sees it: the query string of every /api/ request (a middleware),
-request bodies (DRF parsers), and Django's own error pages under /api/ as JSON. Apart from buildcrm.api because
-DRF imports the parsers while it builds APIView, which buildcrm.api's schema class imports."""
+request bodies (DRF parsers), and Django's own error pages under /api/ as JSON. A module of its own: DRF imports the
+parsers named in its settings while it builds APIView, so this one must not import DRF's views."""
 from __future__ import annotations
 
 import json
@@ -140,7 +140,8 @@ class JSONParser(parsers.JSONParser):
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = parsers.get_encoding(parser_context or {})
         try:
-            data = json.loads(stream.read().decode(encoding), parse_constant=_no_constant, parse_float=_strict_float)
+            text = stream.read().decode(encoding) if stream is not None else ""
+            data = json.loads(text, parse_constant=_no_constant, parse_float=_strict_float)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
         except RecursionError:

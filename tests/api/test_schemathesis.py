@@ -68,7 +68,7 @@ def test_every_operation_conforms_to_the_schema(live_tenant, api_server, tmp_pat
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(HERE / "schemathesis.toml"), "run",
         f"http://127.0.0.1:{api_server.port}/api/schema/?format=json",
         "--header", f"Host: {host_of(live_tenant)}", "--header", f"Authorization: Token {owner_token(live_tenant)}",
-        "--checks", "all", "--max-examples", str(MAX_EXAMPLES), "--workers", "2", "--seed", seed,
+        "--checks", "all", "--max-examples", str(MAX_EXAMPLES), "--workers", "1", "--seed", seed,
         "--request-timeout", "30", "--no-color",
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks",

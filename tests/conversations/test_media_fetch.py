@@ -130,12 +130,13 @@ def media_root(settings, tmp_path) -> Path:
     return tmp_path / "media"
 
 
-def channels(tenant, standin) -> None:
+def channels(tenant, standin, access_token: str | None = None) -> None:
     from tenants.services import tenant_config_import
 
     tenant_config_import(tenant, {"channels": {
         "whatsapp_cloud": {"api_url": f"{standin.url}/v21.0", "phone_number_id": "1099",
-                           "access_token": WA_TOKEN[tenant.slug], "app_secret": "s", "verify_token": "v"},
+                           "access_token": access_token or WA_TOKEN[tenant.slug], "app_secret": "s",
+                           "verify_token": "v"},
         "telegram": {"api_url": standin.url, "bot_token": f"{tenant.pk}:{TG_TOKEN}", "secret_token": "s"}}})
 
 
@@ -326,8 +327,7 @@ async def test_a_webhook_image_is_fetched_after_the_drain_and_published(live_ten
 
     settings.MEDIA_ROOT = str(tmp_path)
     channel_layers.backends.pop("default", None)
-    WA_TOKEN[live_tenant.slug] = "EAAG-live-token"
-    await sync_to_async(channels)(live_tenant, standin)
+    await sync_to_async(channels)(live_tenant, standin, "EAAG-live-token")
     await sync_to_async(tenant_config_import)(live_tenant, {"ai": {"enabled": False}})  # no replies to the stand-in
     image, gate = png((4, 4)), threading.Event()
     standin.reply(json=media_info(standin, media_id="998877", size=len(image)))
