@@ -20,6 +20,7 @@ from psycopg.types.json import Jsonb
 from buildcrm.db import insert_rows, server_bound_cursor
 from conversations.models import AuthorKind, Direction, Message, MessageStatus
 from integrations.base import InboundMessage, OutboundMessage, SendError, StatusUpdate
+from integrations.media import MediaFetchError
 from leads import services as lead_services
 from leads.models import Lead
 from tenants.services import health_record
@@ -712,8 +713,6 @@ def message_media_fetch(*, message_id: int, attempt: int = 1) -> str:
     A 5xx or timeout raises RetryLater while attempts remain (MEDIA_FETCH_MAX_ATTEMPTS); then, or for a refusal,
     a file over MEDIA_FETCH_MAX_BYTES or one that is not what it claims, the failure is written on the message
     (`error`, meta.media.error) and published. Returns "fetched", "failed" or "skipped"."""
-    from integrations.media import MediaFetchError
-
     message = Message.objects.select_related("lead").filter(pk=message_id).first()
     ref = media_reference(message) if message is not None else None
     if ref is None:
