@@ -8,7 +8,7 @@ PYTEST_ARGS ?= -n 2
 EXTERNAL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 EXTERNAL_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: setup run test test-python test-frontend test-external lint bench
+.PHONY: setup run test test-python test-frontend test-external test-api lint bench
 
 setup: .venv/.installed frontend/dist/index.html
 
@@ -44,6 +44,11 @@ test-python:
 
 test-frontend:
 	cd frontend && npm test
+
+# The tenant API on its own (also part of `make test`): malformed input for every operation of its OpenAPI schema, and
+# Schemathesis against a live daphne server (ST_SEED=<seed> replays a run, ST_MAX_EXAMPLES=<n> examples per operation).
+test-api: setup
+	$(PY) -m buildcrm.devstack --tmp -- $(PY) -m pytest $(PYTEST_ARGS) tests/api
 
 test-external: setup
 	DATABASE_URL=$(EXTERNAL_DATABASE_URL) REDIS_URL=$(EXTERNAL_REDIS_URL) \

@@ -14,6 +14,8 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.models import Role, User
 from accounts.permissions import IsOwnerOrHead, IsTenantUser
+from buildcrm.api import InputSerializer
+from buildcrm.api_schema import ERROR
 
 
 class UserOut(serializers.ModelSerializer):
@@ -22,7 +24,7 @@ class UserOut(serializers.ModelSerializer):
         fields = ["id", "email", "full_name", "role", "is_active"]
 
 
-class CredentialsIn(serializers.Serializer):
+class CredentialsIn(InputSerializer):
     email = serializers.CharField()
     password = serializers.CharField()
 
@@ -45,6 +47,10 @@ def _checked_user(request) -> User:
         raise Throttled(detail="Слишком много неудачных попыток входа. Попробуйте позже.") from None
 
 
+# A wrong password (401), a disabled account (403), too many failures (429).
+LOGIN_ERRORS = {401: ERROR, 403: ERROR, 429: ERROR}
+
+
 class _LoginBase(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -56,14 +62,14 @@ class _LoginBase(APIView):
 
 
 class TokenView(_LoginBase):
-    @extend_schema(request=CredentialsIn, responses=TokenOut)
+    @extend_schema(request=CredentialsIn, responses={200: TokenOut, **LOGIN_ERRORS})
     def post(self, request):
         user = _checked_user(request)
         return Response({"token": services.token_for(user), "user": UserOut(user).data})
 
 
 class LoginView(_LoginBase):
-    @extend_schema(request=CredentialsIn, responses=UserOut)
+    @extend_schema(request=CredentialsIn, responses={200: UserOut, **LOGIN_ERRORS})
     def post(self, request):
         user = _checked_user(request)
         login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -108,14 +114,14 @@ class MeView(APIView):
         return Response(MeOut(request.user).data)
 
 
-class UserCreateIn(serializers.Serializer):
+class UserCreateIn(InputSerializer):
     email = serializers.EmailField()
     password = serializers.CharField()
     role = serializers.ChoiceField(choices=Role.choices)
     full_name = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class UserUpdateIn(serializers.Serializer):
+class UserUpdateIn(InputSerializer):
     full_name = serializers.CharField(required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     is_active = serializers.BooleanField(required=False)

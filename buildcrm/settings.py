@@ -71,6 +71,7 @@ AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",
     "buildcrm.middleware.BodySizeLimitMiddleware",
+    "buildcrm.api_input.ApiInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "buildcrm.middleware.SyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -223,6 +224,14 @@ WEBHOOK_RATE_PER_SECOND = env.float("WEBHOOK_RATE_PER_SECOND", default=100.0)
 WEBHOOK_RATE_BURST = env.int("WEBHOOK_RATE_BURST", default=1000)
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"))
 MEDIA_URL = "/media/"
+# How a browser reaches a tenant's host (<slug>.TENANT_BASE_DOMAIN), for links made without a request (a worker
+# storing a client's media): scheme and port (a scheme's default port is left out; behind a TLS proxy: https, 443).
+PUBLIC_URL_SCHEME = env("PUBLIC_URL_SCHEME", default="http")
+PUBLIC_URL_PORT = env.int("PUBLIC_URL_PORT", default=PORT)
+# Inbound media (Cloud API, Telegram) fetched by a worker: the size limit (bigger files are recorded, not fetched)
+# and the attempts on 5xx / timeouts (backoff as for sends: SEND_RETRY_BASE_SECONDS, doubling, jittered).
+MEDIA_FETCH_MAX_BYTES = env.int("MEDIA_FETCH_MAX_BYTES", default=16 * 1024 * 1024)
+MEDIA_FETCH_MAX_ATTEMPTS = env.int("MEDIA_FETCH_MAX_ATTEMPTS", default=5)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -230,7 +239,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "buildcrm.api_schema.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["buildcrm.api_input.JSONParser", "buildcrm.api_input.FormParser",
+                               "buildcrm.api_input.MultiPartParser"],
     "DEFAULT_PAGINATION_CLASS": "buildcrm.api.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "buildcrm.api.exception_handler",
@@ -241,6 +252,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Tenant API of BuildCRM: leads, pipeline, conversations, team, analytics, sandbox.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get their own components, so that they can say what a request may not send (blank text).
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Bodies are documented as JSON (forms are still parsed; an upload view names multipart itself).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "ENUM_NAME_OVERRIDES": {"TemperatureEnum": "leads.models.Temperature", "StageKindEnum": "leads.models.StageKind"},
 }
 
 LOGGING = {

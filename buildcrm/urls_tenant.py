@@ -1,10 +1,8 @@
 """Tenant host: the PWA, the REST API, the OpenAPI schema."""
-from django.conf import settings
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from buildcrm import spa
+from buildcrm import api_input, media, spa
 from buildcrm.health import healthz
 
 api = [
@@ -19,6 +17,10 @@ api = [
 urlpatterns = [
     path("api/", include(api)),
     path("healthz", healthz),
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>.*)$", media.serve_tenant_media),
     re_path(r"^(?!api/|ws/|static/|admin/|webhooks/|media/)(?P<path>.*)$", spa.index),
 ]
+
+# Under /api/ a URL that matches nothing (an id that is not a number) or a request Django refuses answers JSON.
+handler400 = api_input.api_bad_request
+handler404 = api_input.api_not_found

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from buildcrm.db import insert_rows, server_bound_cursor
 from conversations.models import AuthorKind, Direction, InboundEvent, Message, MessageStatus
 from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, clean_text
+from integrations.media import MediaFetchError
 from leads import services as lead_services
 from leads.models import Lead
 from tenants.services import health_record
@@ -420,6 +421,7 @@ def _inbound_after_store(messages: list[Message]) -> None:
             lead_id=lead_id, message_id=newest, new_lead=new_lead))
     for provider in {message.provider for message in messages}:
         health_record(tenant_id=connection.tenant.id, inbound_provider=provider)
+    media_fetch_queue(messages=messages)
 
 
 def reaction_apply(*, reaction: Reaction) -> Message | None:
@@ -738,3 +740,166 @@ def _mark_failed(message: Message, detail: str, attempt: int) -> None:
     with transaction.atomic():
         _publish_message(message, "message.updated")
 
+
+# ---------------------------------------------------------------------------------------------------------
+# Inbound media: a worker fetches what Cloud API and Telegram only reference (a media id, a file_id) with the
+# tenant's credentials into our media storage, so the PWA can show it; the drain only queues the work.
+
+MEDIA_PROVIDERS = ("whatsapp", "telegram")
+TELEGRAM_FILE_PREFIX = "tg-file:"
+# Images are verified by decoding them (Pillow) and named after what they turned out to be.
+IMAGE_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "GIF": ("image/gif", "gif"),
+                 "WEBP": ("image/webp", "webp")}
+# Other media are kept with the extension of their declared type when it is one of these, else as .bin; they are
+# served as attachments (buildcrm.media), so whatever they hold never renders as a page of ours.
+MEDIA_EXTENSIONS = {
+    "audio/ogg": "ogg", "audio/opus": "opus", "audio/mpeg": "mp3", "audio/mp4": "m4a", "audio/aac": "aac",
+    "audio/amr": "amr", "audio/wav": "wav", "audio/x-wav": "wav", "audio/webm": "weba",
+    "video/mp4": "mp4", "video/3gpp": "3gp", "video/quicktime": "mov", "video/webm": "webm",
+    "application/pdf": "pdf", "text/plain": "txt", "text/csv": "csv", "application/zip": "zip",
+    "application/vnd.rar": "rar", "application/x-rar-compressed": "rar", "application/x-tgsticker": "tgs",
+    "application/msword": "doc", "application/vnd.ms-excel": "xls", "application/vnd.ms-powerpoint": "ppt",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
+}
+
+
+class MediaRefused(ValueError):
+    """Bytes that are not what they claim to be (an "image" Pillow cannot decode)."""
+
+
+def media_type_verified(*, data: bytes, declared: str | None) -> tuple[str, str]:
+    """(mimetype, extension) of bytes about to be stored. Declared images (or bytes that are images) must
+    decode as JPEG, PNG, GIF or WebP; anything else keeps its declared type when the allow-list knows it, else
+    becomes application/octet-stream (.bin). Raises MediaRefused."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    mimetype = (declared or "").split(";", 1)[0].strip().lower()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image_format = image.format
+                image.verify()
+    except Exception:  # Pillow raises many kinds for bytes that are not an image it can read
+        image_format = None
+    if image_format in IMAGE_FORMATS:
+        return IMAGE_FORMATS[image_format]
+    if mimetype.startswith("image/"):
+        raise MediaRefused(f"declared {mimetype[:60]} but is not a JPEG, PNG, GIF or WebP image")
+    if mimetype in MEDIA_EXTENSIONS:
+        return mimetype, MEDIA_EXTENSIONS[mimetype]
+    return "application/octet-stream", "bin"
+
+
+def media_save(*, data: bytes, extension: str) -> str:
+    """Stores bytes of a verified type as MEDIA_ROOT/<schema>/<random>.<extension>; returns that name."""
+    import secrets
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import FileSystemStorage
+
+    storage = FileSystemStorage(location=settings.MEDIA_ROOT, base_url=settings.MEDIA_URL)
+    return storage.save(f"{connection.schema_name}/{secrets.token_hex(16)}.{extension}", ContentFile(data))
+
+
+def tenant_base_url() -> str:
+    """The current tenant's own address as a browser reaches it (its primary domain, PUBLIC_URL_SCHEME and
+    PUBLIC_URL_PORT), for links made where there is no request: a worker."""
+    domain = connection.tenant.get_primary_domain()
+    scheme, port = settings.PUBLIC_URL_SCHEME, settings.PUBLIC_URL_PORT
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{domain.domain}" + ("" if not port or port == default else f":{port}")
+
+
+def media_reference(message: Message) -> str | None:
+    """The provider's reference of a client's media not fetched yet: a Cloud API media id (the parser writes
+    `{api_url}/{media_id}`) or a Telegram file_id (`tg-file:<file_id>`). None once fetched or when not ours."""
+    url = message.media_url or ""
+    if message.direction != Direction.IN or message.provider not in MEDIA_PROVIDERS or not url or \
+            (message.meta or {}).get("media"):
+        return None
+    if message.provider == "telegram":
+        return (url[len(TELEGRAM_FILE_PREFIX):] or None) if url.startswith(TELEGRAM_FILE_PREFIX) else None
+    media_id = url.rstrip("/").rsplit("/", 1)[-1]
+    return media_id if media_id.isdigit() else None
+
+
+def media_fetch_queue(*, messages: list[Message]) -> None:
+    """Once the transaction commits, one fetch task per client message whose media is still only a provider's
+    reference. Nothing waits for the downloads."""
+    ids = [message.pk for message in messages if media_reference(message)]
+    if ids:
+        transaction.on_commit(lambda: _enqueue_media_fetch(ids))
+
+
+def _enqueue_media_fetch(message_ids: list[int]) -> None:
+    from conversations.tasks import fetch_media
+
+    for message_id in message_ids:
+        try:
+            fetch_media.delay(message_id)
+        except Exception as exc:  # the broker is down: the message keeps its reference and says so
+            log.warning("message=%s media fetch not queued: %s", message_id, exc)
+
+
+def message_media_fetch(*, message_id: int, attempt: int = 1) -> str:
+    """Fetches one client message's media with the tenant's credentials into the tenant's media folder, points
+    `media_url` at our copy (the provider's reference kept in meta.media.ref) and publishes `message.updated`.
+    A 5xx or timeout raises RetryLater while attempts remain (MEDIA_FETCH_MAX_ATTEMPTS); then, or for a refusal,
+    a file over MEDIA_FETCH_MAX_BYTES or one that is not what it claims, the failure is written on the message
+    (`error`, meta.media.error) and published. Returns "fetched", "failed" or "skipped"."""
+    message = Message.objects.select_related("lead").filter(pk=message_id).first()
+    ref = media_reference(message) if message is not None else None
+    if ref is None:
+        return "skipped"
+    try:
+        fetched = adapter(message.provider).fetch_media(channel_config(message.provider), ref,
+                                                        max_bytes=settings.MEDIA_FETCH_MAX_BYTES)
+        mimetype, extension = media_type_verified(data=fetched.content, declared=fetched.mimetype or message.mimetype)
+    except MediaFetchError as exc:
+        if exc.retryable and attempt < settings.MEDIA_FETCH_MAX_ATTEMPTS:
+            log.warning("lead=%s message=%s media fetch retry attempt=%s: %s", message.lead_id, message.pk, attempt,
+                        exc.detail)
+            raise RetryLater(retry_delay(attempt), exc.detail, attempt) from None
+        return _media_failed(message, exc.detail, too_large=exc.too_large)
+    except MediaRefused as exc:
+        return _media_failed(message, f"{message.provider}: {exc}")
+    except Exception as exc:  # an adapter bug must not leave the message waiting forever
+        _media_failed(message, f"{message.provider}: {type(exc).__name__}: {exc}")
+        raise
+    name = media_save(data=fetched.content, extension=extension)
+    url = tenant_base_url() + settings.MEDIA_URL + name
+    meta = {**message.meta, "media": {"ref": message.media_url, "size": len(fetched.content), "mimetype": mimetype}}
+    # Only while it still holds the reference: a duplicate task that got here first already did the work.
+    if not Message.objects.filter(pk=message.pk, media_url=message.media_url).update(
+            media_url=url, mimetype=mimetype, meta=meta, error=""):
+        _media_discard(name)
+        return "skipped"
+    message.media_url, message.mimetype, message.meta = url, mimetype, meta
+    log.info("lead=%s message=%s media fetched provider=%s bytes=%s type=%s", message.lead_id, message.pk,
+             message.provider, len(fetched.content), mimetype)
+    _publish_message(message, "message.updated")
+    return "fetched"
+
+
+def _media_failed(message: Message, detail: str, *, too_large: bool = False) -> str:
+    """The media stays the provider's: its reference moves to meta.media.ref, the reason is shown on the message."""
+    meta = {**message.meta, "media": {"ref": message.media_url, "error": detail[:500], "too_large": too_large}}
+    if not Message.objects.filter(pk=message.pk, media_url=message.media_url).update(
+            media_url="", meta=meta, error=f"Медиа не загружено: {detail}"[:2000]):
+        return "skipped"
+    message.media_url, message.meta = "", meta
+    log.warning("lead=%s message=%s media not fetched: %s", message.lead_id, message.pk, detail)
+    _publish_message(message, "message.updated")
+    return "failed"
+
+
+def _media_discard(name: str) -> None:
+    from django.core.files.storage import FileSystemStorage
+
+    FileSystemStorage(location=settings.MEDIA_ROOT).delete(name)

@@ -36,3 +36,13 @@ def process_inbound(self) -> int:
 def requeue_stale() -> int:
     """Every minute (beat fans it out to every tenant): queued messages no worker got."""
     return services.messages_requeue_stale()
+
+
+@shared_task(bind=True, name="conversations.fetch_media", acks_late=True, ignore_result=True, max_retries=None)
+def fetch_media(self, message_id: int, attempt: int = 1) -> str:
+    """A client's media fetched from its provider into our storage (queued by the inbound drain); retries with
+    backoff are bounded by MEDIA_FETCH_MAX_ATTEMPTS in the service."""
+    try:
+        return services.message_media_fetch(message_id=message_id, attempt=attempt)
+    except services.RetryLater as later:
+        raise self.retry(args=(message_id,), kwargs={"attempt": later.attempt + 1}, countdown=later.delay) from None

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsTenantUser
+from buildcrm.api import IdField, InputSerializer, query_params
 from conversations import selectors, services
 from conversations.serializers import MessageOut
 from integrations import sandbox
@@ -13,27 +14,28 @@ from integrations.base import digits
 from leads.views import visible_lead
 
 
-class MessageIn(serializers.Serializer):
+class MessageIn(InputSerializer):
     text = serializers.CharField(required=False, allow_blank=True, max_length=4096, default="")
     image = serializers.FileField(required=False)
+
+
+class MessagesPageIn(serializers.Serializer):
+    before = IdField(required=False, help_text="Only messages older than this message id.")
+    limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=200)
 
 
 class LeadMessagesView(APIView):
     permission_classes = [IsTenantUser]
 
-    @extend_schema(responses=MessageOut(many=True))
+    @extend_schema(parameters=[MessagesPageIn], responses=MessageOut(many=True))
     def get(self, request, pk: int):
         lead = visible_lead(request, pk)
-        before = request.query_params.get("before")
-        limit = request.query_params.get("limit") or "50"
-        if not limit.isdigit() or not 1 <= int(limit) <= 200:
-            raise ValidationError({"limit": ["Целое число от 1 до 200."]})
-        limit = int(limit)
-        messages = selectors.messages_page(lead=lead, before=int(before) if str(before or "").isdigit() else None,
-                                           limit=limit)
+        params = query_params(request, MessagesPageIn)
+        messages = selectors.messages_page(lead=lead, before=params.get("before"), limit=params["limit"])
         return Response(MessageOut(messages, many=True).data)
 
-    @extend_schema(request=MessageIn, responses={201: MessageOut})
+    @extend_schema(request={"multipart/form-data": MessageIn, "application/json": MessageIn},
+                   responses={201: MessageOut})
     def post(self, request, pk: int):
         lead = visible_lead(request, pk)
         data = MessageIn(data=request.data)
@@ -48,10 +50,23 @@ class LeadMessagesView(APIView):
         return Response(MessageOut(message).data, status=status.HTTP_201_CREATED)
 
 
-class SandboxIn(serializers.Serializer):
-    phone = serializers.CharField(max_length=32)
+# 7 to 15 digits among any spacing or punctuation ("+7 (701) 111-22-33"), as integrations.base.digits counts them.
+PHONE_PATTERN = r"^\D*(\d\D*){7,15}$"
+
+
+class SandboxIn(InputSerializer):
+    phone = serializers.RegexField(PHONE_PATTERN, max_length=32)
     name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
     text = serializers.CharField(max_length=4096)
+
+
+class SandboxOut(serializers.Serializer):
+    lead_id = serializers.IntegerField()
+    message = MessageOut()
+
+
+class SandboxDialogIn(serializers.Serializer):
+    phone = serializers.RegexField(PHONE_PATTERN, max_length=32, help_text="The sandbox client's phone.")
 
 
 class SandboxMessagesView(APIView):
@@ -59,7 +74,7 @@ class SandboxMessagesView(APIView):
 
     permission_classes = [IsTenantUser]
 
-    @extend_schema(request=SandboxIn, responses={201: MessageOut})
+    @extend_schema(request=SandboxIn, responses={201: SandboxOut})
     def post(self, request):
         data = SandboxIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -74,9 +89,7 @@ class SandboxMessagesView(APIView):
         return Response({"lead_id": message.lead_id, "message": MessageOut(message).data},
                         status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=MessageOut(many=True))
+    @extend_schema(parameters=[SandboxDialogIn], responses=MessageOut(many=True))
     def get(self, request):
-        phone = digits(request.query_params.get("phone", ""))
-        if not 7 <= len(phone) <= 15:
-            raise ValidationError({"phone": ["Укажите телефон: от 7 до 15 цифр."]})
+        phone = digits(query_params(request, SandboxDialogIn)["phone"])
         return Response(MessageOut(selectors.sandbox_dialog(phone=phone, user=request.user), many=True).data)

@@ -1,12 +1,13 @@
 """The content library API (owner and head write, managers read) and engagement figures: thin views."""
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOwnerOrHead, IsTenantUser
+from buildcrm.api import InputSerializer, QueryBooleanField, query_params
 from followups import selectors, services
 from followups.models import Content, ContentType, FollowUpKind
 from leads.models import StageKind, Temperature
@@ -15,12 +16,12 @@ from leads.services import user_actor
 URL_TYPES = ("image", "video", "document", "link", "voice")
 
 
-class AlbumItem(serializers.Serializer):
+class AlbumItem(InputSerializer):
     url = serializers.URLField(max_length=1000)
     caption = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 
-class ContentIn(serializers.Serializer):
+class ContentIn(InputSerializer):
     type = serializers.ChoiceField(choices=ContentType.choices)
     title = serializers.CharField(max_length=200)
     text = serializers.CharField(required=False, allow_blank=True, max_length=4096)
@@ -31,6 +32,12 @@ class ContentIn(serializers.Serializer):
     temperatures = serializers.ListField(child=serializers.ChoiceField(choices=Temperature.choices), required=False)
     language = serializers.CharField(required=False, allow_blank=True, max_length=8)
     active = serializers.BooleanField(required=False)
+
+    def validate_items(self, items):
+        # A PATCH is partial down to its nested items, yet it replaces the whole album: each item needs its url.
+        if any(not item.get("url") for item in items):
+            raise ValidationError("Each album item needs a url.")
+        return items
 
     def validate(self, attrs):
         merged = {**({f: getattr(self.instance, f) for f in ("type", "text", "url", "items")}
@@ -52,18 +59,20 @@ class ContentOut(serializers.ModelSerializer):
                   "active", "created_at", "updated_at"]
 
 
+class ContentFilterIn(serializers.Serializer):
+    active = QueryBooleanField(required=False)
+    q = serializers.CharField(required=False, allow_blank=True, max_length=100, help_text="Words of title or text.")
+    tag = serializers.CharField(required=False, allow_blank=True, max_length=50)
+
+
 class ContentListView(APIView):
     def get_permissions(self):
         return [IsTenantUser()] if self.request.method == "GET" else [IsOwnerOrHead()]
 
-    @extend_schema(parameters=[OpenApiParameter(name, kind, required=False)
-                               for name, kind in (("active", bool), ("q", str), ("tag", str))],
-                   responses=ContentOut(many=True))
+    @extend_schema(parameters=[ContentFilterIn], responses=ContentOut(many=True))
     def get(self, request):
-        active = request.query_params.get("active")
-        active = None if active in (None, "") else active.lower() in ("1", "true", "yes")
-        items = selectors.content_list(active=active, q=request.query_params.get("q", "")[:100],
-                                       tag=request.query_params.get("tag", "")[:50])
+        params = query_params(request, ContentFilterIn)
+        items = selectors.content_list(active=params.get("active"), q=params.get("q", ""), tag=params.get("tag", ""))
         return Response(ContentOut(items, many=True).data)
 
     @extend_schema(request=ContentIn, responses={201: ContentOut})
@@ -96,10 +105,22 @@ class ContentDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class EngagementKindOut(serializers.Serializer):
+    kind = serializers.CharField()
+    sent = serializers.IntegerField()
+    answered = serializers.IntegerField()
+    rate = serializers.FloatField(help_text="0..1")
+
+
+class EngagementOut(serializers.Serializer):
+    results = EngagementKindOut(many=True)
+
+
 class EngagementView(APIView):
     """Touches sent and answered per kind (engagement rate of re-engagement, follow-ups, onboarding)."""
 
     permission_classes = [IsOwnerOrHead]
 
+    @extend_schema(responses=EngagementOut)
     def get(self, request):
         return Response({"results": [selectors.engagement_stats(kind=kind) for kind in FollowUpKind.values]})

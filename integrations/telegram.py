@@ -329,3 +329,39 @@ def send(
                     chat_id = as_dict(sent.get("chat")).get("id", message.to)
                     ids.append(f"{chat_id}:{sent['message_id']}")
     return SendResult(provider_message_ids=ids)
+
+
+# --- inbound media ---------------------------------------------------------------------------------------
+
+
+def fetch_media(config: dict, file_id: str, *, max_bytes: int, client: httpx.Client | None = None):
+    """A client's file by its file_id: `getFile` gives its `file_path` (and `file_size`), then
+    `GET {api_url}/file/bot<token>/<file_path>`. Over `max_bytes` (the Bot API serves at most 20 MB), nothing is
+    read. Telegram declares no type: the caller verifies the bytes. Returns integrations.media.FetchedMedia;
+    raises MediaFetchError (whose detail never holds the token)."""
+    from integrations.media import FetchedMedia, MediaFetchError, download, media_client, request, size_of, too_large
+
+    token = str(config.get("bot_token") or "")
+    if not token:
+        raise MediaFetchError("telegram: bot_token is not configured", retryable=False)
+    if not file_id or len(file_id) > 512:
+        raise MediaFetchError("telegram: no usable file_id", retryable=False)
+    base = str(config.get("api_url") or DEFAULT_API_URL).rstrip("/")
+    with media_client(client) as http:
+        try:
+            response = request(http, PROVIDER, "getFile", f"{base}/bot{token}/getFile", params={"file_id": file_id})
+        except MediaFetchError as exc:
+            if "HTTP 400" in exc.detail:  # "file is too big" or a file_id this bot cannot read
+                raise MediaFetchError("telegram: getFile refused the file (too big for the Bot API, or unknown)",
+                                      retryable=False) from None
+            raise
+        data = as_dict(response_json(response))
+        result = as_dict(data.get("result"))
+        file_path = result.get("file_path")
+        if data.get("ok") is not True or not isinstance(file_path, str) or not file_path or ".." in file_path:
+            raise MediaFetchError("telegram: getFile gave no file_path", retryable=False)
+        size = size_of(result.get("file_size"))
+        if size is not None and size > max_bytes:
+            raise too_large(PROVIDER, size, max_bytes)
+        content, _ = download(http, PROVIDER, f"{base}/file/bot{token}/{file_path.lstrip('/')}", max_bytes=max_bytes)
+    return FetchedMedia(content=content, mimetype=None, provider_size=size)

@@ -364,3 +364,33 @@ def send(
                 if isinstance(item, dict) and item.get("id"):
                     ids.append(str(item["id"]))
     return SendResult(provider_message_ids=ids)
+
+
+# --- inbound media ---------------------------------------------------------------------------------------
+
+
+def fetch_media(config: dict, media_id: str, *, max_bytes: int, client: httpx.Client | None = None):
+    """A client's media by its id: `GET {api_url}/{media_id}` with the bearer token gives a short-lived `url`
+    (with `mime_type`, `file_size`), which is read with the same token. Over `max_bytes`, nothing is read.
+    Returns integrations.media.FetchedMedia; raises MediaFetchError."""
+    from integrations.media import FetchedMedia, MediaFetchError, download, media_client, request, size_of, too_large
+
+    if not str(media_id).isdigit():
+        raise MediaFetchError(f"whatsapp: {str(media_id)[:40]!r} is not a media id", retryable=False)
+    token = str(config.get("access_token") or "")
+    if not token:
+        raise MediaFetchError("whatsapp: access_token is not configured", retryable=False)
+    base = str(config.get("api_url") or DEFAULT_API_URL).rstrip("/")
+    headers = {"Authorization": f"Bearer {token}"}
+    with media_client(client) as http:
+        info = as_dict(response_json(request(http, PROVIDER, "the media lookup", f"{base}/{media_id}",
+                                             headers=headers)))
+        url = info.get("url")
+        if not isinstance(url, str) or not url:
+            raise MediaFetchError("whatsapp: the media lookup gave no url", retryable=False)
+        size = size_of(info.get("file_size"))
+        if size is not None and size > max_bytes:
+            raise too_large(PROVIDER, size, max_bytes)
+        content, content_type = download(http, PROVIDER, url, max_bytes=max_bytes, headers=headers)
+    mimetype = info.get("mime_type") if isinstance(info.get("mime_type"), str) else content_type
+    return FetchedMedia(content=content, mimetype=mimetype or None, provider_size=size)

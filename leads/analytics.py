@@ -15,6 +15,8 @@ from rest_framework.exceptions import ValidationError
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 731
+# Days a period may name: beyond them a day's bounds in the tenant's time zone overflow Python's datetime.
+FIRST_DAY, LAST_DAY = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
 
 
 def _parse_day(value: str | None, name: str) -> dt.date | None:
@@ -24,9 +26,12 @@ def _parse_day(value: str | None, name: str) -> dt.date | None:
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError(text)
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise ValidationError({name: [f"Неверная дата {text[:40]!r}: нужен формат ГГГГ-ММ-ДД."]}) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationError({name: [f"Дата {day} вне диапазона {FIRST_DAY}…{LAST_DAY}."]})
+    return day
 
 
 def _tenant_tz() -> zoneinfo.ZoneInfo:

@@ -56,26 +56,28 @@ ORDERINGS = {"-score": ("-score", "-id"), "score": ("score", "id"), "-created_at
              "last_message_at": ("last_message_at", "id"), "name": ("name", "id"), "-name": ("-name", "-id")}
 
 
-def leads_filtered(*, user, params) -> object:
-    """The list endpoint's filters: stage, temperature, assignee, ai, channel, source, campaign, dates, q."""
+def leads_filtered(*, user, params: dict) -> object:
+    """The list endpoint's filters, as `leads.views.LeadFilterIn` validated them (typed; absent ones left out):
+    stage ids, stage kinds, temperatures, assignee (`none`, `me` or an id), ai (`on`/`off`), channels, sources,
+    campaigns, creation dates, needs_human, q (name, city, phone digits, words of the dialog), ordering."""
     from django.db.models import Exists, OuterRef, Q
 
     from conversations.models import Message
 
     qs = leads_visible_to(user=user)
     if params.get("stage"):
-        qs = qs.filter(stage_id__in=[int(x) for x in str(params["stage"]).split(",") if x.isdigit()])
+        qs = qs.filter(stage_id__in=params["stage"])
     if params.get("stage_kind"):
-        qs = qs.filter(stage__kind__in=str(params["stage_kind"]).split(","))
+        qs = qs.filter(stage__kind__in=params["stage_kind"])
     if params.get("temperature"):
-        qs = qs.filter(temperature__in=str(params["temperature"]).split(","))
+        qs = qs.filter(temperature__in=params["temperature"])
     assignee = params.get("assignee")
     if assignee == "none":
         qs = qs.filter(assignee__isnull=True)
     elif assignee == "me":
         qs = qs.filter(assignee=user)
-    elif assignee and str(assignee).isdigit():
-        qs = qs.filter(assignee_id=int(assignee))
+    elif assignee is not None:
+        qs = qs.filter(assignee_id=assignee)
     ai = params.get("ai")
     if ai == "on":
         qs = qs.filter(ai_enabled=True, handler__isnull=True)
@@ -83,9 +85,9 @@ def leads_filtered(*, user, params) -> object:
         qs = qs.filter(Q(ai_enabled=False) | Q(handler__isnull=False))
     for name in ("channel", "source", "campaign"):
         if params.get(name):
-            qs = qs.filter(**{f"{name}__in": str(params[name]).split(",")})
-    if params.get("needs_human") in ("1", "true"):
-        qs = qs.filter(needs_human=True)
+            qs = qs.filter(**{f"{name}__in": params[name]})
+    if "needs_human" in params:
+        qs = qs.filter(needs_human=params["needs_human"])
     if params.get("created_from"):
         qs = qs.filter(created_at__date__gte=params["created_from"])
     if params.get("created_to"):

@@ -1,5 +1,6 @@
 """Leads, board, stages and analytics API: thin views over leads.services / leads.selectors."""
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -7,9 +8,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOwnerOrHead, IsTenantUser
-from buildcrm.api import Pagination
+from buildcrm.api import (
+    CommaSeparatedField,
+    IdField,
+    InputSerializer,
+    Pagination,
+    QueryBooleanField,
+    TextListField,
+    query_params,
+)
 from leads import selectors, services
-from leads.models import Stage
+from leads.models import Channel, Stage, StageKind, Temperature
 from leads.serializers import LeadCardOut, LeadEventOut, LeadOut, StageOut
 
 
@@ -17,23 +26,59 @@ def visible_lead(request, pk: int):
     return get_object_or_404(selectors.leads_visible_to(user=request.user), pk=pk)
 
 
-LIST_PARAMS = [OpenApiParameter(name, str, required=False) for name in
-               ("stage", "stage_kind", "temperature", "assignee", "ai", "channel", "source", "campaign", "q",
-                "ordering", "created_from", "created_to", "needs_human", "page", "page_size")]
+class AssigneeFilterField(serializers.RegexField):
+    """`none` (unassigned), `me`, or a user's id."""
+
+    def __init__(self, **kwargs):
+        super().__init__(r"^(none|me|[1-9][0-9]{0,17})$", **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value in ("none", "me"):
+            return value
+        if not (value.isascii() and value.isdigit() and 0 < len(value) <= 18):  # validators run after this
+            raise ValidationError("Нужно `none`, `me` или id сотрудника.")
+        return int(value)
+
+
+class LeadFilterIn(serializers.Serializer):
+    """The list's query parameters. Lists are comma-separated (`stage=3,4`) or repeated (`stage=3&stage=4`)."""
+
+    stage = CommaSeparatedField(child=IdField(), required=False, max_length=100)
+    stage_kind = CommaSeparatedField(child=serializers.ChoiceField(choices=StageKind.choices), required=False)
+    temperature = CommaSeparatedField(child=serializers.ChoiceField(choices=Temperature.choices), required=False)
+    assignee = AssigneeFilterField(required=False)
+    ai = serializers.ChoiceField(choices=["on", "off"], required=False,
+                                 help_text="`on`: the AI handles the lead; `off`: switched off or taken over.")
+    channel = CommaSeparatedField(child=serializers.ChoiceField(choices=Channel.choices), required=False)
+    source = TextListField(required=False)
+    campaign = TextListField(required=False)
+    q = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                              help_text="Name, city, phone digits or words of the dialog.")
+    ordering = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                     help_text=f"One of {', '.join(selectors.ORDERINGS)}; anything else sorts by "
+                                               "-score.")
+    created_from = serializers.DateField(required=False)
+    created_to = serializers.DateField(required=False)
+    needs_human = QueryBooleanField(required=False)
+    page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=Pagination.max_page_size)
 
 
 class LeadListView(APIView):
     permission_classes = [IsTenantUser]
+    pagination_class = Pagination  # the schema pages the list as the view does
 
-    @extend_schema(parameters=LIST_PARAMS, responses=LeadOut(many=True))
+    @extend_schema(parameters=[LeadFilterIn], responses=LeadOut(many=True))
     def get(self, request):
+        params = query_params(request, LeadFilterIn)
         paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.leads_filtered(user=request.user, params=request.query_params),
-                                           request, view=self)
+        page = paginator.paginate_queryset(selectors.leads_filtered(user=request.user, params=params), request,
+                                           view=self)
         return paginator.get_paginated_response(LeadOut(page, many=True).data)
 
 
-class LeadPatchIn(serializers.Serializer):
+class LeadPatchIn(InputSerializer):
     name = serializers.CharField(required=False, allow_blank=True, max_length=150)
     phone = serializers.CharField(required=False, allow_blank=True, max_length=20)
     email = serializers.EmailField(required=False, allow_blank=True)
@@ -41,8 +86,8 @@ class LeadPatchIn(serializers.Serializer):
     source_info = serializers.CharField(required=False, allow_blank=True)
     ai_enabled = serializers.BooleanField(required=False)
     data = serializers.DictField(required=False)
-    stage = serializers.IntegerField(required=False)
-    assignee = serializers.IntegerField(required=False, allow_null=True)
+    stage = IdField(required=False)
+    assignee = IdField(required=False, allow_null=True)
 
 
 class LeadDetailView(APIView):
@@ -129,26 +174,33 @@ class BoardOut(serializers.Serializer):
     stages = BoardColumnOut(many=True)
 
 
+class BoardIn(serializers.Serializer):
+    per_stage = serializers.IntegerField(required=False, default=30, min_value=0, max_value=200,
+                                         help_text="Cards per stage.")
+
+
 class BoardView(APIView):
     permission_classes = [IsTenantUser]
 
-    @extend_schema(responses=BoardOut)
+    @extend_schema(parameters=[BoardIn], responses=BoardOut)
     def get(self, request):
         columns = []
-        per_stage = request.query_params.get("per_stage", "30")
-        if not per_stage.isdigit() or not 0 <= int(per_stage) <= 200:
-            raise ValidationError({"per_stage": ["Целое число от 0 до 200."]})
-        for column in selectors.board(user=request.user, per_stage=int(per_stage)):
+        per_stage = query_params(request, BoardIn)["per_stage"]
+        for column in selectors.board(user=request.user, per_stage=per_stage):
             data = StageOut(column["stage"]).data
             data.update(count=column["count"], leads=LeadOut(column["leads"], many=True).data)
             columns.append(data)
         return Response({"stages": columns})
 
 
-class StageIn(serializers.Serializer):
+class StageIn(InputSerializer):
     name = serializers.CharField(max_length=80)
     color = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False)
-    position = serializers.IntegerField(required=False, min_value=0)
+    position = serializers.IntegerField(required=False, min_value=0, max_value=2**31 - 1)  # the column's range
+
+
+class StageDeleteIn(InputSerializer):
+    move_to = IdField(required=False, help_text="The stage that takes this stage's leads (needed when it has any).")
 
 
 class StageListView(APIView):
@@ -178,15 +230,19 @@ class StageDetailView(APIView):
         stage = services.stage_update(stage=stage, actor=services.user_actor(request.user), **data.validated_data)
         return Response(StageOut(stage).data)
 
-    @extend_schema(parameters=[OpenApiParameter("move_to", int, required=False)], responses={204: None})
+    @extend_schema(parameters=[StageDeleteIn], responses={204: None})
     def delete(self, request, pk: int):
         stage = get_object_or_404(Stage, pk=pk)
-        move_to_id = request.query_params.get("move_to") or request.data.get("move_to")
+        move_to_id = query_params(request, StageDeleteIn).get("move_to")
+        if move_to_id is None and isinstance(request.data, dict) and request.data.get("move_to") not in (None, ""):
+            body = StageDeleteIn(data=request.data)  # the PWA of old sent it in the body
+            body.is_valid(raise_exception=True)
+            move_to_id = body.validated_data["move_to"]
         move_to = None
-        if move_to_id not in (None, ""):
-            move_to = Stage.objects.filter(pk=int(move_to_id)).first() if str(move_to_id).isdigit() else None
+        if move_to_id is not None:
+            move_to = Stage.objects.filter(pk=move_to_id).first()
             if move_to is None:
-                raise ValidationError({"move_to": [f"Нет такого этапа: {str(move_to_id)[:20]}."]})
+                raise ValidationError({"move_to": [f"Нет такого этапа: {move_to_id}."]})
         try:
             services.stage_delete(stage=stage, move_to=move_to, actor=services.user_actor(request.user))
         except ValueError as exc:
@@ -194,10 +250,84 @@ class StageDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class AnalyticsPeriodOut(serializers.Serializer):
+    to_date = serializers.DateField()
+    timezone = serializers.CharField()
+
+    def get_fields(self):  # "from" is a Python keyword: the field is named here
+        fields = super().get_fields()
+        return {"from": serializers.DateField(), "to": fields.pop("to_date"), **fields}
+
+
+class AnalyticsFunnelOut(serializers.Serializer):
+    stage = serializers.IntegerField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class AnalyticsConversionOut(serializers.Serializer):
+    total = serializers.IntegerField()
+    won = serializers.IntegerField()
+    rate = serializers.FloatField(help_text="0..1")
+
+
+class AnalyticsChannelOut(serializers.Serializer):
+    channel = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class AnalyticsSourceOut(serializers.Serializer):
+    source = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class AnalyticsResponseTimesOut(serializers.Serializer):
+    avg = serializers.FloatField(allow_null=True)
+    p50 = serializers.FloatField(allow_null=True)
+    p90 = serializers.FloatField(allow_null=True)
+    count = serializers.IntegerField()
+
+
+class AnalyticsHandedOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    share = serializers.FloatField(help_text="0..1")
+
+
+class AnalyticsTouchesOut(serializers.Serializer):
+    sent = serializers.IntegerField()
+    answered = serializers.IntegerField()
+    rate = serializers.FloatField(help_text="0..1")
+
+
+class AnalyticsDayOut(serializers.Serializer):
+    date = serializers.DateField()
+    leads = serializers.IntegerField()
+    won = serializers.IntegerField()
+
+
+class AnalyticsOut(serializers.Serializer):
+    """GET /api/analytics/summary/ (leads.analytics.analytics_summary), for the schema."""
+
+    period = AnalyticsPeriodOut()
+    funnel = AnalyticsFunnelOut(many=True)
+    conversion = AnalyticsConversionOut()
+    by_channel = AnalyticsChannelOut(many=True)
+    by_source = AnalyticsSourceOut(many=True)
+    ai_first_response_seconds = AnalyticsResponseTimesOut()
+    handed_to_human = AnalyticsHandedOut()
+    followups = AnalyticsTouchesOut()
+    reengagement = AnalyticsTouchesOut()
+    by_day = AnalyticsDayOut(many=True)
+
+
 class AnalyticsView(APIView):
     permission_classes = [IsTenantUser]
 
-    @extend_schema(parameters=[OpenApiParameter("from", str), OpenApiParameter("to", str)])
+    @extend_schema(parameters=[
+        OpenApiParameter("from", OpenApiTypes.DATE, description="First local day (default: 30 days before `to`)."),
+        OpenApiParameter("to", OpenApiTypes.DATE, description="Last local day (default: today).")],
+        responses=AnalyticsOut)
     def get(self, request):
         from leads.analytics import analytics_summary
 

@@ -61,6 +61,11 @@ def live_stack(django_db_setup, tmp_path_factory):
     if not index.exists():
         pytest.fail(f"{index} is missing: build the PWA first (`make setup` or `cd frontend && npm run build`)",
                     pytrace=False)
+    yield from daphne_server(tmp_path_factory)
+
+
+def daphne_server(tmp_path_factory):
+    """Starts daphne against this test process's database and Redis, yields it once it answers, stops it."""
     port = free_port()
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
     with open(log, "wb") as out:

@@ -231,3 +231,16 @@ def test_global_admin_shows_content_per_tenant(tenant_a, tenant_b):
         assert Content.objects.get(pk=item.pk).title == "Изменено в админке"
     connection.set_schema_to_public()
     assert web.get("/admin/followups/content/?tenant=nope").status_code == 302
+
+
+def test_a_patch_of_album_items_needs_each_items_url(tenant_a, client_for):
+    api = client_for(tenant_a, "head")
+    album = {"type": "album", "title": "Дома", "items": [{"url": "https://example.com/1.jpg"},
+                                                         {"url": "https://example.com/2.jpg"}]}
+    item = api.post("/api/content/", album, format="json").json()
+    response = api.patch(f"/api/content/{item['id']}/", {"items": [{"caption": "без ссылки"},
+                                                                   {"url": "https://example.com/3.jpg"}]},
+                         format="json")
+    assert response.status_code == 400 and "items" in response.json(), response.content
+    assert [i["url"] for i in api.get(f"/api/content/{item['id']}/").json()["items"]] == [
+        "https://example.com/1.jpg", "https://example.com/2.jpg"]

@@ -35,6 +35,7 @@ class Scripted:
     body: bytes | None = None  # raw body instead of JSON
     delay: float = 0.0  # seconds to wait before answering (provokes client timeouts)
     headers: dict[str, str] = field(default_factory=dict)
+    gate: threading.Event | None = None  # answer only once the test sets it (work that must not be waited for)
 
 
 class StandIn:
@@ -67,6 +68,8 @@ class StandIn:
                 reply = standin._record(record)
                 if reply.delay:
                     time.sleep(reply.delay)
+                if reply.gate is not None:
+                    reply.gate.wait(timeout=60)
                 payload = reply.body if reply.body is not None else json.dumps(reply.json).encode()
                 try:
                     self.send_response(reply.status)
@@ -108,9 +111,10 @@ class StandIn:
         body: bytes | None = None,
         delay: float = 0.0,
         headers: dict[str, str] | None = None,
+        gate: threading.Event | None = None,
     ) -> StandIn:
         """Queue one response (FIFO). `json=None` answers {"ok": true}."""
-        scripted = Scripted(status=status, body=body, delay=delay, headers=dict(headers or {}))
+        scripted = Scripted(status=status, body=body, delay=delay, headers=dict(headers or {}), gate=gate)
         if json is not None:
             scripted.json = json
         with self._lock:
