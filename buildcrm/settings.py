@@ -137,10 +137,19 @@ CACHES = {
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
     }
 }
+# channels_redis waits for a socket's next event with a blocking BZPOPMIN of 5 s; redis-py 8 reads with a 5 s
+# socket_timeout by default, so every idle socket died with TimeoutError (1011) after ~5.4 s. The read timeout
+# must outlast the blocking pop; a finite one still notices a Redis that went away. Health checks PING a pooled
+# connection idle longer than the interval before it is used again.
+CHANNEL_REDIS_SOCKET_TIMEOUT = env.float("CHANNEL_REDIS_SOCKET_TIMEOUT", default=15.0)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "buildcrm"},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT,
+                       "socket_connect_timeout": 5, "socket_keepalive": True, "health_check_interval": 30}],
+            "prefix": "buildcrm",
+        },
     }
 }
 

@@ -179,3 +179,22 @@ async def test_socket_of_another_tenant_gets_nothing(live_tenant, other_live_ten
     assert all(e.get("lead", {}).get("phone", "77011238888") == "77011238888" for e in seen)
     for communicator in (outsider, insider):
         await communicator.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_idle_socket_stays_open_and_still_receives(live_tenant):
+    """An idle /ws/ must outlive the channel layer's blocking read (BZPOPMIN 5 s) and redis-py 8's default
+    socket_timeout (5 s): before the fix the consumer died with redis TimeoutError after ~5.4 s (1011)."""
+    import asyncio
+
+    from conversations.realtime import group_staff, publish
+
+    owner = await socket(live_tenant, "owner")
+    await asyncio.sleep(12)  # idle well past 5.4 s, several blocking reads in a row
+    assert await owner.receive_nothing(timeout=0.1)  # no close frame, no error
+    await asyncio.wrap_future(publish([group_staff(live_tenant.id)], {"type": "lead.removed", "lead_id": -1}))
+    event = await owner.receive_json_from(timeout=10)
+    assert event == {"type": "lead.removed", "lead_id": -1}
+    await owner.send_json_to({"type": "ping"})
+    assert await owner.receive_json_from(timeout=5) == {"type": "pong"}
+    await owner.disconnect()
