@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django_tenants.middleware.main.TenantMainMiddleware",
     "buildcrm.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "buildcrm.middleware.ContentSecurityPolicyMiddleware",
     "buildcrm.middleware.SyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -228,6 +229,10 @@ WEBHOOK_MAX_BODY = 1024 * 1024
 WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=8)
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"))
 MEDIA_URL = "/media/"
+# Uploaded photos (chat composer): the largest file accepted, and the most pixels one may decode to (a small
+# PNG can claim 100,000 × 100,000 pixels: a decompression bomb).
+MEDIA_UPLOAD_MAX_BYTES = env.int("MEDIA_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+MEDIA_IMAGE_MAX_PIXELS = env.int("MEDIA_IMAGE_MAX_PIXELS", default=40_000_000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -1,11 +1,10 @@
 """Tenant host: the PWA, the REST API, the OpenAPI schema."""
-from django.conf import settings
 from django.urls import include, path, re_path
-from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from buildcrm import spa
 from buildcrm.health import healthz
+from buildcrm.media import media_serve
 
 api = [
     path("", include("accounts.urls")),
@@ -19,6 +18,6 @@ api = [
 urlpatterns = [
     path("api/", include(api)),
     path("healthz", healthz),
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>.*)$", media_serve),
     re_path(r"^(?!api/|ws/|static/|admin/|webhooks/|media/)(?P<path>.*)$", spa.index),
 ]

@@ -598,3 +598,40 @@ def _mark_failed(message: Message, detail: str, attempt: int) -> None:
     with transaction.atomic():
         _publish_message(message, "message.updated")
 
+
+
+# --- media: files the product stores and serves at /media/<schema>/<random>.<ext> --------------------------
+
+
+def media_save_bytes(*, data: bytes, extension: str, base_url: str = "") -> str:
+    """Stores bytes whose type the caller has verified (`extension`: a key of conversations.media.MEDIA_TYPES)
+    under a random name in the current tenant's media folder; returns its URL (absolute with `base_url`)."""
+    import uuid
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import FileSystemStorage
+
+    from conversations.media import MEDIA_TYPES
+
+    if extension not in MEDIA_TYPES:
+        raise ValueError(f"media type {extension!r} is not one we serve")
+    storage = FileSystemStorage(location=settings.MEDIA_ROOT, base_url=settings.MEDIA_URL)
+    name = storage.save(f"{connection.tenant.schema_name}/{uuid.uuid4().hex}.{extension}", ContentFile(data))
+    log.info("media stored name=%s bytes=%d", name, len(data))
+    return base_url.rstrip("/") + storage.url(name)
+
+
+def media_save_upload(*, upload, base_url: str = "") -> str:
+    """Stores an uploaded photo once it has proved to be a JPEG/PNG/WebP/GIF within the size and pixel limits;
+    conversations.media.MediaRejected otherwise. The client's file name and content type are ignored."""
+    from conversations.media import MediaRejected, image_verified_extension
+
+    limit = settings.MEDIA_UPLOAD_MAX_BYTES
+    too_large = MediaRejected(f"Файл больше {limit / 1024 / 1024:.3g} МБ.")
+    if upload.size is not None and upload.size > limit:
+        raise too_large
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise too_large
+    extension = image_verified_extension(data, max_pixels=settings.MEDIA_IMAGE_MAX_PIXELS)
+    return media_save_bytes(data=data, extension=extension, base_url=base_url)

@@ -143,6 +143,9 @@ class Browser:
         self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
+        # The PWA runs under a strict Content-Security-Policy: anything it refuses is a broken screen.
+        page.on("console", lambda msg: self.errors.append(f"{page.url}: {msg.text}")
+                if "Content Security Policy" in msg.text else None)
         if role:
             self.login(page, tenant, role)
         if path is not None:
