@@ -204,8 +204,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling, per account (failures for one e-mail) and per client address, each with a growing lock:
+# LOGIN_LOCK_SECONDS after the limit is reached, doubling with every further failure, at most LOGIN_LOCK_MAX_SECONDS.
+# A locked address still lets through accounts that signed in from it before (LOGIN_KNOWN_ADDRESS_DAYS), so
+# spraying random e-mails from an office's shared address locks out nobody who works there.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=50)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
+LOGIN_LOCK_SECONDS = env.int("LOGIN_LOCK_SECONDS", default=60)
+LOGIN_LOCK_MAX_SECONDS = env.int("LOGIN_LOCK_MAX_SECONDS", default=3600)
+LOGIN_KNOWN_ADDRESS_DAYS = env.int("LOGIN_KNOWN_ADDRESS_DAYS", default=30)
+# Reverse proxies in front of the app (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_HTTPONLY = True

@@ -198,3 +198,40 @@ async def test_idle_socket_stays_open_and_still_receives(live_tenant):
     await owner.send_json_to({"type": "ping"})
     assert await owner.receive_json_from(timeout=5) == {"type": "pong"}
     await owner.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_password_reset_closes_the_members_live_sockets(live_tenant):
+    """The old password's credentials end everywhere, open sockets included; the token no longer opens one."""
+    manager = await socket(live_tenant, "manager")
+    owner = await socket(live_tenant, "owner")
+    old_token = await sync_to_async(_token)(live_tenant, "manager")
+    manager_id = (await sync_to_async(user_of)(live_tenant, "manager")).pk
+
+    @sync_to_async
+    def reset() -> int:
+        return TenantClient(live_tenant).as_role("owner").post(
+            f"/api/users/{manager_id}/password/", {"new_password": "Fresh-horse-battery-91"},
+            format="json").status_code
+
+    assert await reset() == 204
+    closed = await manager.receive_output(timeout=10)
+    assert closed == {"type": "websocket.close", "code": 4401}
+    again = WebsocketCommunicator(application, f"/ws/?token={old_token}",
+                                  headers=[(b"host", host_of(live_tenant).encode())])
+    assert not (await again.connect(timeout=5))[0]
+    # everyone else's socket is untouched
+    await owner.send_json_to({"type": "ping"})
+    assert await owner.receive_json_from(timeout=5) == {"type": "pong"}
+    await owner.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_garbage_from_the_client_does_not_kill_its_socket(live_tenant):
+    owner = await socket(live_tenant, "owner")
+    for junk in ("not json", "[1, 2]", '"ping"', "{}", '{"type": null}', "x" * 5000, '{"type": "ping"' + "]" * 10):
+        await owner.send_to(text_data=junk)
+    await owner.send_to(bytes_data=b"\x00\xff")
+    await owner.send_json_to({"type": "ping"})
+    assert await owner.receive_json_from(timeout=5) == {"type": "pong"}
+    await owner.disconnect()
