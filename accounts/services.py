@@ -105,7 +105,11 @@ def _locked_for(kind: str, ident: str) -> float:
 def _failure_record(kind: str, ident: str, limit: int) -> None:
     count_key = f"login-fail:{kind}:{ident}"
     cache.add(count_key, 0, settings.LOGIN_FAILURE_WINDOW)
-    failures = cache.incr(count_key)
+    try:
+        failures = cache.incr(count_key)
+    except ValueError:  # expired between add and incr
+        failures = 1
+        cache.set(count_key, failures, settings.LOGIN_FAILURE_WINDOW)
     if failures >= limit:
         seconds = min(settings.LOGIN_LOCK_MAX_SECONDS, settings.LOGIN_LOCK_SECONDS * 2 ** min(failures - limit, 20))
         cache.set(f"login-fail:lock:{kind}:{ident}", time.time() + seconds, seconds)
