@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from accounts.permissions import can_manage
-from conversations.realtime import group_account, publish
+from conversations.realtime import group_account, publish, session_fingerprint
 
 log = logging.getLogger("buildcrm.accounts")
 
@@ -160,13 +160,14 @@ def login_check(*, email: str, password: str, ip: str) -> User:
 # --- passwords -------------------------------------------------------------------------------------------
 
 
-def _credentials_revoke(user: User) -> None:
+def _credentials_revoke(user: User, *, keep_session: str | None = None) -> None:
     """Ends what the old password opened: API tokens at once; sessions fail their password-hash check on their
-    next request (the caller keeps its own with update_session_auth_hash); live sockets are closed on commit."""
+    next request (the caller keeps its own with update_session_auth_hash); live sockets are closed on commit —
+    except those of `keep_session` (the session that made the change goes on, its sockets with it)."""
     Token.objects.filter(user=user).delete()
     tenant_id = connection.tenant.id
-    transaction.on_commit(lambda: publish([group_account(tenant_id, user.pk)], {"user": user.pk},
-                                          handler="auth.revoked"))
+    event = {"user": user.pk, "keep_session": session_fingerprint(keep_session)}
+    transaction.on_commit(lambda: publish([group_account(tenant_id, user.pk)], event, handler="auth.revoked"))
 
 
 def _new_password_validate(password: str, *, user: User) -> None:
@@ -178,10 +179,11 @@ def _new_password_validate(password: str, *, user: User) -> None:
 
 @transaction.atomic
 def user_password_change(*, user: User, current_password: str, new_password: str, ip: str,
-                         new_token: bool = False) -> str | None:
+                         new_token: bool = False, session_key: str | None = None) -> str | None:
     """A user changes their own password: the current one is required (a wrong one counts as a failed login),
-    the new one must pass the validators. Every token and other session ends; with `new_token` (the change was
-    made with a token) a fresh token is returned so the caller's client goes on working."""
+    the new one must pass the validators. Every token and other session ends; `session_key`: the session making
+    the change, whose sockets stay open; with `new_token` (the change was made with a token) a fresh token is
+    returned so the caller's client goes on working."""
     account = _account_key(user.email)
     wait = _locked_for("e", account)
     if wait:
@@ -194,7 +196,7 @@ def user_password_change(*, user: User, current_password: str, new_password: str
     _new_password_validate(new_password, user=user)
     user.set_password(new_password)
     user.save(update_fields=["password"])
-    _credentials_revoke(user)
+    _credentials_revoke(user, keep_session=session_key)
     log.info("user=%s password changed by=self", user.email)
     return token_for(user) if new_token else None
 

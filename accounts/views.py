@@ -189,15 +189,15 @@ class PasswordChangeView(APIView):
     def post(self, request):
         data = PasswordChangeIn(data=request.data)
         data.is_valid(raise_exception=True)
+        by_token = isinstance(request.successful_authenticator, TokenAuthentication)
         with _validator_language(request):
             try:
                 token = services.user_password_change(
-                    user=request.user, ip=client_ip(request),
-                    new_token=isinstance(request.successful_authenticator, TokenAuthentication),
-                    **data.validated_data)
+                    user=request.user, ip=client_ip(request), new_token=by_token,
+                    session_key=None if by_token else request.session.session_key, **data.validated_data)
             except services.LoginThrottled as exc:
                 raise _throttled(exc) from None
-        if request.auth is None:  # a session: keep it signed in under the new password hash
+        if not by_token:  # a session: keep it signed in under the new password hash
             update_session_auth_hash(request._request, request.user)
         return Response({"token": token} if token else {})
 

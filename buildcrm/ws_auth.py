@@ -80,5 +80,5 @@ class TenantAuthMiddleware:
                      host[:200])
             session_key = None
         tenant, user = await _resolve(host, session_key, token)
-        scope = dict(scope, tenant=tenant, user=user)
+        scope = dict(scope, tenant=tenant, user=user, session_key=None if token else session_key)
         return await self.app(scope, receive, send)

@@ -3,7 +3,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import tenant_context
 
-from conversations.realtime import group_account, group_staff, group_user
+from conversations.realtime import group_account, group_staff, group_user, session_fingerprint
 
 
 @database_sync_to_async
@@ -47,5 +47,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def auth_revoked(self, message):
         # The user's password changed or they were deactivated: a client still allowed in reconnects with the
-        # credentials it has now; one whose session or token ended is refused then.
+        # credentials it has now; one whose session or token ended is refused then. The session that changed
+        # the password goes on, and so do its sockets (closing them would race its new session cookie).
+        keep = message["event"].get("keep_session")
+        if keep and keep == session_fingerprint(self.scope.get("session_key")):
+            return
         await self.close(code=4401)

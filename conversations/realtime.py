@@ -8,6 +8,7 @@ fire-and-forget: a failed publish is logged, never raised into the business tran
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import threading
@@ -32,6 +33,11 @@ def group_user(tenant_id: int, user_id: int) -> str:
 def group_account(tenant_id: int, user_id: int) -> str:
     """Every socket of one user, whatever they see (to close them when their credentials are revoked)."""
     return f"t{tenant_id}.a{user_id}"
+
+
+def session_fingerprint(session_key: str | None) -> str:
+    """How a socket and a revocation name a login session without passing its key around."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32] if session_key else ""
 
 
 def _publisher():

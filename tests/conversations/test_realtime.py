@@ -235,3 +235,50 @@ async def test_garbage_from_the_client_does_not_kill_its_socket(live_tenant):
     await owner.send_json_to({"type": "ping"})
     assert await owner.receive_json_from(timeout=5) == {"type": "pong"}
     await owner.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_own_password_change_keeps_this_sessions_socket_and_closes_the_others(live_tenant):
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    host = host_of(live_tenant)
+
+    def login() -> Client:
+        client = Client(HTTP_HOST=host, enforce_csrf_checks=True)
+        client.get("/api/auth/csrf/")
+        res = client.post("/api/auth/login/", {"email": f"head@{live_tenant.slug}.test", "password": PASSWORD},
+                          content_type="application/json", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+        assert res.status_code == 200
+        return client
+
+    async def cookie_socket(client: Client) -> WebsocketCommunicator:
+        communicator = WebsocketCommunicator(application, "/ws/", headers=[
+            (b"host", host.encode()), (b"origin", f"http://{host}".encode()),
+            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())])
+        assert (await communicator.connect(timeout=5))[0]
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+        return communicator
+
+    here, elsewhere = await sync_to_async(login)(), await sync_to_async(login)()
+    mine, theirs = await cookie_socket(here), await cookie_socket(elsewhere)
+    token_socket = await socket(live_tenant, "head")
+
+    @sync_to_async
+    def change() -> int:
+        return here.post("/api/auth/password/", {"current_password": PASSWORD, "new_password": "Fresh-horse-91"},
+                         content_type="application/json", HTTP_X_CSRFTOKEN=here.cookies["csrftoken"].value).status_code
+
+    assert await change() == 200
+    assert await theirs.receive_output(timeout=10) == {"type": "websocket.close", "code": 4401}
+    assert await token_socket.receive_output(timeout=10) == {"type": "websocket.close", "code": 4401}
+    await mine.send_json_to({"type": "ping"})
+    assert await mine.receive_json_from(timeout=5) == {"type": "pong"}
+    await mine.disconnect()
+    # the session that made the change reconnects with its new cookie; the other one is refused
+    assert (await cookie_socket(here)) is not None
+    refused = WebsocketCommunicator(application, "/ws/", headers=[
+        (b"host", host.encode()), (b"origin", f"http://{host}".encode()),
+        (b"cookie", f"sessionid={elsewhere.cookies['sessionid'].value}".encode())])
+    assert not (await refused.connect(timeout=5))[0]
