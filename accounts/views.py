@@ -2,9 +2,10 @@
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.db import connection
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import Throttled
@@ -174,8 +175,6 @@ class PasswordResetIn(serializers.Serializer):
 
 def _validator_language(request):
     """Password validators' messages in the language the client asks for (the PWA sends its own)."""
-    from django.utils import translation
-
     return translation.override(translation.get_language_from_request(request))
 
 
@@ -185,7 +184,10 @@ class PasswordChangeView(APIView):
 
     permission_classes = [IsTenantUser]
 
-    @extend_schema(request=PasswordChangeIn, responses=PasswordChangeOut)
+    @extend_schema(request=PasswordChangeIn, responses={
+        200: PasswordChangeOut, 400: OpenApiResponse(description="Wrong current password or a weak new one."),
+        401: OpenApiResponse(description="Not signed in."),
+        429: OpenApiResponse(description="Too many wrong current passwords (Retry-After).")})
     def post(self, request):
         data = PasswordChangeIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -208,7 +210,10 @@ class UserPasswordResetView(APIView):
 
     permission_classes = [IsOwnerOrHead]
 
-    @extend_schema(request=PasswordResetIn, responses={204: None})
+    @extend_schema(request=PasswordResetIn, responses={
+        204: None, 400: OpenApiResponse(description="The new password fails the validators."),
+        403: OpenApiResponse(description="Not someone this role may manage (or oneself)."),
+        404: OpenApiResponse(description="No such user in this tenant.")})
     def post(self, request, pk: int):
         user = get_object_or_404(User.objects.exclude(role=""), pk=pk)
         data = PasswordResetIn(data=request.data)
