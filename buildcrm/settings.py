@@ -150,6 +150,9 @@ CHANNEL_LAYERS = {
             "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT,
                        "socket_connect_timeout": 5, "socket_keepalive": True, "health_check_interval": 30}],
             "prefix": "buildcrm",
+            # A socket's group memberships must outlive the socket: daphne closes sockets after 24 h
+            # (--websocket_timeout), the PWA then reconnects and joins again.
+            "group_expiry": 2 * 86400,
         },
     }
 }
