@@ -1,11 +1,13 @@
 """Auth and team endpoints: thin views over accounts.services."""
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.db import connection
 from django.shortcuts import get_object_or_404
+from django.utils import translation
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -16,6 +18,7 @@ from accounts.models import Role, User
 from accounts.permissions import IsOwnerOrHead, IsTenantUser
 from buildcrm.api import InputSerializer
 from buildcrm.api_schema import ERROR
+from buildcrm.proxies import client_ip
 
 
 class UserOut(serializers.ModelSerializer):
@@ -25,8 +28,8 @@ class UserOut(serializers.ModelSerializer):
 
 
 class CredentialsIn(InputSerializer):
-    email = serializers.CharField()
-    password = serializers.CharField()
+    email = serializers.CharField(max_length=254)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
 
 
 class TokenOut(serializers.Serializer):
@@ -34,17 +37,17 @@ class TokenOut(serializers.Serializer):
     user = UserOut()
 
 
-def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR") or "?"
+def _throttled(exc: services.LoginThrottled) -> Throttled:
+    return Throttled(wait=exc.retry_after, detail="Слишком много неудачных попыток входа. Попробуйте позже.")
 
 
 def _checked_user(request) -> User:
     data = CredentialsIn(data=request.data)
     data.is_valid(raise_exception=True)
     try:
-        return services.login_check(ip=_client_ip(request), **data.validated_data)
-    except services.LoginThrottled:
-        raise Throttled(detail="Слишком много неудачных попыток входа. Попробуйте позже.") from None
+        return services.login_check(ip=client_ip(request), **data.validated_data)
+    except services.LoginThrottled as exc:
+        raise _throttled(exc) from None
 
 
 # A wrong password (401), a disabled account (403), too many failures (429).
@@ -69,8 +72,12 @@ class TokenView(_LoginBase):
 
 
 class LoginView(_LoginBase):
+    """Session login (the PWA): CSRF-protected like every other cookie-authenticated write, so no other site can
+    sign a browser in to an account of its choosing. API clients use /api/auth/token/ (no cookies, no CSRF)."""
+
     @extend_schema(request=CredentialsIn, responses={200: UserOut, **LOGIN_ERRORS})
     def post(self, request):
+        SessionAuthentication().enforce_csrf(request)
         user = _checked_user(request)
         login(request._request, user, backend="django.contrib.auth.backends.ModelBackend")
         return Response(UserOut(user).data)
@@ -157,3 +164,66 @@ class UserDetailView(APIView):
         data.is_valid(raise_exception=True)
         user = services.user_update(actor=request.user, user=user, **data.validated_data)
         return Response(UserOut(user).data)
+
+
+class PasswordChangeIn(InputSerializer):
+    current_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class PasswordChangeOut(serializers.Serializer):
+    token = serializers.CharField(required=False, help_text="The new API token (only when the change used one).")
+
+
+class PasswordResetIn(InputSerializer):
+    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+def _validator_language(request):
+    """Password validators' messages in the language the client asks for (the PWA sends its own)."""
+    return translation.override(translation.get_language_from_request(request))
+
+
+class PasswordChangeView(APIView):
+    """Anyone changes their own password. Other sessions and every token end; this session goes on, and a
+    change made with a token answers with the new token."""
+
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(request=PasswordChangeIn, responses={
+        200: PasswordChangeOut, 400: OpenApiResponse(description="Wrong current password or a weak new one."),
+        401: OpenApiResponse(description="Not signed in."),
+        429: OpenApiResponse(description="Too many wrong current passwords (Retry-After).")})
+    def post(self, request):
+        data = PasswordChangeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        by_token = isinstance(request.successful_authenticator, TokenAuthentication)
+        with _validator_language(request):
+            try:
+                token = services.user_password_change(
+                    user=request.user, ip=client_ip(request), new_token=by_token,
+                    session_key=None if by_token else request.session.session_key, **data.validated_data)
+            except services.LoginThrottled as exc:
+                raise _throttled(exc) from None
+        if not by_token:  # a session: keep it signed in under the new password hash
+            update_session_auth_hash(request._request, request.user)
+        return Response({"token": token} if token else {})
+
+
+class UserPasswordResetView(APIView):
+    """An owner resets a head's or a manager's password, a head a manager's (never their own, a peer's or a
+    higher role's)."""
+
+    permission_classes = [IsOwnerOrHead]
+
+    @extend_schema(request=PasswordResetIn, responses={
+        204: None, 400: OpenApiResponse(description="The new password fails the validators."),
+        403: OpenApiResponse(description="Not someone this role may manage (or oneself)."),
+        404: OpenApiResponse(description="No such user in this tenant.")})
+    def post(self, request, pk: int):
+        user = get_object_or_404(User.objects.exclude(role=""), pk=pk)
+        data = PasswordResetIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        with _validator_language(request):
+            services.user_password_reset(actor=request.user, user=user, **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "buildcrm.middleware.BodySizeLimitMiddleware",
     "buildcrm.api_input.ApiInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "buildcrm.middleware.ContentSecurityPolicyMiddleware",
     "buildcrm.middleware.SyncWhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -138,10 +139,22 @@ CACHES = {
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
     }
 }
+# channels_redis waits for a socket's next event with a blocking BZPOPMIN of 5 s; redis-py 8 reads with a 5 s
+# socket_timeout by default, so every idle socket died with TimeoutError (1011) after ~5.4 s. The read timeout
+# must outlast the blocking pop; a finite one still notices a Redis that went away. Health checks PING a pooled
+# connection idle longer than the interval before it is used again.
+CHANNEL_REDIS_SOCKET_TIMEOUT = env.float("CHANNEL_REDIS_SOCKET_TIMEOUT", default=15.0)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "buildcrm"},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT,
+                       "socket_connect_timeout": 5, "socket_keepalive": True, "health_check_interval": 30}],
+            "prefix": "buildcrm",
+            # A socket's group memberships must outlive the socket: daphne closes sockets after 24 h
+            # (--websocket_timeout), the PWA then reconnects and joins again.
+            "group_expiry": 2 * 86400,
+        },
     }
 }
 
@@ -195,8 +208,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling, per account (failures for one e-mail) and per client address, each with a growing lock:
+# LOGIN_LOCK_SECONDS after the limit is reached, doubling with every further failure, at most LOGIN_LOCK_MAX_SECONDS.
+# A locked address still lets through accounts that signed in from it before (LOGIN_KNOWN_ADDRESS_DAYS), so
+# spraying random e-mails from an office's shared address locks out nobody who works there.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=50)
 LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW", default=900)
+LOGIN_LOCK_SECONDS = env.int("LOGIN_LOCK_SECONDS", default=60)
+LOGIN_LOCK_MAX_SECONDS = env.int("LOGIN_LOCK_MAX_SECONDS", default=3600)
+LOGIN_KNOWN_ADDRESS_DAYS = env.int("LOGIN_KNOWN_ADDRESS_DAYS", default=30)
+# Reverse proxies in front of the app (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
 SESSION_COOKIE_HTTPONLY = True
@@ -232,6 +255,10 @@ PUBLIC_URL_PORT = env.int("PUBLIC_URL_PORT", default=PORT)
 # and the attempts on 5xx / timeouts (backoff as for sends: SEND_RETRY_BASE_SECONDS, doubling, jittered).
 MEDIA_FETCH_MAX_BYTES = env.int("MEDIA_FETCH_MAX_BYTES", default=16 * 1024 * 1024)
 MEDIA_FETCH_MAX_ATTEMPTS = env.int("MEDIA_FETCH_MAX_ATTEMPTS", default=5)
+# Uploaded photos (chat composer): the largest file accepted, and the most pixels one may decode to (a small
+# PNG can claim 100,000 × 100,000 pixels: a decompression bomb).
+MEDIA_UPLOAD_MAX_BYTES = env.int("MEDIA_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+MEDIA_IMAGE_MAX_PIXELS = env.int("MEDIA_IMAGE_MAX_PIXELS", default=40_000_000)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -2,8 +2,9 @@
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from buildcrm import api_input, media, spa
+from buildcrm import api_input, spa
 from buildcrm.health import healthz
+from buildcrm.media import media_serve
 
 api = [
     path("", include("accounts.urls")),
@@ -17,7 +18,7 @@ api = [
 urlpatterns = [
     path("api/", include(api)),
     path("healthz", healthz),
-    re_path(r"^media/(?P<path>.*)$", media.serve_tenant_media),
+    re_path(r"^media/(?P<path>.*)$", media_serve),
     re_path(r"^(?!api/|ws/|static/|admin/|webhooks/|media/)(?P<path>.*)$", spa.index),
 ]
 

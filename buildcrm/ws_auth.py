@@ -1,16 +1,35 @@
 """django-tenants has no websocket support: resolve the tenant from the Host header and authenticate
-the user (session cookie, or `?token=` for API clients) inside that tenant's schema."""
+the user (session cookie, or `?token=` for API clients) inside that tenant's schema.
+
+Cross-site websocket hijacking: a browser sends the session cookie with a handshake started by any page, so a
+cookie is honoured only when the handshake's `Origin` names the tenant's own host (browsers always send Origin on
+websocket handshakes; a cookie without one is refused too). A `?token=` is not ambient authority — a page must
+already hold it — so token sockets are accepted with any Origin or none (API clients, integrations), and when a
+token is given the cookie is never consulted."""
 from __future__ import annotations
 
+import logging
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django_tenants.utils import tenant_context
 
-from buildcrm.hosts import scope_header
+from buildcrm.hosts import hostname, scope_header
+
+log = logging.getLogger("buildcrm.ws")
+
+
+def origin_matches_host(origin: str, host: str) -> bool:
+    """Whether a handshake's Origin header names the host it was sent to (ports aside: a TLS proxy may
+    rewrite them; the host name is what names the tenant)."""
+    try:
+        origin_host = urlsplit(origin.strip()).hostname or ""
+    except ValueError:
+        return False
+    return bool(origin_host) and origin_host.rstrip(".") == hostname(host)
 
 
 @database_sync_to_async
@@ -53,7 +72,13 @@ class TenantAuthMiddleware:
     async def __call__(self, scope, receive, send):
         cookies = SimpleCookie(scope_header(scope, b"cookie"))
         session = cookies.get(settings.SESSION_COOKIE_NAME)
-        token = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [None])[0]
-        tenant, user = await _resolve(scope_header(scope, b"host"), session.value if session else None, token)
-        scope = dict(scope, tenant=tenant, user=user)
+        token = (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token") or [None])[0]
+        host = scope_header(scope, b"host")
+        session_key = session.value if session else None
+        if session_key and not token and not origin_matches_host(scope_header(scope, b"origin"), host):
+            log.info("websocket refused: origin=%r host=%r (cookie login)", scope_header(scope, b"origin")[:200],
+                     host[:200])
+            session_key = None
+        tenant, user = await _resolve(host, session_key, token)
+        scope = dict(scope, tenant=tenant, user=user, session_key=None if token else session_key)
         return await self.app(scope, receive, send)

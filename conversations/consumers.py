@@ -3,7 +3,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import tenant_context
 
-from conversations.realtime import group_staff, group_user
+from conversations.realtime import group_account, group_staff, group_user, session_fingerprint
 
 
 @database_sync_to_async
@@ -22,7 +22,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if tenant is None or user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        self.groups_joined = await _groups_for(tenant, user)
+        self.groups_joined = [*await _groups_for(tenant, user), group_account(tenant.id, user.id)]
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -32,9 +32,24 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def receive_json(self, content, **kwargs):
-        if content.get("type") == "ping":
-            await self.send_json({"type": "pong"})
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # The client's only message is a heartbeat ping; anything else (garbage, binary) is ignored, not fatal.
+        if text_data and len(text_data) <= 1024:
+            try:
+                content = await self.decode_json(text_data)
+            except ValueError:
+                return
+            if isinstance(content, dict) and content.get("type") == "ping":
+                await self.send_json({"type": "pong"})
 
     async def crm_event(self, message):
         await self.send_json(message["event"])
+
+    async def auth_revoked(self, message):
+        # The user's password changed or they were deactivated: a client still allowed in reconnects with the
+        # credentials it has now; one whose session or token ended is refused then. The session that changed
+        # the password goes on, and so do its sockets (closing them would race its new session cookie).
+        keep = message["event"].get("keep_session")
+        if keep and keep == session_fingerprint(self.scope.get("session_key")):
+            return
+        await self.close(code=4401)

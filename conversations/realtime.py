@@ -8,6 +8,7 @@ fire-and-forget: a failed publish is logged, never raised into the business tran
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import threading
@@ -29,6 +30,16 @@ def group_user(tenant_id: int, user_id: int) -> str:
     return f"t{tenant_id}.u{user_id}"
 
 
+def group_account(tenant_id: int, user_id: int) -> str:
+    """Every socket of one user, whatever they see (to close them when their credentials are revoked)."""
+    return f"t{tenant_id}.a{user_id}"
+
+
+def session_fingerprint(session_key: str | None) -> str:
+    """How a socket and a revocation name a login session without passing its key around."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32] if session_key else ""
+
+
 def _publisher():
     with _lock:
         # A forked worker process (Celery prefork) must not reuse its parent's loop thread.
@@ -42,10 +53,10 @@ def _publisher():
             async def drain() -> None:
                 # One consumer keeps events in the order they were published (lead.created before its message).
                 while True:
-                    groups, event, future = await queue.get()
+                    groups, event, handler, future = await queue.get()
                     try:
                         for group in groups:
-                            await layer.group_send(group, {"type": "crm.event", "event": event})
+                            await layer.group_send(group, {"type": handler, "event": event})
                         future.set_result(None)
                     except Exception as exc:  # never raised into the caller's transaction
                         log.warning("websocket publish failed: %s", exc)
@@ -61,9 +72,10 @@ def _publisher():
         return _state["loop"], _state["queue"]
 
 
-def publish(groups: list[str], event: dict) -> Future:
-    """Queues `event` to every group, in publishing order; returns a future that resolves once sent."""
+def publish(groups: list[str], event: dict, *, handler: str = "crm.event") -> Future:
+    """Queues `event` to every group, in publishing order; returns a future that resolves once sent. `handler`
+    names the consumer method that gets it (crm.event: forwarded to the browser as it is)."""
     loop, queue = _publisher()
     future: Future = Future()
-    loop.call_soon_threadsafe(queue.put_nowait, (groups, event, future))
+    loop.call_soon_threadsafe(queue.put_nowait, (groups, event, handler, future))
     return future

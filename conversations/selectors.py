@@ -1,11 +1,6 @@
 """Reads for conversations."""
 from __future__ import annotations
 
-import uuid
-
-from django.conf import settings
-from django.core.files.storage import FileSystemStorage
-
 from conversations.models import Message
 
 
@@ -30,11 +25,3 @@ def sandbox_dialog(*, phone: str, user=None) -> list[Message]:
         return []
     return list(Message.objects.filter(lead_id=lead_id).select_related("author_user").order_by("id")[:500])
 
-
-def media_store(*, upload, request) -> str:
-    """Saves an uploaded photo and returns its absolute URL (the provider fetches it from there)."""
-    from django.db import connection
-
-    storage = FileSystemStorage(location=settings.MEDIA_ROOT, base_url=settings.MEDIA_URL)
-    name = storage.save(f"{connection.tenant.schema_name}/{uuid.uuid4().hex}-{upload.name}", upload)
-    return request.build_absolute_uri(storage.url(name))

@@ -20,6 +20,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from buildcrm.db import insert_rows, server_bound_cursor
+from conversations.media import MediaRejected, media_verified
 from conversations.models import AuthorKind, Direction, InboundEvent, Message, MessageStatus
 from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, clean_text
 from integrations.media import MediaFetchError
@@ -742,69 +743,54 @@ def _mark_failed(message: Message, detail: str, attempt: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Inbound media: a worker fetches what Cloud API and Telegram only reference (a media id, a file_id) with the
-# tenant's credentials into our media storage, so the PWA can show it; the drain only queues the work.
-
-MEDIA_PROVIDERS = ("whatsapp", "telegram")
-TELEGRAM_FILE_PREFIX = "tg-file:"
-# Images are verified by decoding them (Pillow) and named after what they turned out to be.
-IMAGE_FORMATS = {"JPEG": ("image/jpeg", "jpg"), "PNG": ("image/png", "png"), "GIF": ("image/gif", "gif"),
-                 "WEBP": ("image/webp", "webp")}
-# Other media are kept with the extension of their declared type when it is one of these, else as .bin; they are
-# served as attachments (buildcrm.media), so whatever they hold never renders as a page of ours.
-MEDIA_EXTENSIONS = {
-    "audio/ogg": "ogg", "audio/opus": "opus", "audio/mpeg": "mp3", "audio/mp4": "m4a", "audio/aac": "aac",
-    "audio/amr": "amr", "audio/wav": "wav", "audio/x-wav": "wav", "audio/webm": "weba",
-    "video/mp4": "mp4", "video/3gpp": "3gp", "video/quicktime": "mov", "video/webm": "webm",
-    "application/pdf": "pdf", "text/plain": "txt", "text/csv": "csv", "application/zip": "zip",
-    "application/vnd.rar": "rar", "application/x-rar-compressed": "rar", "application/x-tgsticker": "tgs",
-    "application/msword": "doc", "application/vnd.ms-excel": "xls", "application/vnd.ms-powerpoint": "ppt",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
-}
+# Media: files the product stores and serves at /media/<schema>/<random>.<ext> (buildcrm.media), whose type was
+# verified first (conversations.media): a manager's uploaded photo, a client's media fetched from the provider.
 
 
-class MediaRefused(ValueError):
-    """Bytes that are not what they claim to be (an "image" Pillow cannot decode)."""
-
-
-def media_type_verified(*, data: bytes, declared: str | None) -> tuple[str, str]:
-    """(mimetype, extension) of bytes about to be stored. Declared images (or bytes that are images) must
-    decode as JPEG, PNG, GIF or WebP; anything else keeps its declared type when the allow-list knows it, else
-    becomes application/octet-stream (.bin). Raises MediaRefused."""
-    import io
-    import warnings
-
-    from PIL import Image
-
-    mimetype = (declared or "").split(";", 1)[0].strip().lower()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                image_format = image.format
-                image.verify()
-    except Exception:  # Pillow raises many kinds for bytes that are not an image it can read
-        image_format = None
-    if image_format in IMAGE_FORMATS:
-        return IMAGE_FORMATS[image_format]
-    if mimetype.startswith("image/"):
-        raise MediaRefused(f"declared {mimetype[:60]} but is not a JPEG, PNG, GIF or WebP image")
-    if mimetype in MEDIA_EXTENSIONS:
-        return mimetype, MEDIA_EXTENSIONS[mimetype]
-    return "application/octet-stream", "bin"
-
-
-def media_save(*, data: bytes, extension: str) -> str:
-    """Stores bytes of a verified type as MEDIA_ROOT/<schema>/<random>.<extension>; returns that name."""
+def _media_store(*, data: bytes, extension: str) -> str:
+    """Stores bytes whose type the caller verified (`extension`: a key of conversations.media.MEDIA_TYPES) under a
+    random name in the current tenant's media folder; returns the name."""
     import secrets
 
     from django.core.files.base import ContentFile
     from django.core.files.storage import FileSystemStorage
 
+    from conversations.media import MEDIA_TYPES
+
+    if extension not in MEDIA_TYPES:
+        raise ValueError(f"media type {extension!r} is not one we serve")
     storage = FileSystemStorage(location=settings.MEDIA_ROOT, base_url=settings.MEDIA_URL)
-    return storage.save(f"{connection.schema_name}/{secrets.token_hex(16)}.{extension}", ContentFile(data))
+    name = storage.save(f"{connection.tenant.schema_name}/{secrets.token_hex(16)}.{extension}", ContentFile(data))
+    log.info("media stored name=%s bytes=%d", name, len(data))
+    return name
+
+
+def media_save_bytes(*, data: bytes, extension: str, base_url: str = "") -> str:
+    """`_media_store`, returning the file's URL (absolute with `base_url`)."""
+    return base_url.rstrip("/") + settings.MEDIA_URL + _media_store(data=data, extension=extension)
+
+
+def media_save_upload(*, upload, base_url: str = "") -> str:
+    """Stores an uploaded photo once it has proved to be a JPEG/PNG/WebP/GIF within the size and pixel limits;
+    conversations.media.MediaRejected otherwise. The client's file name and content type are ignored."""
+    from conversations.media import MediaRejected, image_verified_extension
+
+    limit = settings.MEDIA_UPLOAD_MAX_BYTES
+    too_large = MediaRejected(f"Файл больше {limit / 1024 / 1024:.3g} МБ.")
+    if upload.size is not None and upload.size > limit:
+        raise too_large
+    data = upload.read(limit + 1)
+    if len(data) > limit:
+        raise too_large
+    extension = image_verified_extension(data, max_pixels=settings.MEDIA_IMAGE_MAX_PIXELS)
+    return media_save_bytes(data=data, extension=extension, base_url=base_url)
+
+
+# Inbound media: a worker fetches what Cloud API and Telegram only reference (a media id, a file_id) with the
+# tenant's credentials into our media storage, so the PWA can show it; the drain only queues the work.
+
+MEDIA_PROVIDERS = ("whatsapp", "telegram")
+TELEGRAM_FILE_PREFIX = "tg-file:"
 
 
 def tenant_base_url() -> str:
@@ -860,19 +846,20 @@ def message_media_fetch(*, message_id: int, attempt: int = 1) -> str:
     try:
         fetched = adapter(message.provider).fetch_media(channel_config(message.provider), ref,
                                                         max_bytes=settings.MEDIA_FETCH_MAX_BYTES)
-        mimetype, extension = media_type_verified(data=fetched.content, declared=fetched.mimetype or message.mimetype)
+        mimetype, extension = media_verified(fetched.content, declared=fetched.mimetype or message.mimetype,
+                                             max_pixels=settings.MEDIA_IMAGE_MAX_PIXELS)
     except MediaFetchError as exc:
         if exc.retryable and attempt < settings.MEDIA_FETCH_MAX_ATTEMPTS:
             log.warning("lead=%s message=%s media fetch retry attempt=%s: %s", message.lead_id, message.pk, attempt,
                         exc.detail)
             raise RetryLater(retry_delay(attempt), exc.detail, attempt) from None
         return _media_failed(message, exc.detail, too_large=exc.too_large)
-    except MediaRefused as exc:
+    except MediaRejected as exc:
         return _media_failed(message, f"{message.provider}: {exc}")
     except Exception as exc:  # an adapter bug must not leave the message waiting forever
         _media_failed(message, f"{message.provider}: {type(exc).__name__}: {exc}")
         raise
-    name = media_save(data=fetched.content, extension=extension)
+    name = _media_store(data=fetched.content, extension=extension)
     url = tenant_base_url() + settings.MEDIA_URL + name
     meta = {**message.meta, "media": {"ref": message.media_url, "size": len(fetched.content), "mimetype": mimetype}}
     # Only while it still holds the reference: a duplicate task that got here first already did the work.

@@ -14,6 +14,7 @@ const Analytics = lazy(() => import('./pages/Analytics'));
 const Team = lazy(() => import('./pages/Team'));
 const Stages = lazy(() => import('./pages/Stages'));
 const Content = lazy(() => import('./pages/Content'));
+const Account = lazy(() => import('./pages/Account'));
 
 export function OfflineBanner() {
   const online = useOnline();
@@ -81,6 +82,7 @@ function Shell({ me }: { me: Me }) {
   else if (pathname === '/team') page = canManage(me) ? <Team me={me} /> : <NoAccess />;
   else if (pathname === '/stages') page = canManage(me) ? <Stages /> : <NoAccess />;
   else if (pathname === '/content') page = canManage(me) ? <Content /> : <NoAccess />;
+  else if (pathname === '/account') page = <Account me={me} />;
   else page = <Leads me={me} />;
 
   return (
@@ -103,7 +105,10 @@ function Shell({ me }: { me: Me }) {
         <div className="topbar-right">
           <button className="btn btn-ghost btn-sm" data-testid="lang-switch" title="Язык / Language"
             onClick={() => setLang(lang === 'ru' ? 'en' : 'ru')}>{lang === 'ru' ? 'EN' : 'RU'}</button>
-          <span className="me muted" title={me.email} data-testid="me">{me.full_name || me.email} · {t(`role.${me.role}`)}</span>
+          <Link to="/account" className="btn btn-ghost btn-sm account-link" data-testid="nav-account" title={t('account.nav')}
+            aria-label={t('account.nav')}>
+            <span aria-hidden>👤</span><span className="me muted" title={me.email} data-testid="me">{me.full_name || me.email} · {t(`role.${me.role}`)}</span>
+          </Link>
           <button className="btn btn-ghost btn-sm" data-testid="logout" onClick={logout}>{t('nav.logout')}</button>
         </div>
       </header>

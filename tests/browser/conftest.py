@@ -148,6 +148,9 @@ class Browser:
         self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
+        # The PWA runs under a strict Content-Security-Policy: anything it refuses is a broken screen.
+        page.on("console", lambda msg: self.errors.append(f"{page.url}: {msg.text}")
+                if "Content Security Policy" in msg.text else None)
         if role:
             self.login(page, tenant, role)
         if path is not None:
@@ -160,14 +163,20 @@ class Browser:
                 page.goto(self.server.url(tenant, path))
         return page
 
-    def login(self, page, tenant, role: str) -> None:
+    def login(self, page, tenant, role: str, password: str | None = None) -> None:
         """Logs in through the browser itself (Playwright's own HTTP client cannot resolve *.localhost)."""
         page.goto(self.server.url(tenant, "/favicon.svg"))
+        # Session login is CSRF-protected: get the cookie first and send it back in the header, as the PWA does.
         status = page.evaluate(
-            """([email, password]) => fetch('/api/auth/login/', {method: 'POST', credentials: 'same-origin',
-                 headers: {'Content-Type': 'application/json'}, body: JSON.stringify({email, password})})
-               .then((r) => r.status)""",
-            [f"{role}@{tenant.slug}.test", PASSWORD])
+            """async ([email, password]) => {
+                 await fetch('/api/auth/csrf/', {credentials: 'same-origin'});
+                 const csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]*)/) || [])[1] || '';
+                 const r = await fetch('/api/auth/login/', {method: 'POST', credentials: 'same-origin',
+                   headers: {'Content-Type': 'application/json', 'X-CSRFToken': decodeURIComponent(csrf)},
+                   body: JSON.stringify({email, password})});
+                 return r.status;
+               }""",
+            [f"{role}@{tenant.slug}.test", password or PASSWORD])
         assert status == 200, f"login as {role} failed: HTTP {status}"
 
     def close(self) -> None:

@@ -11,8 +11,9 @@ from django_tenants.utils import tenant_context
 from tests.conftest import user_of
 from tests.leads.conftest import add_followup, add_message, make_lead, set_managers_see_all
 
+# A real 1×1 PNG (uploads must decode: the earlier constant had a corrupt IDAT and would not).
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
-       b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
 
 
 @pytest.fixture
@@ -105,6 +106,161 @@ def test_non_image_upload_is_400(tenant_a, client_for, dialog, settings, tmp_pat
         {"text": "смета", "image": SimpleUploadedFile("a.pdf", b"%PDF-1.4", content_type="application/pdf")},
         format="multipart")
     assert res.status_code == 400 and res.json()["detail"].startswith("image")
+
+
+# --- uploads that lie about their type, and how media is served ---------------------------------------
+
+
+def _image(fmt: str, size=(3, 2), **save) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 10, 10)).save(out, format=fmt, **save)
+    return out.getvalue()
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A valid-looking PNG of a few hundred bytes whose header claims width × height pixels (a bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 4096, 9))
+            + chunk(b"IEND", b""))
+
+
+HTML = b"<html><body><script>fetch('/api/users/').then(r=>r.text()).then(alert)</script></body></html>"
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(document.cookie)"><rect width="9" height="9"/></svg>'
+
+
+def _upload(client, lead, name: str, data: bytes, content_type: str, text: str = "фото"):
+    return client.post(f"/api/leads/{lead.pk}/messages/",
+                       {"text": text, "image": SimpleUploadedFile(name, data, content_type=content_type)},
+                       format="multipart")
+
+
+def _media_files(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("name,data,content_type", [
+    pytest.param("x.html", HTML, "image/png", id="html-named-html-sent-as-png"),  # the manager's "photo"
+    pytest.param("x.png", HTML, "image/png", id="html-named-png"),
+    pytest.param("x.svg", SVG, "image/svg+xml", id="svg-onload"),  # SVG runs script: never an accepted image
+    pytest.param("x.png", SVG, "image/png", id="svg-named-png"),
+    pytest.param("x.png", PNG[:40], "image/png", id="png-truncated"),
+    pytest.param("x.png", PNG[:-20] + b"\x00" * 20, "image/png", id="png-corrupt-tail"),
+    pytest.param("x.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64, "image/jpeg", id="jpeg-signature-only"),
+    pytest.param("x.png", _png_claiming(100_000, 100_000), "image/png", id="decompression-bomb"),
+    pytest.param("x.bmp", b"BM" + b"\x00" * 60, "image/bmp", id="bmp"),
+    pytest.param("x.tif", b"II*\x00" + b"\x00" * 60, "image/tiff", id="tiff"),
+    pytest.param("x.png", b"", "image/png", id="empty"),
+    pytest.param("x.png", b"\x00" * 1000, "image/png", id="nul-bytes"),
+])
+def test_upload_that_is_not_a_decodable_image_is_400_and_stores_nothing(tenant_a, client_for, dialog, settings,
+                                                                       tmp_path, name, data, content_type):
+    settings.MEDIA_ROOT = str(tmp_path)
+    lead, messages = dialog
+    client = client_for(tenant_a, "manager")
+    res = _upload(client, lead, name, data, content_type)
+    assert res.status_code == 400, res.content
+    assert res.json()["detail"].startswith("image")
+    assert _media_files(tmp_path) == []
+    assert len(client.get(f"/api/leads/{lead.pk}/messages/").json()) == len(messages)
+
+
+@pytest.mark.parametrize("fmt,extension,content_type", [("JPEG", "jpg", "image/jpeg"), ("PNG", "png", "image/png"),
+                                                         ("WEBP", "webp", "image/webp"), ("GIF", "gif", "image/gif")])
+def test_upload_is_stored_under_a_random_name_with_the_decoded_type(tenant_a, client_for, dialog, settings, tmp_path,
+                                                                    fmt, extension, content_type):
+    settings.MEDIA_ROOT = str(tmp_path)
+    lead, _ = dialog
+    data = _image(fmt)
+    # the client's name and content type lie; the stored name and the served type follow the bytes
+    res = _upload(client_for(tenant_a, "owner"), lead, "дом.html", data, "text/html")
+    assert res.status_code == 201, res.content
+    url = res.json()["media_url"]
+    name = url.rsplit("/", 1)[1]
+    assert name.endswith(f".{extension}") and "html" not in url and "дом" not in unquote(url)
+    assert len(name) == 32 + 1 + len(extension)
+    assert _media_files(tmp_path) == [f"alpha/{name}"]
+    served = client_for(tenant_a).get(url.split("localhost", 1)[1])
+    assert served.status_code == 200
+    assert served["Content-Type"] == content_type
+    assert b"".join(served.streaming_content) == data
+
+
+def test_polyglot_image_is_served_as_an_image_that_cannot_run(tenant_a, client_for, dialog, settings, tmp_path):
+    """PNG bytes with HTML after IEND decode as a PNG; they are served as image/png, nosniff, sandboxed."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    lead, _ = dialog
+    res = _upload(client_for(tenant_a, "owner"), lead, "x.html", PNG + HTML, "text/html")
+    assert res.status_code == 201, res.content
+    served = client_for(tenant_a).get("/media/alpha/" + res.json()["media_url"].rsplit("/", 1)[1])
+    assert served["Content-Type"] == "image/png" and served["X-Content-Type-Options"] == "nosniff"
+    csp = served["Content-Security-Policy"]
+    assert "sandbox" in csp and "default-src 'none'" in csp and "script-src" not in csp
+
+
+def test_upload_size_is_bounded(tenant_a, client_for, dialog, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.MEDIA_UPLOAD_MAX_BYTES = 2000
+    lead, _ = dialog
+    client = client_for(tenant_a, "owner")
+    big = _image("PNG", size=(30, 30), compress_level=0)
+    assert len(big) > 2000
+    res = _upload(client, lead, "a.png", big, "image/png")
+    assert res.status_code == 400 and res.json()["detail"].startswith("image")
+    # a body far beyond the limit is refused before it is parsed
+    huge = big * 40  # > limit + 64 KiB
+    res = _upload(client, lead, "a.png", huge, "image/png")
+    assert res.status_code == 413 and res.json()["detail"]
+    assert _media_files(tmp_path) == []
+    assert _upload(client, lead, "a.png", PNG, "image/png").status_code == 201
+
+
+def test_upload_to_a_lead_of_another_tenant_is_404(tenant_a, tenant_b, client_for, dialog, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    lead, _ = dialog
+    res = _upload(client_for(tenant_b, "owner"), lead, "a.png", PNG, "image/png")
+    assert res.status_code == 404
+    assert _upload(client_for(tenant_a), lead, "a.png", PNG, "image/png").status_code == 401
+    assert _media_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("name,body", [("old-x.html", HTML), ("old-y.svg", SVG), ("noext", HTML),
+                                       ("z.HTML", HTML), ("w.png.html", HTML)], ids=lambda v: None)
+def test_files_stored_before_verification_are_served_as_inert_downloads(tenant_a, client_for, settings, tmp_path,
+                                                                        name, body):
+    settings.MEDIA_ROOT = str(tmp_path)
+    (tmp_path / "alpha").mkdir()
+    (tmp_path / "alpha" / name).write_bytes(body)
+    res = client_for(tenant_a).get(f"/media/alpha/{name}")
+    assert res.status_code == 200
+    assert res["Content-Type"] == "application/octet-stream"
+    assert res["Content-Disposition"].startswith("attachment")
+    assert res["X-Content-Type-Options"] == "nosniff"
+    csp = res["Content-Security-Policy"]
+    assert csp.startswith("sandbox") and "default-src 'none'" in csp
+
+
+def test_media_of_one_tenant_is_not_served_on_another_tenant_host(tenant_a, tenant_b, client_for, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    for schema in ("alpha", "beta"):
+        (tmp_path / schema).mkdir()
+        (tmp_path / schema / "f.png").write_bytes(PNG)
+    (tmp_path / "secret.png").write_bytes(PNG)
+    assert client_for(tenant_a).get("/media/alpha/f.png").status_code == 200
+    for path in ("/media/beta/f.png", "/media/alpha/../beta/f.png", "/media/alpha/%2e%2e/beta/f.png",
+                 "/media/secret.png", "/media/alpha/", "/media/alpha", "/media/", "/media/alpha/nope.png",
+                 "/media/alpha/../../etc/passwd", "/media//etc/passwd", "/media/alpha/f.png%00.html"):
+        assert client_for(tenant_a).get(path).status_code == 404, path
+    assert client_for(tenant_a).post("/media/alpha/f.png").status_code in (403, 405)
 
 
 # --- sandbox ------------------------------------------------------------------------------------------

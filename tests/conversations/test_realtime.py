@@ -179,3 +179,106 @@ async def test_socket_of_another_tenant_gets_nothing(live_tenant, other_live_ten
     assert all(e.get("lead", {}).get("phone", "77011238888") == "77011238888" for e in seen)
     for communicator in (outsider, insider):
         await communicator.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_idle_socket_stays_open_and_still_receives(live_tenant):
+    """An idle /ws/ must outlive the channel layer's blocking read (BZPOPMIN 5 s) and redis-py 8's default
+    socket_timeout (5 s): before the fix the consumer died with redis TimeoutError after ~5.4 s (1011)."""
+    import asyncio
+
+    from conversations.realtime import group_staff, publish
+
+    owner = await socket(live_tenant, "owner")
+    await asyncio.sleep(12)  # idle well past 5.4 s, several blocking reads in a row
+    assert await owner.receive_nothing(timeout=0.1)  # no close frame, no error
+    await asyncio.wrap_future(publish([group_staff(live_tenant.id)], {"type": "lead.removed", "lead_id": -1}))
+    event = await owner.receive_json_from(timeout=10)
+    assert event == {"type": "lead.removed", "lead_id": -1}
+    await owner.send_json_to({"type": "ping"})
+    assert await owner.receive_json_from(timeout=5) == {"type": "pong"}
+    await owner.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_password_reset_closes_the_members_live_sockets(live_tenant):
+    """The old password's credentials end everywhere, open sockets included; the token no longer opens one."""
+    manager = await socket(live_tenant, "manager")
+    owner = await socket(live_tenant, "owner")
+    old_token = await sync_to_async(_token)(live_tenant, "manager")
+    manager_id = (await sync_to_async(user_of)(live_tenant, "manager")).pk
+
+    @sync_to_async
+    def reset() -> int:
+        return TenantClient(live_tenant).as_role("owner").post(
+            f"/api/users/{manager_id}/password/", {"new_password": "Fresh-horse-battery-91"},
+            format="json").status_code
+
+    assert await reset() == 204
+    closed = await manager.receive_output(timeout=10)
+    assert closed == {"type": "websocket.close", "code": 4401}
+    again = WebsocketCommunicator(application, f"/ws/?token={old_token}",
+                                  headers=[(b"host", host_of(live_tenant).encode())])
+    assert not (await again.connect(timeout=5))[0]
+    # everyone else's socket is untouched
+    await owner.send_json_to({"type": "ping"})
+    assert await owner.receive_json_from(timeout=5) == {"type": "pong"}
+    await owner.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_garbage_from_the_client_does_not_kill_its_socket(live_tenant):
+    owner = await socket(live_tenant, "owner")
+    for junk in ("not json", "[1, 2]", '"ping"', "{}", '{"type": null}', "x" * 5000, '{"type": "ping"' + "]" * 10):
+        await owner.send_to(text_data=junk)
+    await owner.send_to(bytes_data=b"\x00\xff")
+    await owner.send_json_to({"type": "ping"})
+    assert await owner.receive_json_from(timeout=5) == {"type": "pong"}
+    await owner.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_own_password_change_keeps_this_sessions_socket_and_closes_the_others(live_tenant):
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    host = host_of(live_tenant)
+
+    def login() -> Client:
+        client = Client(HTTP_HOST=host, enforce_csrf_checks=True)
+        client.get("/api/auth/csrf/")
+        res = client.post("/api/auth/login/", {"email": f"head@{live_tenant.slug}.test", "password": PASSWORD},
+                          content_type="application/json", HTTP_X_CSRFTOKEN=client.cookies["csrftoken"].value)
+        assert res.status_code == 200
+        return client
+
+    async def cookie_socket(client: Client) -> WebsocketCommunicator:
+        communicator = WebsocketCommunicator(application, "/ws/", headers=[
+            (b"host", host.encode()), (b"origin", f"http://{host}".encode()),
+            (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())])
+        assert (await communicator.connect(timeout=5))[0]
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+        return communicator
+
+    here, elsewhere = await sync_to_async(login)(), await sync_to_async(login)()
+    mine, theirs = await cookie_socket(here), await cookie_socket(elsewhere)
+    token_socket = await socket(live_tenant, "head")
+
+    @sync_to_async
+    def change() -> int:
+        return here.post("/api/auth/password/", {"current_password": PASSWORD, "new_password": "Fresh-horse-91"},
+                         content_type="application/json", HTTP_X_CSRFTOKEN=here.cookies["csrftoken"].value).status_code
+
+    assert await change() == 200
+    assert await theirs.receive_output(timeout=10) == {"type": "websocket.close", "code": 4401}
+    assert await token_socket.receive_output(timeout=10) == {"type": "websocket.close", "code": 4401}
+    await mine.send_json_to({"type": "ping"})
+    assert await mine.receive_json_from(timeout=5) == {"type": "pong"}
+    await mine.disconnect()
+    # the session that made the change reconnects with its new cookie; the other one is refused
+    assert (await cookie_socket(here)) is not None
+    refused = WebsocketCommunicator(application, "/ws/", headers=[
+        (b"host", host.encode()), (b"origin", f"http://{host}".encode()),
+        (b"cookie", f"sessionid={elsewhere.cookies['sessionid'].value}".encode())])
+    assert not (await refused.connect(timeout=5))[0]

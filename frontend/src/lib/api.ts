@@ -1,9 +1,14 @@
+import { getLang } from './i18n';
 import { reportFetch } from './online';
 
 export class ApiError extends Error {
   status: number;
   body: unknown;
-  constructor(status: number, body: unknown, message: string) { super(message); this.status = status; this.body = body; }
+  /** Seconds to wait before trying again (a 429's Retry-After), when the server said. */
+  retryAfter: number | null;
+  constructor(status: number, body: unknown, message: string, retryAfter: number | null = null) {
+    super(message); this.status = status; this.body = body; this.retryAfter = retryAfter;
+  }
 }
 
 export function getCookie(name: string): string | null {
@@ -32,7 +37,8 @@ export function onUnauthorized(fn: () => void) { unauthorizedHandler = fn; }
 
 export async function api<T = unknown>(path: string, opts: Opts = {}): Promise<T> {
   const method = (opts.method || 'GET').toUpperCase();
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  // The server words its messages (e.g. password rules) in the app's language, not the browser's.
+  const headers: Record<string, string> = { Accept: 'application/json', 'Accept-Language': getLang() };
   let body: BodyInit | undefined;
   if (opts.body instanceof FormData) body = opts.body;
   else if (opts.body !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(opts.body); }
@@ -54,7 +60,8 @@ export async function api<T = unknown>(path: string, opts: Opts = {}): Promise<T
   if (text) { try { data = JSON.parse(text); } catch { data = text; } }
   if (!res.ok) {
     if ((res.status === 401 || res.status === 403) && !path.startsWith('/api/auth/') && unauthorizedHandler && res.status === 401) unauthorizedHandler();
-    throw new ApiError(res.status, data, errorText(data, `HTTP ${res.status}`));
+    const retry = Number(res.headers?.get?.('Retry-After'));
+    throw new ApiError(res.status, data, errorText(data, `HTTP ${res.status}`), Number.isFinite(retry) && retry > 0 ? retry : null);
   }
   return data as T;
 }

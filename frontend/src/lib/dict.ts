@@ -76,6 +76,15 @@ const ru: Dict = {
   'channel.whatsapp': 'WhatsApp', 'channel.telegram': 'Telegram', 'channel.instagram': 'Instagram', 'channel.sandbox': 'Песочница',
   'kind.new': 'Новая', 'kind.in_dialog': 'В диалоге', 'kind.requests_call': 'Просит звонок', 'kind.incomplete': 'Неполные данные',
   'kind.complete': 'Данные собраны', 'kind.won': 'Успешно', 'kind.lost': 'Отказ', 'kind.custom': 'Свой',
+  'account.title': 'Профиль', 'account.nav': 'Профиль и пароль', 'account.password': 'Смена пароля',
+  'account.current': 'Текущий пароль', 'account.new': 'Новый пароль', 'account.repeat': 'Повторите новый пароль',
+  'account.rules': 'Не короче 8 символов, не только цифры, не слишком простой и не похожий на ваш email.',
+  'account.mismatch': 'Новые пароли не совпадают.', 'account.submit': 'Сменить пароль',
+  'account.changed': 'Пароль изменён. На других устройствах нужно войти заново.',
+  'login.throttled': 'Слишком много неудачных попыток. Попробуйте через {time}.',
+  'team.resetPassword': 'Сбросить пароль', 'team.resetTitle': 'Новый пароль: {name}',
+  'team.resetHint': 'Сотрудник выйдет на всех устройствах и войдёт с новым паролем. Сообщите его лично.',
+  'team.resetDone': 'Пароль для {name} изменён.', 'team.resetSubmit': 'Сохранить пароль',
   'lang.ru': 'RU', 'lang.en': 'EN',
 };
 
@@ -152,6 +161,15 @@ const en: Dict = {
   'sandbox.online': 'AI manager', 'sandbox.typing': 'typing…',
   'channel.sandbox': 'Sandbox',
   'kind.new': 'New', 'kind.in_dialog': 'In dialog', 'kind.requests_call': 'Requests a call', 'kind.incomplete': 'Incomplete',
+  'account.title': 'Profile', 'account.nav': 'Profile and password', 'account.password': 'Change password',
+  'account.current': 'Current password', 'account.new': 'New password', 'account.repeat': 'Repeat the new password',
+  'account.rules': 'At least 8 characters, not only digits, not too common and not like your email.',
+  'account.mismatch': 'The new passwords do not match.', 'account.submit': 'Change password',
+  'account.changed': 'Password changed. Other devices must sign in again.',
+  'login.throttled': 'Too many failed attempts. Try again in {time}.',
+  'team.resetPassword': 'Reset password', 'team.resetTitle': 'New password: {name}',
+  'team.resetHint': 'They will be signed out everywhere and sign in with the new password. Tell it to them in person.',
+  'team.resetDone': 'Password of {name} changed.', 'team.resetSubmit': 'Save password',
   'kind.complete': 'Complete', 'kind.won': 'Won', 'kind.lost': 'Lost', 'kind.custom': 'Custom',
 };
 

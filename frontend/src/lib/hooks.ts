@@ -3,7 +3,8 @@ import { useQuery, useQueryClient, type QueryClient } from '@tanstack/react-quer
 import { api, ApiError } from './api';
 import type { Me, Stage, User } from './types';
 import { isOnline, subscribeOnline } from './online';
-import { applyWsEvent, backoffDelay, parseWsEvent } from './wsCache';
+import { LiveSocket, type SocketLike } from './liveSocket';
+import { applyWsEvent, parseWsEvent } from './wsCache';
 
 const ME_KEY = 'buildcrm.me';
 
@@ -69,7 +70,7 @@ export function useMediaQuery(q: string) {
   return m;
 }
 
-/** Live updates: one websocket per session; reconnects with backoff and refetches what is open after a gap. */
+/** Live updates: one websocket per session; reconnects with backoff and catches up once per reconnect. */
 export function useLiveUpdates(enabled: boolean) {
   const qc = useQueryClient();
   useEffect(() => {
@@ -78,37 +79,30 @@ export function useLiveUpdates(enabled: boolean) {
   }, [enabled, qc]);
 }
 
+// What live events keep current: after a gap, these (and only these) are refetched, once.
+const LIVE_QUERIES = new Set(['board', 'leads', 'lead', 'messages', 'events', 'followups', 'sandbox']);
+
 export function connectWs(qc: QueryClient): () => void {
-  let ws: WebSocket | null = null;
-  let attempt = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let stopped = false;
-  const open = () => {
-    if (stopped) return;
-    const proto = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-    try { ws = new WebSocket(`${proto}//${window.location.host}/ws/`); } catch { schedule(); return; }
-    ws.onopen = () => {
-      // Events sent before this socket joined its groups are lost (also on the first open: the screen's data
-      // may have been fetched just before), so refetch what is on screen whenever the socket (re)opens.
-      qc.invalidateQueries();
-      attempt = 0;
-    };
-    ws.onmessage = (e) => { const ev = parseWsEvent(String(e.data)); if (ev) applyWsEvent(qc, ev); };
-    ws.onclose = () => { ws = null; schedule(); };
-    ws.onerror = () => { try { ws?.close(); } catch { /* ignore */ } };
-  };
-  const schedule = () => {
-    if (stopped) return;
-    clearTimeout(timer);
-    timer = setTimeout(open, backoffDelay(attempt++));
-  };
-  const onOnline = () => { if (!ws) { attempt = 0; clearTimeout(timer); open(); } };
+  const live = new LiveSocket({
+    onEvent: (raw) => { const ev = parseWsEvent(raw); if (ev) applyWsEvent(qc, ev); },
+    // Events sent before this socket joined its groups are lost (also on the first open: the screen's data may
+    // have been fetched just before), so what is on screen is refetched once the server says it has joined.
+    onResync: () => { void qc.invalidateQueries({ predicate: (q) => LIVE_QUERIES.has(String(q.queryKey[0])) }); },
+    // 4401: not (or no longer) signed in — e.g. the password was changed elsewhere: ask who we are.
+    onClose: (code) => { if (code === 4401) void qc.invalidateQueries({ queryKey: ['me'] }); },
+  }, {
+    url: () => `${window.location.protocol === 'https:' ? 'wss:' : 'ws:'}//${window.location.host}/ws/`,
+    create: (url) => new WebSocket(url) as unknown as SocketLike,
+    now: () => Date.now(),
+    setTimer: (fn, ms) => setTimeout(fn, ms),
+    clearTimer: (id) => clearTimeout(id as ReturnType<typeof setTimeout>),
+    random: Math.random,
+  });
+  const onOnline = () => live.reconnectNow();
   window.addEventListener('online', onOnline);
-  open();
+  live.start();
   return () => {
-    stopped = true;
-    clearTimeout(timer);
     window.removeEventListener('online', onOnline);
-    if (ws) { ws.onclose = null; ws.close(); }
+    live.stop();
   };
 }

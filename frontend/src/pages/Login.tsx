@@ -3,6 +3,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, ensureCsrf } from '../lib/api';
 import { rememberMe } from '../lib/hooks';
 import { setLang, useLang, useT } from '../lib/i18n';
+import { formatSeconds } from '../lib/format';
 import { navigate, useLocation } from '../lib/router';
 import type { Me } from '../lib/types';
 
@@ -30,7 +31,9 @@ export function Login() {
       else navigate(pathname + search, { replace: true });
     } catch (err) {
       if (err instanceof ApiError) {
-        if (err.status === 403) setError(t('login.deactivated'));
+        if (err.status === 429) setError(t('login.throttled', { time: formatSeconds(err.retryAfter ?? 60, lang) }));
+        else if (err.status === 403 && (err.body as { detail?: string } | null)?.detail?.includes('CSRF')) setError(t('login.failed', { detail: err.message }));
+        else if (err.status === 403) setError(t('login.deactivated'));
         else if (err.status === 400 || err.status === 401) setError(t('login.wrong'));
         else setError(t('login.failed', { detail: err.message }));
       } else setError(t('login.offline'));

@@ -5,6 +5,7 @@ import { useUsers } from '../lib/hooks';
 import { useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
 import type { Me, Role, User } from '../lib/types';
+import { passwordError } from './Account';
 
 export default function Team({ me }: { me: Me }) {
   const t = useT();
@@ -13,6 +14,7 @@ export default function Team({ me }: { me: Me }) {
   const roles: Role[] = me.role === 'owner' ? ['head', 'manager'] : ['manager'];
   const [form, setForm] = useState({ email: '', full_name: '', role: 'manager' as Role, password: '' });
   const [error, setError] = useState('');
+  const [resetting, setResetting] = useState<User | null>(null);
   const canEdit = (u: User) => u.id !== me.id && (me.role === 'owner' ? u.role !== 'owner' : u.role === 'manager');
   const fail = (e: unknown) => toast(t('common.error', { detail: e instanceof ApiError ? errorText(e.body, e.message) : String(e) }), 'error');
 
@@ -38,7 +40,7 @@ export default function Team({ me }: { me: Me }) {
       <h2>{t('team.title')}</h2>
       {users.isError && <div className="form-error">{t('common.error', { detail: (users.error as Error).message })}</div>}
       <div className="table-wrap">
-        <table className="table" data-testid="team-table">
+        <table className="table team-table" data-testid="team-table">
           <thead><tr><th>{t('team.fullName')}</th><th>Email</th><th>{t('team.role')}</th><th>{t('team.active')}</th><th /></tr></thead>
           <tbody>
             {users.data?.map((u) => (
@@ -52,15 +54,21 @@ export default function Team({ me }: { me: Me }) {
                 </td>
                 <td>{u.is_active ? '✅ ' + t('team.active') : '⛔ ' + t('team.inactive')}</td>
                 <td>{canEdit(u) && (
-                  <button className="btn btn-sm" data-testid={`user-toggle-${u.id}`} onClick={() => patch(u, { is_active: !u.is_active })}>
-                    {u.is_active ? t('team.deactivate') : t('team.activate')}
-                  </button>
+                  <div className="row gap wrap team-actions">
+                    <button className="btn btn-sm" data-testid={`user-toggle-${u.id}`} onClick={() => patch(u, { is_active: !u.is_active })}>
+                      {u.is_active ? t('team.deactivate') : t('team.activate')}
+                    </button>
+                    <button className="btn btn-sm" data-testid={`user-reset-${u.id}`} onClick={() => setResetting(u)}>
+                      🔑 {t('team.resetPassword')}
+                    </button>
+                  </div>
                 )}</td>
               </tr>
             ))}
           </tbody>
         </table>
       </div>
+      {resetting && <ResetPassword user={resetting} onClose={() => setResetting(null)} />}
       <form className="card-form" onSubmit={create} data-testid="team-form">
         <h3>{t('team.add')}</h3>
         <div className="grid4">
@@ -72,6 +80,55 @@ export default function Team({ me }: { me: Me }) {
         </div>
         {error && <div className="form-error">{error}</div>}
         <button className="btn btn-primary" type="submit" data-testid="team-submit">{t('common.add')}</button>
+      </form>
+    </div>
+  );
+}
+
+/** An owner's or head's reset of a team member's password (the server checks the role matrix). */
+function ResetPassword({ user, onClose }: { user: User; onClose: () => void }) {
+  const t = useT();
+  const [next, setNext] = useState('');
+  const [repeat, setRepeat] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const name = user.full_name || user.email;
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setError('');
+    if (next !== repeat) { setError(t('account.mismatch')); return; }
+    setBusy(true);
+    try {
+      await api(`/api/users/${user.id}/password/`, { method: 'POST', body: { new_password: next } });
+      toast(t('team.resetDone', { name }));
+      onClose();
+    } catch (err) {
+      setError(err instanceof ApiError ? passwordError(err) : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div className="modal-backdrop" onClick={(e) => { if (e.target === e.currentTarget) onClose(); }}>
+      <form className="modal" role="dialog" aria-label={t('team.resetTitle', { name })} onSubmit={submit} data-testid="reset-dialog">
+        <h3>{t('team.resetTitle', { name })}</h3>
+        <p className="muted small">{t('team.resetHint')}</p>
+        <label>{t('account.new')}
+          <input type="password" autoComplete="new-password" required minLength={8} value={next} autoFocus
+            onChange={(e) => setNext(e.target.value)} data-testid="reset-new" />
+        </label>
+        <label>{t('account.repeat')}
+          <input type="password" autoComplete="new-password" required minLength={8} value={repeat}
+            onChange={(e) => setRepeat(e.target.value)} data-testid="reset-repeat" />
+        </label>
+        <p className="muted small">{t('account.rules')}</p>
+        {error && <div className="form-error" role="alert" data-testid="reset-error">{error}</div>}
+        <div className="row gap wrap">
+          <button className="btn btn-primary" type="submit" disabled={busy} data-testid="reset-submit">{t('team.resetSubmit')}</button>
+          <button className="btn btn-ghost" type="button" onClick={onClose}>{t('common.cancel')}</button>
+        </div>
       </form>
     </div>
   );
