@@ -425,11 +425,14 @@ def _keyword_hit(keywords: list[str], low_text: str) -> bool:
     return False
 
 
+_WORDS_RE = re.compile(r"[\w-]+")
+
+
 def _select_facts(
     state: DialogState, text: str, data: dict[str, Any], name: str | None, city: str | None, lang: str
 ) -> tuple[list[str], list[int]]:
 
-    low = " ".join(re.findall(r"[\w-]+", text.lower().replace("ё", "е")))
+    low = " ".join(_WORDS_RE.findall(text.lower().replace("ё", "е")))
     texts: list[str] = []
     new_used: list[int] = []
     for i, fact in enumerate(state.facts or []):
@@ -480,8 +483,8 @@ def _missing_optional(fields: list[dict[str, Any]], data: dict[str, Any], city: 
     ]
 
 
-_YES_RE = r"^\s*(да|давайте|давай|ок|окей|ok|okay|yes|sure|конечно|можно|хорошо|ага|угу|го|yep|yeah)\b"
-_NO_RE = r"^\s*(нет|не надо|не нужно|no|nope|не стоит|неа)\b"
+_YES_RE = re.compile(r"^\s*(да|давайте|давай|ок|окей|ok|okay|yes|sure|конечно|можно|хорошо|ага|угу|го|yep|yeah)\b")
+_NO_RE = re.compile(r"^\s*(нет|не надо|не нужно|no|nope|не стоит|неа)\b")
 
 
 def plan_turn(state: DialogState, client_text: str) -> TurnPlan:
@@ -585,8 +588,8 @@ def plan_turn(state: DialogState, client_text: str) -> TurnPlan:
     low = client_text.lower()
 
     # 3. Calls: asked directly, accepted our offer, or completing the details of an earlier request.
-    accepted = "call" in state.awaiting and (re.search(_YES_RE, low) or ex.preferred_time)
-    declined = "call" in state.awaiting and re.search(_NO_RE, low) and not accepted
+    accepted = "call" in state.awaiting and (_YES_RE.search(low) or ex.preferred_time)
+    declined = "call" in state.awaiting and _NO_RE.search(low) and not accepted
     completing = (
         state.call_requested
         and bool(set(state.awaiting) & {"name", "preferred_time"})
