@@ -10,6 +10,7 @@ label/hint/key for tenant fields) → gazetteer for cities → names → intents
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -17,6 +18,18 @@ from typing import Any
 INTENTS = ("greeting", "call_request", "price_question", "refusal", "human_request")
 TIME_CHARS = 100  # a preferred time, as long as the lead card keeps it (aiagent.tools request_call)
 TEXT_VALUE_CHARS = 500  # a free-text field value, as long as update_lead keeps it
+
+
+
+class BrainTimeout(Exception):
+    """The turn's time budget ran out while the brain was reading (raised between stages, never mid-pattern)."""
+
+
+def check_deadline(deadline: float | None) -> None:
+    """Raises BrainTimeout once time.monotonic() is past `deadline` (None: no budget)."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise BrainTimeout
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Tokenisation
@@ -1639,18 +1652,23 @@ def _bare_boolean(clauses: list[tuple[list[Token], str]]) -> bool | None:
     return None
 
 
-def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | None = None) -> Extraction:
+def extract(
+    text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | None = None, deadline: float | None = None
+) -> Extraction:
     """Understand one client message against the tenant's qualification fields.
 
     `awaiting` are the keys the AI asked for last turn; they let bare answers («5», «да», «Ерлан») land.
+    `deadline` (a time.monotonic() value) is checked between stages: past it, BrainTimeout.
     """
     awaiting = list(awaiting or [])
     ex = Extraction(language=detect_language(text))
     if not text or not text.strip():
         ex.off_topic = True
         return ex
+    check_deadline(deadline)
     low, tokens = _tokenise(text)
     clauses = _clauses(tokens)
+    check_deadline(deadline)
     by_key = {f.get("key"): f for f in fields if f.get("key")}
 
     m = _EMAIL_RE.search(text)
@@ -1681,6 +1699,8 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
         ex.intents.add("refusal")
         ex.quotes["refusal"] = text.strip()
 
+    check_deadline(deadline)
+
     # Preferred time: only day/hour-level phrases, kept in the client's words.
     spans = [(tm.start(), tm.end()) for tm in _TIME_PHRASE_RE.finditer(low)]
     if spans:
@@ -1694,6 +1714,8 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
                 kept.append(text[s:e])
                 size += e - s + 1
             ex.preferred_time = " ".join(kept).strip()
+
+    check_deadline(deadline)
 
     # Numbers consumed by structured values first (dimensions, money), then keyword-bound counts.
     for f in fields:
@@ -1743,6 +1765,7 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
                     t.used = True
 
     for f in fields:
+        check_deadline(deadline)
         key, ftype = f.get("key"), f.get("type", "text")
         if not key or key in ex.data:
             continue
@@ -1770,6 +1793,7 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
                 if val:
                     ex.data[key], ex.quotes[key] = val, val
 
+    check_deadline(deadline)
     # City: gazetteer, then «город X» / a bare capitalised word when we asked for the city.
     found = find_city(text, bare_ok="city" in awaiting and len(tokens) <= 3)
     if found:
@@ -1795,6 +1819,7 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
                 ex.data[f["key"]] = ex.city
                 ex.quotes[f["key"]] = ex.quotes["city"]
 
+    check_deadline(deadline)
     name = _extract_name(text, clauses, awaiting)
     if name and name[0] != ex.city:
         ex.name = name[0]

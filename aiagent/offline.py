@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiagent.nlu import CITY_EN, Extraction, _stem, extract, guess_language
+from aiagent.nlu import CITY_EN, Extraction, _stem, check_deadline, extract, guess_language
 
 # ---------------------------------------------------------------------------------------------------------
 # Data
@@ -487,13 +487,16 @@ _YES_RE = re.compile(r"^\s*(да|давайте|давай|ок|окей|ok|okay
 _NO_RE = re.compile(r"^\s*(нет|не надо|не нужно|no|nope|не стоит|неа)\b")
 
 
-def plan_turn(state: DialogState, client_text: str) -> TurnPlan:
-    """Decide one AI turn: which tools to call and what to reply. Pure and deterministic."""
+def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = None) -> TurnPlan:
+    """Decide one AI turn: which tools to call and what to reply. Pure and deterministic.
 
+    `deadline` (time.monotonic()) is the turn's time budget, checked between stages: past it, BrainTimeout."""
+
+    check_deadline(deadline)
     lang = guess_language(client_text) or state.language or "ru"
     if lang not in ("ru", "en"):
         lang = "ru"
-    ex = extract(client_text, state.fields, awaiting=state.awaiting)
+    ex = extract(client_text, state.fields, awaiting=state.awaiting, deadline=deadline)
     ex.language = lang
     fields_by_key = {f["key"]: f for f in state.fields if f.get("key")}
 
@@ -501,7 +504,7 @@ def plan_turn(state: DialogState, client_text: str) -> TurnPlan:
     found = dict(ex.data)
     found_name, found_city = ex.name, ex.city
     if state.turn == 0 and state.source_info:
-        src = extract(state.source_info, state.fields)
+        src = extract(state.source_info, state.fields, deadline=deadline)
         for k, v in src.data.items():
             found.setdefault(k, v)
         found_city = found_city or src.city
@@ -533,7 +536,9 @@ def plan_turn(state: DialogState, client_text: str) -> TurnPlan:
     n_comma = f", {name}" if name else ""
     parts: list[str] = []
     awaiting: list[str] = []
+    check_deadline(deadline)
     fact_texts, facts_new = _select_facts(state, client_text, data, name, city, lang)
+    check_deadline(deadline)
     intents = ex.intents
 
     def plan(replies: list[str]) -> TurnPlan:
