@@ -120,12 +120,13 @@ def chat(s: LlmSettings, messages: list[dict], tools: list[dict] | None = None, 
         kwargs.update(tools=tools, tool_choice="auto")
     last = ""
     attempts_used = attempts_used if attempts_used is not None else [0]
+    client = _client(s)  # built (and the SDK imported) before the clock is read for the call's timeout
     for attempt in range(s.max_retries + 1):
         left = _time_left(deadline, last, attempts_used[0])
         attempts_used[0] += 1
         try:
             timeout = s.timeout if left is None else min(s.timeout, left)
-            response = _client(s).chat.completions.create(**kwargs, timeout=timeout)
+            response = client.chat.completions.create(**kwargs, timeout=timeout)
             if not getattr(response, "choices", None):
                 raise LlmFailure("the LLM answered without choices")
             return response

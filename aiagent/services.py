@@ -59,6 +59,10 @@ def turn_budget() -> float:
     return max(0.0, float(settings.AI_TURN_BUDGET_SECONDS))
 
 
+def _offline_reserve() -> float:
+    return min(OFFLINE_RESERVE_SECONDS, turn_budget() / 4)
+
+
 def lock_seconds() -> float:
     """Lifetime of the per-lead turn lock: the budget plus the time to apply the result."""
     return turn_budget() + LOCK_MARGIN_SECONDS
@@ -204,7 +208,7 @@ def _turn(*, lead_id: int, trigger_id: int) -> str:
         try:
             # The model gets the budget minus a reserve in which the offline brain can still answer.
             llm = _llm_turn(lead=lead, cfg=cfg, fields=fields, mem=mem, upto=upto, runner=runner,
-                            first_turn=first_turn, deadline=deadline - min(OFFLINE_RESERVE_SECONDS, turn_budget() / 4))
+                            first_turn=first_turn, deadline=deadline - _offline_reserve())
             brain, replies = "openai", [llm.text]
             lang = guess_language(client_text) or mem.get("language") or cfg.get("language") or "ru"
             updates.update(language=lang, awaiting=[])
@@ -214,6 +218,8 @@ def _turn(*, lead_id: int, trigger_id: int) -> str:
     # The brain thinks here, outside any transaction and row lock (a person's takeover, the inbound drain and
     # the lead's other writers never wait on it); only its result is applied, under the lock, below.
     if not took and brain == "offline":
+        if failure:  # the offline answer keeps its reserve even when the model ran over its share
+            deadline = max(deadline, time.monotonic() + _offline_reserve())
         try:
             plan = plan_turn(_dialog_state(lead=lead, cfg=cfg, fields=fields, mem=mem), client_text, deadline=deadline)
         except BrainTimeout:
