@@ -18,6 +18,7 @@ from typing import Any
 INTENTS = ("greeting", "call_request", "price_question", "refusal", "human_request")
 TIME_CHARS = 100  # a preferred time, as long as the lead card keeps it (aiagent.tools request_call)
 TEXT_VALUE_CHARS = 500  # a free-text field value, as long as update_lead keeps it
+NAME_WORD_CHARS = 40  # a longer "word" is no name or city (a bare answer of a million letters is not echoed)
 
 
 
@@ -1060,7 +1061,7 @@ def _is_name_word(word: str, low: str) -> bool:
     w = low.replace("ё", "е")
     return (
         word.isalpha()
-        and len(word) >= 2
+        and 2 <= len(word) <= NAME_WORD_CHARS
         and w not in _NAME_STOP
         and (w not in GAZETTEER or GAZETTEER[w] in _AMBIGUOUS_CITIES)
         and _word_number(Token(w, "word", 0, 0)) is None

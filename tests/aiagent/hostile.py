@@ -11,33 +11,33 @@ from __future__ import annotations
 import re
 from types import ModuleType
 
-# (prefix, repeated unit): the text is prefix + unit repeated up to the size.
-FAMILIES: dict[str, tuple[str, str]] = {
-    "digits": ("", "1"),
-    "latin letters": ("", "a"),
-    "cyrillic letters": ("", "я"),
-    "@": ("", "@"),
-    ".": ("", "."),
-    "spaces": ("", " "),
-    "newlines": ("", "\n"),
-    "mixed scripts": ("", "aя1@. -Ж\n"),
-    "e-mail-ish": ("", "a.b-c+d"),
-    "a@ repeated": ("", "a@"),
-    "words human/operator": ("", "human operator "),
-    "dimensions 10x12": ("", "10x12 "),
-    "labelled length": ("", "длина 11, "),
-    "needs trigger + newlines": ("задача", "\n"),
-    "needs + spaces": ("нужно a", " "),
-    "phone-ish +7": ("", "+7 "),
-    "time phrases": ("", "завтра в 5 "),
-    "cities": ("", "в Алматы, "),
-    "capitalised words": ("", "Иван "),
+# (prefix, repeated unit, suffix): the text is prefix + unit repeated up to the size + suffix.
+FAMILIES: dict[str, tuple[str, str, str]] = {
+    "digits": ("", "1", ""),
+    "latin letters": ("", "a", ""),
+    "cyrillic letters": ("", "я", ""),
+    "@": ("", "@", ""),
+    ".": ("", ".", ""),
+    "spaces": ("", " ", ""),
+    "newlines": ("", "\n", ""),
+    "mixed scripts": ("", "aя1@. -Ж\n", ""),
+    "e-mail-ish": ("", "a.b-c+d", ""),
+    "a@ repeated": ("", "a@", ""),
+    "operator, human, repeated": ("", "operator, human, ", ""),
+    "needs trigger + newlines": ("задача", "\n", ""),
+    "needs + a run of spaces": ("нужно a", " ", "b"),
+    "dimensions 10x12": ("", "10x12 ", ""),
+    "labelled length": ("", "длина 11, ", ""),
+    "phone-ish +7": ("", "+7 ", ""),
+    "time phrases": ("", "завтра в 5 ", ""),
+    "cities": ("", "в Алматы, ", ""),
+    "capitalised words": ("", "Иван ", ""),
 }
 
 
 def hostile_text(family: str, size: int) -> str:
-    prefix, unit = FAMILIES[family]
-    return prefix + unit * max(1, (size - len(prefix)) // len(unit))
+    prefix, unit, suffix = FAMILIES[family]
+    return prefix + unit * max(1, (size - len(prefix) - len(suffix)) // len(unit)) + suffix
 
 
 def regex_inventory(*modules: ModuleType) -> dict[str, re.Pattern[str]]:
