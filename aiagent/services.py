@@ -252,7 +252,9 @@ def _conclude(*, lead: Lead, trigger_id: int, cfg: dict, fields: list, mem: dict
                                   detail="a newer client message arrived during the turn")
             log.info("lead=%s ai turn superseded during the turn message=%s", lead.pk, trigger_id)
             return "superseded"
-        reason = skip_reason(cfg=cfg, lead=lead)
+        # A person took over, AI switched off, refused or closed meanwhile (not by the model's own tool calls
+        # before it failed: those are the turn's, and _finish handles them as always).
+        reason = "" if runner.handoff or runner.refused else skip_reason(cfg=cfg, lead=lead)
         if reason:
             detail = "a person took over during the turn" if lead.handler_id else f"{reason} (during the turn)"
             lead.ai_state = {**(lead.ai_state or {}), "answered_upto": upto}
