@@ -12,9 +12,9 @@ instead of hanging the bench. Text families: tests/aiagent/hostile.py.
    plan_turn) at 1 KB, 10 KB and 100 KB per family, and the ratio t(100 KB) / t(10 KB): linear ≈ 10,
    quadratic ≈ 100.
 3. Patterns: every regular expression aiagent keeps at module level (nlu, offline, prompts, engine, tools,
-   llm, services; tests.aiagent.hostile.regex_inventory) run with finditer over families built from its own
-   words and from single characters, at 2 KB and 16 KB; the worst ratio per pattern: linear ≈ 8,
-   quadratic ≈ 64.
+   llm, services; tests.aiagent.hostile.regex_inventory) run over families built from its own words and from
+   single characters; its slowest family at 32 KB, then that family's growth t(64 KB)/t(8 KB): linear ≈ 8,
+   quadratic ≈ 64. Figures are the fastest of a few runs; on a busy machine a ratio can still jump.
 """
 from __future__ import annotations
 
@@ -68,6 +68,12 @@ def timed(fn: Callable[[str], object], text: str, cap: float) -> float | None:
     return result
 
 
+def _best(runs) -> float | None:
+    """The fastest of several runs (the least disturbed by other processes); None if one ran past the cap."""
+    runs = list(runs)
+    return None if None in runs else min(runs)
+
+
 def fmt(seconds: float | None, cap: float) -> str:
     if seconds is None:
         return f"> {cap:.0f} s".rjust(9)
@@ -90,7 +96,7 @@ def growth(cap: float, families: list[str]) -> None:
     worst: tuple[float, str] = (0.0, "")
     for name, fn in ENTRIES.items():
         for family in families:
-            times = [timed(fn, text_of(family, size), cap) for size in (1024, 10 * 1024, 100 * 1024)]
+            times = [_best(timed(fn, text_of(family, size), cap) for _ in range(2)) for size in (1024, 10240, 102400)]
             ratio = (times[2] / max(times[1], 1e-4)) if None not in times else float("inf")
             if ratio > worst[0]:
                 worst = (ratio, f"{name} on {family}")
@@ -106,7 +112,7 @@ def _scan(pattern: re.Pattern[str], text: str) -> None:
 
 
 def patterns() -> None:
-    print("\n3. every regex of aiagent (finditer): its slowest family at 32 KB, and t(32 KB)/t(4 KB) for it"
+    print("\n3. every regex of aiagent (finditer): its slowest family at 32 KB, and t(64 KB)/t(8 KB) for it"
           " (linear ≈ 8, quadratic ≈ 64)")
     found = hostile.regex_inventory(nlu, offline, prompts, engine, *_django_modules())
     bad = 0
@@ -119,8 +125,8 @@ def patterns() -> None:
         prefix, unit = family
         ratio = 0.0
         if slowest > 0.005:  # measured again, less noisily, with its growth from 4 KB
-            slowest = min(_time(pattern, prefix + unit * (32768 // len(unit))) for _ in range(3))
-            small = min(_time(pattern, prefix + unit * (4096 // len(unit))) for _ in range(3))
+            slowest = min(_time(pattern, prefix + unit * (65536 // len(unit))) for _ in range(3))
+            small = min(_time(pattern, prefix + unit * (8192 // len(unit))) for _ in range(5))
             ratio = slowest / max(small, 1e-6)
         flag = "  SUPER-LINEAR" if ratio > 24 and slowest > 0.02 else ""
         bad += bool(flag)
