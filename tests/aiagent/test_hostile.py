@@ -103,6 +103,12 @@ def test_a_deadline_stops_the_brain_between_stages():
     assert plan.extraction.data["dimensions"] == {"length": 10, "width": 12}
 
 
+def test_the_turn_lock_and_the_busy_retries_outlive_the_budget(settings):
+    settings.AI_TURN_BUDGET_SECONDS = 300.0  # a budget longer than the old fixed 180 s lock
+    assert services.lock_seconds() > 300  # one turn per lead for as long as a turn may run
+    assert services.busy_retries() * services.BUSY_RETRY_SECONDS >= services.lock_seconds()
+
+
 def test_the_email_pattern_still_finds_addresses():
     found = [m.group(0) for m in nlu._EMAIL_RE.finditer("пишите ivan.petrov@mail.ru или a+b@x.co.uk, спасибо")]
     assert found == ["ivan.petrov@mail.ru", "a+b@x.co.uk"]
