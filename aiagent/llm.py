@@ -4,7 +4,9 @@ One turn = the tool-call loop: send the prompt and the tools → run every tool 
 send the results back (tool messages with the matching tool_call_id) → until the model writes a final
 text, bounded in steps. Transport failures (timeout, connection, 429, 5xx) are retried with backoff and
 jitter, bounded; a model that keeps sending bad tool arguments, an empty answer or a loop that never ends
-is a failure too. Every failure surfaces as `LlmFailure`, and the caller answers with the offline brain.
+is a failure too, and so is the turn's time budget running out: with a `deadline`, no HTTP call waits past
+it (each call's timeout is cut to the time left) and no retry starts that could not finish before it. Every
+failure surfaces as `LlmFailure`, and the caller answers with the offline brain.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ MAX_STEPS = 6  # model calls per turn (each may carry several tool calls)
 MAX_TOOL_ERRORS = 3  # bad tool arguments tolerated per turn before giving up on the model
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_RETRIES = 2
+MIN_CALL_SECONDS = 0.2  # less time than this left in the budget: not worth another model call
 
 
 class LlmFailure(Exception):
@@ -96,20 +99,34 @@ def _retryable(exc: Exception) -> bool:
     return False
 
 
+def _time_left(deadline: float | None, last: str, attempts: int) -> float | None:
+    """Seconds left before `deadline` (None: no budget); LlmFailure when too few are left for a call."""
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left < MIN_CALL_SECONDS:
+        raise LlmFailure(f"the AI turn's time budget ran out{': ' + last if last else ''}", attempts)
+    return left
+
+
 def chat(s: LlmSettings, messages: list[dict], tools: list[dict] | None = None, *,
-         attempts_used: list[int] | None = None):
-    """One chat completion with bounded retries (exponential backoff, full jitter)."""
+         attempts_used: list[int] | None = None, deadline: float | None = None):
+    """One chat completion with bounded retries (exponential backoff, full jitter), each HTTP call's timeout
+    cut to what is left before `deadline` (a time.monotonic() value; None: the configured timeout only)."""
     if not s.api_key:
         raise LlmFailure("no API key configured for the LLM")
     kwargs: dict[str, Any] = {"model": s.model, "messages": messages, "temperature": 0.4}
     if tools:
         kwargs.update(tools=tools, tool_choice="auto")
     last = ""
+    attempts_used = attempts_used if attempts_used is not None else [0]
+    client = _client(s)  # built (and the SDK imported) before the clock is read for the call's timeout
     for attempt in range(s.max_retries + 1):
-        if attempts_used is not None:
-            attempts_used[0] += 1
+        left = _time_left(deadline, last, attempts_used[0])
+        attempts_used[0] += 1
         try:
-            response = _client(s).chat.completions.create(**kwargs)
+            timeout = s.timeout if left is None else min(s.timeout, left)
+            response = client.chat.completions.create(**kwargs, timeout=timeout)
             if not getattr(response, "choices", None):
                 raise LlmFailure("the LLM answered without choices")
             return response
@@ -121,20 +138,26 @@ def chat(s: LlmSettings, messages: list[dict], tools: list[dict] | None = None, 
                 raise LlmFailure(f"LLM error: {last}") from None
             if attempt < s.max_retries:
                 delay = random.uniform(0.5, 1.5) * s.retry_base * (2 ** attempt)
+                if deadline is not None and time.monotonic() + delay + MIN_CALL_SECONDS > deadline:
+                    raise LlmFailure(f"the AI turn's time budget ran out: {last}", attempts_used[0]) from None
                 log.warning("llm retry attempt=%s in %.2fs: %s", attempt + 1, delay, last)
                 time.sleep(delay)
-    raise LlmFailure(f"LLM failed after {s.max_retries + 1} attempts: {last}")
+    if deadline is not None and time.monotonic() + MIN_CALL_SECONDS > deadline:  # the last call was cut short
+        raise LlmFailure(f"the AI turn's time budget ran out: {last}", attempts_used[0])
+    raise LlmFailure(f"LLM failed after {s.max_retries + 1} attempts: {last}", attempts_used[0])
 
 
-def run_turn(*, s: LlmSettings, system: str, history: list[dict], tools: list[dict], runner) -> LlmResult:
+def run_turn(*, s: LlmSettings, system: str, history: list[dict], tools: list[dict], runner,
+             deadline: float | None = None) -> LlmResult:
     """The tool-call loop. `runner.run(name, arguments_json) -> dict` applies one call and counts invalid
-    arguments in `runner.errors` (aiagent.tools.ToolRunner); returns the final text. Raises LlmFailure."""
+    arguments in `runner.errors` (aiagent.tools.ToolRunner); returns the final text. Raises LlmFailure, also
+    when `deadline` (time.monotonic()) passes before the model's final text."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}, *history]
     prompt_tokens = estimate_tokens(messages) + estimate_tokens(tools)
     completion_tokens, calls = 0, 0
     attempts = [0]
     for _step in range(MAX_STEPS):
-        response = chat(s, messages, tools, attempts_used=attempts)
+        response = chat(s, messages, tools, attempts_used=attempts, deadline=deadline)
         calls += 1
         try:
             message = response.choices[0].message

@@ -9,7 +9,7 @@ class AiTurn(models.Model):
     message_id = models.BigIntegerField(null=True, blank=True)
     kind = models.CharField(max_length=16, default="reply")  # reply | first_contact | followup
     brain = models.CharField(max_length=16, blank=True)  # offline | openai | fallback (offline after LLM failure)
-    status = models.CharField(max_length=10)  # ok | skipped | superseded | failed
+    status = models.CharField(max_length=10)  # ok | skipped | superseded | failed | timeout (over budget)
     detail = models.CharField(max_length=300, blank=True)  # why skipped / the error
     tool_calls = models.JSONField(default=list, blank=True)  # [{"name", "arguments", "ok"}]
     prompt_tokens = models.PositiveIntegerField(default=0)  # approximate (chars / 4) size of the prompt

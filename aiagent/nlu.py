@@ -10,16 +10,33 @@ label/hint/key for tenant fields) → gazetteer for cities → names → intents
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 INTENTS = ("greeting", "call_request", "price_question", "refusal", "human_request")
+TIME_CHARS = 100  # a preferred time, as long as the lead card keeps it (aiagent.tools request_call)
+TEXT_VALUE_CHARS = 500  # a free-text field value, as long as update_lead keeps it
+NAME_WORD_CHARS = 40  # a longer "word" is no name or city (a bare answer of a million letters is not echoed)
+
+
+
+class BrainTimeout(Exception):
+    """The turn's time budget ran out while the brain was reading (raised between stages, never mid-pattern)."""
+
+
+def check_deadline(deadline: float | None) -> None:
+    """Raises BrainTimeout once time.monotonic() is past `deadline` (None: no budget)."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise BrainTimeout
+
 
 # ---------------------------------------------------------------------------------------------------------
 # Tokenisation
 
 
-@dataclass
+@dataclass(slots=True)  # a 1 MiB text is a million of them
 class Token:
     text: str  # normalised (lower-case) text
     kind: str  # num | word | punct
@@ -200,7 +217,10 @@ _TIME_NUM_RE = re.compile(
     r"|\b\d{1,2}\s*(?:am|pm)\b"
 )
 _TIME_DOT_RE = re.compile(r"\d{1,2}\.\d{2}")
-_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Every pattern here must stay linear on any input (tests/aiagent/test_hostile.py, bench/nlu_hostile.py): a
+# pattern that opens with a repeated class starts only where that class's run starts (a lookbehind), or a
+# 100 KB run of letters is rescanned from each of its positions.
+_EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 _PHONE_RE = re.compile(r"(?:\+7|\b8|\b7)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}\b")
 _URL_RE = re.compile(r"https?://\S+|www\.\S+")
 
@@ -246,6 +266,10 @@ def _word_number(t: Token) -> float | None:
     return None
 
 
+_THREE_DIGITS_RE = re.compile(r"\d{3}")
+_UP_TO_THREE_DIGITS_RE = re.compile(r"\d{1,3}")
+
+
 def _merge_numbers(tokens: list[Token], masked: str) -> list[Token]:
     out: list[Token] = []
     i = 0
@@ -278,9 +302,9 @@ def _merge_numbers(tokens: list[Token], masked: str) -> list[Token]:
             while (
                 i < len(tokens)
                 and tokens[i].kind == "num"
-                and re.fullmatch(r"\d{3}", tokens[i].text)
+                and _THREE_DIGITS_RE.fullmatch(tokens[i].text)
                 and masked[t.end : tokens[i].start] == " "
-                and re.fullmatch(r"\d{1,3}", t.text.split(".")[0])
+                and _UP_TO_THREE_DIGITS_RE.fullmatch(t.text.split(".")[0])
                 and "." not in t.text
             ):
                 t = Token(
@@ -468,14 +492,16 @@ _CRM_NONE = [
 ]
 
 
+_LETTERS_RE = re.compile(r"[a-zа-яё]+")
+
+
 def field_keywords(f: dict[str, Any]) -> list[str]:
     """Keywords for a field: built-in ones for preset keys plus stems of the words of key, label, hint."""
     kws = list(_BUILTIN_KEYWORDS.get(f.get("key", ""), []))
     kws += [str(k).lower() for k in f.get("keywords", []) or []]
     if f.get("key") not in _BUILTIN_KEYWORDS:
-        words = re.findall(
-            r"[a-zа-яё]+",
-            " ".join(str(f.get(k, "") or "") for k in ("key", "label", "label_en")).replace("_", " ").lower(),
+        words = _LETTERS_RE.findall(
+            " ".join(str(f.get(k, "") or "") for k in ("key", "label", "label_en")).replace("_", " ").lower()
         )
         for w in words:
             w = w.replace("ё", "е")
@@ -484,17 +510,16 @@ def field_keywords(f: dict[str, Any]) -> list[str]:
     return kws
 
 
+@lru_cache(maxsize=512)
+def _kw_index(kws: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    # "~word" (weak: binds only a number that ends its phrase) and "=word" match exactly; the rest are stems.
+    exact = frozenset(k[1:] for k in kws if k.startswith(("~", "=")))
+    return exact, tuple(k for k in kws if not k.startswith(("~", "=")))
+
+
 def _kw_match(token: str, kws: list[str]) -> bool:
-    for k in kws:
-        if k.startswith("~"):  # weak keyword: exact match, binds only a number that ends its phrase
-            if token == k[1:]:
-                return True
-        elif k.startswith("="):
-            if token == k[1:]:
-                return True
-        elif token.startswith(k):
-            return True
-    return False
+    exact, stems = _kw_index(tuple(kws))  # one set lookup and one startswith per token, not a loop per keyword
+    return token in exact or token.startswith(stems)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -659,7 +684,7 @@ def _inflect(nom: str) -> set[str]:
         return forms | {f + "-" + rest for f in _inflect(first)}
     last = tail
     pre = head + sep
-    if re.search(r"[бвгджзклмнпрстфхцчшщ]$", last):
+    if last and last[-1] in "бвгджзклмнпрстфхцчшщ":
         forms |= {pre + last + e for e in ("а", "е", "у", "ом", "ы")}
     elif last.endswith("й") and not last.endswith(("ый", "ий")):
         forms |= {pre + last[:-1] + e for e in ("я", "е", "ю", "ем")}
@@ -693,13 +718,38 @@ def _build_gazetteer() -> dict[str, str]:
 
 
 GAZETTEER: dict[str, str] = _build_gazetteer()
-_CITY_RE = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(k) for k in sorted(GAZETTEER, key=len, reverse=True)) + r")(?![\w-])"
-)
+
+
+def _trie_alternation(words: list[str]) -> str:
+    """The words as one alternation factored by shared prefixes («алмат(?:ы|а|е)…»): a position is rejected
+    after a character or two instead of after trying 1,000 names one by one. Longer words are tried first
+    and shorter ones on backtracking, the order of a longest-first plain alternation."""
+    trie: dict[str, dict] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict[str, dict]) -> str:
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if "" in node:  # a word ends here: tried after the longer ones
+            return f"(?:{body})?" if len(branches) > 1 or len(body) > 1 else f"{body}?"
+        return body
+
+    return build(trie)
+
+
+_CITY_RE = re.compile(r"(?<![\w-])(" + _trie_alternation(list(GAZETTEER)) + r")(?![\w-])")
 CITY_NAMES: set[str] = set(GAZETTEER.values())
+_LATIN_ALIAS_RE = re.compile(r"[a-z .-]+")
+_WORD_BEFORE_RE = re.compile(r"[a-zа-я]+")
 # English spelling for replies in English (first Latin alias), e.g. «Астана» → "Astana".
 CITY_EN: dict[str, str] = {
-    c: next((a.title() for a in aliases if re.fullmatch(r"[a-z .-]+", a)), c)
+    c: next((a.title() for a in aliases if _LATIN_ALIAS_RE.fullmatch(a)), c)
     for c, aliases in _CITY_ALIASES.items()
 }
 
@@ -712,7 +762,7 @@ def find_city(text: str, *, bare_ok: bool = False) -> tuple[str, int, int] | Non
     low = _normalise(text)
     for m in _CITY_RE.finditer(low):
         canonical = GAZETTEER[m.group(1)]
-        before = re.findall(r"[a-zа-я]+", low[max(0, m.start() - 12) : m.start()])
+        before = _WORD_BEFORE_RE.findall(low[max(0, m.start() - 12) : m.start()])
         if (canonical in _AMBIGUOUS_CITIES or m.group(1) == "нижний") and not bare_ok:
             if not before or before[-1] not in _CITY_MARKERS:
                 continue
@@ -788,11 +838,11 @@ _TIME_PHRASE_RE = re.compile(
 )
 
 
+_NEGATION_BEFORE_RE = re.compile(r"(?<!\w)(не|не надо|не нужно|нельзя|don't|dont|do not|no|not)\s+(\w+\s+)?$")
+
+
 def _negated_call(low: str, m: re.Match[str]) -> bool:
-    before = low[max(0, m.start() - 20) : m.start()]
-    return bool(
-        re.search(r"(?<!\w)(не|не надо|не нужно|нельзя|don't|dont|do not|no|not)\s+(\w+\s+)?$", before)
-    )
+    return bool(_NEGATION_BEFORE_RE.search(low[max(0, m.start() - 20) : m.start()]))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1011,13 +1061,13 @@ def _is_name_word(word: str, low: str) -> bool:
     w = low.replace("ё", "е")
     return (
         word.isalpha()
-        and len(word) >= 2
+        and 2 <= len(word) <= NAME_WORD_CHARS
         and w not in _NAME_STOP
         and (w not in GAZETTEER or GAZETTEER[w] in _AMBIGUOUS_CITIES)
         and _word_number(Token(w, "word", 0, 0)) is None
         and not any(_kw_match(w, kws) for kws in _BUILTIN_KEYWORDS.values())
         and not _TIME_PHRASE_RE.fullmatch(w)
-        and not re.search(r"(ите|йте|ться|ать|ять|ить|еть)$", w)  # verbs: «наберите», «звонить»
+        and not w.endswith(("ите", "йте", "ться", "ать", "ять", "ить", "еть"))  # verbs: «наберите», «звонить»
         and not any(p.search(w) for p in _INTENT_RES.values())
     )
 
@@ -1095,11 +1145,15 @@ class Extraction:
     off_topic: bool = False
 
 
+_CYRILLIC_RE = re.compile(r"[а-яёәғқңөұүһі]+")
+_LATIN_WORD_RE = re.compile(r"[a-z]+")
+
+
 def guess_language(text: str) -> str | None:
     """'ru' / 'en', or None when the text has too few letters to tell (a bare «5», «ok», «CRM»)."""
-    text = _URL_RE.sub(" ", _EMAIL_RE.sub(" ", text))
-    cyr = len(re.findall(r"[а-яёәғқңөұүһі]", text.lower()))
-    words = re.findall(r"[a-z]+", text.lower())
+    text = _URL_RE.sub(" ", _EMAIL_RE.sub(" ", text)).lower()
+    cyr = len(text) - len(_CYRILLIC_RE.sub("", text))  # counted without a list of a million 1-char strings
+    words = _LATIN_WORD_RE.findall(text)
     lat_words = [
         w
         for w in words
@@ -1135,14 +1189,18 @@ def _clause_text(text: str, toks: list[Token]) -> str:
     return text[toks[0].start : toks[-1].end].strip() if toks else ""
 
 
+_MONEY_FIELD_RE = re.compile(r"budget|бюджет|price|cost|amount|sum\b|сумм|стоимост|цена|revenue|выручк")
+_CITY_FIELD_RE = re.compile(r"\bcity\b|город|населенн|населённ")
+
+
 def _is_money_field(f: dict[str, Any]) -> bool:
     blob = " ".join(str(f.get(k, "")) for k in ("key", "label", "label_en", "hint")).lower()
-    return bool(re.search(r"budget|бюджет|price|cost|amount|sum\b|сумм|стоимост|цена|revenue|выручк", blob))
+    return bool(_MONEY_FIELD_RE.search(blob))
 
 
 def _is_city_field(f: dict[str, Any]) -> bool:
     blob = " ".join(str(f.get(k, "")) for k in ("key", "label", "label_en")).lower()
-    return f.get("type", "text") == "text" and bool(re.search(r"\bcity\b|город|населенн|населённ", blob))
+    return f.get("type", "text") == "text" and bool(_CITY_FIELD_RE.search(blob))
 
 
 _NEG_WORDS = {
@@ -1320,7 +1378,7 @@ _URGENCY_RULES: list[tuple[str, re.Pattern[str]]] = [
 _NEEDS_TRIGGER = re.compile(
     r"(?:^|[\s,.!])(?<!не )(?:нам |мне |очень )?"
     r"(?:нужн[оаы]?|нужен|надо|необходимо|хотим|хочу|хотелось бы|требуется|"
-    r"интересует|интересуют|ищем|ищу|задача\s*[:\-—]?|we need to|we need|i need to|i need|need to|"
+    r"интересует|интересуют|ищем|ищу|задача(?:\s*+[:\-—])?|we need to|we need|i need to|i need|need to|"
     r"we want to|we want|i want to|i want|looking for|we're looking for|we'd like to|we would like to|"
     r"interested in)\s+(.+)",
     re.IGNORECASE,
@@ -1387,7 +1445,7 @@ def _as_number(v: float) -> int | float:
 
 def _extract_dimensions(clauses: list[tuple[list[Token], str]], text: str) -> tuple[dict[str, Any], str]:
     dims: dict[str, Any] = {}
-    quote = ""
+    quoted: list[list[Token]] = []  # clauses of the quote, joined once at the end (not re-copied per number)
     for toks, _ in clauses:
         # "10 на 12", "10x8x2.7", "12*15", "10 by 14" — units between numbers are allowed.
         i = 0
@@ -1424,7 +1482,7 @@ def _extract_dimensions(clauses: list[tuple[list[Token], str]], text: str) -> tu
                         dims["height"] = _as_number(vals[2])
                     for s in seq:
                         toks[s].used = True
-                    quote = _clause_text(text, toks)
+                    quoted = [toks]
                     i = seq[-1] + 1
                     continue
             i += 1
@@ -1434,8 +1492,8 @@ def _extract_dimensions(clauses: list[tuple[list[Token], str]], text: str) -> tu
                 continue
             dims[part] = _as_number(val)
             tok.used = True
-            quote = (quote + "; " if quote else "") + _clause_text(text, toks)
-    return dims, quote
+            quoted.append(toks)
+    return dims, "; ".join(_clause_text(text, toks) for toks in quoted)
 
 
 def _extract_money(clauses: list[tuple[list[Token], str]], text: str) -> tuple[float | None, str]:
@@ -1488,6 +1546,7 @@ def _extract_boolean(
     return strong if strong[0] is not None else weak
 
 
+_HAVE_PHOTOS_RE = re.compile(r"есть|скину|скинуть|пришлю|отправлю|могу|have|got|send you|имеются")
 _NEED_WORDS = re.compile(r"нужн|хотим|хочу|ищем|ищу|внедр|подключ|need|want|looking|планируем внедр")
 
 
@@ -1508,7 +1567,7 @@ def _boolean_in_clause(
         key == "has_project"
         and not has_kw
         and any(_kw_match(t.text, _WEAK_PROJECT) for t in toks)
-        and re.search(r"есть|скину|скинуть|пришлю|отправлю|могу|have|got|send you|имеются", low_clause)
+        and _HAVE_PHOTOS_RE.search(low_clause)
     ):
         pol = _polarity(toks, low_clause)
         if pol is not None:
@@ -1544,32 +1603,41 @@ def _extract_choice(f: dict[str, Any], low: str) -> tuple[str | None, str]:
         for lab in labels:
             lab_low = lab.lower().replace("ё", "е").replace("_", " ")
             stem = _stem(lab_low) if " " not in lab_low else lab_low
-            if len(stem) >= 2 and re.search(r"(?<![\w-])" + re.escape(stem), low):
+            # The tenant's own label: an escaped literal, compiled per call (linear like any literal).
+            if len(stem) >= 2 and re.compile(r"(?<![\w-])" + re.escape(stem)).search(low):
                 return _choice_value(c), lab
     return None, ""
+
+
+_URGENT_TAIL_RE = re.compile(r"(?<!\s)\s+(срочно|очень срочно|asap|urgently)$", re.IGNORECASE)
+_PRONOUNS_RE = re.compile(r"(?<![\w-])(it|this|that|them|one|это|его|ее|их|все|всё|так|бы)(?![\w-])")
+_NOT_LETTERS_RE = re.compile(r"[^a-zа-яё]+")
+_SENTENCE_END_RE = re.compile(r"[.!?\n]")
+_NEEDS_PARTS_RE = re.compile(r"[,;]|\s—\s|\s-\s")
 
 
 def _extract_needs(text: str, low: str) -> str | None:
     m = _NEEDS_TRIGGER.search(text)
     if not m:
         return None
-    rest = re.split(r"[.!?\n]", m.group(1))[0]
-    parts = [p.strip() for p in re.split(r"[,;]|\s—\s|\s-\s", rest)]
+    end = _SENTENCE_END_RE.search(m.group(1))
+    rest = m.group(1)[: end.start()] if end else m.group(1)
+    parts = [p.strip() for p in _NEEDS_PARTS_RE.split(rest)]
     kept = [p for p in parts if p and not _NEEDS_DROP.match(p.lower())]
     # Strip urgency tails glued without a comma («… из инстаграма срочно»).
     value = ", ".join(kept).strip()
-    value = re.sub(r"\s+(срочно|очень срочно|asap|urgently)$", "", value, flags=re.IGNORECASE)
+    value = _URGENT_TAIL_RE.sub("", value)
     # What is left after removing timing words and pronouns must still say something («need it this quarter»).
     rest = value.lower()
     for _, pat in _URGENCY_RULES:
         rest = pat.sub(" ", rest)
     rest = _TIME_PHRASE_RE.sub(" ", rest)
-    rest = re.sub(r"(?<![\w-])(it|this|that|them|one|это|его|ее|их|все|всё|так|бы)(?![\w-])", " ", rest)
-    if len(re.sub(r"[^a-zа-яё]", "", rest)) < 3:
+    rest = _PRONOUNS_RE.sub(" ", rest)
+    if len(_NOT_LETTERS_RE.sub("", rest)) < 3:
         return None
     if len(value) < 3 or any(p.search(value.lower()) for p in _INTENT_RES.values()):
         return None  # «хочу поговорить с менеджером» is a request, not a need
-    return value
+    return value[:TEXT_VALUE_CHARS]
 
 
 def _bare_boolean(clauses: list[tuple[list[Token], str]]) -> bool | None:
@@ -1586,18 +1654,23 @@ def _bare_boolean(clauses: list[tuple[list[Token], str]]) -> bool | None:
     return None
 
 
-def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | None = None) -> Extraction:
+def extract(
+    text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | None = None, deadline: float | None = None
+) -> Extraction:
     """Understand one client message against the tenant's qualification fields.
 
     `awaiting` are the keys the AI asked for last turn; they let bare answers («5», «да», «Ерлан») land.
+    `deadline` (a time.monotonic() value) is checked between stages: past it, BrainTimeout.
     """
     awaiting = list(awaiting or [])
     ex = Extraction(language=detect_language(text))
     if not text or not text.strip():
         ex.off_topic = True
         return ex
+    check_deadline(deadline)
     low, tokens = _tokenise(text)
     clauses = _clauses(tokens)
+    check_deadline(deadline)
     by_key = {f.get("key"): f for f in fields if f.get("key")}
 
     m = _EMAIL_RE.search(text)
@@ -1608,6 +1681,7 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
                 ex.data[k] = ex.email
 
     # Intents (call requests are ignored when negated: «не звоните»).
+    many_words = len(low.split()) > 3
     for intent, pat in _INTENT_RES.items():
         for im in pat.finditer(low):
             if intent == "call_request" and _negated_call(low, im):
@@ -1615,25 +1689,35 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
             if (
                 intent == "human_request"
                 and im.group(0) in ("human", "operator")
-                and len(low.split()) > 3
-                and not re.search(
-                    r"(talk|speak|chat|real|need|want|get|with|to|a|an|live)\s+(a\s+)?$", low[: im.start()]
-                )
+                and many_words
+                # The words just before, not the whole text before: "human human …" would rescan it per match.
+                and not _HUMAN_LEAD_IN_RE.search(low[max(0, im.start() - 100) : im.start()])
             ):
                 continue
             ex.intents.add(intent)
             ex.quotes.setdefault(intent, _sentence_around(text, im.start(), im.end()))
             break
-    if re.fullmatch(r"\s*(нет|no)[,.!\s]*(спасибо|thanks|thank you)[.!\s]*", low):
+    if _NO_THANKS_RE.fullmatch(low):
         ex.intents.add("refusal")
         ex.quotes["refusal"] = text.strip()
+
+    check_deadline(deadline)
 
     # Preferred time: only day/hour-level phrases, kept in the client's words.
     spans = [(tm.start(), tm.end()) for tm in _TIME_PHRASE_RE.finditer(low)]
     if spans:
-        bare_parts = [(s, e) for s, e in spans if not re.fullmatch(r"morning|afternoon|evening", low[s:e])]
+        bare_parts = [(s, e) for s, e in spans if not _PART_OF_DAY_RE.fullmatch(low[s:e])]
         if bare_parts or "preferred_time" in awaiting:
-            ex.preferred_time = " ".join(text[s:e] for s, e in spans).strip()
+            # As many phrases as the lead card keeps (a text of 1,000 «завтра» is not a time to echo back).
+            kept, size = [], 0
+            for s, e in spans:
+                if kept and size + e - s > TIME_CHARS:
+                    break
+                kept.append(text[s:e])
+                size += e - s + 1
+            ex.preferred_time = " ".join(kept).strip()
+
+    check_deadline(deadline)
 
     # Numbers consumed by structured values first (dimensions, money), then keyword-bound counts.
     for f in fields:
@@ -1683,6 +1767,7 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
                     t.used = True
 
     for f in fields:
+        check_deadline(deadline)
         key, ftype = f.get("key"), f.get("type", "text")
         if not key or key in ex.data:
             continue
@@ -1705,18 +1790,19 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
             if val is not None:
                 ex.data[key], ex.quotes[key] = val, q
         elif ftype == "text" and not _is_city_field(f):
-            if key == "needs" or re.search(r"need|потребност|задач|запрос", str(f.get("label", "")).lower()):
+            if key == "needs" or _NEEDS_LABEL_RE.search(str(f.get("label", "")).lower()):
                 val = _extract_needs(text, low)
                 if val:
                     ex.data[key], ex.quotes[key] = val, val
 
+    check_deadline(deadline)
     # City: gazetteer, then «город X» / a bare capitalised word when we asked for the city.
     found = find_city(text, bare_ok="city" in awaiting and len(tokens) <= 3)
     if found:
         ex.city = found[0]
         ex.quotes["city"] = _sentence_around(text, found[1], found[2])
     else:
-        cm = re.search(r"(?:^|\s)(?:город|г\.|city of|town of)\s*([A-ZА-ЯЁ][\w-]+)", text)
+        cm = _CITY_AFTER_WORD_RE.search(text)
         if cm and _is_name_word(cm.group(1), cm.group(1).lower()):
             ex.city = _title(cm.group(1))
             ex.quotes["city"] = cm.group(0).strip()
@@ -1735,6 +1821,7 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
                 ex.data[f["key"]] = ex.city
                 ex.quotes[f["key"]] = ex.quotes["city"]
 
+    check_deadline(deadline)
     name = _extract_name(text, clauses, awaiting)
     if name and name[0] != ex.city:
         ex.name = name[0]
@@ -1752,7 +1839,7 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
             and not said_other
             and not text.strip().endswith("?")
         ):  # a question back is not an answer
-            value = text.strip()
+            value = text.strip()[:TEXT_VALUE_CHARS]
             if len(value) >= 2:
                 ex.data[key], ex.quotes[key] = value, value
 
@@ -1765,6 +1852,13 @@ def extract(text: str, fields: list[dict[str, Any]], *, awaiting: list[str] | No
         or (ex.preferred_time and "preferred_time" in awaiting)
     )
     return ex
+
+
+_NEEDS_LABEL_RE = re.compile(r"need|потребност|задач|запрос")
+_CITY_AFTER_WORD_RE = re.compile(r"(?:^|\s)(?:город|г\.|city of|town of)\s*([A-ZА-ЯЁ][\w-]+)")
+_HUMAN_LEAD_IN_RE = re.compile(r"(talk|speak|chat|real|need|want|get|with|to|a|an|live)\s+(a\s+)?$")
+_NO_THANKS_RE = re.compile(r"(?<!\s)\s*(нет|no)[,.!\s]*(спасибо|thanks|thank you)[.!\s]*")
+_PART_OF_DAY_RE = re.compile(r"morning|afternoon|evening")
 
 
 def _sentence_around(text: str, start: int, end: int) -> str:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiagent.nlu import CITY_EN, Extraction, _stem, extract, guess_language
+from aiagent.nlu import CITY_EN, Extraction, _stem, check_deadline, extract, guess_language
 
 # ---------------------------------------------------------------------------------------------------------
 # Data
@@ -425,11 +425,14 @@ def _keyword_hit(keywords: list[str], low_text: str) -> bool:
     return False
 
 
+_WORDS_RE = re.compile(r"[\w-]+")
+
+
 def _select_facts(
     state: DialogState, text: str, data: dict[str, Any], name: str | None, city: str | None, lang: str
 ) -> tuple[list[str], list[int]]:
 
-    low = " ".join(re.findall(r"[\w-]+", text.lower().replace("ё", "е")))
+    low = " ".join(_WORDS_RE.findall(text.lower().replace("ё", "е")))
     texts: list[str] = []
     new_used: list[int] = []
     for i, fact in enumerate(state.facts or []):
@@ -480,17 +483,20 @@ def _missing_optional(fields: list[dict[str, Any]], data: dict[str, Any], city: 
     ]
 
 
-_YES_RE = r"^\s*(да|давайте|давай|ок|окей|ok|okay|yes|sure|конечно|можно|хорошо|ага|угу|го|yep|yeah)\b"
-_NO_RE = r"^\s*(нет|не надо|не нужно|no|nope|не стоит|неа)\b"
+_YES_RE = re.compile(r"^\s*(да|давайте|давай|ок|окей|ok|okay|yes|sure|конечно|можно|хорошо|ага|угу|го|yep|yeah)\b")
+_NO_RE = re.compile(r"^\s*(нет|не надо|не нужно|no|nope|не стоит|неа)\b")
 
 
-def plan_turn(state: DialogState, client_text: str) -> TurnPlan:
-    """Decide one AI turn: which tools to call and what to reply. Pure and deterministic."""
+def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = None) -> TurnPlan:
+    """Decide one AI turn: which tools to call and what to reply. Pure and deterministic.
 
+    `deadline` (time.monotonic()) is the turn's time budget, checked between stages: past it, BrainTimeout."""
+
+    check_deadline(deadline)
     lang = guess_language(client_text) or state.language or "ru"
     if lang not in ("ru", "en"):
         lang = "ru"
-    ex = extract(client_text, state.fields, awaiting=state.awaiting)
+    ex = extract(client_text, state.fields, awaiting=state.awaiting, deadline=deadline)
     ex.language = lang
     fields_by_key = {f["key"]: f for f in state.fields if f.get("key")}
 
@@ -498,7 +504,7 @@ def plan_turn(state: DialogState, client_text: str) -> TurnPlan:
     found = dict(ex.data)
     found_name, found_city = ex.name, ex.city
     if state.turn == 0 and state.source_info:
-        src = extract(state.source_info, state.fields)
+        src = extract(state.source_info, state.fields, deadline=deadline)
         for k, v in src.data.items():
             found.setdefault(k, v)
         found_city = found_city or src.city
@@ -530,7 +536,9 @@ def plan_turn(state: DialogState, client_text: str) -> TurnPlan:
     n_comma = f", {name}" if name else ""
     parts: list[str] = []
     awaiting: list[str] = []
+    check_deadline(deadline)
     fact_texts, facts_new = _select_facts(state, client_text, data, name, city, lang)
+    check_deadline(deadline)
     intents = ex.intents
 
     def plan(replies: list[str]) -> TurnPlan:
@@ -585,8 +593,8 @@ def plan_turn(state: DialogState, client_text: str) -> TurnPlan:
     low = client_text.lower()
 
     # 3. Calls: asked directly, accepted our offer, or completing the details of an earlier request.
-    accepted = "call" in state.awaiting and (re.search(_YES_RE, low) or ex.preferred_time)
-    declined = "call" in state.awaiting and re.search(_NO_RE, low) and not accepted
+    accepted = "call" in state.awaiting and (_YES_RE.search(low) or ex.preferred_time)
+    declined = "call" in state.awaiting and _NO_RE.search(low) and not accepted
     completing = (
         state.call_requested
         and bool(set(state.awaiting) & {"name", "preferred_time"})

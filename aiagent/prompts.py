@@ -50,16 +50,16 @@ def estimate_tokens(obj: Any) -> int:
 
 
 def _cut(text: str, limit: int) -> str:
-    text = " ".join((text or "").split())
+    text = " ".join((text or "")[: limit * 4].split())  # a prefix first: a huge message is never split whole
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def message_text(m: Any) -> str:
-    """One stored message as plain text (media as a tag plus caption)."""
-    text = m.text or m.caption or ""
+def message_text(m: Any, limit: int | None = None) -> str:
+    """One stored message as plain text (media as a tag plus caption), cut to `limit` characters if given."""
+    text = (m.text or m.caption or "")[:limit]
     if m.kind != "text":
         text = f"[{m.kind}{': ' + m.media_url if m.kind == 'link' and m.media_url else ''}] {text}".strip()
-    return text
+    return text[:limit]
 
 
 def summary_fold(summary: str, messages: list[Any]) -> str:

@@ -1,10 +1,14 @@
 """The AI manager's turns: debounced, one at a time per lead, with two brains behind one interface.
 
     client message stored → (on commit, web process) ai_on_client_message: enqueue a turn `debounce` s later
-    → (worker) ai_turn_run: a newer client message? exit, its own task answers · lock the lead (Redis)
+    → (worker) ai_turn_run: a newer client message? exit, its own task answers · lock the lead (Redis, one turn
+      per lead, for the turn's budget and a margin)
       → AI off / human in charge / refused / won·lost? record a skip, no message
-      → brain: offline plan_turn, or the LLM tool loop (failure → retries → offline answers + flag)
-      → tools applied through aiagent.tools → stage/score engine → reply queued (message_send)
+      → brain, outside any transaction and row lock, reading a bounded prefix of the client's text
+        (AI_TEXT_PREFIX_CHARS per message) within AI_TURN_BUDGET_SECONDS: offline plan_turn, or the LLM tool
+        loop (failure or budget → offline answers + flag); the offline brain over budget → no reply + flag
+      → one short transaction under the lead's row lock: re-check (a newer message? a person took over?),
+        tools applied through aiagent.tools → stage/score engine → reply queued (message_send)
 
 `lead.ai_state` is the AI's working memory: answered_upto (newest client message answered), awaiting,
 language, turns, price_asked, facts_used, intents, quotes (the client's words per field), summary.
@@ -16,13 +20,14 @@ import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from aiagent import engine, prompts
 from aiagent.models import AiTurn
-from aiagent.nlu import extract, guess_language
-from aiagent.offline import DialogState, first_contact_text, plan_turn
+from aiagent.nlu import BrainTimeout, Extraction, extract, guess_language
+from aiagent.offline import DialogState, TurnPlan, first_contact_text, plan_turn
 from aiagent.tools import ToolRunner, tool_schemas
 from buildcrm.redis_client import redis_lock
 from conversations.models import Direction, Message
@@ -33,7 +38,9 @@ from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.aiagent")
 
-LOCK_SECONDS = 180  # a turn holding the lead longer than this is presumed dead
+LOCK_MARGIN_SECONDS = 60  # the per-lead lock outlives the brain's budget by this: applying, queueing replies
+OFFLINE_RESERVE_SECONDS = 5.0  # of the budget kept from the LLM so the offline brain can still answer
+TURN_TEXT_MESSAGES = 4  # a turn reads at most this many messages' worth of prefixes in all
 BUSY_RETRY_SECONDS = 0.4
 MAX_DEBOUNCE = 30.0
 
@@ -44,6 +51,42 @@ MAX_DEBOUNCE = 30.0
 def ai_config() -> dict:
     """The current tenant's full decrypted configuration (cached per process by the stored document)."""
     return tenant_config_current()
+
+
+def turn_budget() -> float:
+    """Seconds the brain may think in one turn (AI_TURN_BUDGET_SECONDS): the offline brain, or the LLM tool
+    loop and the offline answer after it."""
+    return max(0.0, float(settings.AI_TURN_BUDGET_SECONDS))
+
+
+def _offline_reserve() -> float:
+    return min(OFFLINE_RESERVE_SECONDS, turn_budget() / 4)
+
+
+def lock_seconds() -> float:
+    """Lifetime of the per-lead turn lock: the budget plus the time to apply the result."""
+    return turn_budget() + LOCK_MARGIN_SECONDS
+
+
+def busy_retries() -> int:
+    """How often a turn finding the lead busy tries again: long enough for the lock to be released or expire."""
+    return int(lock_seconds() / BUSY_RETRY_SECONDS) + 10
+
+
+def brain_text(messages: list[Message]) -> str:
+    """What the brain reads of a turn's client messages: the first AI_TEXT_PREFIX_CHARS characters of each,
+    TURN_TEXT_MESSAGES times that in all (a 900 KB message is read as its first few KB; it is stored whole)."""
+    per_message = max(1, int(settings.AI_TEXT_PREFIX_CHARS))
+    left = per_message * TURN_TEXT_MESSAGES
+    parts: list[str] = []
+    for m in messages:
+        text = prompts.message_text(m, limit=per_message)[:left]
+        if text:
+            parts.append(text)
+            left -= len(text) + 1
+        if left <= 0:
+            break
+    return "\n".join(parts)
 
 
 def _debounce(ai: dict) -> float:
@@ -96,7 +139,7 @@ def ai_turn_run(*, lead_id: int, message_id: int) -> str:
         return "gone"
     if newest > message_id:
         return "superseded"  # the later message's own task answers everything at once
-    with redis_lock(f"aiturn:{connection.schema_name}:{lead_id}", timeout=LOCK_SECONDS) as held:
+    with redis_lock(f"aiturn:{connection.schema_name}:{lead_id}", timeout=lock_seconds()) as held:
         if not held:
             return "busy"
         return _turn(lead_id=lead_id, trigger_id=message_id)
@@ -124,6 +167,7 @@ def ai_turn_failed(*, lead_id: int, message_id: int, error: str) -> None:
 
 def _turn(*, lead_id: int, trigger_id: int) -> str:
     started = time.monotonic()
+    deadline = started + turn_budget()
     lead = Lead.objects.select_related("stage").filter(pk=lead_id).first()
     if lead is None:
         return "gone"
@@ -145,14 +189,14 @@ def _turn(*, lead_id: int, trigger_id: int) -> str:
         return "skipped"
 
     fields = list(cfg.get("qualification") or [])
-    client_text = "\n".join(t for t in (prompts.message_text(m) for m in pending) if t)
+    client_text = brain_text(pending)
     first_turn = not mem.get("greeted")
     took = False
     if first_turn:
         took = _campaign_took(lead, client_text)
     runner = ToolRunner(lead=lead, fields=fields, timezone=cfg.get("timezone") or "UTC")
     provider = (cfg.get("ai") or {}).get("provider", "offline")
-    brain, failure, llm = "offline", "", None
+    brain, failure, llm, plan = "offline", "", None, None
     replies: list[str] = []
     extraction = None
     updates: dict[str, Any] = {}
@@ -162,43 +206,72 @@ def _turn(*, lead_id: int, trigger_id: int) -> str:
         from aiagent import llm as llm_mod
 
         try:
+            # The model gets the budget minus a reserve in which the offline brain can still answer.
             llm = _llm_turn(lead=lead, cfg=cfg, fields=fields, mem=mem, upto=upto, runner=runner,
-                            first_turn=first_turn)
+                            first_turn=first_turn, deadline=deadline - _offline_reserve())
             brain, replies = "openai", [llm.text]
             lang = guess_language(client_text) or mem.get("language") or cfg.get("language") or "ru"
             updates.update(language=lang, awaiting=[])
         except llm_mod.LlmFailure as exc:
             failure = exc.reason
             log.warning("lead=%s llm failed, offline brain answers: %s", lead.pk, failure)
-    # The rest of the turn is one transaction: an offline turn applies all or nothing, and the websocket
+    # The brain thinks here, outside any transaction and row lock (a person's takeover, the inbound drain and
+    # the lead's other writers never wait on it); only its result is applied, under the lock, below.
+    if not took and brain == "offline":
+        if failure:  # the offline answer keeps its reserve even when the model ran over its share
+            deadline = max(deadline, time.monotonic() + _offline_reserve())
+        try:
+            plan = plan_turn(_dialog_state(lead=lead, cfg=cfg, fields=fields, mem=mem), client_text, deadline=deadline)
+        except BrainTimeout:
+            return _turn_over_budget(lead_id=lead.pk, trigger_id=trigger_id, upto=upto, failure=failure,
+                                     runner=runner, started=started)
+        brain = "fallback" if failure else "offline"
+    else:
+        try:
+            extraction = extract(client_text, fields, awaiting=mem.get("awaiting") or [], deadline=deadline)
+        except BrainTimeout:  # bookkeeping only (intents, quotes): the model's answer still goes out
+            extraction = Extraction()
+    # Applying the result is one short transaction: an offline turn applies all or nothing, and the websocket
     # pushes and deliveries its writes schedule run once, after the reply is queued.
     with transaction.atomic():
         return _conclude(lead=lead, trigger_id=trigger_id, cfg=cfg, fields=fields, mem=mem, client_text=client_text,
                          pending=pending, upto=upto, runner=runner, brain=brain, failure=failure, llm=llm,
-                         replies=replies, updates=updates, extraction=extraction, started=started,
+                         replies=replies, updates=updates, extraction=extraction, plan=plan, started=started,
                          first_turn=first_turn, took=took)
 
 
 def _conclude(*, lead: Lead, trigger_id: int, cfg: dict, fields: list, mem: dict, client_text: str, pending: list,
               upto: int, runner: ToolRunner, brain: str, failure: str, llm, replies: list[str], updates: dict,
-              extraction, started: float, first_turn: bool, took: bool) -> str:
-    if not took and brain == "offline":
+              extraction, plan: TurnPlan | None, started: float, first_turn: bool, took: bool) -> str:
+    if plan is not None:
         lead = Lead.objects.select_for_update().select_related("stage").get(pk=lead.pk)
+        # What may have changed while the brain was thinking without the lock.
+        if Message.objects.filter(lead=lead, direction=Direction.IN, id__gt=upto).exists():
+            # A newer client message: its own turn (waiting on the Redis lock) answers everything at once.
+            AiTurn.objects.create(lead=lead, message_id=trigger_id, brain=brain, status="superseded",
+                                  detail="a newer client message arrived during the turn")
+            log.info("lead=%s ai turn superseded during the turn message=%s", lead.pk, trigger_id)
+            return "superseded"
+        # A person took over, AI switched off, refused or closed meanwhile (not by the model's own tool calls
+        # before it failed: those are the turn's, and _finish handles them as always).
+        reason = "" if runner.handoff or runner.refused else skip_reason(cfg=cfg, lead=lead)
+        if reason:
+            detail = "a person took over during the turn" if lead.handler_id else f"{reason} (during the turn)"
+            lead.ai_state = {**(lead.ai_state or {}), "answered_upto": upto}
+            lead.save(update_fields=["ai_state", "updated_at"])
+            AiTurn.objects.create(lead=lead, message_id=trigger_id, brain=brain, status="skipped", detail=detail)
+            log.info("lead=%s ai silent: %s", lead.pk, detail)
+            return "skipped"
         runner.lead = lead
-        plan = plan_turn(_dialog_state(lead=lead, cfg=cfg, fields=fields, mem=mem), client_text)
         for call in plan.tool_calls:
             runner.run(call.name, call.arguments)
         extraction = plan.extraction
         replies = [r for r in plan.replies if r.strip()]
         updates.update(language=plan.language, awaiting=plan.awaiting,
                        facts_used=list(mem.get("facts_used") or []) + list(plan.facts_used))
-        if failure:
-            brain = "fallback"
         if first_turn and replies and not _greets(replies[0]):
             replies[0] = _greeting_line(lead=lead, cfg=cfg, lang=plan.language) + " " + replies[0]
 
-    if extraction is None:
-        extraction = extract(client_text, fields, awaiting=mem.get("awaiting") or [])
     # Bookkeeping from the client's words (both brains): intents, quotes for the score reasons.
     intents = set(mem.get("intents") or []) | set(extraction.intents)
     quotes = dict(mem.get("quotes") or {})
@@ -221,6 +294,29 @@ def _conclude(*, lead: Lead, trigger_id: int, cfg: dict, fields: list, mem: dict
     return _finish(lead_id=lead.pk, trigger_id=trigger_id, cfg=cfg, fields=fields, replies=replies, updates=updates,
                    runner=runner, brain=brain, failure=failure, llm=llm, started=started, first_turn=first_turn,
                    took=took, extraction=extraction)
+
+
+def _turn_over_budget(*, lead_id: int, trigger_id: int, upto: int, failure: str, runner: ToolRunner,
+                      started: float) -> str:
+    """The brain ran past AI_TURN_BUDGET_SECONDS: the turn ends without a reply and nothing of the plan is
+    applied, the lead is flagged for a person (as when the LLM fails), and its messages count as seen so the
+    unanswered sweep does not replay a turn that cannot finish."""
+    budget = turn_budget()
+    detail = f"the AI turn's time budget ({budget:g} s) ran out in the offline brain" + (
+        f"; LLM: {failure}" if failure else "")
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+        if lead is None:
+            return "gone"
+        lead.ai_state = {**(lead.ai_state or {}), "answered_upto": upto}
+        lead.save(update_fields=["ai_state", "updated_at"])
+        lead_services.lead_flag_human(lead=lead, reason=f"AI не успел ответить за {budget:g} с — ответьте клиенту",
+                                      actor=lead_services.AI)
+        AiTurn.objects.create(lead=lead, message_id=trigger_id, brain="fallback" if failure else "offline",
+                              status="timeout", detail=detail[:300], tool_calls=runner.calls,
+                              latency_ms=int((time.monotonic() - started) * 1000))
+    log.warning("lead=%s ai turn over budget %.1fs message=%s: %s", lead_id, budget, trigger_id, detail)
+    return "timeout"
 
 
 def _finish(*, lead_id: int, trigger_id: int, cfg: dict, fields: list, replies: list[str], updates: dict,
@@ -283,16 +379,19 @@ def _dialog_state(*, lead: Lead, cfg: dict, fields: list, mem: dict) -> DialogSt
         language=mem.get("language"), stage_kind=lead.stage.kind, call_requested=lead.call_requested,
         preferred_time=lead.preferred_time or None, price_asked_count=int(mem.get("price_asked", 0)),
         awaiting=list(mem.get("awaiting") or []), facts=list(ai.get("facts") or []), turn=int(mem.get("turns", 0)),
-        source_info=lead.source_info or "", company=cfg.get("company") or "",
+        source_info=(lead.source_info or "")[: max(1, int(settings.AI_TEXT_PREFIX_CHARS))],
+        company=cfg.get("company") or "",
         facts_used=list(mem.get("facts_used") or []))
 
 
-def _llm_turn(*, lead: Lead, cfg: dict, fields: list, mem: dict, upto: int, runner: ToolRunner, first_turn: bool):
+def _llm_turn(*, lead: Lead, cfg: dict, fields: list, mem: dict, upto: int, runner: ToolRunner, first_turn: bool,
+              deadline: float):
     from aiagent import llm as llm_mod
 
     s = llm_mod.llm_settings(cfg)
     system, history = build_prompt(lead=lead, cfg=cfg, fields=fields, mem=mem, upto=upto, first_turn=first_turn)
-    return llm_mod.run_turn(s=s, system=system, history=history, tools=tool_schemas(fields), runner=runner)
+    return llm_mod.run_turn(s=s, system=system, history=history, tools=tool_schemas(fields), runner=runner,
+                            deadline=deadline)
 
 
 def build_prompt(*, lead: Lead, cfg: dict, fields: list, mem: dict, upto: int,

@@ -10,10 +10,8 @@ from aiagent import services
 
 log = logging.getLogger("buildcrm.aiagent")
 
-BUSY_RETRIES = 400  # × BUSY_RETRY_SECONDS ≈ the lock's lifetime: another turn of the same lead is running
 
-
-@shared_task(bind=True, name="aiagent.reply", acks_late=True, max_retries=BUSY_RETRIES)
+@shared_task(bind=True, name="aiagent.reply", acks_late=True)
 def ai_reply(self, lead_id: int, message_id: int) -> str:
     try:
         outcome = services.ai_turn_run(lead_id=lead_id, message_id=message_id)
@@ -21,8 +19,8 @@ def ai_reply(self, lead_id: int, message_id: int) -> str:
         services.ai_turn_failed(lead_id=lead_id, message_id=message_id, error=f"{type(exc).__name__}: {exc}")
         log.exception("lead=%s ai turn crashed", lead_id)
         return "failed"
-    if outcome == "busy":
-        raise self.retry(countdown=services.BUSY_RETRY_SECONDS)
+    if outcome == "busy":  # another turn of the same lead runs: retried for as long as its lock may live
+        raise self.retry(countdown=services.BUSY_RETRY_SECONDS, max_retries=services.busy_retries())
     return outcome
 
 

@@ -19,6 +19,8 @@ LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="https://api.openai.com/v1")
 OPENAI_MODEL = env("OPENAI_MODEL", default="gpt-4o-mini")
+AI_TURN_BUDGET_SECONDS = env.float("AI_TURN_BUDGET_SECONDS", default=45.0)
+AI_TEXT_PREFIX_CHARS = env.int("AI_TEXT_PREFIX_CHARS", default=4000)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list(
