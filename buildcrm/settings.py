@@ -174,19 +174,25 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("INBOUND_SWEEP_SECONDS", default=15.0),
         "args": ("conversations.process_inbound",),
     },
-    # Safety net of the send pipeline: queued messages whose delivery task was never queued (broker down) or lost.
+    # Safety net of the send pipeline: queued messages whose delivery task was never queued (broker down) or lost,
+    # or whose attempt died with its worker.
     "outbound-requeue-stale": {
         "task": "tenants.tasks.dispatch_to_tenants",
-        "schedule": 60.0,
+        "schedule": env.float("OUTBOUND_REQUEUE_SECONDS", default=60.0),
         "args": ("conversations.requeue_stale",),
     },
-    # Safety net of the AI manager: a client message whose turn was never queued gets one.
+    # Safety net of the AI manager: a client message whose turn was never queued, or died with its worker, gets one.
     "ai-unanswered-sweep": {
         "task": "tenants.tasks.dispatch_to_tenants",
-        "schedule": 60.0,
+        "schedule": env.float("AI_SWEEP_SECONDS", default=60.0),
         "args": ("aiagent.tasks.sweep_unanswered",),
     },
 }
+# A queued outbound message untouched this long is handed to the workers again (its task was lost, or its worker
+# died mid-attempt). Keep it above the longest attempt (the adapters' 10 s HTTP timeout per request).
+OUTBOUND_STALE_SECONDS = env.float("OUTBOUND_STALE_SECONDS", default=300.0)
+# A client message unanswered this long gets a turn from the AI sweep (well above ai.debounce_seconds).
+AI_UNANSWERED_AFTER_SECONDS = env.float("AI_UNANSWERED_AFTER_SECONDS", default=90.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
