@@ -1,7 +1,7 @@
 """The AI manager's turns: debounced, one at a time per lead, with two brains behind one interface.
 
     client message stored → (on commit, web process) ai_on_client_message: enqueue a turn `debounce` s later
-    → (worker) ai_turn_run: a newer client message? exit, its own task answers · lock the lead (Redis)
+    → (worker) ai_turn_run: a newer client message? exit, its own task answers · lock the lead (PostgreSQL)
       → AI off / human in charge / refused / won·lost? record a skip, no message
       → brain: offline plan_turn, or the LLM tool loop (failure → retries → offline answers + flag)
       → tools applied through aiagent.tools → stage/score engine → reply queued (message_send)
@@ -24,7 +24,7 @@ from aiagent.models import AiTurn
 from aiagent.nlu import extract, guess_language
 from aiagent.offline import DialogState, first_contact_text, plan_turn
 from aiagent.tools import ToolRunner, tool_schemas
-from buildcrm.redis_client import redis_lock
+from buildcrm.db import advisory_lock
 from conversations.models import Direction, Message
 from conversations.services import message_send
 from leads import services as lead_services
@@ -33,7 +33,6 @@ from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.aiagent")
 
-LOCK_SECONDS = 180  # a turn holding the lead longer than this is presumed dead
 BUSY_RETRY_SECONDS = 0.4
 MAX_DEBOUNCE = 30.0
 
@@ -96,7 +95,9 @@ def ai_turn_run(*, lead_id: int, message_id: int) -> str:
         return "gone"
     if newest > message_id:
         return "superseded"  # the later message's own task answers everything at once
-    with redis_lock(f"aiturn:{connection.schema_name}:{lead_id}", timeout=LOCK_SECONDS) as held:
+    # A PostgreSQL lock, not a Redis one: a worker killed mid-turn (or a Redis restart) must neither block the
+    # lead's next turn for minutes nor let two turns answer at once.
+    with advisory_lock(f"aiturn:{connection.schema_name}:{lead_id}") as held:
         if not held:
             return "busy"
         return _turn(lead_id=lead_id, trigger_id=message_id)
