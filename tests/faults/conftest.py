@@ -22,12 +22,12 @@ from tests.faults.standins import ChatFlowStandin, HeldLLM
 FAULT_SETTINGS = {
     "BROKER_VISIBILITY_TIMEOUT": "15",  # a killed worker's unacknowledged tasks go to another worker
     "BROKER_RESTORE_INTERVAL": "1",  # how often a worker looks for such tasks
-    "INBOUND_SWEEP_SECONDS": "1",  # stored client messages whose processing kick was lost
-    "OUTBOUND_REQUEUE_SECONDS": "1",  # queued outbound messages whose delivery task was lost
+    "INBOUND_SWEEP_SECONDS": "2",  # stored client messages whose processing kick was lost
+    "OUTBOUND_REQUEUE_SECONDS": "2",  # queued outbound messages whose delivery task was lost, or attempt died
     "OUTBOUND_STALE_SECONDS": "12",  # … once untouched this long (above the adapters' 10 s HTTP timeout)
-    "AI_SWEEP_SECONDS": "1",  # client messages whose AI turn was lost
+    "AI_SWEEP_SECONDS": "2",  # client messages whose AI turn was lost
     "AI_UNANSWERED_AFTER_SECONDS": "6",  # … once unanswered this long
-    "FOLLOWUP_SWEEP_SECONDS": "1",
+    "FOLLOWUP_SWEEP_SECONDS": "30",  # follow-ups are off in these tenants
     "SEND_RETRY_BASE_SECONDS": "0.3",
 }
 

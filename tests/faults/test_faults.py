@@ -40,15 +40,16 @@ def record(case: str, faults: int, figures: dict) -> None:
 def test_gateway_errors_and_timeouts_deliver_each_reply_once(stack, offline_tenant, chatflow, logs_on_failure):
     numbers = phones(4)
     refused = chatflow.refused
-    chatflow.fail(3, 503)
+    # Four faults, whichever sends meet them: even one message meeting all four still has a fifth attempt.
+    chatflow.fail(1, 503)
     chatflow.fail(1, 500)
     chatflow.fail(1, 429)
-    chatflow.hang(1)  # no answer at all: the adapter's timeout, then a retry
+    chatflow.hang(1)  # no answer at all: the adapter's 10 s timeout, then a retry
     for number in numbers:
         offline_tenant.deliver(number, HELLO, f"gw-{number}")
     settle(offline_tenant, numbers)
-    assert chatflow.refused - refused == 6, "every scripted fault was met"
-    record("gateway 5xx/429/timeout", 6, assert_nothing_lost(offline_tenant, chatflow, numbers))
+    assert chatflow.refused - refused == 4, "every scripted fault was met"
+    record("gateway 503/500/429/no answer", 4, assert_nothing_lost(offline_tenant, chatflow, numbers))
 
 
 def test_a_worker_killed_mid_delivery(stack, offline_tenant, chatflow, logs_on_failure):
