@@ -1,6 +1,7 @@
 """Raw SQL on the hot paths (webhook storage), beside the ORM on the same connection and transaction."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,7 +78,8 @@ def insert_rows(instances: list) -> None:
 def advisory_lock(name: str) -> Iterator[bool]:
     """A PostgreSQL session advisory lock on `name` for the block, not waited for; yields whether it was taken.
     The server lets go of it when the holder's connection ends, so a worker killed while holding it blocks nobody
-    (a Redis lock with a timeout would stand until it expires). Needs the block's work on this connection."""
+    (a Redis lock with a timeout would stand until it expires). The lock lives on this thread's connection: the
+    block must not close it."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [name])
         acquired = cursor.fetchone()[0]
@@ -88,5 +90,12 @@ def advisory_lock(name: str) -> Iterator[bool]:
             try:
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [name])
-            except DatabaseError as exc:  # the connection broke: the server dropped the lock with it
-                log.warning("lock %s not released (connection lost): %s", name, exc)
+            except DatabaseError as exc:
+                # Broken, the connection took the lock with it; refused (an aborted transaction), it still holds
+                # it: either way it is closed for good here, never handed back to the pool with the lock.
+                log.warning("lock %s not released, connection dropped: %s", name, exc)
+                with contextlib.suppress(Exception):
+                    if connection.connection is not None:
+                        connection.connection.close()
+                with contextlib.suppress(Exception):
+                    connection.close()
