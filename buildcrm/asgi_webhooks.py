@@ -72,9 +72,9 @@ def _answer(provider: str, key: str, method: str, body: bytes | None, headers, q
     # it, from one webhook to the next; one that saw an error is dropped, so the next webhook gets a fresh one,
     # and so is one kept from before a database outage (the server it talked to is gone).
     # Without the pool (the test suite) nothing outlives the request.
-    if _thread.__dict__.setdefault("epoch", OUTAGE.epoch) != OUTAGE.epoch:
+    if getattr(_thread, "epoch", OUTAGE.epoch) != OUTAGE.epoch:
         db.connection.close()
-        _thread.epoch = OUTAGE.epoch
+    _thread.epoch = OUTAGE.epoch
     try:
         response = webhook_answer(provider=provider, key=key, method=method, body=body, headers=headers, query=query)
     except Exception as exc:
@@ -82,11 +82,9 @@ def _answer(provider: str, key: str, method: str, body: bytes | None, headers, q
             OUTAGE.failed()
             log.warning("webhook %s not stored, database unavailable: %s", provider, exc)
             return unavailable_response()
-        OUTAGE.succeeded()
         log.exception("webhook %s failed", provider)
         return JsonResponse({"detail": "internal error"}, status=500)
     else:
-        OUTAGE.succeeded()
         return response
     finally:
         if not settings.DB_POOL or db.connection.errors_occurred or db.connection.in_atomic_block:

@@ -3,9 +3,11 @@ import sys
 import threading
 import time
 
+import psycopg
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.signals import got_request_exception
+from django.db import connection
 from django.http import JsonResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -25,9 +27,6 @@ def unavailable_response() -> JsonResponse:
 
 def _database_reachable() -> bool:
     """One plain connection (not the pool's: it would wait out its timeout and backoff) and one round trip."""
-    import psycopg
-    from django.db import connection
-
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as conn:
         conn.execute("SELECT 1")
     return True
@@ -79,13 +78,6 @@ class DatabaseOutage:
         if started:
             log.warning("database unreachable: answering 503 until a probe gets through")
 
-    def succeeded(self) -> None:
-        if self._down:
-            with self._lock:
-                if self._down:
-                    self._down = False
-                    self.epoch += 1
-
 
 OUTAGE = DatabaseOutage()
 
@@ -131,7 +123,6 @@ class DatabaseUnavailableMiddleware:
         if getattr(request, "database_unavailable", False):
             OUTAGE.failed()
             return unavailable_response()
-        OUTAGE.succeeded()
         return response
 
 
