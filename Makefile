@@ -38,9 +38,12 @@ test: setup
 
 # Browser tests run in a pytest process of their own: Playwright's sync API keeps an event loop running in
 # the worker's main thread, which would break the asyncio (websocket) tests scheduled after it.
+# The fault tests (tests/faults) start the product as separate processes (their own PostgreSQL, Redis, daphne,
+# workers, beat) and kill parts of it: one pytest process, one stack, after the rest.
 test-python:
-	$(PY) -m pytest $(PYTEST_ARGS) -m "not browser"
+	$(PY) -m pytest $(PYTEST_ARGS) -m "not browser and not faults"
 	$(PY) -m pytest $(PYTEST_ARGS) -m browser
+	$(PY) -m pytest -n 0 -m faults tests/faults
 
 test-frontend:
 	cd frontend && npm test

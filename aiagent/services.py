@@ -1,8 +1,8 @@
 """The AI manager's turns: debounced, one at a time per lead, with two brains behind one interface.
 
     client message stored → (on commit, web process) ai_on_client_message: enqueue a turn `debounce` s later
-    → (worker) ai_turn_run: a newer client message? exit, its own task answers · lock the lead (Redis, one turn
-      per lead, for the turn's budget and a margin)
+    → (worker) ai_turn_run: a newer client message? exit, its own task answers · lock the lead (a PostgreSQL
+      advisory lock: one turn per lead, released by the server if the worker dies)
       → AI off / human in charge / refused / won·lost? record a skip, no message
       → brain, outside any transaction and row lock, reading a bounded prefix of the client's text
         (AI_TEXT_PREFIX_CHARS per message) within AI_TURN_BUDGET_SECONDS: offline plan_turn, or the LLM tool
@@ -29,7 +29,7 @@ from aiagent.models import AiTurn
 from aiagent.nlu import BrainTimeout, Extraction, extract, guess_language
 from aiagent.offline import DialogState, TurnPlan, first_contact_text, plan_turn
 from aiagent.tools import ToolRunner, tool_schemas
-from buildcrm.redis_client import redis_lock
+from buildcrm.db import advisory_lock
 from conversations.models import Direction, Message
 from conversations.services import message_send
 from leads import services as lead_services
@@ -38,7 +38,7 @@ from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.aiagent")
 
-LOCK_MARGIN_SECONDS = 60  # the per-lead lock outlives the brain's budget by this: applying, queueing replies
+LOCK_MARGIN_SECONDS = 60  # a turn holds its lead at most its brain's budget and this: applying, queueing replies
 OFFLINE_RESERVE_SECONDS = 5.0  # of the budget kept from the LLM so the offline brain can still answer
 TURN_TEXT_MESSAGES = 4  # a turn reads at most this many messages' worth of prefixes in all
 BUSY_RETRY_SECONDS = 0.4
@@ -64,12 +64,12 @@ def _offline_reserve() -> float:
 
 
 def lock_seconds() -> float:
-    """Lifetime of the per-lead turn lock: the budget plus the time to apply the result."""
+    """The longest a turn holds its lead: the brain's budget plus the time to apply the result."""
     return turn_budget() + LOCK_MARGIN_SECONDS
 
 
 def busy_retries() -> int:
-    """How often a turn finding the lead busy tries again: long enough for the lock to be released or expire."""
+    """How often a turn finding the lead busy tries again: long enough for the turn holding it to end."""
     return int(lock_seconds() / BUSY_RETRY_SECONDS) + 10
 
 
@@ -139,7 +139,9 @@ def ai_turn_run(*, lead_id: int, message_id: int) -> str:
         return "gone"
     if newest > message_id:
         return "superseded"  # the later message's own task answers everything at once
-    with redis_lock(f"aiturn:{connection.schema_name}:{lead_id}", timeout=lock_seconds()) as held:
+    # A PostgreSQL lock, not a Redis one: a worker killed mid-turn (or a Redis restart) must neither block the
+    # lead's next turn for minutes nor let two turns answer at once.
+    with advisory_lock(f"aiturn:{connection.schema_name}:{lead_id}") as held:
         if not held:
             return "busy"
         return _turn(lead_id=lead_id, trigger_id=message_id)

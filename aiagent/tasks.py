@@ -3,12 +3,16 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
 from aiagent import services
+from buildcrm.db import database_unavailable
 
 log = logging.getLogger("buildcrm.aiagent")
+
+DATABASE_RETRY_SECONDS = 2.0
 
 
 @shared_task(bind=True, name="aiagent.reply", acks_late=True)
@@ -16,6 +20,9 @@ def ai_reply(self, lead_id: int, message_id: int) -> str:
     try:
         outcome = services.ai_turn_run(lead_id=lead_id, message_id=message_id)
     except Exception as exc:
+        if database_unavailable(exc):  # the database went away mid-turn: no reply was written, run it again
+            log.warning("lead=%s ai turn interrupted, database unavailable: %s", lead_id, exc)
+            raise self.retry(countdown=DATABASE_RETRY_SECONDS) from None
         services.ai_turn_failed(lead_id=lead_id, message_id=message_id, error=f"{type(exc).__name__}: {exc}")
         log.exception("lead=%s ai turn crashed", lead_id)
         return "failed"
@@ -31,13 +38,14 @@ def ai_first_contact(lead_id: int) -> int:
 
 @shared_task(name="aiagent.tasks.sweep_unanswered", ignore_result=True)
 def sweep_unanswered() -> int:
-    """Safety net: a client message whose turn was never queued (broker down at commit) or got lost gets a
-    turn now. Looks only at the last day, past a grace period well beyond the debounce."""
+    """Safety net: a client message whose turn was never queued (broker down at commit), got lost or died with its
+    worker gets a turn now. Looks only at the last day, past AI_UNANSWERED_AFTER_SECONDS (well beyond the
+    debounce)."""
     from conversations.models import Direction, Message
     from leads.models import Lead
 
     now = timezone.now()
-    leads = (Lead.objects.filter(last_inbound_at__lt=now - timedelta(seconds=90),
+    leads = (Lead.objects.filter(last_inbound_at__lt=now - timedelta(seconds=settings.AI_UNANSWERED_AFTER_SECONDS),
                                  last_inbound_at__gt=now - timedelta(days=1), ai_enabled=True, handler__isnull=True,
                                  refused=False)
              .exclude(last_outbound_at__gt=F("last_inbound_at")).only("id", "ai_state")[:200])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from django import db
@@ -20,9 +21,12 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse, QueryDict
 from django.utils.datastructures import CaseInsensitiveMapping
 
+from buildcrm.db import database_unavailable
 from buildcrm.hosts import hostname, scope_header
+from buildcrm.middleware import OUTAGE, unavailable_response
 
 log = logging.getLogger("buildcrm.webhooks")
+_thread = threading.local()
 WEBHOOK_PATH = re.compile(r"^/webhooks/(?P<provider>[a-z_]+)/(?P<key>[^/]+)/$")
 
 
@@ -49,9 +53,12 @@ class WebhookFastPath:
             body = None
         headers = CaseInsensitiveMapping({k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]})
         query = QueryDict(scope.get("query_string", b""))
-        loop = asyncio.get_running_loop()
-        response = await loop.run_in_executor(self.executor, _answer, match["provider"], match["key"],
-                                              scope["method"], body, headers, query)
+        if OUTAGE.admit():
+            loop = asyncio.get_running_loop()
+            response = await loop.run_in_executor(self.executor, _answer, match["provider"], match["key"],
+                                                  scope["method"], body, headers, query)
+        else:  # PostgreSQL is down: not stored, so no 200 (the provider retries)
+            response = unavailable_response()
         await send({"type": "http.response.start", "status": response.status_code,
                     "headers": [(b"content-length", str(len(response.content)).encode()),
                                 *((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.items())]})
@@ -62,13 +69,23 @@ def _answer(provider: str, key: str, method: str, body: bytes | None, headers, q
     from integrations.views import webhook_answer
 
     # With the connection pool (servers), each thread keeps its connection, and the search path last set on
-    # it, from one webhook to the next; one that saw an error is dropped, so the next webhook gets a fresh one.
+    # it, from one webhook to the next; one that saw an error is dropped, so the next webhook gets a fresh one,
+    # and so is one kept from before a database outage (the server it talked to is gone).
     # Without the pool (the test suite) nothing outlives the request.
+    if getattr(_thread, "epoch", OUTAGE.epoch) != OUTAGE.epoch:
+        db.connection.close()
+    _thread.epoch = OUTAGE.epoch
     try:
-        return webhook_answer(provider=provider, key=key, method=method, body=body, headers=headers, query=query)
-    except Exception:
+        response = webhook_answer(provider=provider, key=key, method=method, body=body, headers=headers, query=query)
+    except Exception as exc:
+        if database_unavailable(exc):
+            OUTAGE.failed()
+            log.warning("webhook %s not stored, database unavailable: %s", provider, exc)
+            return unavailable_response()
         log.exception("webhook %s failed", provider)
         return JsonResponse({"detail": "internal error"}, status=500)
+    else:
+        return response
     finally:
         if not settings.DB_POOL or db.connection.errors_occurred or db.connection.in_atomic_block:
             db.connection.close()

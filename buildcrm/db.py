@@ -1,9 +1,16 @@
 """Raw SQL on the hot paths (webhook storage), beside the ORM on the same connection and transaction."""
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
-from django.db import connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import NOT_PROVIDED
+
+log = logging.getLogger("buildcrm")
 
 
 def server_bound_cursor() -> psycopg.Cursor:
@@ -14,6 +21,18 @@ def server_bound_cursor() -> psycopg.Cursor:
     with connection.cursor():  # connects if needed and sets the search path (django-tenants)
         pass
     return psycopg.Cursor(connection.connection)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says PostgreSQL cannot be reached (down, restarting, no pooled connection free in time)
+    rather than that a statement failed on a working server (those carry an SQLSTATE of another class). Django
+    wraps psycopg's errors; raw cursors (`server_bound_cursor`) raise them as they are."""
+    if not isinstance(exc, (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)):
+        return False
+    cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    # 08: connection exception; 57P01-03: the server shutting down, crashed, starting up.
+    return sqlstate is None or sqlstate.startswith(("08", "57P"))
 
 
 _INSERTS: dict[type, tuple[list, str]] = {}
@@ -53,3 +72,30 @@ def insert_rows(instances: list) -> None:
             instance.pk = pk
             instance._state.adding = False
             instance._state.db = connection.alias
+
+
+@contextmanager
+def advisory_lock(name: str) -> Iterator[bool]:
+    """A PostgreSQL session advisory lock on `name` for the block, not waited for; yields whether it was taken.
+    The server lets go of it when the holder's connection ends, so a worker killed while holding it blocks nobody
+    (a Redis lock with a timeout would stand until it expires). The lock lives on this thread's connection: the
+    block must not close it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [name])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [name])
+            except DatabaseError as exc:
+                # Broken, the connection took the lock with it; refused (an aborted transaction), it still holds
+                # it: either way it is closed for good here, never handed back to the pool with the lock.
+                log.warning("lock %s not released, connection dropped: %s", name, exc)
+                with contextlib.suppress(Exception):
+                    if connection.connection is not None:
+                        connection.connection.close()
+                with contextlib.suppress(Exception):
+                    connection.close()

@@ -6,10 +6,14 @@ With them set, it uses those servers as they are.
 
     python -m buildcrm.devstack [--data DIR | --tmp] -- COMMAND...
     python -m buildcrm.devstack procfile [Procfile]     # run every process of a Procfile until Ctrl-C
+
+SIGTERM and SIGHUP stop it as Ctrl-C does: the child (or the Procfile's processes) and the embedded servers go
+too.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import signal
@@ -53,33 +57,56 @@ def start_redis(data_dir: Path) -> tuple[object, str]:
     return server, f"redis://127.0.0.1:{port}/0"
 
 
+class Terminated(Exception):
+    """SIGTERM or SIGHUP (a supervisor, `docker stop`, a closed terminal): stop everything, as Ctrl-C does."""
+
+
+def stop_on_signals() -> None:
+    """Turns SIGTERM and SIGHUP into Terminated, so `finally` blocks stop the servers and children this process
+    started (by default Python dies at once and leaves them running)."""
+
+    def terminated(signum, frame) -> None:
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # once: a second signal must not cut the cleanup short
+            signal.signal(sig, signal.SIG_IGN)
+        raise Terminated(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, terminated)
+
+
 def run(command: list[str], data_dir: Path | None) -> int:
+    stop_on_signals()
     env = dict(os.environ)
     servers: list[object] = []
     tmp = None
-    if data_dir is None:
-        tmp = tempfile.mkdtemp(prefix="buildcrm-test-")
-        data_dir = Path(tmp)
-    data_dir = data_dir.resolve()  # a unix-socket host must be an absolute path
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not env.get("DATABASE_URL"):
-        pg, env["DATABASE_URL"] = start_postgres(data_dir)
-        servers.append(pg)
-        print(f"devstack: embedded PostgreSQL at {data_dir / 'pg'}", flush=True)
-    if not env.get("REDIS_URL"):
-        redis, env["REDIS_URL"] = start_redis(data_dir)
-        servers.append(redis)
-        print(f"devstack: embedded Redis at {env['REDIS_URL']}", flush=True)
-    child = subprocess.Popen(command, env=env)
     try:
-        return child.wait()
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGINT)
+        if data_dir is None:
+            tmp = tempfile.mkdtemp(prefix="buildcrm-test-")
+            data_dir = Path(tmp)
+        data_dir = data_dir.resolve()  # a unix-socket host must be an absolute path
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if not env.get("DATABASE_URL"):
+            pg, env["DATABASE_URL"] = start_postgres(data_dir)
+            servers.append(pg)
+            print(f"devstack: embedded PostgreSQL at {data_dir / 'pg'}", flush=True)
+        if not env.get("REDIS_URL"):
+            redis, env["REDIS_URL"] = start_redis(data_dir)
+            servers.append(redis)
+            print(f"devstack: embedded Redis at {env['REDIS_URL']}", flush=True)
+        child = subprocess.Popen(command, env=env)
         try:
-            return child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            return 130
+            return child.wait()
+        except (KeyboardInterrupt, Terminated) as stop:
+            # Ctrl-C reached the child too (same terminal); a SIGTERM was meant for us alone: pass it on.
+            child.send_signal(signal.SIGINT if isinstance(stop, KeyboardInterrupt) else signal.SIGTERM)
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            return 130 if isinstance(stop, KeyboardInterrupt) else 128 + signal.SIGTERM
+    except Terminated:  # while the servers were starting
+        return 128 + signal.SIGTERM
     finally:
         for server in reversed(servers):
             stop = getattr(server, "cleanup", None) or server._cleanup
@@ -104,7 +131,7 @@ def read_procfile(path: Path) -> dict[str, str]:
 
 
 def run_procfile(path: Path) -> int:
-    """A tiny foreman: start each Procfile line in a shell, prefix its output, stop all on Ctrl-C."""
+    """A tiny foreman: start each Procfile line in a shell, prefix its output, stop all on Ctrl-C or SIGTERM."""
     processes = read_procfile(path)
     children: dict[str, subprocess.Popen] = {}
     width = max(len(n) for n in processes)
@@ -114,30 +141,35 @@ def run_procfile(path: Path) -> int:
             sys.stdout.write(f"{name:<{width}} | {raw.decode(errors='replace')}")
             sys.stdout.flush()
 
-    for name, cmd in processes.items():
-        proc = subprocess.Popen(
-            ["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        children[name] = proc
-        threading.Thread(target=pump, args=(name, proc), daemon=True).start()
+    stop_on_signals()
     code = 0
     try:
+        for name, cmd in processes.items():
+            proc = subprocess.Popen(
+                ["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            children[name] = proc
+            threading.Thread(target=pump, args=(name, proc), daemon=True).start()
         while all(p.poll() is None for p in children.values()):
             time.sleep(0.5)
         code = next((p.returncode for p in children.values() if p.poll() is not None), 0) or 0
         print("devstack: a process exited; stopping the others", flush=True)
     except KeyboardInterrupt:
         pass
+    except Terminated:
+        code = 128 + signal.SIGTERM
     finally:
-        for proc in children.values():
-            if proc.poll() is None:
+        for proc in children.values():  # each line's whole group: the shell may have exited before its children
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.time() + 15
         for proc in children.values():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
     return code
 
 

@@ -1,8 +1,131 @@
+import logging
+import sys
+import threading
+import time
+
+import psycopg
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.core.signals import got_request_exception
+from django.db import connection
 from django.http import JsonResponse
 from django_tenants.utils import get_public_schema_name
 from whitenoise.middleware import WhiteNoiseMiddleware
+
+from buildcrm.db import database_unavailable
+
+RETRY_AFTER_SECONDS = 5  # what a 503 tells the caller (providers retry a webhook that got no 2xx)
+PROBE_EVERY_SECONDS = 1.0  # during an outage, how often a plain connection attempt looks for the database
+
+log = logging.getLogger("buildcrm")
+
+
+def unavailable_response() -> JsonResponse:
+    response = JsonResponse({"detail": "the service is temporarily unavailable, try again shortly"}, status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+def _database_reachable() -> bool:
+    """One plain connection (not the pool's: it would wait out its timeout and backoff) and one round trip."""
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as conn:
+        conn.execute("SELECT 1")
+    return True
+
+
+class DatabaseOutage:
+    """What this process knows about PostgreSQL being down. Without it every request of an outage would wait for
+    the connection pool's timeout before failing. Once a request finds the database unreachable, requests are
+    answered 503 at once, while a probe (a plain connection attempt on a thread of its own, every
+    PROBE_EVERY_SECONDS) looks for it; when the probe gets through, requests go to the database again."""
+
+    def __init__(self, probe=_database_reachable) -> None:
+        self._probe = probe
+        self._lock = threading.Lock()
+        self._down = False
+        self._probing = False
+        self._next_probe = 0.0
+        self.epoch = 0  # outages ended: a connection kept from an earlier epoch talked to a server that is gone
+
+    def admit(self) -> bool:
+        """Whether a request may use the database now (else: answer 503)."""
+        with self._lock:
+            if not self._down:
+                return True
+            if not self._probing and time.monotonic() >= self._next_probe:
+                self._probing = True
+                threading.Thread(target=self._run_probe, name="database-probe", daemon=True).start()
+            return False
+
+    def _run_probe(self) -> None:
+        try:
+            back = self._probe()
+        except Exception:  # still unreachable
+            back = False
+        with self._lock:
+            self._probing = False
+            self._next_probe = time.monotonic() + PROBE_EVERY_SECONDS
+            if back:
+                self._down = False
+                self.epoch += 1
+        if back:
+            log.warning("database reachable again: serving requests")
+
+    def failed(self) -> None:
+        with self._lock:
+            started, self._down = not self._down, True
+            if started:
+                self._next_probe = time.monotonic() + PROBE_EVERY_SECONDS
+        if started:
+            log.warning("database unreachable: answering 503 until a probe gets through")
+
+
+OUTAGE = DatabaseOutage()
+
+
+def _note_database_error(sender, request=None, **kwargs) -> None:
+    """Django turns an exception anywhere in the chain (the tenant lookup, a view) into a 500 response before an
+    outer middleware sees it; this marks the request so DatabaseUnavailableMiddleware can answer 503 instead."""
+    if request is not None and database_unavailable(sys.exc_info()[1]):
+        request.database_unavailable = True
+
+
+got_request_exception.connect(_note_database_error, dispatch_uid="buildcrm.database_unavailable")
+
+
+class DatabaseUnavailableMiddleware:
+    """First in the chain: while PostgreSQL cannot be reached, every request (API, PWA, admin) gets a quick 503
+    with Retry-After instead of a 500 or a wait for the pool's timeout, and the process serves again by itself
+    once the database is back. Async under daphne, so the refusals never wait for a thread."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.is_async:
+            return self._call_async(request)
+        if not OUTAGE.admit():
+            return unavailable_response()
+        return self._concluded(request, self.get_response(request))
+
+    async def _call_async(self, request):
+        if not OUTAGE.admit():
+            return unavailable_response()
+        return self._concluded(request, await self.get_response(request))
+
+    @staticmethod
+    def _concluded(request, response):
+        if getattr(request, "database_unavailable", False):
+            OUTAGE.failed()
+            return unavailable_response()
+        return response
 
 
 class BodySizeLimitMiddleware:

@@ -71,6 +71,8 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 
 MIDDLEWARE = [
+    # Before the tenant lookup, which is the first thing to need the database: 503 while it is down.
+    "buildcrm.middleware.DatabaseUnavailableMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "buildcrm.middleware.BodySizeLimitMiddleware",
     "buildcrm.api_input.ApiInputMiddleware",
@@ -112,12 +114,23 @@ if "host" in DATABASES["default"].get("OPTIONS", {}):  # unix socket given as ?h
 # the test suite turns it off (it drops its test databases, which idle pooled connections would block).
 DB_POOL = env.bool("DB_POOL", default="pytest" not in sys.modules)
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# A server that does not answer a connection attempt (host down, packets dropped) fails it after this long.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=5))
 if DB_POOL:
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=2),
         "max_size": env.int("DB_POOL_MAX", default=20),
-        "timeout": 10,
+        # How long a request waits for a connection, then fails (the web answers 503). With PostgreSQL down, only
+        # the requests already in flight wait this long: the rest get 503 at once (buildcrm.middleware).
+        "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
+        # While PostgreSQL is down the pool retries a connection with growing pauses; it gives up after this
+        # long, and the next request starts again at once — so a server back after a long outage is found
+        # within seconds instead of at the end of a pause of minutes.
+        "reconnect_timeout": env.float("DB_POOL_RECONNECT_SECONDS", default=5.0),
     }
+    # A pooled connection is checked (one empty round trip) before it is handed out: the connections a
+    # PostgreSQL restart broke are replaced instead of failing a request or a task each.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
@@ -167,7 +180,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A task a worker took but never acknowledged (the worker was killed) goes back to the queue once it is this old;
+# workers look for such tasks every BROKER_RESTORE_INTERVAL seconds. Every task is safe to run twice (claims,
+# locks, idempotent sweeps), and the beat sweeps below recover lost work long before the default hour.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("BROKER_VISIBILITY_TIMEOUT", default=3600),
+    "unacked_restore_interval": env.int("BROKER_RESTORE_INTERVAL", default=60),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A follow-up sweep's time budget; with rows still due it queues its own continuation behind its deliveries.
@@ -190,19 +210,25 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("INBOUND_SWEEP_SECONDS", default=15.0),
         "args": ("conversations.process_inbound",),
     },
-    # Safety net of the send pipeline: queued messages whose delivery task was never queued (broker down) or lost.
+    # Safety net of the send pipeline: queued messages whose delivery task was never queued (broker down) or lost,
+    # or whose attempt died with its worker.
     "outbound-requeue-stale": {
         "task": "tenants.tasks.dispatch_to_tenants",
-        "schedule": 60.0,
+        "schedule": env.float("OUTBOUND_REQUEUE_SECONDS", default=60.0),
         "args": ("conversations.requeue_stale",),
     },
-    # Safety net of the AI manager: a client message whose turn was never queued gets one.
+    # Safety net of the AI manager: a client message whose turn was never queued, or died with its worker, gets one.
     "ai-unanswered-sweep": {
         "task": "tenants.tasks.dispatch_to_tenants",
-        "schedule": 60.0,
+        "schedule": env.float("AI_SWEEP_SECONDS", default=60.0),
         "args": ("aiagent.tasks.sweep_unanswered",),
     },
 }
+# A queued outbound message untouched this long is handed to the workers again (its task was lost, or its worker
+# died mid-attempt). Keep it above the longest attempt (the adapters' 10 s HTTP timeout per request).
+OUTBOUND_STALE_SECONDS = env.float("OUTBOUND_STALE_SECONDS", default=300.0)
+# A client message unanswered this long gets a turn from the AI sweep (well above ai.debounce_seconds).
+AI_UNANSWERED_AFTER_SECONDS = env.float("AI_UNANSWERED_AFTER_SECONDS", default=90.0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

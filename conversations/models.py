@@ -37,6 +37,9 @@ class Message(models.Model):
     status = models.CharField(max_length=10, choices=MessageStatus.choices)
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # When the current delivery attempt was claimed: an attempt still queued long after it is one whose worker
+    # died mid-send (or whose retry task was lost), and the stale sweep hands the message over again.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     provider = models.CharField(max_length=32)
     # Inbound: the provider's id (idempotency key). Outbound: the id the provider gave our message.
     provider_message_id = models.CharField(max_length=200, null=True, blank=True)

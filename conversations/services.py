@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -572,21 +573,33 @@ def _enqueue_delivery(message_ids: list[int]) -> None:
         log.warning("messages=%s delivery not queued (the stale sweep will): %s", message_ids, exc)
 
 
-STALE_QUEUED = timedelta(minutes=5)
-
-
 def messages_requeue_stale(*, now: datetime | None = None, limit: int = 2000) -> int:
-    """Safety net (beat, every minute): outbound messages still waiting for their first attempt long after they
-    were queued (the broker was down when their transaction committed, or the task was lost) get a delivery task
-    again. A task that still arrives finds them claimed and skips them: no message goes twice."""
-    before = (now or timezone.now()) - STALE_QUEUED
-    ids = list(Message.objects.filter(status=MessageStatus.QUEUED, attempts=0, direction=Direction.OUT,
-                                      created_at__lt=before).order_by("id").values_list("id", flat=True)[:limit])
+    """Safety net (beat, every minute): outbound messages still queued `OUTBOUND_STALE_SECONDS` after they were
+    queued with no attempt (the broker was down when their transaction committed, or the task was lost), or after
+    their last attempt was claimed (its worker died mid-send, or the retry task was lost), get a delivery task for
+    their next attempt. A task that still arrives finds the attempt claimed and skips it: no message goes twice."""
+    before = (now or timezone.now()) - timedelta(seconds=settings.OUTBOUND_STALE_SECONDS)
+    queued = Message.objects.filter(status=MessageStatus.QUEUED, direction=Direction.OUT)
+    ids = list(queued.filter(attempts=0, created_at__lt=before).order_by("id").values_list("id", flat=True)[:limit])
     for offset in range(0, len(ids), 100):
         _enqueue_delivery(ids[offset:offset + 100])
-    if ids:
-        log.warning("tenant=%s requeued %s stale queued messages", connection.tenant.schema_name, len(ids))
-    return len(ids)
+    abandoned = list(queued.filter(Q(claimed_at__lt=before) | Q(claimed_at__isnull=True, created_at__lt=before),
+                                   attempts__gt=0).order_by("id").values_list("id", "attempts")[:limit])
+    for message_id, attempts in abandoned:
+        _enqueue_attempt(message_id, attempts + 1)
+    if ids or abandoned:
+        log.warning("tenant=%s requeued stale queued messages=%s abandoned attempts=%s", connection.tenant.schema_name,
+                    len(ids), len(abandoned))
+    return len(ids) + len(abandoned)
+
+
+def _enqueue_attempt(message_id: int, attempt: int) -> None:
+    from conversations.tasks import deliver_message
+
+    try:
+        deliver_message.delay(message_id, attempt=attempt)
+    except Exception as exc:  # the next sweep tries again
+        log.warning("message=%s attempt=%s not queued: %s", message_id, attempt, exc)
 
 
 def message_send_by_user(*, lead: Lead, user, text: str = "", image_url: str = "") -> Message:
@@ -622,7 +635,7 @@ def message_deliver(*, message_id: int, attempt: int | None = None) -> str:
         return "skipped"
     attempt = message.attempts + 1
     # Claim this attempt: a duplicate delivery of the same task finds the counter moved and stops.
-    if not claimed.filter(attempts=message.attempts).update(attempts=attempt):
+    if not claimed.filter(attempts=message.attempts).update(attempts=attempt, claimed_at=timezone.now()):
         return "skipped"
     sent: list = []
     status = _deliver_claimed(message, attempt, recipient=_recipient(message.lead), sent=sent)
@@ -635,8 +648,9 @@ def messages_deliver(*, message_ids: list[int]) -> dict[int, str]:
     one, recorded as sent in one statement. A message another delivery already claimed is skipped; one that
     fails retryably is handed back as a RetryLater in the result for its own retry task."""
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE conversations_message SET attempts = 1 WHERE id = ANY(%s) AND status = %s "
-                       "AND attempts = 0 RETURNING id", [list(message_ids), MessageStatus.QUEUED])
+        cursor.execute("UPDATE conversations_message SET attempts = 1, claimed_at = %s WHERE id = ANY(%s) "
+                       "AND status = %s AND attempts = 0 RETURNING id",
+                       [timezone.now(), list(message_ids), MessageStatus.QUEUED])
         claimed = [row[0] for row in cursor.fetchall()]
     messages = list(Message.objects.select_related("lead", "author_user").filter(pk__in=claimed).order_by("id"))
     recipients = _recipients([m.lead for m in messages])

@@ -105,7 +105,7 @@ def test_a_deadline_stops_the_brain_between_stages():
 
 def test_the_turn_lock_and_the_busy_retries_outlive_the_budget(settings):
     settings.AI_TURN_BUDGET_SECONDS = 300.0  # a budget longer than the old fixed 180 s lock
-    assert services.lock_seconds() > 300  # one turn per lead for as long as a turn may run
+    assert services.lock_seconds() > 300  # a busy lead is retried for as long as a turn may run
     assert services.busy_retries() * services.BUSY_RETRY_SECONDS >= services.lock_seconds()
 
 

@@ -357,6 +357,30 @@ def test_queued_messages_no_worker_got_are_sent_by_the_stale_sweep_once(worker, 
         Lead.objects.filter(pk=other_lead.pk).delete()  # beta is shared by the session: leave it as found
 
 
+def test_an_attempt_whose_worker_died_is_made_again_by_the_stale_sweep(worker, live_tenant, standin):
+    """A worker killed mid-send leaves its message claimed (attempts=1) and queued, and a redelivered task finds
+    the attempt taken: once the claim is stale the sweep hands the message over for its next attempt, which
+    goes out once; a recent claim (its worker may still be sending) is left alone. (tests/faults does this with
+    real workers killed by SIGKILL.)"""
+    from conversations.services import messages_requeue_stale
+
+    configure(live_tenant, standin)
+    standin.default.json = CF_OK
+    lead_id = make_lead(live_tenant, "chatflow", "77011112244", "77011112244")
+    abandoned = _stale_queued(live_tenant, lead_id, "Оборвалось на полуслове", minutes_ago=10)
+    sending = _stale_queued(live_tenant, lead_id, "Уходит прямо сейчас", minutes_ago=10)
+    with tenant_context(live_tenant):
+        Message.objects.filter(pk=abandoned).update(attempts=1, claimed_at=timezone.now() - timedelta(minutes=6))
+        Message.objects.filter(pk=sending).update(attempts=1, claimed_at=timezone.now())
+        assert messages_requeue_stale() == 1
+    message = settled(live_tenant, abandoned)
+    assert (message.status, message.attempts) == (MessageStatus.SENT, 2)
+    assert [r.query["msg"] for r in standin.requests] == ["Оборвалось на полуслове"]
+    with tenant_context(live_tenant):
+        assert Message.objects.filter(pk=sending, status=MessageStatus.QUEUED, attempts=1).exists()
+        assert messages_requeue_stale() == 0
+
+
 # --- a batch queued at once (the follow-up sweep) --------------------------------------------------------
 
 
