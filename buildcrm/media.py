@@ -1,8 +1,8 @@
 """/media/ on a tenant host: stored files served so that none can run script on the tenant's origin.
 
 Each file is served with the Content-Type its extension names (conversations.media.MEDIA_TYPES) — never a
-guess — with `nosniff` and a sandboxing Content-Security-Policy. Images, audio and video are shown inline; every
-other file, and files of any extension we never store (kept from before uploads were verified: `x.html`,
+guess — with `nosniff` and a sandboxing Content-Security-Policy. Images are shown inline; every other file,
+and files of any extension we never store (kept from before uploads were verified: `x.html`,
 `y.svg`), only as an opaque download. A tenant host serves only its own tenant's folder."""
 from __future__ import annotations
 
@@ -37,10 +37,9 @@ def media_serve(request, path: str):
     if not was_modified_since(request.META.get("HTTP_IF_MODIFIED_SINCE"), stat.st_mtime):
         return HttpResponseNotModified()
     content_type = media_content_type(full.name)
-    extension = full.suffix.lstrip(".").lower()
-    inline = content_type is not None and extension in INLINE_EXTENSIONS
-    response = FileResponse(full.open("rb"), content_type=content_type or "application/octet-stream",
-                            as_attachment=not inline, filename=full.name if content_type else "file")
+    response = FileResponse(full.open("rb"), content_type=content_type or "application/octet-stream")
+    if content_type is None or full.suffix.lstrip(".").lower() not in INLINE_EXTENSIONS:
+        response["Content-Disposition"] = "attachment"
     response["Last-Modified"] = http_date(stat.st_mtime)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = MEDIA_CSP

@@ -34,9 +34,8 @@ MEDIA_TYPES: dict[str, str] = {
     **{extension: mimetype for mimetype, extension in reversed(OTHER_EXTENSIONS.items())},
     "bin": "application/octet-stream",
 }
-# Shown in the page (img, audio, video elements); everything else is only offered as a download.
-INLINE_EXTENSIONS = frozenset(IMAGE_TYPES) | {ext for mime, ext in OTHER_EXTENSIONS.items()
-                                              if mime.startswith(("audio/", "video/"))}
+# Shown when opened; everything else is only offered as a download (an <audio>/<video> element still plays it).
+INLINE_EXTENSIONS = frozenset(IMAGE_TYPES)
 
 
 # Pillow format name → our extension. Only these decoders are ever tried on an upload.

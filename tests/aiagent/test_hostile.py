@@ -23,6 +23,7 @@ from aiagent.presets import get_preset
 from tests.aiagent.conftest import configure
 from tests.aiagent.hostile import hostile_text, pattern_families, regex_inventory
 from tests.aiagent.openai_standin import OpenAIStandin
+from tests.conftest import webhook_path
 from tests.integrations.standin import Scripted, StandIn
 
 FIELDS = get_preset("construction") + get_preset("generic_b2b")
@@ -246,7 +247,7 @@ def chatflow_event(phone: str, text: str) -> dict:
 
 def post_webhook(tenant, phone: str, text: str) -> None:
     web = Client(HTTP_HOST=settings.PUBLIC_DOMAIN)
-    response = web.generic("POST", f"/webhooks/chatflow/{tenant.webhook_key}/",
+    response = web.generic("POST", webhook_path(tenant, "chatflow"),
                            json.dumps(chatflow_event(phone, text)).encode(), content_type="application/json")
     assert response.status_code == 200, response.content
 

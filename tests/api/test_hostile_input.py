@@ -45,6 +45,8 @@ VALID_BODIES = {
     "PATCH /api/stages/{id}/": {"name": "Замер"},
     "POST /api/users/": {"email": "new@alpha.test", "password": "Long-enough-pass-2026", "role": "manager"},
     "PATCH /api/users/{id}/": {"full_name": "Менеджер"},
+    "POST /api/auth/password/": {"current_password": PASSWORD, "new_password": "Long-enough-pass-2026"},
+    "POST /api/users/{id}/password/": {"new_password": "Long-enough-pass-2026"},
 }
 INTEGER_QUERY_OPERATIONS = [op for op in OPERATIONS if any(
     p["in"] == "query" and "integer" in (p["schema"].get("type"), p["schema"].get("items", {}).get("type"))
