@@ -126,7 +126,8 @@ def main() -> int:
     print(f"import cycles (all imports): {len(cycles)} strongly connected group(s), {in_cycles} modules in them")
     for comp in cycles:
         apps = sorted({m.split('.')[0] for m in comp})
-        print(f"  {len(comp)} modules in {len(apps)} apps: {', '.join(comp) if verbose or len(comp) < 15 else ', '.join(comp[:15]) + ', …'}")
+        names = ", ".join(comp if verbose or len(comp) < 15 else comp[:15] + ["…"])
+        print(f"  {len(comp)} modules in {len(apps)} apps: {names}")
     print(f"import cycles (module-level imports only): {len(top_cycles)}")
     print(f"imports between apps inside a function body: {len(hidden)}")
     if verbose:
