@@ -11,9 +11,10 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from conversations.services import adapter, channel_config, inbound_receive
+from conversations.services import channel_config, inbound_receive
 from integrations.amocrm_intake import amocrm_webhook
 from integrations.base import InboundMessage, WebhookError
+from integrations.registry import find
 from integrations.webhook_rate import retry_after, webhook_rate_wait
 from tenants.selectors import WEBHOOK_PROVIDERS, tenant_by_webhook_key, webhook_provider_configured
 
@@ -50,19 +51,16 @@ def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, 
         return response
     connection.set_tenant(tenant)
     try:
-        if method == "GET" and provider == "whatsapp":
-            module = adapter(provider)
-            return HttpResponse(module.verify_subscription(query, channel_config(provider)),
-                                content_type="text/plain")
+        source = find(provider)  # None: amoCRM, whose form body its intake reads
+        if method == "GET" and source is not None:  # a subscription handshake: only the Cloud API has one
+            return HttpResponse(source.verify_subscription(query, channel_config(provider)), content_type="text/plain")
         if method != "POST":
             return JsonResponse({"detail": "method not allowed"}, status=405)
         if body is None:
             return JsonResponse({"detail": "request body too large (limit 1 MiB)"}, status=413)
-        if provider == "amocrm":
+        if source is None:
             return amocrm_webhook(body)
-        config = channel_config(provider)
-        module = adapter(provider)
-        items = module.parse_webhook(body, headers, config)
+        items = source.parse_webhook(body, headers, channel_config(provider))
         inbound_receive(provider=provider, items=items, raw=body, event_id=_event_id(items, body), source=provider)
         return JsonResponse({"ok": True})
     except WebhookError as exc:
