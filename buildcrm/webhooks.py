@@ -1,5 +1,6 @@
-"""Webhooks on the platform host: verify, store the raw event and messages idempotently, answer 200 fast.
-Everything after storage (AI turn, sends, live events) runs on commit in workers."""
+"""Webhooks on the platform host, `/webhooks/<provider>/<token>/`: verify, store the raw event and messages
+idempotently, answer 200 fast. Everything after storage (AI turn, sends, live events) runs on commit in workers.
+The channel of the provider (integrations.registry) parses and verifies; amoCRM's form body goes to its intake."""
 from __future__ import annotations
 
 import hashlib
@@ -11,11 +12,11 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from buildcrm.webhook_rate import retry_after, webhook_rate_wait
 from conversations.services import channel_config, inbound_receive
 from integrations.amocrm_intake import amocrm_webhook
 from integrations.base import InboundMessage, WebhookError
 from integrations.registry import find
-from integrations.webhook_rate import retry_after, webhook_rate_wait
 from tenants.selectors import WEBHOOK_PROVIDERS, tenant_by_webhook_key, webhook_provider_configured
 
 log = logging.getLogger("buildcrm.webhooks")
