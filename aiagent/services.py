@@ -24,11 +24,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from aiagent import engine, prompts
 from aiagent.models import AiTurn
-from aiagent.nlu import BrainTimeout, Extraction, extract, guess_language
-from aiagent.offline import DialogState, TurnPlan, first_contact_text, plan_turn
 from aiagent.tools import ToolRunner, tool_schemas
+from brain import engine, prompts
+from brain import llm as llm_mod
+from brain.nlu import BrainTimeout, Extraction, extract, guess_language
+from brain.offline import DialogState, TurnPlan, first_contact_text, plan_turn
 from buildcrm.db import advisory_lock
 from conversations.models import Direction, Message
 from conversations.services import message_send
@@ -51,6 +52,15 @@ MAX_DEBOUNCE = 30.0
 def ai_config() -> dict:
     """The current tenant's full decrypted configuration (cached per process by the stored document)."""
     return tenant_config_current()
+
+
+def llm_settings(cfg: dict) -> llm_mod.LlmSettings:
+    """The LLM settings of a tenant (`cfg`: its configuration) over the platform's OPENAI_* settings."""
+    platform = llm_mod.LlmDefaults(
+        base_url=settings.OPENAI_BASE_URL or "", api_key=settings.OPENAI_API_KEY or "",
+        model=settings.OPENAI_MODEL or llm_mod.DEFAULT_MODEL,
+        retry_base=float(getattr(settings, "AI_RETRY_BASE_SECONDS", llm_mod.DEFAULT_RETRY_BASE)))
+    return llm_mod.llm_settings(cfg, platform)
 
 
 def turn_budget() -> float:
@@ -205,8 +215,6 @@ def _turn(*, lead_id: int, trigger_id: int) -> str:
     if took:
         brain = "campaign"
     elif provider == "openai":
-        from aiagent import llm as llm_mod
-
         try:
             # The model gets the budget minus a reserve in which the offline brain can still answer.
             llm = _llm_turn(lead=lead, cfg=cfg, fields=fields, mem=mem, upto=upto, runner=runner,
@@ -388,9 +396,7 @@ def _dialog_state(*, lead: Lead, cfg: dict, fields: list, mem: dict) -> DialogSt
 
 def _llm_turn(*, lead: Lead, cfg: dict, fields: list, mem: dict, upto: int, runner: ToolRunner, first_turn: bool,
               deadline: float):
-    from aiagent import llm as llm_mod
-
-    s = llm_mod.llm_settings(cfg)
+    s = llm_settings(cfg)
     system, history = build_prompt(lead=lead, cfg=cfg, fields=fields, mem=mem, upto=upto, first_turn=first_turn)
     return llm_mod.run_turn(s=s, system=system, history=history, tools=tool_schemas(fields), runner=runner,
                             deadline=deadline)
@@ -614,15 +620,13 @@ def ai_followup_text(*, lead: Lead, template: str, touch: int | None = None) -> 
     touches of this silence went before) picks the variation; without it the lead's follow-ups are counted."""
     cfg = ai_config()
     if (cfg.get("ai") or {}).get("provider") == "openai":
-        from aiagent import llm as llm_mod
-
         try:
             fields = list(cfg.get("qualification") or [])
             upto = (Message.objects.filter(lead=lead).order_by("-id").values_list("id", flat=True).first()) or 0
             system, history = build_prompt(lead=lead, cfg=cfg, fields=fields, mem=dict(lead.ai_state or {}),
                                            upto=upto)
             system += "\n\n" + prompts.FOLLOWUP_RULES.format(intent=template)
-            return llm_mod.complete_text(s=llm_mod.llm_settings(cfg), system=system,
+            return llm_mod.complete_text(s=llm_settings(cfg), system=system,
                                          history=history or [{"role": "user", "content": "(no messages yet)"}])
         except llm_mod.LlmFailure as exc:
             log.warning("lead=%s followup text offline: %s", lead.pk, exc.reason)

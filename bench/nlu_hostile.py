@@ -2,17 +2,17 @@
 
     .venv/bin/python bench/nlu_hostile.py [--cap 120] [--quick] [--sections 123]
 
-No database is needed: the brain (nlu, offline planner) is pure; tools and llm load Django's settings only.
-Each measurement runs in a forked child killed after `--cap` seconds, so a quadratic case prints "> cap"
-instead of hanging the bench. Text families: tests/aiagent/hostile.py.
+No database is needed: the brain (brain/: nlu, offline planner, prompts, engine, llm) is pure; aiagent's tools and
+services load Django's settings only. Each measurement runs in a forked child killed after `--cap` seconds, so a
+quadratic case prints "> cap" instead of hanging the bench. Text families: tests/brain/hostile.py.
 
 1. Figures: guess_language and extract on 65 KB and 1 MiB of adversarial text (repeated digits, letters,
    '@', '.', spaces, mixed scripts, …), each family in its own row.
 2. Growth: every public entry of the brain (guess_language, extract with and without `awaiting`, find_city,
    plan_turn) at 1 KB, 10 KB and 100 KB per family, and the ratio t(100 KB) / t(10 KB): linear ≈ 10,
    quadratic ≈ 100.
-3. Patterns: every regular expression aiagent keeps at module level (nlu, offline, prompts, engine, tools,
-   llm, services; tests.aiagent.hostile.regex_inventory) run over families built from its own words and from
+3. Patterns: every regular expression the brain and aiagent keep at module level (nlu, offline, prompts, engine,
+   llm, tools, services; tests.brain.hostile.regex_inventory) run over families built from its own words and from
    single characters; its slowest family at 32 KB, then that family's growth t(64 KB)/t(8 KB): linear ≈ 8,
    quadratic ≈ 64. Figures are the fastest of a few runs; on a busy machine a ratio can still jump.
 """
@@ -29,10 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiagent import engine, nlu, offline, prompts  # noqa: E402
-from aiagent.offline import DialogState, plan_turn  # noqa: E402
 from aiagent.presets import get_preset  # noqa: E402
-from tests.aiagent import hostile  # noqa: E402
+from brain import engine, llm, nlu, offline, prompts  # noqa: E402
+from brain.offline import DialogState, plan_turn  # noqa: E402
+from tests.brain import hostile  # noqa: E402
 
 FIELDS = get_preset("construction") + get_preset("generic_b2b")
 KEYS = [f["key"] for f in FIELDS] + ["name", "preferred_time", "call"]
@@ -114,7 +114,7 @@ def _scan(pattern: re.Pattern[str], text: str) -> None:
 def patterns() -> None:
     print("\n3. every regex of aiagent (finditer): its slowest family at 32 KB, and t(64 KB)/t(8 KB) for it"
           " (linear ≈ 8, quadratic ≈ 64)")
-    found = hostile.regex_inventory(nlu, offline, prompts, engine, *_django_modules())
+    found = hostile.regex_inventory(nlu, offline, prompts, engine, llm, *_django_modules())
     bad = 0
     for name, pattern in found.items():
         slowest, family = 0.0, ("", "")
@@ -135,17 +135,17 @@ def patterns() -> None:
 
 
 def _django_modules() -> list:
-    """aiagent.tools and aiagent.llm need Django's settings (no database): included when they load."""
+    """aiagent.tools and aiagent.services need Django's settings (no database): included when they load."""
     try:
         import django
 
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "buildcrm.settings")
         django.setup()
-        from aiagent import llm, services, tools
+        from aiagent import services, tools
     except Exception as exc:  # no settings here: the bench still covers the pure brain
-        print(f"   (tools, llm, services skipped: {exc})")
+        print(f"   (tools, services skipped: {exc})")
         return []
-    return [tools, llm, services]
+    return [tools, services]
 
 
 def _time(pattern: re.Pattern[str], text: str) -> float:

@@ -6,7 +6,7 @@ In this process, against the embedded PostgreSQL and Redis, single-threaded, man
   - the tenant lookup's statement by (token, provider) — one indexed query joined to its tenant — against the
     former statement by the tenant's single key, and the whole `tenants.selectors.tenant_by_webhook_key`;
   - the configured-provider check on the stored config;
-  - the rate limit's one Redis round trip (`integrations.webhook_rate.webhook_rate_wait`), against a bare PING.
+  - the rate limit's one Redis round trip (`buildcrm.webhook_rate.webhook_rate_wait`), against a bare PING.
 Prints the median and p99 of each in microseconds. bench/ingest.py measures the whole webhook under load.
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> int:
 
     from buildcrm.db import server_bound_cursor
     from buildcrm.redis_client import redis_client
-    from integrations.webhook_rate import webhook_rate_wait
+    from buildcrm.webhook_rate import webhook_rate_wait
     from tenants.models import Tenant, WebhookToken
     from tenants.selectors import _TENANT_BY_KEY_SQL, tenant_by_webhook_key, webhook_provider_configured
 

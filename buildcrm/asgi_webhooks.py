@@ -4,7 +4,7 @@ Django's request machinery.
 Through Django's ASGI handler every request walks the middleware chain (tenant domain lookup, sessions,
 CSRF, auth — each sync middleware a hop to a thread) and then the sync view in a thread of its own; for a
 webhook none of that does anything. Here the body is read on the event loop (refused at 1 MiB) and the
-same `integrations.views.webhook_answer` that Django's view calls runs on a small pool of threads, so
+same `buildcrm.webhooks.webhook_answer` that Django's view calls runs on a small pool of threads, so
 requests wait for PostgreSQL in parallel (their commits share WAL flushes) instead of one after another.
 Every other request, and a webhook on any other host, goes to Django unchanged.
 """
@@ -24,6 +24,7 @@ from django.utils.datastructures import CaseInsensitiveMapping
 from buildcrm.db import database_unavailable
 from buildcrm.hosts import hostname, scope_header
 from buildcrm.middleware import OUTAGE, unavailable_response
+from buildcrm.webhooks import webhook_answer
 
 log = logging.getLogger("buildcrm.webhooks")
 _thread = threading.local()
@@ -66,8 +67,6 @@ class WebhookFastPath:
 
 
 def _answer(provider: str, key: str, method: str, body: bytes | None, headers, query) -> HttpResponse:
-    from integrations.views import webhook_answer
-
     # With the connection pool (servers), each thread keeps its connection, and the search path last set on
     # it, from one webhook to the next; one that saw an error is dropped, so the next webhook gets a fresh one,
     # and so is one kept from before a database outage (the server it talked to is gone).

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from buildcrm.health import healthz
+from buildcrm.webhooks import webhook
 
 admin.site.site_header = "BuildCRM — платформа"
 admin.site.site_title = "BuildCRM admin"
@@ -12,7 +13,7 @@ admin.site.index_title = "Клиенты платформы"
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("webhooks/", include("integrations.urls")),
+    path("webhooks/<str:provider>/<str:key>/", webhook),
     path("oauth/google/", include("tenants.oauth")),
     path("healthz", healthz),
 ]

@@ -2,7 +2,6 @@
 used by the AI, people and follow-ups (message row → Celery task → channel adapter → provider)."""
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import random
@@ -25,21 +24,14 @@ from conversations.media import MediaRejected, media_verified
 from conversations.models import AuthorKind, Direction, InboundEvent, Message, MessageStatus
 from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, clean_text
 from integrations.media import MediaFetchError
+from integrations.registry import channel, find
 from leads import services as lead_services
 from leads.models import Lead
 from tenants.services import health_record
 
 log = logging.getLogger("buildcrm.conversations")
 
-ADAPTERS = {"chatflow": "integrations.chatflow", "whatsapp": "integrations.whatsapp_cloud",
-            "telegram": "integrations.telegram", "sandbox": "integrations.sandbox"}
-CONFIG_KEYS = {"chatflow": "chatflow", "whatsapp": "whatsapp_cloud", "telegram": "telegram"}
 STATUS_RANK = {MessageStatus.QUEUED: 0, MessageStatus.SENT: 1, MessageStatus.DELIVERED: 2, MessageStatus.READ: 3}
-WINDOW = timedelta(hours=24)
-
-
-def adapter(provider: str):
-    return importlib.import_module(ADAPTERS[provider])
 
 
 _CHANNEL_CONFIGS: dict[tuple, dict] = {}
@@ -53,7 +45,8 @@ def channel_config(provider: str) -> dict:
 
     from tenants import config as tconfig
 
-    key = CONFIG_KEYS.get(provider)
+    found = find(provider)
+    key = found.config_key if found else None
     if not key:
         return {}
     stored = (connection.tenant.config or {}).get("channels", {}).get(key) or {}
@@ -216,7 +209,7 @@ def _store_inbound_message(item: InboundMessage, *, source: str, event: dict | N
     params = {f.attname: f.get_db_prep_save(f.pre_save(message, add=True), connection)
               for f in _MESSAGE_FIELDS if f.attname != "lead_id"}
     at = message.created_at
-    params.update(channel=lead_services.PROVIDER_CHANNEL.get(item.provider, "sandbox"), identity=item.identity,
+    params.update(channel=lead_services.channel_of(item.provider), identity=item.identity,
                   provider=item.provider, preview=Jsonb(lead_services.message_preview(message)), at=at)
     with server_bound_cursor() as cursor:
         if event is None:
@@ -339,7 +332,7 @@ def _inbound_client(message: Message) -> tuple:
     """Whose message this is: its lead, or (before the lead exists) its channel identity."""
     if message.lead_id is not None:
         return ("lead", message.lead_id)
-    return (lead_services.PROVIDER_CHANNEL.get(message.provider, "sandbox"), message.meta.get("identity"))
+    return (lead_services.channel_of(message.provider), message.meta.get("identity"))
 
 
 def _inbound_done(ids: list[int]) -> None:
@@ -432,7 +425,7 @@ def reaction_apply(*, reaction: Reaction) -> Message | None:
     message (the caller records the event as such): a reaction never becomes a message of its own."""
     from leads.models import LeadIdentity
 
-    channel = lead_services.PROVIDER_CHANNEL.get(reaction.provider, "sandbox")
+    channel = lead_services.channel_of(reaction.provider)
     lead_id = LeadIdentity.objects.filter(channel=channel, identity=reaction.identity).values_list(
         "lead_id", flat=True).first()
     message = Message.objects.select_for_update().filter(
@@ -674,9 +667,10 @@ def _deliver_claimed(message: Message, attempt: int, *, recipient: str, sent: li
     outbound = OutboundMessage(kind=message.kind, to=recipient, text=message.text,
                                media_url=message.media_url or None, caption=message.caption or None,
                                items=message.items, template=message.template)
-    window_open = bool(lead.last_inbound_at and timezone.now() - lead.last_inbound_at < WINDOW)
     try:
-        result = adapter(message.provider).send(channel_config(message.provider), outbound, window_open=window_open)
+        sender = channel(message.provider)
+        window_open = sender.window_open(lead.last_inbound_at, timezone.now())
+        result = sender.send(channel_config(message.provider), outbound, window_open=window_open)
     except SendError as exc:
         if exc.retryable and attempt < settings.SEND_MAX_ATTEMPTS:
             log.warning("lead=%s message=%s send retry attempt=%s: %s", lead.pk, message.pk, attempt, exc.detail)
@@ -803,10 +797,6 @@ def media_save_upload(*, upload, base_url: str = "") -> str:
 # Inbound media: a worker fetches what Cloud API and Telegram only reference (a media id, a file_id) with the
 # tenant's credentials into our media storage, so the PWA can show it; the drain only queues the work.
 
-MEDIA_PROVIDERS = ("whatsapp", "telegram")
-TELEGRAM_FILE_PREFIX = "tg-file:"
-
-
 def tenant_base_url() -> str:
     """The current tenant's own address as a browser reaches it (its primary domain, PUBLIC_URL_SCHEME and
     PUBLIC_URL_PORT), for links made where there is no request: a worker."""
@@ -817,16 +807,13 @@ def tenant_base_url() -> str:
 
 
 def media_reference(message: Message) -> str | None:
-    """The provider's reference of a client's media not fetched yet: a Cloud API media id (the parser writes
-    `{api_url}/{media_id}`) or a Telegram file_id (`tg-file:<file_id>`). None once fetched or when not ours."""
+    """The provider's reference of a client's media not fetched yet, as its channel reads it from the `media_url`
+    its parser wrote (a Cloud API media id, a Telegram file_id). None once fetched or when not a reference."""
     url = message.media_url or ""
-    if message.direction != Direction.IN or message.provider not in MEDIA_PROVIDERS or not url or \
-            (message.meta or {}).get("media"):
+    source = find(message.provider)
+    if message.direction != Direction.IN or source is None or not url or (message.meta or {}).get("media"):
         return None
-    if message.provider == "telegram":
-        return (url[len(TELEGRAM_FILE_PREFIX):] or None) if url.startswith(TELEGRAM_FILE_PREFIX) else None
-    media_id = url.rstrip("/").rsplit("/", 1)[-1]
-    return media_id if media_id.isdigit() else None
+    return source.media_ref(url)
 
 
 def media_fetch_queue(*, messages: list[Message]) -> None:
@@ -858,7 +845,7 @@ def message_media_fetch(*, message_id: int, attempt: int = 1) -> str:
     if ref is None:
         return "skipped"
     try:
-        fetched = adapter(message.provider).fetch_media(channel_config(message.provider), ref,
+        fetched = channel(message.provider).fetch_media(channel_config(message.provider), ref,
                                                         max_bytes=settings.MEDIA_FETCH_MAX_BYTES)
         mimetype, extension = media_verified(fetched.content, declared=fetched.mimetype or message.mimetype,
                                              max_pixels=settings.MEDIA_IMAGE_MAX_PIXELS)

@@ -25,12 +25,12 @@ from followups import scheduling
 from followups.models import OPEN_STATUSES, Content, ContentDelivery, FollowUp, FollowUpKind, FollowUpStatus
 from followups.scheduling import FollowupSettings, settings_current
 from followups.selectors import content_pick  # noqa: F401  (the selection service, re-exported)
+from integrations.registry import find
 
 log = logging.getLogger("buildcrm.followups")
 
 CLAIM_TIMEOUT = timedelta(minutes=10)
 WA_NO_TEMPLATE = "WhatsApp 24h window closed and no approved template"
-WA_WINDOW = timedelta(hours=24)
 QUIET_KINDS = (FollowUpKind.FOLLOWUP, FollowUpKind.ONBOARDING)
 
 
@@ -413,7 +413,8 @@ def _verdict(row: dict, lead, *, s: FollowupSettings, now: datetime, seen: dict,
     before = [due for step, due in earlier.get((lead.pk, kind), ()) if step < row["step"]]
     if before:
         return ("release", functools.partial(scheduling.quiet_shift, max(before[0], now) + gap, s, rng))
-    if lead.provider == "whatsapp" and not (lead.last_inbound_at and now - lead.last_inbound_at < WA_WINDOW):
+    speaks = find(lead.provider)  # the Cloud API's 24-hour window closed: only a template may go
+    if speaks is not None and not speaks.window_open(lead.last_inbound_at, now):
         name = (row["meta"] or {}).get("template") or s.wa_template
         if not name:
             return ("close", FollowUpStatus.SKIPPED, WA_NO_TEMPLATE)

@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+PROVIDER = "amocrm"
 # amoCRM allows 7 requests per second per account; going over it earns 429s and, if repeated, a ban.
 AMO_RATE = 7
 AMO_PER = 1.0
@@ -63,6 +64,12 @@ class AmoAuthError(AmoApiError):
 
 
 # --- webhook ---------------------------------------------------------------------------------------
+
+
+def webhook_configured(config: object) -> bool:
+    """Whether the tenant's `amocrm` section, as stored, is enough for its webhook to be accepted: the account's
+    `base_url` (a hook without `account[id]` is matched by its subdomain)."""
+    return isinstance(config, dict) and bool(config.get("base_url"))
 
 
 class AmoLeadEvent(NamedTuple):

@@ -50,6 +50,7 @@ from integrations.base import (
     vcard_contact,
     webhook_parser,
 )
+from integrations.channel import Channel
 
 log = logging.getLogger("buildcrm.integrations")
 PROVIDER = "chatflow"
@@ -345,3 +346,14 @@ def send(
             if message_id:
                 ids.append(message_id)
     return SendResult(provider_message_ids=ids)
+
+
+class ChatFlow(Channel):
+    """ChatFlow: an ordinary WhatsApp account behind a gateway (no messaging window; media URLs are public)."""
+
+    provider = PROVIDER
+    config_key = "chatflow"
+    lead_channel = "whatsapp"
+    required_keys = ("token", "instance_id")
+    parse_webhook = staticmethod(parse_webhook)
+    send = staticmethod(send)

@@ -20,6 +20,7 @@ from integrations.base import (
     check_kind,
     digits,
 )
+from integrations.channel import Channel
 
 PROVIDER = "sandbox"
 SUPPORTED_KINDS = ("text", "image", "album", "link", "voice", "audio", "document", "video", "template")
@@ -58,3 +59,12 @@ def send(
     """Accept any well-formed message without HTTP; the caller stores it for GET /api/sandbox/messages/."""
     check_kind(PROVIDER, message, SUPPORTED_KINDS)
     return SendResult(provider_message_ids=[f"sandbox-{uuid.uuid4().hex}"])
+
+
+class Sandbox(Channel):
+    """The built-in test channel: no webhook (our own API plays the client), no configuration."""
+
+    provider = PROVIDER
+    lead_channel = "sandbox"
+    webhook = False
+    send = staticmethod(send)

@@ -44,11 +44,14 @@ from integrations.base import (
     utc_from_timestamp,
     webhook_parser,
 )
+from integrations.channel import Channel
+from integrations.media import FetchedMedia, MediaFetchError, download, media_client, request, size_of, too_large
 
 PROVIDER = "telegram"
 DEFAULT_API_URL = "https://api.telegram.org"
 SECRET_HEADER = "x-telegram-bot-api-secret-token"
 MEDIA_GROUP_MAX = 10  # Telegram accepts 2–10 items per sendMediaGroup
+FILE_PREFIX = "tg-file:"  # a client's media as the parser stores it: the file_id to fetch, behind this prefix
 
 # Outbound kind → (Bot API method, field holding the media).
 _MEDIA_METHODS = {
@@ -62,7 +65,7 @@ _MEDIA_METHODS = {
 
 def _file(part: dict, where: str) -> str | None:
     file_id = part.get("file_id")
-    return f"tg-file:{provider_id(file_id, f'{where}.file_id')}" if file_id not in (None, "") else None
+    return f"{FILE_PREFIX}{provider_id(file_id, f'{where}.file_id')}" if file_id not in (None, "") else None
 
 
 def _chat_id(value: object, where: str) -> int:
@@ -334,13 +337,16 @@ def send(
 # --- inbound media ---------------------------------------------------------------------------------------
 
 
-def fetch_media(config: dict, file_id: str, *, max_bytes: int, client: httpx.Client | None = None):
+def media_ref(media_url: str) -> str | None:
+    """The file_id in a stored `tg-file:<file_id>` (what parse_webhook writes for a client's media)."""
+    return (media_url[len(FILE_PREFIX):] or None) if media_url.startswith(FILE_PREFIX) else None
+
+
+def fetch_media(config: dict, file_id: str, *, max_bytes: int, client: httpx.Client | None = None) -> FetchedMedia:
     """A client's file by its file_id: `getFile` gives its `file_path` (and `file_size`), then
     `GET {api_url}/file/bot<token>/<file_path>`. Over `max_bytes` (the Bot API serves at most 20 MB), nothing is
     read. Telegram declares no type: the caller verifies the bytes. Returns integrations.media.FetchedMedia;
     raises MediaFetchError (whose detail never holds the token)."""
-    from integrations.media import FetchedMedia, MediaFetchError, download, media_client, request, size_of, too_large
-
     token = str(config.get("bot_token") or "")
     if not token:
         raise MediaFetchError("telegram: bot_token is not configured", retryable=False)
@@ -365,3 +371,16 @@ def fetch_media(config: dict, file_id: str, *, max_bytes: int, client: httpx.Cli
             raise too_large(PROVIDER, size, max_bytes)
         content, _ = download(http, PROVIDER, f"{base}/file/bot{token}/{file_path.lstrip('/')}", max_bytes=max_bytes)
     return FetchedMedia(content=content, mimetype=None, provider_size=size)
+
+
+class Telegram(Channel):
+    """The Bot API: a secret-token webhook, no messaging window, media by file_id."""
+
+    provider = PROVIDER
+    config_key = "telegram"
+    lead_channel = "telegram"
+    required_keys = ("bot_token", "secret_token")
+    parse_webhook = staticmethod(parse_webhook)
+    send = staticmethod(send)
+    media_ref = staticmethod(media_ref)
+    fetch_media = staticmethod(fetch_media)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -50,6 +51,8 @@ from integrations.base import (
     utc_from_timestamp,
     webhook_parser,
 )
+from integrations.channel import Channel
+from integrations.media import FetchedMedia, MediaFetchError, download, media_client, request, size_of, too_large
 
 PROVIDER = "whatsapp"
 DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
@@ -369,12 +372,16 @@ def send(
 # --- inbound media ---------------------------------------------------------------------------------------
 
 
-def fetch_media(config: dict, media_id: str, *, max_bytes: int, client: httpx.Client | None = None):
+def media_ref(media_url: str) -> str | None:
+    """The media id in a stored `{api_url}/{media_id}` (what parse_webhook writes for a client's media)."""
+    media_id = media_url.rstrip("/").rsplit("/", 1)[-1]
+    return media_id if media_id.isdigit() else None
+
+
+def fetch_media(config: dict, media_id: str, *, max_bytes: int, client: httpx.Client | None = None) -> FetchedMedia:
     """A client's media by its id: `GET {api_url}/{media_id}` with the bearer token gives a short-lived `url`
     (with `mime_type`, `file_size`), which is read with the same token. Over `max_bytes`, nothing is read.
     Returns integrations.media.FetchedMedia; raises MediaFetchError."""
-    from integrations.media import FetchedMedia, MediaFetchError, download, media_client, request, size_of, too_large
-
     if not str(media_id).isdigit():
         raise MediaFetchError(f"whatsapp: {str(media_id)[:40]!r} is not a media id", retryable=False)
     token = str(config.get("access_token") or "")
@@ -394,3 +401,20 @@ def fetch_media(config: dict, media_id: str, *, max_bytes: int, client: httpx.Cl
         content, content_type = download(http, PROVIDER, url, max_bytes=max_bytes, headers=headers)
     mimetype = info.get("mime_type") if isinstance(info.get("mime_type"), str) else content_type
     return FetchedMedia(content=content, mimetype=mimetype or None, provider_size=size)
+
+
+class WhatsAppCloud(Channel):
+    """Meta's Cloud API: a signed webhook with a GET subscription handshake, the 24-hour customer service window
+    (outside it only templates go out), media by id."""
+
+    provider = PROVIDER
+    config_key = "whatsapp_cloud"
+    lead_channel = "whatsapp"
+    required_keys = ("app_secret",)
+    subscription_keys = ("verify_token",)
+    window = timedelta(hours=24)
+    parse_webhook = staticmethod(parse_webhook)
+    verify_subscription = staticmethod(verify_subscription)
+    send = staticmethod(send)
+    media_ref = staticmethod(media_ref)
+    fetch_media = staticmethod(fetch_media)

@@ -10,12 +10,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from integrations.registry import find
 from leads.models import ActorKind, Channel, Lead, LeadEvent, LeadIdentity, Stage, StageKind
 
 log = logging.getLogger("buildcrm.leads")
 
-PROVIDER_CHANNEL = {"chatflow": Channel.WHATSAPP, "whatsapp": Channel.WHATSAPP, "telegram": Channel.TELEGRAM,
-                    "instagram": Channel.INSTAGRAM, "sandbox": Channel.SANDBOX}
 USER_EDITABLE = ("name", "phone", "email", "city", "ai_enabled", "source_info")
 SYSTEM_EDITABLE = USER_EDITABLE + ("preferred_time", "call_requested", "needs_human", "needs_human_reason",
                                    "refused", "campaign", "source")
@@ -35,6 +34,13 @@ class Actor:
 
 AI = Actor(ActorKind.AI)
 SYSTEM = Actor(ActorKind.SYSTEM)
+
+
+def channel_of(provider: str) -> str:
+    """The lead channel a provider speaks on (ChatFlow and the Cloud API are both WhatsApp); the sandbox's for a
+    provider we have no channel for."""
+    found = find(provider)
+    return found.lead_channel if found else Channel.SANDBOX
 
 
 def user_actor(user) -> Actor:
@@ -78,7 +84,7 @@ def publish_leads(lead_ids: list[int], event_type: str = "lead.updated") -> None
 def lead_for_inbound(*, provider: str, identity: str, phone: str | None, name: str | None,
                      source: str = "") -> tuple[Lead, bool]:
     """The lead a channel identity belongs to, created when new; merged by phone across channels."""
-    channel = PROVIDER_CHANNEL.get(provider, Channel.SANDBOX)
+    channel = channel_of(provider)
     found = LeadIdentity.objects.select_related("lead").filter(channel=channel, identity=identity).first()
     if found:
         lead = found.lead

@@ -9,6 +9,8 @@ from django.db.models import QuerySet
 
 from buildcrm.db import server_bound_cursor
 from buildcrm.hosts import hostname
+from integrations import amocrm
+from integrations.registry import channel, channels
 from tenants.models import Domain, Tenant, WebhookToken
 
 _CONFIGS: dict[tuple, dict] = {}
@@ -38,30 +40,22 @@ def tenants_active() -> QuerySet[Tenant]:
     return Tenant.objects.filter(is_active=True, is_template=False).exclude(schema_name="public")
 
 
-# What a tenant must have configured (contract section 3 keys) before a provider's webhook URL opens: the
-# config section and the keys in it that must be non-empty. Until then the URL answers 404 even with the right
-# token. Meta's GET verification handshake also needs the verify token.
-WEBHOOK_PROVIDERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "chatflow": (("channels", "chatflow"), ("token", "instance_id")),
-    "whatsapp": (("channels", "whatsapp_cloud"), ("app_secret",)),
-    "telegram": (("channels", "telegram"), ("bot_token", "secret_token")),
-    "amocrm": (("amocrm",), ("base_url",)),
-}
-WEBHOOK_GET_KEYS: dict[str, tuple[str, ...]] = {"whatsapp": ("verify_token",)}
+# The providers with a webhook URL (each with its own token): the channels that take webhooks, and amoCRM.
+WEBHOOK_PROVIDERS: tuple[str, ...] = (*(c.provider for c in channels() if c.webhook), amocrm.PROVIDER)
 
 
 def webhook_provider_configured(*, config: dict, provider: str, method: str = "POST") -> bool:
-    """Whether the tenant configured `provider` enough for its webhook to be accepted. Reads the stored
-    document as it is (a set secret is a non-empty encrypted string): no decryption, no query."""
+    """Whether the tenant configured `provider` enough for its webhook to be accepted (contract section 3 keys:
+    the channel's own rule, `Channel.configured`, or amoCRM's); until then its URL answers 404 even with the right
+    token. Reads the stored document as it is (a set secret is a non-empty encrypted string): no decryption, no
+    query."""
     if provider not in WEBHOOK_PROVIDERS:
         return False
-    path, keys = WEBHOOK_PROVIDERS[provider]
-    if method == "GET":
-        keys = keys + WEBHOOK_GET_KEYS.get(provider, ())
-    section = config
-    for key in path:
-        section = section.get(key) if isinstance(section, dict) else None
-    return isinstance(section, dict) and all(section.get(key) for key in keys)
+    if provider == amocrm.PROVIDER:
+        return amocrm.webhook_configured(config.get("amocrm"))
+    found = channel(provider)
+    sections = config.get("channels")
+    return found.configured(sections.get(found.config_key) if isinstance(sections, dict) else None, method=method)
 
 
 _TENANT_FIELDS = Tenant._meta.concrete_fields

@@ -16,10 +16,10 @@ from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from buildcrm.webhooks import _event_id
 from conversations.models import Direction, InboundEvent, Message, MessageStatus
 from conversations.services import INBOUND_MAX_ATTEMPTS, inbound_process_pending, inbound_receive
 from followups.models import FollowUp
-from integrations.views import _event_id
 from leads.models import Lead, LeadIdentity
 from leads.services import lead_for_inbound
 from tenants.models import TenantHealth

@@ -1,12 +1,15 @@
 """The LLM prompt: platform guardrails + the tenant's prompt and facts + the lead's profile and phase + a
 running summary of older messages + a window of recent ones. Sizes are bounded piece by piece, so a
-200-message dialog costs about what a 5-message one does (tokens counted approximately, chars / 4)."""
+200-message dialog costs about what a 5-message one does (tokens counted approximately, chars / 4).
+
+Pure: messages and the lead are any objects with the fields `DialogMessage` and `LeadProfile` name (the stored
+rows have them), read, never changed."""
 from __future__ import annotations
 
 import json
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 WINDOW_MESSAGES = 10  # recent messages sent verbatim
 MESSAGE_CHARS = 600  # each of them cut to this
@@ -43,6 +46,30 @@ Use the dialog context so it feels personal; no pressure, no invented facts or p
 Reply with the message text only."""
 
 
+class DialogMessage(Protocol):
+    """What the prompt reads of one message of the dialog."""
+
+    direction: str  # "in" (the client) | "out" (us)
+    author_kind: str  # of an outbound message: "ai", "user" (a person), "system" …
+    kind: str  # "text", "image", "link", …
+    text: str
+    caption: str
+    media_url: str
+
+
+class LeadProfile(Protocol):
+    """What the prompt reads of the lead."""
+
+    name: str
+    city: str
+    channel: str
+    source_info: str
+    call_requested: bool
+    preferred_time: str
+    ai_state: dict  # the AI's working memory ("meeting": the booked one)
+    data: dict  # qualification values by field key
+
+
 def estimate_tokens(obj: Any) -> int:
     """Approximate token count of anything we send (JSON text length / 4)."""
     text = obj if isinstance(obj, str) else json.dumps(obj, ensure_ascii=False, default=str)
@@ -54,7 +81,7 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def message_text(m: Any, limit: int | None = None) -> str:
+def message_text(m: DialogMessage, limit: int | None = None) -> str:
     """One stored message as plain text (media as a tag plus caption), cut to `limit` characters if given."""
     text = (m.text or m.caption or "")[:limit]
     if m.kind != "text":
@@ -62,7 +89,7 @@ def message_text(m: Any, limit: int | None = None) -> str:
     return text[:limit]
 
 
-def summary_fold(summary: str, messages: list[Any]) -> str:
+def summary_fold(summary: str, messages: list[DialogMessage]) -> str:
     """Folds older messages into the running summary: one short line each, oldest dropped past the cap.
     Deterministic; collected data lives in the profile, so the summary only needs the gist of the talk."""
     lines = [ln for ln in (summary or "").split("\n") if ln]
@@ -105,7 +132,7 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
-def profile_text(*, lead: Any, fields: list[dict[str, Any]], missing: list[str], stage_kind: str) -> str:
+def profile_text(*, lead: LeadProfile, fields: list[dict[str, Any]], missing: list[str], stage_kind: str) -> str:
     lines = [f"Name: {lead.name or 'unknown'}", f"City: {lead.city or 'unknown'}", f"Channel: {lead.channel}",
              f"Stage: {stage_kind}"]
     if lead.source_info:
@@ -137,7 +164,7 @@ def profile_text(*, lead: Any, fields: list[dict[str, Any]], missing: list[str],
     return "\n".join(lines)
 
 
-def system_prompt(*, cfg: dict, lead: Any, fields: list[dict[str, Any]], missing: list[str], stage_kind: str,
+def system_prompt(*, cfg: dict, lead: LeadProfile, fields: list[dict[str, Any]], missing: list[str], stage_kind: str,
                   summary: str, now: datetime, labels: dict[str, str]) -> str:
     ai = cfg.get("ai") or {}
     parts = [GUARDRAILS]
@@ -161,7 +188,7 @@ def system_prompt(*, cfg: dict, lead: Any, fields: list[dict[str, Any]], missing
     return "\n\n".join(parts)
 
 
-def window_messages(messages: list[Any]) -> list[dict[str, str]]:
+def window_messages(messages: list[DialogMessage]) -> list[dict[str, str]]:
     """Recent stored messages as chat turns: client → user, everything we sent → assistant."""
     out: list[dict[str, str]] = []
     for m in messages:

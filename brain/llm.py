@@ -7,6 +7,8 @@ jitter, bounded; a model that keeps sending bad tool arguments, an empty answer 
 is a failure too, and so is the turn's time budget running out: with a `deadline`, no HTTP call waits past
 it (each call's timeout is cut to the time left) and no retry starts that could not finish before it. Every
 failure surfaces as `LlmFailure`, and the caller answers with the offline brain.
+
+Pure: what it needs of the platform (the OPENAI_* fallbacks, the retry backoff) comes in as `LlmDefaults`.
 """
 from __future__ import annotations
 
@@ -16,11 +18,9 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from django.conf import settings
-
-from aiagent.prompts import estimate_tokens
+from brain.prompts import estimate_tokens
 
 log = logging.getLogger("buildcrm.aiagent")
 
@@ -28,6 +28,8 @@ MAX_STEPS = 6  # model calls per turn (each may carry several tool calls)
 MAX_TOOL_ERRORS = 3  # bad tool arguments tolerated per turn before giving up on the model
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_RETRIES = 2
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_RETRY_BASE = 0.5  # seconds: the first retry waits about this, each next one twice as long
 MIN_CALL_SECONDS = 0.2  # less time than this left in the budget: not worth another model call
 
 
@@ -48,6 +50,25 @@ class LlmSettings:
     retry_base: float
 
 
+@dataclass(frozen=True)
+class LlmDefaults:
+    """The platform's fallbacks for what a tenant's `ai` section leaves unset (its OPENAI_* settings), and the
+    base of the retry backoff."""
+
+    base_url: str = ""
+    api_key: str = ""
+    model: str = DEFAULT_MODEL
+    retry_base: float = DEFAULT_RETRY_BASE
+
+
+class ToolRunner(Protocol):
+    """What the tool-call loop needs of whoever applies the model's tool calls."""
+
+    errors: int  # invalid tool calls so far in this turn
+
+    def run(self, name: str, arguments: Any) -> dict: ...
+
+
 @dataclass
 class LlmResult:
     text: str
@@ -57,16 +78,16 @@ class LlmResult:
     attempts: int
 
 
-def llm_settings(cfg: dict) -> LlmSettings:
-    """The tenant's base_url / api_key / model, falling back to the platform's OPENAI_* settings."""
+def llm_settings(cfg: dict, platform: LlmDefaults) -> LlmSettings:
+    """The tenant's base_url / api_key / model (`cfg`: its configuration), falling back to the platform's."""
     ai = cfg.get("ai") or {}
     return LlmSettings(
-        base_url=(ai.get("base_url") or settings.OPENAI_BASE_URL or "").rstrip("/"),
-        api_key=ai.get("api_key") or settings.OPENAI_API_KEY or "",
-        model=ai.get("model") or settings.OPENAI_MODEL or "gpt-4o-mini",
+        base_url=(ai.get("base_url") or platform.base_url or "").rstrip("/"),
+        api_key=ai.get("api_key") or platform.api_key or "",
+        model=ai.get("model") or platform.model or DEFAULT_MODEL,
         timeout=float(ai.get("timeout_seconds") or DEFAULT_TIMEOUT),
         max_retries=max(0, min(int(ai.get("max_retries", DEFAULT_RETRIES)), 5)),
-        retry_base=float(getattr(settings, "AI_RETRY_BASE_SECONDS", 0.5)),
+        retry_base=float(platform.retry_base),
     )
 
 
@@ -147,10 +168,10 @@ def chat(s: LlmSettings, messages: list[dict], tools: list[dict] | None = None, 
     raise LlmFailure(f"LLM failed after {s.max_retries + 1} attempts: {last}", attempts_used[0])
 
 
-def run_turn(*, s: LlmSettings, system: str, history: list[dict], tools: list[dict], runner,
+def run_turn(*, s: LlmSettings, system: str, history: list[dict], tools: list[dict], runner: ToolRunner,
              deadline: float | None = None) -> LlmResult:
     """The tool-call loop. `runner.run(name, arguments_json) -> dict` applies one call and counts invalid
-    arguments in `runner.errors` (aiagent.tools.ToolRunner); returns the final text. Raises LlmFailure, also
+    arguments in `runner.errors`; returns the final text. Raises LlmFailure, also
     when `deadline` (time.monotonic()) passes before the model's final text."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": system}, *history]
     prompt_tokens = estimate_tokens(messages) + estimate_tokens(tools)

@@ -217,9 +217,9 @@ _TIME_NUM_RE = re.compile(
     r"|\b\d{1,2}\s*(?:am|pm)\b"
 )
 _TIME_DOT_RE = re.compile(r"\d{1,2}\.\d{2}")
-# Every pattern here must stay linear on any input (tests/aiagent/test_hostile.py, bench/nlu_hostile.py): a
-# pattern that opens with a repeated class starts only where that class's run starts (a lookbehind), or a
-# 100 KB run of letters is rescanned from each of its positions.
+# Every pattern here must stay linear on any input (tests/brain/test_hostile.py, tests/aiagent/test_hostile.py,
+# bench/nlu_hostile.py): a pattern that opens with a repeated class starts only where that class's run starts (a
+# lookbehind), or a 100 KB run of letters is rescanned from each of its positions.
 _EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 _PHONE_RE = re.compile(r"(?:\+7|\b8|\b7)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}\b")
 _URL_RE = re.compile(r"https?://\S+|www\.\S+")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiagent.nlu import CITY_EN, Extraction, _stem, check_deadline, extract, guess_language
+from brain.nlu import CITY_EN, Extraction, _stem, check_deadline, extract, guess_language
 
 # ---------------------------------------------------------------------------------------------------------
 # Data

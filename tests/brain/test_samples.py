@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from aiagent.offline import DialogState, plan_turn
 from aiagent.presets import get_preset
+from brain.offline import DialogState, plan_turn
 
 HERE = Path(__file__).parent
 

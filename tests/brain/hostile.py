@@ -1,4 +1,5 @@
-"""Hostile text for the brain, shared by tests/aiagent/test_hostile.py and bench/nlu_hostile.py.
+"""Hostile text for the brain, shared by tests/brain/test_hostile.py, tests/aiagent/test_hostile.py and
+bench/nlu_hostile.py.
 
 FAMILIES are the shapes that make a backtracking pattern rescan its input: long runs of one character class
 (digits, letters, '@', '.', spaces, newlines), mixed scripts, and the prefixes the brain's own patterns look
