@@ -15,7 +15,7 @@ from rest_framework.authtoken.models import Token
 
 from accounts.models import User
 from accounts.permissions import can_manage
-from conversations.realtime import group_account, publish, session_fingerprint
+from core.realtime import group_account, publish, session_fingerprint
 
 log = logging.getLogger("buildcrm.accounts")
 

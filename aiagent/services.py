@@ -29,9 +29,9 @@ from aiagent.models import AiTurn
 from aiagent.nlu import BrainTimeout, Extraction, extract, guess_language
 from aiagent.offline import DialogState, TurnPlan, first_contact_text, plan_turn
 from aiagent.tools import ToolRunner, tool_schemas
-from buildcrm.db import advisory_lock
 from conversations.models import Direction, Message
 from conversations.services import message_send
+from core.db import advisory_lock
 from leads import services as lead_services
 from leads.models import Lead, Stage, StageKind
 from tenants.selectors import tenant_config_current

@@ -8,7 +8,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from aiagent import services
-from buildcrm.db import database_unavailable
+from core.db import database_unavailable
 
 log = logging.getLogger("buildcrm.aiagent")
 

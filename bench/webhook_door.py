@@ -41,8 +41,8 @@ def main() -> int:
     django_setup()
     from django.conf import settings
 
-    from buildcrm.db import server_bound_cursor
-    from buildcrm.redis_client import redis_client
+    from core.db import server_bound_cursor
+    from core.redis_client import redis_client
     from integrations.webhook_rate import webhook_rate_wait
     from tenants.models import Tenant, WebhookToken
     from tenants.selectors import _TENANT_BY_KEY_SQL, tenant_by_webhook_key, webhook_provider_configured

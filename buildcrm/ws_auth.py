@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django_tenants.utils import tenant_context
 
-from buildcrm.hosts import hostname, scope_header
+from core.hosts import hostname, scope_header
 
 log = logging.getLogger("buildcrm.ws")
 

@@ -3,7 +3,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import tenant_context
 
-from conversations.realtime import group_account, group_staff, group_user, session_fingerprint
+from core.realtime import group_account, group_staff, group_user, session_fingerprint
 
 
 @database_sync_to_async

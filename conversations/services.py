@@ -20,9 +20,9 @@ from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from buildcrm.db import insert_rows, server_bound_cursor
 from conversations.media import MediaRejected, media_verified
 from conversations.models import AuthorKind, Direction, InboundEvent, Message, MessageStatus
+from core.db import insert_rows, server_bound_cursor
 from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, clean_text
 from integrations.media import MediaFetchError
 from leads import services as lead_services
@@ -87,8 +87,8 @@ def _publish_messages_as_stored(messages: list[Message], event_type: str = "mess
 
 
 def _publish_now(tenant_id: int, messages: list[Message], event_type: str) -> None:
-    from conversations.realtime import publish
     from conversations.serializers import MessageOut
+    from core.realtime import publish
     from leads.selectors import lead_audience_groups
 
     for message, data in zip(messages, MessageOut(messages, many=True).data, strict=True):
@@ -246,8 +246,8 @@ def inbound_processing_kick(*, schema: str) -> None:
     """Queues one drain of the tenant's pending client messages unless one is already queued: under a burst
     of webhooks this costs one Redis command per message and one Celery task per batch. If Redis or the
     broker is down, the periodic sweep (conversations.tasks.process_inbound, every few seconds) drains them."""
-    from buildcrm.redis_client import redis_client
     from conversations.tasks import process_inbound
+    from core.redis_client import redis_client
 
     try:
         if redis_client().set(_kick_key(schema), "1", nx=True, ex=INBOUND_KICK_SECONDS):
@@ -267,7 +267,7 @@ def inbound_process_pending(*, batch: int = 200) -> int | None:
     next drain (its client's later messages wait behind it) and after INBOUND_MAX_ATTEMPTS is set aside with
     its error, so no message stalls anyone else's. Returns how many were processed, or None when another
     drainer is at work (the caller retries shortly)."""
-    from buildcrm.redis_client import redis_client
+    from core.redis_client import redis_client
 
     lock = f"inbound:{connection.schema_name}"
     with connection.cursor() as cursor:

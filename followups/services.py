@@ -307,7 +307,7 @@ def _send_chunk(part: list[dict], *, leads: dict, texts: dict, s: FollowupSettin
                 sends.append((row, *decided))
         messages_send([message for _, message, _ in sends if message.pk is None])
         if sends:
-            from buildcrm.db import server_bound_cursor
+            from core.db import server_bound_cursor
 
             with server_bound_cursor() as cursor:
                 cursor.execute(

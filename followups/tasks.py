@@ -3,7 +3,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import connection
 
-from buildcrm.redis_client import redis_lock
+from core.redis_client import redis_lock
 from followups import services
 
 

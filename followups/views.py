@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOwnerOrHead, IsTenantUser
-from buildcrm.api import InputSerializer, QueryBooleanField, query_params
+from core.api import InputSerializer, QueryBooleanField, query_params
 from followups import selectors, services
 from followups.models import Content, ContentType, FollowUpKind
 from leads.models import StageKind, Temperature

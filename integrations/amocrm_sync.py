@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from buildcrm.redis_client import redis_client, redis_lock
+from core.redis_client import redis_client, redis_lock
 from integrations.amocrm import AMO_PER, AMO_RATE, AmoApiError, AmoAuthError, AmoClient, RedisRateLimiter
 from integrations.models import AmoLeadLink
 from leads.models import Lead

@@ -34,7 +34,7 @@ def user_sees_all_leads(*, user) -> bool:
 
 def lead_audience_groups(*, tenant_id: int, lead) -> list[str]:
     """Websocket groups allowed to see a lead: everyone who sees all, plus its manager when restricted."""
-    from conversations.realtime import group_staff, group_user
+    from core.realtime import group_staff, group_user
 
     groups = [group_staff(tenant_id)]
     if lead.assignee_id and not managers_see_all():

@@ -63,7 +63,7 @@ def publish_leads(lead_ids: list[int], event_type: str = "lead.updated") -> None
     ids = list(lead_ids)
 
     def send() -> None:
-        from conversations.realtime import publish
+        from core.realtime import publish
         from leads.selectors import lead_audience_groups
         from leads.serializers import LeadOut
 
@@ -227,7 +227,7 @@ def _publish_removed(lead: Lead, user) -> None:
     tenant_id, lead_id, user_id = connection.tenant.id, lead.pk, user.pk
 
     def send() -> None:
-        from conversations.realtime import group_user, publish
+        from core.realtime import group_user, publish
         from leads.selectors import managers_see_all
 
         if not managers_see_all():
@@ -304,7 +304,7 @@ def leads_touch_messages(pairs: list[tuple[Lead, Any]]) -> None:
     """`lead_touch_message` for many new messages at once (a sweep's chunk), applied in order: one UPDATE …
     FROM unnest(arrays) per set of changed columns (usually one), prepared — every message sent or received
     runs this. Callers writing many leads hold their row locks already."""
-    from buildcrm.db import server_bound_cursor
+    from core.db import server_bound_cursor
 
     changes: dict[int, dict[str, Any]] = {}
     for lead, message in pairs:

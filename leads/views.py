@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOwnerOrHead, IsTenantUser
-from buildcrm.api import (
+from core.api import (
     CommaSeparatedField,
     IdField,
     InputSerializer,

@@ -11,7 +11,7 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
-from buildcrm import crypto
+from core import crypto
 
 
 class ConfigError(ValueError):

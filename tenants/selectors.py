@@ -7,8 +7,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
-from buildcrm.db import server_bound_cursor
-from buildcrm.hosts import hostname
+from core.db import server_bound_cursor
+from core.hosts import hostname
 from tenants.models import Domain, Tenant, WebhookToken
 
 _CONFIGS: dict[tuple, dict] = {}

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from buildcrm import crypto
+from core import crypto
 from tenants.models import Tenant
 from tenants.services import tenant_config_export, tenant_config_get, tenant_config_import
 
