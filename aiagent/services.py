@@ -441,7 +441,7 @@ def _qualified_text(lead: Lead, fields: list) -> str:
 
 
 def _amocrm(lead: Lead, what: str, text: str) -> None:
-    from integrations.amocrm_sync import amocrm_on_lead_change
+    from crmsync.services import amocrm_on_lead_change
 
     try:
         amocrm_on_lead_change(lead_id=lead.pk, what=what, text=text)

@@ -53,6 +53,7 @@ TENANT_APPS = [
     "aiagent",
     "followups",
     "integrations",
+    "crmsync",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

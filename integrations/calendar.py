@@ -180,7 +180,7 @@ def calendar_book(*, lead: Lead, start: datetime, duration_minutes: int | None =
         after={**booked, "attendee": attendee},
         text=f"Встреча {start.strftime('%d.%m.%Y %H:%M')} ({tz}): {booked.get('html_link') or booked.get('event_id')}",
     )
-    from integrations.amocrm_sync import amocrm_on_lead_change
+    from crmsync.services import amocrm_on_lead_change
 
     note = f"Назначена встреча {start.strftime('%d.%m.%Y %H:%M')} ({tz})."
     if booked.get("meet_link"):

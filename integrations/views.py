@@ -12,7 +12,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from conversations.services import adapter, channel_config, inbound_receive
-from integrations.amocrm_intake import amocrm_webhook
+from crmsync.intake import amocrm_webhook
 from integrations.base import InboundMessage, WebhookError
 from integrations.webhook_rate import retry_after, webhook_rate_wait
 from tenants.selectors import WEBHOOK_PROVIDERS, tenant_by_webhook_key, webhook_provider_configured

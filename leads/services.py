@@ -336,7 +336,7 @@ def leads_touch_messages(pairs: list[tuple[Lead, Any]]) -> None:
 
 def _notify_integrations(lead: Lead, what: str) -> None:
     """Outside CRMs (amoCRM) mirror stage changes and takeovers, after commit, in a worker."""
-    from integrations.amocrm_sync import amocrm_on_lead_change
+    from crmsync.services import amocrm_on_lead_change
 
     lead_id = lead.pk
     transaction.on_commit(lambda: amocrm_on_lead_change(lead_id=lead_id, what=what))

@@ -15,9 +15,9 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
+from crmsync.models import AmoLeadLink
 from integrations.calendar import CalendarUnavailable, SlotTaken, calendar_availability, calendar_book
 from integrations.google_calendar import SCOPE
-from integrations.models import AmoLeadLink
 from leads import services as lead_services
 from leads.models import LeadEvent
 from tenants.models import Tenant, TenantHealth

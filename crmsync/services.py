@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from core.redis_client import redis_client, redis_lock
+from crmsync.models import AmoLeadLink
 from integrations.amocrm import AMO_PER, AMO_RATE, AmoApiError, AmoAuthError, AmoClient, RedisRateLimiter
-from integrations.models import AmoLeadLink
 from leads.models import Lead
 from tenants.models import Tenant
 
@@ -122,7 +122,7 @@ def amocrm_on_lead_change(*, lead_id: int, what: str, text: str = "") -> bool:
         return False
 
     def enqueue() -> None:
-        from integrations.tasks import amocrm_write_back_task
+        from crmsync.tasks import amocrm_write_back_task
 
         amocrm_write_back_task.delay(lead_id, what, text or "")
 

@@ -19,6 +19,8 @@ from django.utils import timezone
 
 from conversations.models import InboundEvent
 from conversations.services import message_send
+from crmsync.models import AmoLeadLink
+from crmsync.services import _fresh_tenant, amocrm_client, amocrm_configured
 from integrations.amocrm import (
     AmoApiError,
     AmoLeadEvent,
@@ -31,8 +33,6 @@ from integrations.amocrm import (
     lead_info_text,
     parse_webhook,
 )
-from integrations.amocrm_sync import _fresh_tenant, amocrm_client, amocrm_configured
-from integrations.models import AmoLeadLink
 from leads import services as lead_services
 from leads.models import Lead
 from tenants.services import tenant_config_get
@@ -129,7 +129,7 @@ def amocrm_webhook(body: bytes) -> HttpResponse:
                    error=" | ".join(part for part in (mismatch, _not_acted_on(hook)) if part))
 
         def enqueue(ids: list[int] = queued) -> None:
-            from integrations.tasks import amocrm_intake_task
+            from crmsync.tasks import amocrm_intake_task
 
             for event_pk in ids:
                 amocrm_intake_task.delay(event_pk)

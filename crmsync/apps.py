@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CrmsyncConfig(AppConfig):
+    name = "crmsync"
+    verbose_name = "amoCRM sync"
