@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from followups.services import content_send
 from leads import services as lead_services
 from leads.models import Lead
 from meetings import services as meetings
@@ -384,8 +385,6 @@ class ToolRunner:
             content_id = int(content_id)
         if not isinstance(content_id, int) or isinstance(content_id, bool) or content_id <= 0:
             raise ToolError("content_id: a positive integer is required")
-        from followups.services import content_send
-
         try:
             sent = content_send(lead=self.lead, content_id=content_id, actor=lead_services.AI)
         except ValueError as exc:

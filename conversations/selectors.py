@@ -1,7 +1,11 @@
 """Reads for conversations."""
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef, Q
+
 from conversations.models import Message
+from leads.models import LeadIdentity
+from leads.selectors import lead_search_condition, leads_visible_to
 
 
 def messages_page(*, lead, before: int | None = None, limit: int = 50) -> list[Message]:
@@ -14,9 +18,6 @@ def messages_page(*, lead, before: int | None = None, limit: int = 50) -> list[M
 
 def sandbox_dialog(*, phone: str, user=None) -> list[Message]:
     """The sandbox client's dialog; with `user`, only when that user may see the lead."""
-    from leads.models import LeadIdentity
-    from leads.selectors import leads_visible_to
-
     found = LeadIdentity.objects.filter(channel="sandbox", identity=phone)
     if user is not None:
         found = found.filter(lead__in=leads_visible_to(user=user).values("id"))
@@ -25,3 +26,9 @@ def sandbox_dialog(*, phone: str, user=None) -> list[Message]:
         return []
     return list(Message.objects.filter(lead_id=lead_id).select_related("author_user").order_by("id")[:500])
 
+
+
+@lead_search_condition
+def leads_with_words(q: str) -> Q:
+    """The leads list's search looks in the words of the dialog too (leads.selectors.leads_filtered)."""
+    return Q(Exists(Message.objects.filter(lead=OuterRef("pk"), text__icontains=q)))

@@ -25,19 +25,31 @@ from django.db import transaction
 
 log = logging.getLogger("buildcrm.events")
 
-# The catalogue: every event, who emits it, what it carries. An unknown name is a programming error.
+# The catalogue: every event, who emits it, what it carries (and who listens, for the reader). An unknown name is a
+# programming error.
 EVENTS: dict[str, str] = {
-    "tenant.provisioned": "tenants: a tenant schema was created (tenant_id, owner_email); inside its schema",
-    "lead.created": "leads/crmsync: a lead that did not write first (lead_id, source, greet)",
-    "lead.stage_changed": "leads: a lead moved (lead_id, before, after: stage kinds, actor: ai|system|user)",
-    "lead.taken_over": "leads: a person took the dialog (lead_id, user_id)",
-    "lead.returned_to_ai": "leads: the dialog went back to the AI (lead_id, user_id)",
-    "lead.ai_stopped": "leads: the AI may no longer write to the lead: refused or switched off (lead_id, reason)",
-    "lead.qualified": "aiagent: the lead reached complete data (lead_id, text: a summary for outside CRMs)",
-    "messages.received": "conversations: client messages processed by the drain (message_ids, lead_ids, "
-                         "new_lead_ids, firsts: {lead_id: first message id of this batch})",
-    "messages.sent": "conversations: outbound messages the provider accepted (message_ids)",
-    "meeting.booked": "meetings: a meeting was booked in the calendar (lead_id, event_id, start, text)",
+    "tenant.provisioned": "tenants.tenant_provision, inside the new schema and its transaction (tenant_id, "
+                          "owner_email, owner_name, owner_password_hash: made by django.contrib.auth.hashers) → "
+                          "accounts: the owner; leads: the default stages",
+    "lead.created": "crmsync intake: a lead that did not write first (lead_id, source, greet: whether the AI's "
+                    "first-contact chain should go) → aiagent: the first contact, on commit",
+    "lead.stage_changed": "leads.lead_move (lead_id, before, after: stage kinds, actor: ai|system|user) → followups: "
+                          "cancel on won/lost; crmsync: the stage to amoCRM, on commit",
+    "lead.taken_over": "leads.lead_takeover: a person took the dialog (lead_id, user_id) → followups: cancel; "
+                       "crmsync: the responsible user to amoCRM, on commit",
+    "lead.returned_to_ai": "leads.lead_return_to_ai (lead_id, user_id) → followups: cancel",
+    "lead.ai_stopped": "leads.lead_update: the AI may no longer write to the lead, refused or switched off (lead_id, "
+                       "reason) → followups: cancel",
+    "lead.qualified": "aiagent: the lead reached complete data (lead_id, text: a summary for outside CRMs) → crmsync: "
+                      "a note in amoCRM, on commit",
+    "messages.received": "conversations' inbound drain, per batch in its savepoint (message_ids, lead_ids, "
+                         "new_lead_ids, firsts: {lead_id: its first message id of the batch}, newest: {lead_id: its "
+                         "newest}) → followups: stop waiting, answered, interests, campaigns (the only campaign "
+                         "trigger for client messages); aiagent: the turn for each lead's newest message, on commit",
+    "messages.sent": "conversations: outbound messages the provider accepted (message_ids) → followups: the schedule "
+                     "after our message",
+    "meeting.booked": "meetings.calendar_book (lead_id, event_id, start, text: a note for outside CRMs) → crmsync: a "
+                      "note in amoCRM, on commit",
 }
 
 _PRIMITIVES = (str, int, float, bool, type(None))

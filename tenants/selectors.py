@@ -9,9 +9,16 @@ from django.db.models import QuerySet
 
 from core.db import server_bound_cursor
 from core.hosts import hostname
+from tenants import config as tconfig
 from tenants.models import Domain, Tenant, WebhookToken
 
 _CONFIGS: dict[tuple, dict] = {}
+
+
+def tenant_config_get(tenant: Tenant) -> dict:
+    """The tenant's full configuration with secrets decrypted (for our own code, never for display)."""
+    return tconfig.decrypt_secrets(tconfig.merge(tconfig.default_config(tenant.config.get("qualification_preset")
+                                                                         or "construction"), tenant.config))
 
 
 def tenant_config_current(*, fresh: bool = False) -> dict:
@@ -19,8 +26,6 @@ def tenant_config_current(*, fresh: bool = False) -> dict:
     and decrypted once per process and stored document. `fresh`: the stored document is read from the database
     first (the follow-up sweep: a change imported a moment ago applies to the very next sweep). The dict is
     shared: read it, never change it."""
-    from tenants.services import tenant_config_get
-
     tenant = connection.tenant
     if fresh:
         tenant = Tenant(pk=tenant.pk, config=Tenant.objects.filter(pk=tenant.pk).values_list("config", flat=True)
