@@ -27,6 +27,7 @@ from core.db import insert_rows, server_bound_cursor
 from core.events import emit
 from core.realtime import publish
 from core.redis_client import redis_client
+from core.tasks import enqueue
 from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, clean_text
 from integrations.media import MediaFetchError
 from leads import services as lead_services
@@ -244,11 +245,9 @@ def inbound_processing_kick(*, schema: str) -> None:
     """Queues one drain of the tenant's pending client messages unless one is already queued: under a burst
     of webhooks this costs one Redis command per message and one Celery task per batch. If Redis or the
     broker is down, the periodic sweep (conversations.tasks.process_inbound, every few seconds) drains them."""
-    from conversations.tasks import process_inbound
-
     try:
         if redis_client().set(_kick_key(schema), "1", nx=True, ex=INBOUND_KICK_SECONDS):
-            process_inbound.apply_async(headers={"_schema_name": schema})
+            enqueue("conversations.process_inbound", schema=schema)
     except Exception as exc:  # stored is stored: the sweep takes over
         log.warning("schema=%s inbound processing not queued: %s", schema, exc)
 
@@ -551,13 +550,11 @@ def outbound_batch():
 def _enqueue_delivery(message_ids: list[int]) -> None:
     """Hands committed messages to the workers. With the broker down they stay queued, and
     `messages_requeue_stale` hands them over again: the sender's committed work is not undone."""
-    from conversations.tasks import deliver_message, deliver_messages
-
     try:
         if len(message_ids) == 1:
-            deliver_message.delay(message_ids[0], attempt=1)
+            enqueue("conversations.deliver_message", message_ids[0], attempt=1)
         else:
-            deliver_messages.delay(message_ids)
+            enqueue("conversations.deliver_messages", message_ids)
     except Exception as exc:  # kombu's connection errors, after its own publish retries
         log.warning("messages=%s delivery not queued (the stale sweep will): %s", message_ids, exc)
 
@@ -583,10 +580,8 @@ def messages_requeue_stale(*, now: datetime | None = None, limit: int = 2000) ->
 
 
 def _enqueue_attempt(message_id: int, attempt: int) -> None:
-    from conversations.tasks import deliver_message
-
     try:
-        deliver_message.delay(message_id, attempt=attempt)
+        enqueue("conversations.deliver_message", message_id, attempt=attempt)
     except Exception as exc:  # the next sweep tries again
         log.warning("message=%s attempt=%s not queued: %s", message_id, attempt, exc)
 
@@ -824,11 +819,9 @@ def media_fetch_queue(*, messages: list[Message]) -> None:
 
 
 def _enqueue_media_fetch(message_ids: list[int]) -> None:
-    from conversations.tasks import fetch_media
-
     for message_id in message_ids:
         try:
-            fetch_media.delay(message_id)
+            enqueue("conversations.fetch_media", message_id)
         except Exception as exc:  # the broker is down: the message keeps its reference and says so
             log.warning("message=%s media fetch not queued: %s", message_id, exc)
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from conversations.models import InboundEvent
 from conversations.services import message_send
 from core.events import emit
+from core.tasks import enqueue
 from crmsync.models import AmoLeadLink
 from crmsync.services import _fresh_tenant, amocrm_client, amocrm_configured
 from integrations.amocrm import (
@@ -131,14 +132,12 @@ def amocrm_webhook(body: bytes) -> HttpResponse:
                    payload={**head, "ignored": hook.ignored, "skipped": hook.skipped, "form": hook.form},
                    error=" | ".join(part for part in (mismatch, _not_acted_on(hook)) if part))
 
-        def enqueue(ids: list[int] = queued) -> None:
-            from crmsync.tasks import amocrm_intake_task
-
+        def enqueue_intake(ids: list[int] = queued) -> None:
             for event_pk in ids:
-                amocrm_intake_task.delay(event_pk)
+                enqueue("integrations.amocrm_intake", event_pk)
 
         if queued:
-            transaction.on_commit(enqueue)
+            transaction.on_commit(enqueue_intake)
 
     health_record(tenant_id=tenant.pk, inbound_provider=PROVIDER)
     if mismatch:

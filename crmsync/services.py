@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import connection, transaction
 
 from core.redis_client import redis_client, redis_lock
+from core.tasks import enqueue
 from crmsync.models import AmoLeadLink
 from integrations.amocrm import AMO_PER, AMO_RATE, AmoApiError, AmoAuthError, AmoClient, RedisRateLimiter
 from leads.models import Lead
@@ -120,12 +121,7 @@ def amocrm_on_lead_change(*, lead_id: int, what: str, text: str = "") -> bool:
     if not AmoLeadLink.objects.filter(lead_id=lead_id).exists():
         return False
 
-    def enqueue() -> None:
-        from crmsync.tasks import amocrm_write_back_task
-
-        amocrm_write_back_task.delay(lead_id, what, text or "")
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: enqueue("integrations.amocrm_write_back", lead_id, what, text or ""))
     return True
 
 
