@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aiagent import engine, nlu, offline, prompts  # noqa: E402
 from aiagent.offline import DialogState, plan_turn  # noqa: E402
-from aiagent.presets import get_preset  # noqa: E402
+from tenants.presets import get_preset  # noqa: E402
 from tests.aiagent import hostile  # noqa: E402
 
 FIELDS = get_preset("construction") + get_preset("generic_b2b")

@@ -41,6 +41,7 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "channels",
+    "buildcrm",  # the web layer: no models; management commands (seed_demo)
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",

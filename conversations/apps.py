@@ -6,6 +6,7 @@ class ConversationsConfig(AppConfig):
     verbose_name = "Conversations"
 
     def ready(self) -> None:
-        # Registers what conversations contribute to a lower app's registry: the leads list's search in the words of
-        # the dialog (leads.selectors).
+        # Registers what conversations contribute to lower apps' registries: the leads list's search in the words
+        # of the dialog (leads.selectors) and the messages' pending-work counts of the tenant health view
+        # (tenants.selectors).
         from conversations import selectors  # noqa: F401

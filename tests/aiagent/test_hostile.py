@@ -19,7 +19,7 @@ from django_tenants.utils import tenant_context
 
 from aiagent import engine, llm, nlu, offline, prompts, services, tools
 from aiagent.offline import DialogState, plan_turn
-from aiagent.presets import get_preset
+from tenants.presets import get_preset
 from tests.aiagent.conftest import configure
 from tests.aiagent.hostile import hostile_text, pattern_families, regex_inventory
 from tests.aiagent.openai_standin import OpenAIStandin

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiagent.offline import DialogState, ToolCall, TurnPlan, first_contact_text, plan_turn
-from aiagent.presets import get_preset
+from tenants.presets import get_preset
 
 FACTS = [
     {

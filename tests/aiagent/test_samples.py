@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from aiagent.offline import DialogState, plan_turn
-from aiagent.presets import get_preset
+from tenants.presets import get_preset
 
 HERE = Path(__file__).parent
 
