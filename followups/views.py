@@ -140,8 +140,6 @@ class FollowUpOut(serializers.Serializer):
 
 
 class LeadFollowUpsView(APIView):
-    """GET /api/leads/{id}/followups/: a lead's touches (the lead as the user may see it, else 404)."""
-
     permission_classes = [IsTenantUser]
 
     @extend_schema(responses=FollowUpOut(many=True))
