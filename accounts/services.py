@@ -13,9 +13,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from rest_framework.authtoken.models import Token
 
-from accounts.models import User
+from accounts.models import Role, User
 from accounts.permissions import can_manage
-from conversations.realtime import group_account, publish, session_fingerprint
+from core.realtime import group_account, publish, session_fingerprint
 
 log = logging.getLogger("buildcrm.accounts")
 
@@ -216,3 +216,13 @@ def user_password_reset(*, actor: User, user: User, new_password: str) -> User:
     cache.delete_many([f"login-fail:e:{_account_key(user.email)}", f"login-fail:lock:e:{_account_key(user.email)}"])
     log.info("user=%s password reset by=%s", user.email, actor.email)
     return user
+
+
+def owner_create(*, email: str, full_name: str, password_hash: str) -> User:
+    """A new tenant's owner (inside its schema, in the provisioning transaction), with a password hashed already by
+    whoever had it in clear (django.contrib.auth.hashers.make_password)."""
+    owner = User(email=User.objects.normalize_email(email).lower(), role=Role.OWNER, full_name=full_name or "Владелец",
+                 password=password_hash)
+    owner.save()
+    log.info("user=%s created role=owner by=system", owner.email)
+    return owner

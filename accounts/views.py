@@ -16,9 +16,9 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.models import Role, User
 from accounts.permissions import IsOwnerOrHead, IsTenantUser
-from buildcrm.api import InputSerializer
-from buildcrm.api_schema import ERROR
-from buildcrm.proxies import client_ip
+from core.api import InputSerializer
+from core.api_schema import ERROR
+from core.proxies import client_ip
 
 
 class UserOut(serializers.ModelSerializer):

@@ -1,6 +1,7 @@
 """The AI manager's turns: debounced, one at a time per lead, with two brains behind one interface.
 
-    client message stored → (on commit, web process) ai_on_client_message: enqueue a turn `debounce` s later
+    client message processed → (on commit, the listener of messages.received) ai_on_client_message: enqueue a turn
+      `debounce` s later
     → (worker) ai_turn_run: a newer client message? exit, its own task answers · lock the lead (a PostgreSQL
       advisory lock: one turn per lead, released by the server if the worker dies)
       → AI off / human in charge / refused / won·lost? record a skip, no message
@@ -30,11 +31,17 @@ from brain import engine, prompts
 from brain import llm as llm_mod
 from brain.nlu import BrainTimeout, Extraction, extract, guess_language
 from brain.offline import DialogState, TurnPlan, first_contact_text, plan_turn
-from buildcrm.db import advisory_lock
 from conversations.models import Direction, Message
 from conversations.services import message_send
+from core.db import advisory_lock
+from core.events import emit
+from core.tasks import enqueue
+from followups.selectors import campaign_joined
+from followups.services import campaign_on_new_lead, content_send
 from leads import services as lead_services
 from leads.models import Lead, Stage, StageKind
+from leads.selectors import ai_silence_reason
+from tenants.config import default_config
 from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.aiagent")
@@ -107,34 +114,17 @@ def _debounce(ai: dict) -> float:
     return max(0.0, min(value, MAX_DEBOUNCE))
 
 
-def skip_reason(*, cfg: dict, lead: Lead) -> str:
-    """Why the AI must stay silent for this lead ("" when it may write)."""
-    if not (cfg.get("ai") or {}).get("enabled", True):
-        return "AI is off for the tenant"
-    if not lead.ai_enabled:
-        return "AI is off for the lead"
-    if lead.handler_id:
-        return "a person handles the dialog"
-    if lead.refused:
-        return "the client refused"
-    if lead.stage.kind in (StageKind.WON, StageKind.LOST):
-        return f"the lead is {lead.stage.kind}"
-    return ""
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Entry points
 
 
 def ai_on_client_message(*, lead_id: int, message_id: int, new_lead: bool) -> None:
-    """A client message was stored (runs on commit, in the web process: only enqueues). The turn runs
-    `ai.debounce_seconds` later and answers only if no newer client message arrived meanwhile."""
-    from aiagent.tasks import ai_reply
-
+    """A client message was stored (runs on commit: only enqueues). The turn runs `ai.debounce_seconds` later and
+    answers only if no newer client message arrived meanwhile."""
     ai = (connection.tenant.config or {}).get("ai") or {}
     delay = _debounce(ai)
     try:
-        ai_reply.apply_async(kwargs={"lead_id": lead_id, "message_id": message_id}, countdown=delay or None)
+        enqueue("aiagent.reply", lead_id=lead_id, message_id=message_id, countdown=delay or None)
     except Exception:  # the broker is down: the unanswered sweep (aiagent.tasks.sweep_unanswered) picks it up
         log.exception("lead=%s ai turn not queued message=%s", lead_id, message_id)
         return
@@ -190,7 +180,7 @@ def _turn(*, lead_id: int, trigger_id: int) -> str:
         return "answered"  # an earlier turn already read this message
     upto = pending[-1].id
     cfg = ai_config()
-    reason = skip_reason(cfg=cfg, lead=lead)
+    reason = ai_silence_reason(cfg=cfg, lead=lead)
     if reason:
         with transaction.atomic():
             fresh = Lead.objects.select_for_update().get(pk=lead.pk)
@@ -203,9 +193,9 @@ def _turn(*, lead_id: int, trigger_id: int) -> str:
     fields = list(cfg.get("qualification") or [])
     client_text = brain_text(pending)
     first_turn = not mem.get("greeted")
-    took = False
-    if first_turn:
-        took = _campaign_took(lead, client_text)
+    # A campaign takes a new lead when its first message carries the code (the followups listener of
+    # messages.received, committed before this turn was queued): then its material is the answer, not the brain's.
+    took = first_turn and campaign_joined(lead_id=lead.pk)
     runner = ToolRunner(lead=lead, fields=fields, timezone=cfg.get("timezone") or "UTC")
     provider = (cfg.get("ai") or {}).get("provider", "offline")
     brain, failure, llm, plan = "offline", "", None, None
@@ -264,7 +254,7 @@ def _conclude(*, lead: Lead, trigger_id: int, cfg: dict, fields: list, mem: dict
             return "superseded"
         # A person took over, AI switched off, refused or closed meanwhile (not by the model's own tool calls
         # before it failed: those are the turn's, and _finish handles them as always).
-        reason = "" if runner.handoff or runner.refused else skip_reason(cfg=cfg, lead=lead)
+        reason = "" if runner.handoff or runner.refused else ai_silence_reason(cfg=cfg, lead=lead)
         if reason:
             detail = "a person took over during the turn" if lead.handler_id else f"{reason} (during the turn)"
             lead.ai_state = {**(lead.ai_state or {}), "answered_upto": upto}
@@ -370,7 +360,7 @@ def _finish(*, lead_id: int, trigger_id: int, cfg: dict, fields: list, replies: 
         else:
             sent += [message_send(lead=lead, author_kind="ai", text=text, purpose="reply") for text in replies]
         if lead.stage.kind == StageKind.COMPLETE and before_kind != StageKind.COMPLETE:
-            _amocrm(lead, "qualified", _qualified_text(lead, fields))
+            emit("lead.qualified", lead_id=lead.pk, text=_qualified_text(lead, fields))
         latency = int((time.monotonic() - started) * 1000)
         AiTurn.objects.create(
             lead=lead, message_id=trigger_id, brain=brain, status="ok", detail=failure[:300],
@@ -446,15 +436,6 @@ def _qualified_text(lead: Lead, fields: list) -> str:
     return head + (". " + "; ".join(items) if items else "") + f". Оценка {lead.score} ({lead.temperature})."
 
 
-def _amocrm(lead: Lead, what: str, text: str) -> None:
-    from integrations.amocrm_sync import amocrm_on_lead_change
-
-    try:
-        amocrm_on_lead_change(lead_id=lead.pk, what=what, text=text)
-    except Exception:  # the mirror must never break a turn
-        log.exception("lead=%s amocrm %s not queued", lead.pk, what)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # First contact
 
@@ -474,8 +455,7 @@ def _greeting_line(*, lead: Lead, cfg: dict, lang: str) -> str:
 
 
 def _campaign_took(lead: Lead, text: str) -> bool:
-    from followups.services import campaign_on_new_lead
-
+    """A lead that did not write first (amoCRM) whose request carries a campaign's code joins it at first contact."""
     try:
         return bool(campaign_on_new_lead(lead=lead, text=text))
     except Exception:
@@ -512,8 +492,6 @@ def _render(template: str, *, lead: Lead, cfg: dict, with_source: bool = True) -
 
 def chain_messages(*, lead: Lead, cfg: dict, include_text: bool = True) -> list[dict[str, Any]]:
     """The tenant's first-contact chain as message_send keyword sets (content steps as {"content_id"})."""
-    from tenants.config import default_config
-
     default_text = default_config()["first_contact"][0]["text"]
     ai = cfg.get("ai") or {}
     out: list[dict[str, Any]] = []
@@ -553,12 +531,10 @@ def _send_chain(*, lead: Lead, items: list[dict[str, Any]], purpose: str) -> lis
     for item in items:
         if "content_id" in item:
             try:
-                from followups.services import content_send
-
                 message = content_send(lead=lead, content_id=item["content_id"], actor=lead_services.AI)
                 if isinstance(message, Message):
                     sent.append(message)
-            except (ImportError, ValueError) as exc:
+            except ValueError as exc:
                 log.warning("lead=%s first-contact content %s skipped: %s", lead.pk, item["content_id"], exc)
             continue
         sent.append(message_send(lead=lead, author_kind="ai", purpose=purpose, **item))
@@ -570,8 +546,6 @@ def _first_turn_chain(*, lead: Lead, cfg: dict, replies: list[str], extraction) 
     wrote its own greeting text (it asks what they need); a message with substance gets the brain's answer
     (with a greeting) and then the chain's media, link and voice steps — the chain's own greeting text would
     ignore what they already said."""
-    from tenants.config import default_config
-
     default_text = default_config()["first_contact"][0]["text"]
     bare = not (extraction.data or extraction.name or extraction.city or extraction.intents - {"greeting"})
     own_text = any(s.get("type") == "text" and s.get("text") not in ("", default_text)
@@ -593,7 +567,7 @@ def ai_first_contact(*, lead_id: int) -> list[int]:
         if lead is None:
             return []
         mem = dict(lead.ai_state or {})
-        reason = skip_reason(cfg=cfg, lead=lead)
+        reason = ai_silence_reason(cfg=cfg, lead=lead)
         if reason or mem.get("greeted"):
             log.info("lead=%s first contact skipped: %s", lead_id, reason or "already greeted")
             return []

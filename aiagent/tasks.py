@@ -8,7 +8,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from aiagent import services
-from buildcrm.db import database_unavailable
+from conversations.models import Direction, Message
+from core.db import database_unavailable
+from leads.models import Lead
 
 log = logging.getLogger("buildcrm.aiagent")
 
@@ -41,9 +43,6 @@ def sweep_unanswered() -> int:
     """Safety net: a client message whose turn was never queued (broker down at commit), got lost or died with its
     worker gets a turn now. Looks only at the last day, past AI_UNANSWERED_AFTER_SECONDS (well beyond the
     debounce)."""
-    from conversations.models import Direction, Message
-    from leads.models import Lead
-
     now = timezone.now()
     leads = (Lead.objects.filter(last_inbound_at__lt=now - timedelta(seconds=settings.AI_UNANSWERED_AFTER_SECONDS),
                                  last_inbound_at__gt=now - timedelta(days=1), ai_enabled=True, handler__isnull=True,

@@ -16,8 +16,10 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from followups.services import content_send
 from leads import services as lead_services
 from leads.models import Lead
+from meetings import services as meetings
 
 log = logging.getLogger("buildcrm.aiagent")
 
@@ -336,11 +338,9 @@ class ToolRunner:
             raise ToolError("date_to is before date_from")
         if date_to - date_from > timedelta(days=31):
             raise ToolError("at most 31 days at once")
-        from integrations import calendar
-
         try:
-            found = calendar.calendar_availability(lead=self.lead, date_from=date_from, date_to=date_to)
-        except calendar.CalendarUnavailable as exc:
+            found = meetings.calendar_availability(lead=self.lead, date_from=date_from, date_to=date_to)
+        except meetings.CalendarUnavailable as exc:
             return {"ok": False, "error": f"calendar unavailable: {_detail(exc)}; apologise and offer a call"}
         return {"ok": True, "slots": list(found.get("slots") or []), "text": found.get("text", "")}
 
@@ -363,15 +363,13 @@ class ToolRunner:
         if email and not _is_email(email):
             raise ToolError(f"email: not an e-mail address: {email!r}")
         summary = _text_arg(args, "summary", 200)
-        from integrations import calendar
-
         try:
-            booked = calendar.calendar_book(lead=self.lead, start=start, duration_minutes=duration, email=email,
+            booked = meetings.calendar_book(lead=self.lead, start=start, duration_minutes=duration, email=email,
                                             summary=summary)
-        except calendar.SlotTaken as exc:
+        except meetings.SlotTaken as exc:
             return {"ok": False, "error": f"slot taken: {_detail(exc)}",
                     "alternatives": getattr(exc, "alternatives_text", "")}
-        except calendar.CalendarUnavailable as exc:
+        except meetings.CalendarUnavailable as exc:
             return {"ok": False, "error": f"calendar unavailable: {_detail(exc)}; apologise and offer a call"}
         # calendar_book already wrote the lead's e-mail, the `meeting_booked` event and the amoCRM note.
         lead = self._fresh()
@@ -387,8 +385,6 @@ class ToolRunner:
             content_id = int(content_id)
         if not isinstance(content_id, int) or isinstance(content_id, bool) or content_id <= 0:
             raise ToolError("content_id: a positive integer is required")
-        from followups.services import content_send
-
         try:
             sent = content_send(lead=self.lead, content_id=content_id, actor=lead_services.AI)
         except ValueError as exc:

@@ -29,9 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aiagent.presets import get_preset  # noqa: E402
 from brain import engine, llm, nlu, offline, prompts  # noqa: E402
 from brain.offline import DialogState, plan_turn  # noqa: E402
+from tenants.presets import get_preset  # noqa: E402
 from tests.brain import hostile  # noqa: E402
 
 FIELDS = get_preset("construction") + get_preset("generic_b2b")

@@ -41,9 +41,9 @@ def main() -> int:
     django_setup()
     from django.conf import settings
 
-    from buildcrm.db import server_bound_cursor
-    from buildcrm.redis_client import redis_client
     from buildcrm.webhook_rate import webhook_rate_wait
+    from core.db import server_bound_cursor
+    from core.redis_client import redis_client
     from tenants.models import Tenant, WebhookToken
     from tenants.selectors import _TENANT_BY_KEY_SQL, tenant_by_webhook_key, webhook_provider_configured
 

@@ -8,8 +8,8 @@ import math
 
 from django.core.exceptions import SuspiciousOperation
 from django.http import JsonResponse
-from rest_framework import parsers, status
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
 
 MAX_QUERY_VALUE = 1000  # characters of one query parameter (a search box, a list of ids)
 MAX_JSON_DEPTH = 32  # nesting of a JSON body: our deepest document (lead data, album items) needs 4
@@ -81,12 +81,6 @@ api_not_found = api_error_view(404, "Не найдено.")
 
 
 # --- request bodies -----------------------------------------------------------------------------------------
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Тело запроса слишком велико."
-    default_code = "payload_too_large"
 
 
 def _body_problem(value, depth: int = 0, where: str = "") -> str | None:

@@ -21,10 +21,10 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse, QueryDict
 from django.utils.datastructures import CaseInsensitiveMapping
 
-from buildcrm.db import database_unavailable
-from buildcrm.hosts import hostname, scope_header
 from buildcrm.middleware import OUTAGE, unavailable_response
 from buildcrm.webhooks import webhook_answer
+from core.db import database_unavailable
+from core.hosts import hostname, scope_header
 
 log = logging.getLogger("buildcrm.webhooks")
 _thread = threading.local()

@@ -13,7 +13,7 @@ from django.http import JsonResponse
 from django_tenants.utils import get_public_schema_name
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from buildcrm.db import database_unavailable
+from core.db import database_unavailable
 
 RETRY_AFTER_SECONDS = 5  # what a 503 tells the caller (providers retry a webhook that got no 2xx)
 PROBE_EVERY_SECONDS = 1.0  # during an outage, how often a plain connection attempt looks for the database

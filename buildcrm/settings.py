@@ -41,6 +41,7 @@ SHARED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "channels",
+    "buildcrm",  # the web layer: no models; management commands (seed_demo)
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -53,6 +54,8 @@ TENANT_APPS = [
     "aiagent",
     "followups",
     "integrations",
+    "crmsync",
+    "meetings",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -294,12 +297,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "buildcrm.api_schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api_schema.AutoSchema",
     "DEFAULT_PARSER_CLASSES": ["buildcrm.api_input.JSONParser", "buildcrm.api_input.FormParser",
                                "buildcrm.api_input.MultiPartParser"],
-    "DEFAULT_PAGINATION_CLASS": "buildcrm.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "buildcrm.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

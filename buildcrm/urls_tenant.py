@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from buildcrm import api_input, spa
 from buildcrm.health import healthz
 from buildcrm.media import media_serve
+from buildcrm.views import AnalyticsView
 
 api = [
     path("", include("accounts.urls")),
     path("", include("leads.urls")),
     path("", include("conversations.urls")),
     path("", include("followups.urls")),
+    path("analytics/summary/", AnalyticsView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
 ]

@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from buildcrm.webhook_rate import retry_after, webhook_rate_wait
 from conversations.services import channel_config, inbound_receive
-from integrations.amocrm_intake import amocrm_webhook
+from crmsync.intake import amocrm_webhook
 from integrations.base import InboundMessage, WebhookError
 from integrations.registry import find
 from tenants.selectors import WEBHOOK_PROVIDERS, tenant_by_webhook_key, webhook_provider_configured

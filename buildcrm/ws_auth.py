@@ -17,7 +17,8 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django_tenants.utils import tenant_context
 
-from buildcrm.hosts import hostname, scope_header
+from core.hosts import hostname, scope_header
+from tenants.selectors import tenant_by_host
 
 log = logging.getLogger("buildcrm.ws")
 
@@ -37,8 +38,6 @@ def _resolve(host: str, session_key: str | None, token: str | None):
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils.crypto import constant_time_compare
-
-    from tenants.selectors import tenant_by_host
 
     tenant = tenant_by_host(host)
     if tenant is None or tenant.schema_name == "public" or not tenant.is_active:

@@ -3,13 +3,12 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import tenant_context
 
-from conversations.realtime import group_account, group_staff, group_user, session_fingerprint
+from core.realtime import group_account, group_staff, group_user, session_fingerprint
+from leads.selectors import user_sees_all_leads
 
 
 @database_sync_to_async
 def _groups_for(tenant, user) -> list[str]:
-    from leads.selectors import user_sees_all_leads
-
     with tenant_context(tenant):
         if user_sees_all_leads(user=user):
             return [group_staff(tenant.id)]

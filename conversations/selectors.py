@@ -1,7 +1,12 @@
 """Reads for conversations."""
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef, Q
+
 from conversations.models import Message
+from leads.models import LeadIdentity
+from leads.selectors import lead_search_condition, leads_visible_to
+from tenants.selectors import pending_work_counter
 
 
 def messages_page(*, lead, before: int | None = None, limit: int = 50) -> list[Message]:
@@ -14,9 +19,6 @@ def messages_page(*, lead, before: int | None = None, limit: int = 50) -> list[M
 
 def sandbox_dialog(*, phone: str, user=None) -> list[Message]:
     """The sandbox client's dialog; with `user`, only when that user may see the lead."""
-    from leads.models import LeadIdentity
-    from leads.selectors import leads_visible_to
-
     found = LeadIdentity.objects.filter(channel="sandbox", identity=phone)
     if user is not None:
         found = found.filter(lead__in=leads_visible_to(user=user).values("id"))
@@ -25,3 +27,20 @@ def sandbox_dialog(*, phone: str, user=None) -> list[Message]:
         return []
     return list(Message.objects.filter(lead_id=lead_id).select_related("author_user").order_by("id")[:500])
 
+
+@lead_search_condition
+def leads_with_words(q: str) -> Q:
+    """The leads list's search looks in the words of the dialog too (leads.selectors.leads_filtered)."""
+    return Q(Exists(Message.objects.filter(lead=OuterRef("pk"), text__icontains=q)))
+
+
+@pending_work_counter
+def messages_pending_work() -> dict[str, int]:
+    """The tenant health view's counts of messages: queued and failed sends, client messages stored but not yet
+    processed by the inbound drain, and those it set aside."""
+    return {
+        "queued_messages": Message.objects.filter(status="queued").count(),
+        "failed_messages": Message.objects.filter(status="failed").count(),
+        "inbound_pending": Message.objects.filter(inbound_pending=True).count(),
+        "inbound_set_aside": Message.objects.filter(inbound_pending=False).exclude(inbound_error="").count(),
+    }

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
-from buildcrm.serializers import PlannedRepresentation
 from conversations.models import Message
+from core.serializers import PlannedRepresentation
 
 
 class MessageOut(PlannedRepresentation, serializers.ModelSerializer):

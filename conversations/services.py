@@ -19,14 +19,21 @@ from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
-from buildcrm.db import insert_rows, server_bound_cursor
 from conversations.media import MediaRejected, media_verified
 from conversations.models import AuthorKind, Direction, InboundEvent, Message, MessageStatus
+from conversations.serializers import MessageOut
+from core.db import insert_rows, server_bound_cursor
+from core.events import emit
+from core.realtime import publish
+from core.redis_client import redis_client
+from core.tasks import enqueue
 from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, clean_text
 from integrations.media import MediaFetchError
 from integrations.registry import channel, find
 from leads import services as lead_services
-from leads.models import Lead
+from leads.models import Lead, LeadIdentity
+from leads.selectors import lead_audience_groups
+from tenants import config as tconfig
 from tenants.services import health_record
 
 log = logging.getLogger("buildcrm.conversations")
@@ -41,10 +48,6 @@ def channel_config(provider: str) -> dict:
     """The tenant's decrypted config of one channel. Only `channels.<key>` is decrypted (the defaults
     have no channels), and the result is cached per process keyed by the stored (encrypted) section itself,
     so an imported change applies at once while every webhook skips the merge and decryption."""
-    import json
-
-    from tenants import config as tconfig
-
     found = find(provider)
     key = found.config_key if found else None
     if not key:
@@ -80,10 +83,6 @@ def _publish_messages_as_stored(messages: list[Message], event_type: str = "mess
 
 
 def _publish_now(tenant_id: int, messages: list[Message], event_type: str) -> None:
-    from conversations.realtime import publish
-    from conversations.serializers import MessageOut
-    from leads.selectors import lead_audience_groups
-
     for message, data in zip(messages, MessageOut(messages, many=True).data, strict=True):
         publish(lead_audience_groups(tenant_id=tenant_id, lead=message.lead),
                 {"type": event_type, "lead_id": message.lead_id, "message": data})
@@ -239,12 +238,9 @@ def inbound_processing_kick(*, schema: str) -> None:
     """Queues one drain of the tenant's pending client messages unless one is already queued: under a burst
     of webhooks this costs one Redis command per message and one Celery task per batch. If Redis or the
     broker is down, the periodic sweep (conversations.tasks.process_inbound, every few seconds) drains them."""
-    from buildcrm.redis_client import redis_client
-    from conversations.tasks import process_inbound
-
     try:
         if redis_client().set(_kick_key(schema), "1", nx=True, ex=INBOUND_KICK_SECONDS):
-            process_inbound.apply_async(headers={"_schema_name": schema})
+            enqueue("conversations.process_inbound", schema=schema)
     except Exception as exc:  # stored is stored: the sweep takes over
         log.warning("schema=%s inbound processing not queued: %s", schema, exc)
 
@@ -260,8 +256,6 @@ def inbound_process_pending(*, batch: int = 200) -> int | None:
     next drain (its client's later messages wait behind it) and after INBOUND_MAX_ATTEMPTS is set aside with
     its error, so no message stalls anyone else's. Returns how many were processed, or None when another
     drainer is at work (the caller retries shortly)."""
-    from buildcrm.redis_client import redis_client
-
     lock = f"inbound:{connection.schema_name}"
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [lock])
@@ -389,10 +383,8 @@ def _lead_of_new_client(message: Message) -> bool:
 def _inbound_after_store(messages: list[Message]) -> None:
     """In order: each new client's lead found or created, then on commit `lead.created` for new leads, each
     message's `message.created`, `lead.updated` for the others; meanwhile the name a lead did not have, its
-    follow-ups stop waiting, and the AI's turn for each lead's newest message (on commit)."""
-    from aiagent.services import ai_on_client_message
-    from followups.services import followups_on_client_messages
-
+    batch is told to the apps that react (`messages.received`: follow-ups stop waiting and campaigns start in this
+    transaction, the AI's turn for each lead's newest message is queued on commit)."""
     by_lead: dict[int, list[Message]] = {}
     new_leads: set[int] = set()
     for message in messages:
@@ -408,12 +400,10 @@ def _inbound_after_store(messages: list[Message]) -> None:
         name = next((m.meta["sender_name"] for m in batch if m.meta.get("sender_name")), "")
         if not leads[lead_id].name and name:
             lead_services.lead_update(lead=leads[lead_id], actor=lead_services.SYSTEM, name=name)
-    followups_on_client_messages(firsts=[(leads[lead_id], batch[0]) for lead_id, batch in by_lead.items()])
+    emit("messages.received", message_ids=[m.pk for m in messages], lead_ids=list(by_lead),
+         new_lead_ids=sorted(new_leads), firsts={lead_id: batch[0].pk for lead_id, batch in by_lead.items()},
+         newest={lead_id: batch[-1].pk for lead_id, batch in by_lead.items()})
     lead_services.publish_leads([lead_id for lead_id in by_lead if lead_id not in new_leads])
-    for lead_id, batch in by_lead.items():
-        newest, new_lead = batch[-1].pk, lead_id in new_leads
-        transaction.on_commit(lambda lead_id=lead_id, newest=newest, new_lead=new_lead: ai_on_client_message(
-            lead_id=lead_id, message_id=newest, new_lead=new_lead))
     for provider in {message.provider for message in messages}:
         health_record(tenant_id=connection.tenant.id, inbound_provider=provider)
     media_fetch_queue(messages=messages)
@@ -423,8 +413,6 @@ def reaction_apply(*, reaction: Reaction) -> Message | None:
     """A client's reaction, attached to the message it reacts to (`meta.reaction`, a `message.updated` live
     event); that message must be in the reacting client's own dialog. Returns None when there is no such
     message (the caller records the event as such): a reaction never becomes a message of its own."""
-    from leads.models import LeadIdentity
-
     channel = lead_services.channel_of(reaction.provider)
     lead_id = LeadIdentity.objects.filter(channel=channel, identity=reaction.identity).values_list(
         "lead_id", flat=True).first()
@@ -555,13 +543,11 @@ def outbound_batch():
 def _enqueue_delivery(message_ids: list[int]) -> None:
     """Hands committed messages to the workers. With the broker down they stay queued, and
     `messages_requeue_stale` hands them over again: the sender's committed work is not undone."""
-    from conversations.tasks import deliver_message, deliver_messages
-
     try:
         if len(message_ids) == 1:
-            deliver_message.delay(message_ids[0], attempt=1)
+            enqueue("conversations.deliver_message", message_ids[0], attempt=1)
         else:
-            deliver_messages.delay(message_ids)
+            enqueue("conversations.deliver_messages", message_ids)
     except Exception as exc:  # kombu's connection errors, after its own publish retries
         log.warning("messages=%s delivery not queued (the stale sweep will): %s", message_ids, exc)
 
@@ -587,10 +573,8 @@ def messages_requeue_stale(*, now: datetime | None = None, limit: int = 2000) ->
 
 
 def _enqueue_attempt(message_id: int, attempt: int) -> None:
-    from conversations.tasks import deliver_message
-
     try:
-        deliver_message.delay(message_id, attempt=attempt)
+        enqueue("conversations.deliver_message", message_id, attempt=attempt)
     except Exception as exc:  # the next sweep tries again
         log.warning("message=%s attempt=%s not queued: %s", message_id, attempt, exc)
 
@@ -693,7 +677,8 @@ def _deliver_claimed(message: Message, attempt: int, *, recipient: str, sent: li
 
 
 def _record_sent(messages: list[Message]) -> None:
-    """Sent messages: their rows in one statement, then their live events and each lead's follow-up schedule."""
+    """Sent messages: their rows in one statement, then their live events and `messages.sent` (each lead's
+    follow-up schedule)."""
     if not messages:
         return
     health_record(tenant_id=connection.tenant.id, send_ok=True)
@@ -709,14 +694,12 @@ def _record_sent(messages: list[Message]) -> None:
             except (IntegrityError, psycopg.IntegrityError):
                 message.provider_message_id = None
                 _record_sent_rows([message])
-    from followups.services import followups_on_outbound_sent
-
     with transaction.atomic():
         _publish_messages_as_stored(messages, "message.updated")
         for message in messages:
             log.info("lead=%s message=%s sent provider=%s attempt=%s", message.lead_id, message.pk,
                      message.provider, message.attempts)
-            followups_on_outbound_sent(lead=message.lead, message=message)
+        emit("messages.sent", message_ids=[message.pk for message in messages])
 
 
 def _record_sent_rows(messages: list[Message]) -> None:
@@ -735,8 +718,6 @@ def _recipient(lead: Lead) -> str:
 
 def _recipients(leads: list[Lead]) -> dict[int, str]:
     """Who each lead is on its current channel (the identity there, else its phone), in one query."""
-    from leads.models import LeadIdentity
-
     found = {(lead_id, channel): identity for lead_id, channel, identity in LeadIdentity.objects.filter(
         lead_id__in={lead.pk for lead in leads}).values_list("lead_id", "channel", "identity")}
     return {lead.pk: found.get((lead.pk, lead.channel)) or lead.phone for lead in leads}
@@ -825,11 +806,9 @@ def media_fetch_queue(*, messages: list[Message]) -> None:
 
 
 def _enqueue_media_fetch(message_ids: list[int]) -> None:
-    from conversations.tasks import fetch_media
-
     for message_id in message_ids:
         try:
-            fetch_media.delay(message_id)
+            enqueue("conversations.fetch_media", message_id)
         except Exception as exc:  # the broker is down: the message keeps its reference and says so
             log.warning("message=%s media fetch not queued: %s", message_id, exc)
 

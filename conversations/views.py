@@ -7,10 +7,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsTenantUser
-from buildcrm.api import IdField, InputSerializer, query_params
 from conversations import selectors, services
 from conversations.media import MediaRejected
 from conversations.serializers import MessageOut
+from core.api import IdField, InputSerializer, query_params
 from integrations import sandbox
 from integrations.base import digits
 from leads.views import visible_lead

@@ -13,6 +13,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from followups.models import FollowUp, FollowUpKind, FollowUpStatus
+from leads.models import Lead
+from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.followups")
 
@@ -47,8 +49,6 @@ class FollowupSettings:
 
 def settings_current() -> FollowupSettings:
     """The current tenant's settings, read fresh (an imported change applies to the very next sweep)."""
-    from tenants.selectors import tenant_config_current
-
     return settings_from_config(tenant_config_current(fresh=True))
 
 
@@ -163,8 +163,6 @@ def followups_schedule(*, lead, now: datetime | None = None, rng: random.Random 
     Steps already sent during this silence count towards `max_per_lead`; pending steps are re-based (a later
     message of the same AI turn moves them), so a lead never has two open rows for one step. Every due time is
     moved out of quiet hours, and every step keeps at least its gap after the previous one."""
-    from leads.models import Lead
-
     now = now or timezone.now()
     s = settings_current()
     if not s.enabled or not s.steps:

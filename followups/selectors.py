@@ -8,6 +8,8 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from followups.models import Content, ContentDelivery, FollowUp, FollowUpKind, FollowUpStatus
+from leads.models import LeadEvent
+from tenants.selectors import pending_work_counter
 
 
 def followups_of_lead(*, lead, limit: int = 100) -> list[FollowUp]:
@@ -83,3 +85,14 @@ def engagement_stats(*, kind: str = FollowUpKind.REENGAGEMENT, since: datetime |
     agg = qs.aggregate(sent=Count("id"), answered=Count("id", filter=Q(answered=True)))
     rate = round(agg["answered"] / agg["sent"], 4) if agg["sent"] else 0.0
     return {"kind": kind, "sent": agg["sent"], "answered": agg["answered"], "rate": rate}
+
+
+def campaign_joined(*, lead_id: int) -> bool:
+    """Whether the lead joined a lead magnet (followups.services.campaign_on_new_lead marks it on the timeline)."""
+    return LeadEvent.objects.filter(lead_id=lead_id, kind="campaign_joined").exists()
+
+
+@pending_work_counter
+def followups_pending_work() -> dict[str, int]:
+    """The tenant health view's count of touches waiting to go out."""
+    return {"pending_followups": FollowUp.objects.filter(status="pending").count()}

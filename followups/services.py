@@ -21,11 +21,16 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from conversations.models import Message
+from conversations.services import message_send, messages_send, outbound_batch, outbound_message
+from core.db import server_bound_cursor
 from followups import scheduling
 from followups.models import OPEN_STATUSES, Content, ContentDelivery, FollowUp, FollowUpKind, FollowUpStatus
 from followups.scheduling import FollowupSettings, settings_current
 from followups.selectors import content_pick  # noqa: F401  (the selection service, re-exported)
 from integrations.registry import find
+from leads.models import Lead, LeadEvent, Stage
+from leads.services import SYSTEM, event_add, lead_update
 
 log = logging.getLogger("buildcrm.followups")
 
@@ -36,29 +41,31 @@ QUIET_KINDS = (FollowUpKind.FOLLOWUP, FollowUpKind.ONBOARDING)
 
 # --- cancellation and the client's answer -------------------------------------------------------------------
 
-def followups_cancel(*, lead, reason: str, kinds: tuple[str, ...] | None = None, now: datetime | None = None) -> int:
-    """Cancels the lead's open follow-ups (pending, and claimed ones a sweeper has not sent yet: its send then
-    finds the row taken and rolls back), keeping why (shown on the lead card)."""
-    qs = FollowUp.objects.filter(lead=lead, status__in=OPEN_STATUSES)
+def followups_cancel(*, lead=None, lead_id: int | None = None, reason: str, kinds: tuple[str, ...] | None = None,
+                     now: datetime | None = None) -> int:
+    """Cancels the lead's (`lead`, or the lead of `lead_id`) open follow-ups (pending, and claimed ones a sweeper has
+    not sent yet: its send then finds the row taken and rolls back), keeping why (shown on the lead card)."""
+    lead_id = lead.pk if lead is not None else lead_id
+    qs = FollowUp.objects.filter(lead_id=lead_id, status__in=OPEN_STATUSES)
     if kinds:
         qs = qs.filter(kind__in=kinds)
     count = qs.update(status=FollowUpStatus.CANCELLED, reason=reason[:200], done_at=now or timezone.now(),
                       claim_token=None)
     if count:
-        log.info("lead=%s followups cancelled=%s reason=%s", lead.pk, count, reason)
+        log.info("lead=%s followups cancelled=%s reason=%s", lead_id, count, reason)
     return count
 
 
-def followups_on_client_messages(*, firsts: list[tuple]) -> None:
-    """Clients answered (per lead, the earliest message not yet handled): the silence is over, so their
-    follow-ups stop; each lead's last touch counts as answered (engagement), the tags of content it carried
+def followups_on_client_messages(*, firsts: dict[int, int]) -> None:
+    """Clients answered (`firsts`: per lead id, the id of its earliest message not yet handled): the silence is over,
+    so their follow-ups stop; each lead's last touch counts as answered (engagement), the tags of content it carried
     become the lead's interests, and a first message carrying a campaign code starts that lead magnet.
     A fixed number of queries for the whole batch (the worker's drain)."""
     if not firsts:
         return
-    leads = {lead.pk: lead for lead, _ in firsts}
+    leads = _Leads(firsts)
     last_sent: dict[int, tuple[int, int | None]] = {}
-    for pk, lead_id, content_id in (FollowUp.objects.filter(lead_id__in=leads, status=FollowUpStatus.SENT,
+    for pk, lead_id, content_id in (FollowUp.objects.filter(lead_id__in=firsts, status=FollowUpStatus.SENT,
                                                             answered=False)
                                     .order_by("lead_id", "-id").values_list("pk", "lead_id", "content_id")):
         last_sent.setdefault(lead_id, (pk, content_id))
@@ -67,7 +74,7 @@ def followups_on_client_messages(*, firsts: list[tuple]) -> None:
         for lead_id, (_, content_id) in last_sent.items():
             if content_id:
                 _interests_add(lead=leads[lead_id], content_id=content_id)
-    open_followups = FollowUp.objects.filter(lead_id__in=leads, status__in=OPEN_STATUSES,
+    open_followups = FollowUp.objects.filter(lead_id__in=firsts, status__in=OPEN_STATUSES,
                                              kind__in=(FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT))
     cancelled = list(open_followups.values_list("pk", "lead_id"))
     if cancelled:
@@ -77,10 +84,10 @@ def followups_on_client_messages(*, firsts: list[tuple]) -> None:
             log.info("lead=%s followups cancelled=%s reason=client answered", lead_id,
                      sum(1 for _, other in cancelled if other == lead_id))
     if (connection.tenant.config or {}).get("campaigns"):
-        from conversations.models import Message
-
-        for lead, message in firsts:
-            if lead.last_outbound_at is not None:
+        messages = Message.objects.in_bulk(list(firsts.values()))
+        for lead_id, message_id in firsts.items():
+            lead, message = leads[lead_id], messages.get(message_id)
+            if lead is None or message is None or lead.last_outbound_at is not None:
                 continue
             first_id = list(Message.objects.filter(lead=lead, direction="in").order_by("id")
                             .values_list("id", flat=True)[:1])
@@ -88,16 +95,27 @@ def followups_on_client_messages(*, firsts: list[tuple]) -> None:
                 campaign_on_new_lead(lead=lead, text=message.text or message.caption or "")
 
 
-def followups_on_outbound_sent(*, lead, message) -> None:
-    """Our message now waits for an answer: the follow-up schedule starts (see followups.scheduling)."""
-    if message.purpose in scheduling.NO_SCHEDULE_PURPOSES:
-        return  # a touch itself: its chain goes on as planned (cheap exit, no query)
-    scheduling.schedule_after_outbound(lead=lead, message=message)
+class _Leads:
+    """The batch's leads, read in one query when first needed (most batches need none of them)."""
+
+    def __init__(self, ids) -> None:
+        self.ids, self.found = list(ids), None
+
+    def __getitem__(self, lead_id: int):
+        if self.found is None:
+            self.found = Lead.objects.in_bulk(self.ids)
+        return self.found.get(lead_id)
+
+
+def followups_on_outbound_sent(*, message_ids: list[int]) -> None:
+    """Our messages now wait for an answer: each one's follow-up schedule starts (see followups.scheduling). A touch
+    itself (or a person's message) starts none: one query finds those that may."""
+    for message in Message.objects.select_related("lead").filter(pk__in=message_ids).exclude(
+            purpose__in=scheduling.NO_SCHEDULE_PURPOSES).order_by("id"):
+        scheduling.schedule_after_outbound(lead=message.lead, message=message)
 
 
 def _interests_add(*, lead, content_id: int) -> None:
-    from leads.services import SYSTEM, lead_update
-
     tags = Content.objects.filter(pk=content_id).values_list("tags", flat=True).first() or []
     current = lead.data.get("interests") if isinstance(lead.data, dict) else None
     current = list(current) if isinstance(current, list) else ([current] if current else [])
@@ -216,8 +234,6 @@ def _send_batch(rows: list[dict], *, s: FollowupSettings, token: uuid.UUID, cloc
     """Sends claimed rows a chunk at a time, each chunk in one transaction with a fixed number of statements.
     A chunk that fails (a bad row) is rolled back and its rows go one by one, so only the bad row waits. Past
     the `deadline` (monotonic) the rows not reached yet go back to the queue as they were."""
-    from leads.models import Lead, Stage
-
     leads = {lead.pk: lead for lead in Lead.objects.filter(pk__in={r["lead_id"] for r in rows})}
     stage_kinds = dict(Stage.objects.values_list("id", "kind"))
     for lead in leads.values():
@@ -281,9 +297,6 @@ def _send_chunk(part: list[dict], *, leads: dict, texts: dict, s: FollowupSettin
     """One transaction: the leads' fresh state and our claims under row locks (an answer or a takeover committed
     a moment ago wins; one committing now waits for this chunk), a decision per row, then the chunk's messages,
     lead previews and sent rows written in one statement each."""
-    from conversations.services import messages_send, outbound_batch
-    from leads.models import Lead
-
     table = FollowUp._meta.db_table
     with outbound_batch(), transaction.atomic():
         states = {state["id"]: state for state in Lead.objects.select_for_update().filter(
@@ -307,8 +320,6 @@ def _send_chunk(part: list[dict], *, leads: dict, texts: dict, s: FollowupSettin
                 sends.append((row, *decided))
         messages_send([message for _, message, _ in sends if message.pk is None])
         if sends:
-            from buildcrm.db import server_bound_cursor
-
             with server_bound_cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {table} AS f SET status = 'sent', message_id = v.message_id, done_at = %s, text = v.text, "
@@ -427,8 +438,6 @@ def _decide(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: 
     """What a claimed row becomes: an outcome written at once (cancelled, skipped, deferred) or
     (message, text) for the chunk to write. `state`: the lead's fresh fields, read under its row lock
     (None: the lead is gone); `texts`: the touches' words written before the locks."""
-    from conversations.services import outbound_message
-
     if lead is None or state is None:
         return _close(row, token=token, status=FollowUpStatus.CANCELLED, reason="lead deleted", now=now)
     for key in LEAD_STATE_FIELDS:
@@ -454,11 +463,9 @@ def _decide(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: 
             message = outbound_message(lead=lead, author_kind="ai", text=text, purpose=purpose, meta=meta)
         if row["content_id"]:
             if message is not None:  # the words go first, the material after them
-                from conversations.services import messages_send
-
                 messages_send([message])
             try:
-                content_message = content_send(lead=lead, content_id=row["content_id"], actor=_system(),
+                content_message = content_send(lead=lead, content_id=row["content_id"], actor=SYSTEM,
                                                purpose=purpose)
             except ValueError:
                 content_message = None
@@ -469,15 +476,11 @@ def _decide(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: 
     return message, text
 
 
-def _system():
-    from leads.services import SYSTEM
-
-    return SYSTEM
-
-
 def followup_text(*, lead, template: str, touch: int | None = None) -> str:
     """The touch's words: the AI writes them from the dialog (openai) or varies the template (offline);
     the template itself when the AI is unavailable."""
+    # issue 13 phase B: the one upward import left (followups → aiagent, for the brain's text); the follow-up text
+    # writer moves down with the AI turn object.
     from aiagent.services import ai_followup_text
 
     try:
@@ -516,9 +519,6 @@ def content_delete(*, content: Content, actor) -> None:
 def content_send(*, lead, content_id: int, actor, purpose: str = "content") -> Any:
     """Sends a library item to the lead (the AI's `send_content` tool, lead magnets, touches) and records the
     delivery so the selection never offers it again. Raises ValueError for an unknown or inactive id."""
-    from conversations.services import message_send
-    from leads.services import event_add
-
     try:
         content = Content.objects.filter(pk=int(content_id), active=True).first()
     except (TypeError, ValueError):
@@ -561,8 +561,6 @@ def reengagement_plan(*, now: datetime | None = None, limit: int = 5000,
                       rng: random.Random | None = None) -> list[FollowUp]:
     """The daily job: sleeping leads (silent N days, not won/lost, not in human hands, not refused, not touched
     within K days) get one touch, planned inside the working window, with a reason and a content item."""
-    from leads.models import Lead
-
     now = now or timezone.now()
     s = settings_current()
     if not s.re_enabled or not s.ai_enabled:
@@ -622,10 +620,6 @@ def campaign_on_new_lead(*, lead, text: str, now: datetime | None = None,
     """A new lead's first message carries a campaign code or keyword: the free material goes out at once and the
     onboarding chain is planned; campaign and source stay on the lead. True when a campaign took the lead
     (also on a repeated call for the same lead); the normal AI dialog continues afterwards."""
-    from conversations.services import message_send
-    from leads.models import Lead, LeadEvent
-    from leads.services import SYSTEM, event_add, lead_update
-
     s = settings_current()
     campaign = campaign_match(text=text, campaigns=s.campaigns)
     if campaign is None:

@@ -3,7 +3,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import connection
 
-from buildcrm.redis_client import redis_lock
+from core.redis_client import redis_lock
+from core.tasks import enqueue
 from followups import services
 
 
@@ -20,7 +21,7 @@ def sweep_due() -> dict:
             return {"busy": 1}
         result = services.followups_sweep(time_budget=budget)
     if result.more:
-        sweep_due.delay()
+        enqueue("followups.tasks.sweep_due")
     return result.as_dict()
 
 

@@ -1,4 +1,5 @@
-"""The content library API (owner and head write, managers read) and engagement figures: thin views."""
+"""The content library API (owner and head write, managers read), engagement figures and a lead's follow-ups: thin
+views."""
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -7,11 +8,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOwnerOrHead, IsTenantUser
-from buildcrm.api import InputSerializer, QueryBooleanField, query_params
+from core.api import InputSerializer, QueryBooleanField, query_params
 from followups import selectors, services
 from followups.models import Content, ContentType, FollowUpKind
 from leads.models import StageKind, Temperature
 from leads.services import user_actor
+from leads.views import visible_lead
 
 URL_TYPES = ("image", "video", "document", "link", "voice")
 
@@ -124,3 +126,23 @@ class EngagementView(APIView):
     @extend_schema(responses=EngagementOut)
     def get(self, request):
         return Response({"results": [selectors.engagement_stats(kind=kind) for kind in FollowUpKind.values]})
+
+
+class FollowUpOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    step = serializers.IntegerField()
+    text = serializers.CharField()
+    due_at = serializers.DateTimeField()
+    status = serializers.CharField()
+    reason = serializers.CharField()
+    answered = serializers.BooleanField()
+
+
+class LeadFollowUpsView(APIView):
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(responses=FollowUpOut(many=True))
+    def get(self, request, pk: int):
+        lead = visible_lead(request, pk)
+        return Response(FollowUpOut(selectors.followups_of_lead(lead=lead), many=True).data)

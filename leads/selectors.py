@@ -1,22 +1,24 @@
 """Reads for leads: visibility by role, lists, the board."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import Role
+from core.realtime import group_staff, group_user
+from leads.models import Lead, Stage, StageKind
+from tenants.selectors import tenant_config_current
 
 
 def managers_see_all() -> bool:
-    from tenants.selectors import tenant_config_current
-
     return bool(tenant_config_current().get("leads", {}).get("managers_see_all", True))
 
 
 def qualification_fields() -> list[dict]:
     """The tenant's qualification fields as the lead card shows and edits them."""
-    from tenants.selectors import tenant_config_current
-
     return [{k: f.get(k) for k in ("key", "label", "label_en", "type", "required", "choices")}
             for f in tenant_config_current()["qualification"]]
 
@@ -34,17 +36,29 @@ def user_sees_all_leads(*, user) -> bool:
 
 def lead_audience_groups(*, tenant_id: int, lead) -> list[str]:
     """Websocket groups allowed to see a lead: everyone who sees all, plus its manager when restricted."""
-    from conversations.realtime import group_staff, group_user
-
     groups = [group_staff(tenant_id)]
     if lead.assignee_id and not managers_see_all():
         groups.append(group_user(tenant_id, lead.assignee_id))
     return groups
 
 
-def leads_visible_to(*, user):
-    from leads.models import Lead
+def ai_silence_reason(*, cfg: dict, lead: Lead) -> str:
+    """Why the AI must stay silent for this lead ("" when it may write): the tenant's `ai.enabled`, the lead's own
+    switch, a person handling it, a refusal, a closed deal. `cfg`: the tenant's configuration."""
+    if not (cfg.get("ai") or {}).get("enabled", True):
+        return "AI is off for the tenant"
+    if not lead.ai_enabled:
+        return "AI is off for the lead"
+    if lead.handler_id:
+        return "a person handles the dialog"
+    if lead.refused:
+        return "the client refused"
+    if lead.stage.kind in (StageKind.WON, StageKind.LOST):
+        return f"the lead is {lead.stage.kind}"
+    return ""
 
+
+def leads_visible_to(*, user):
     qs = Lead.objects.select_related("stage", "assignee", "handler")
     if user_sees_all_leads(user=user):
         return qs
@@ -56,14 +70,23 @@ ORDERINGS = {"-score": ("-score", "-id"), "score": ("score", "id"), "-created_at
              "last_message_at": ("last_message_at", "id"), "name": ("name", "id"), "-name": ("-name", "-id")}
 
 
+# What else the list's search box (`q`) looks in, contributed by the apps that own it (conversations: the words of
+# the dialog). Leads cannot import those apps (they sit above it); each registers a function from the search text to
+# a condition on Lead (`lead_search_condition`), imported by its AppConfig.ready().
+_SEARCH_CONDITIONS: dict[str, Callable[[str], Q]] = {}
+
+
+def lead_search_condition(func: Callable[[str], Q]) -> Callable[[str], Q]:
+    """Registers `func(q) -> Q` as one more place the leads list's search looks in."""
+    _SEARCH_CONDITIONS[f"{func.__module__}.{func.__qualname__}"] = func
+    return func
+
+
 def leads_filtered(*, user, params: dict) -> object:
     """The list endpoint's filters, as `leads.views.LeadFilterIn` validated them (typed; absent ones left out):
     stage ids, stage kinds, temperatures, assignee (`none`, `me` or an id), ai (`on`/`off`), channels, sources,
-    campaigns, creation dates, needs_human, q (name, city, phone digits, words of the dialog), ordering."""
-    from django.db.models import Exists, OuterRef, Q
-
-    from conversations.models import Message
-
+    campaigns, creation dates, needs_human, q (name, city, phone digits, and what other apps register: the words of
+    the dialog), ordering."""
     qs = leads_visible_to(user=user)
     if params.get("stage"):
         qs = qs.filter(stage_id__in=params["stage"])
@@ -98,17 +121,14 @@ def leads_filtered(*, user, params: dict) -> object:
         match = Q(name__icontains=q) | Q(city__icontains=q)
         if len(digits) >= 3:
             match |= Q(phone__contains=digits)
-        match |= Exists(Message.objects.filter(lead=OuterRef("pk"), text__icontains=q))
+        for condition in _SEARCH_CONDITIONS.values():
+            match |= condition(q)
         qs = qs.filter(match)
     return qs.order_by(*ORDERINGS.get(params.get("ordering") or "-score", ORDERINGS["-score"]))
 
 
 def board(*, user, per_stage: int = 30) -> list[dict]:
     """Stages in order, each with its count (visible to the user) and its first cards by score."""
-    from django.db.models import Count
-
-    from leads.models import Stage
-
     visible = leads_visible_to(user=user)
     counts = dict(visible.order_by().values_list("stage_id").annotate(n=Count("id")).values_list("stage_id", "n"))
     columns = []

@@ -1,7 +1,7 @@
 """Output shapes of leads, shared by the REST API and websocket events."""
 from rest_framework import serializers
 
-from buildcrm.serializers import PlannedRepresentation
+from core.serializers import PlannedRepresentation
 from leads.models import Lead, LeadEvent, Stage
 from leads.selectors import lead_no_answer
 

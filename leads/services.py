@@ -1,17 +1,26 @@
 """Writes for leads. Every change writes a LeadEvent (who, what, before → after) and, once committed,
-pushes `lead.updated` / `lead.created` to the websocket groups allowed to see the lead."""
+pushes `lead.updated` / `lead.created` to the websocket groups allowed to see the lead. What other apps do about a
+change (follow-ups cancelled, amoCRM mirrored) they do as listeners of its event (core.events: lead.stage_changed,
+lead.taken_over, lead.returned_to_ai, lead.ai_stopped)."""
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from accounts.models import Role, User
+from core.db import server_bound_cursor
+from core.events import emit
+from core.realtime import group_user, publish
 from integrations.registry import find
-from leads.models import ActorKind, Channel, Lead, LeadEvent, LeadIdentity, Stage, StageKind
+from leads.models import DEFAULT_STAGES, ActorKind, Channel, Lead, LeadEvent, LeadIdentity, Stage, StageKind
+from leads.selectors import lead_audience_groups, managers_see_all
+from leads.serializers import LeadOut
 
 log = logging.getLogger("buildcrm.leads")
 
@@ -69,10 +78,6 @@ def publish_leads(lead_ids: list[int], event_type: str = "lead.updated") -> None
     ids = list(lead_ids)
 
     def send() -> None:
-        from conversations.realtime import publish
-        from leads.selectors import lead_audience_groups
-        from leads.serializers import LeadOut
-
         fresh = list(Lead.objects.select_related("stage", "assignee", "handler").filter(pk__in=ids).order_by("id"))
         for lead, data in zip(fresh, LeadOut(fresh, many=True).data, strict=True):
             publish(lead_audience_groups(tenant_id=tenant_id, lead=lead), {"type": event_type, "lead": data})
@@ -153,9 +158,7 @@ def lead_update(*, lead: Lead, actor: Actor, data: dict | None = None, **fields:
         lead.save()
         log.info("lead=%s changed %s by=%s", lead.pk, ",".join(changed), actor.label)
         if ("refused" in changed and lead.refused) or ("ai_enabled" in changed and not lead.ai_enabled):
-            from followups.services import followups_cancel
-
-            followups_cancel(lead=lead, reason="refused" if lead.refused else "AI off for lead")
+            emit("lead.ai_stopped", lead_id=lead.pk, reason="refused" if lead.refused else "AI off for lead")
         publish_lead(lead)
     return lead
 
@@ -175,12 +178,8 @@ def lead_move(*, lead: Lead, stage: Stage, actor: Actor) -> Lead:
                   before={"id": before.pk, "name": before.name, "kind": before.kind},
                   after={"id": stage.pk, "name": stage.name, "kind": stage.kind})
         log.info("lead=%s stage %s→%s by=%s", lead.pk, before.kind, stage.kind, actor.label)
-        if stage.kind in (StageKind.WON, StageKind.LOST):
-            from followups.services import followups_cancel
-
-            followups_cancel(lead=lead, reason=f"stage {stage.kind}")
+        emit("lead.stage_changed", lead_id=lead.pk, before=before.kind, after=stage.kind, actor=actor.kind)
         publish_lead(lead)
-        _notify_integrations(lead, "stage")
     return lead
 
 
@@ -188,10 +187,6 @@ def lead_change(*, lead: Lead, user, stage_id: int | None = None, assignee_id: i
                 change_assignee: bool = False, data: dict | None = None, **fields: Any) -> Lead:
     """A person's edit of a lead card: stage, assignee, fields and qualification data, each with its rules.
     Raises ValidationError for an unknown stage or user, PermissionDenied for an assignment the role may not make."""
-    from django.core.exceptions import PermissionDenied, ValidationError
-
-    from accounts.models import Role, User
-
     actor = user_actor(user)
     if stage_id is not None:
         stage = Stage.objects.filter(pk=stage_id).first()
@@ -233,9 +228,6 @@ def _publish_removed(lead: Lead, user) -> None:
     tenant_id, lead_id, user_id = connection.tenant.id, lead.pk, user.pk
 
     def send() -> None:
-        from conversations.realtime import group_user, publish
-        from leads.selectors import managers_see_all
-
         if not managers_see_all():
             publish([group_user(tenant_id, user_id)], {"type": "lead.removed", "lead_id": lead_id})
 
@@ -243,32 +235,27 @@ def _publish_removed(lead: Lead, user) -> None:
 
 
 def lead_takeover(*, lead: Lead, user) -> Lead:
-    """A person takes the dialog: the AI stops for this lead and its follow-ups are cancelled."""
-    from followups.services import followups_cancel
-
+    """A person takes the dialog: the AI stops for this lead (its follow-ups are cancelled: lead.taken_over)."""
     before = lead.handler.email if lead.handler_id else "ai"
     lead.handler = user
     if lead.assignee_id is None:
         lead.assignee = user
     lead.save(update_fields=["handler", "assignee", "updated_at"])
     event_add(lead=lead, actor=user_actor(user), kind="takeover", field="handled_by", before=before, after=user.email)
-    followups_cancel(lead=lead, reason="takeover")
+    emit("lead.taken_over", lead_id=lead.pk, user_id=user.pk)
     log.info("lead=%s takeover by=%s", lead.pk, user.email)
     publish_lead(lead)
-    _notify_integrations(lead, "takeover")
     return lead
 
 
 def lead_return_to_ai(*, lead: Lead, user) -> Lead:
-    from followups.services import followups_cancel
-
     before = lead.handler.email if lead.handler_id else "ai"
     lead.handler = None
     lead.ai_enabled = True
     lead.needs_human = False
     lead.save(update_fields=["handler", "ai_enabled", "needs_human", "updated_at"])
     event_add(lead=lead, actor=user_actor(user), kind="returned_to_ai", field="handled_by", before=before, after="ai")
-    followups_cancel(lead=lead, reason="returned to AI")
+    emit("lead.returned_to_ai", lead_id=lead.pk, user_id=user.pk)
     log.info("lead=%s returned to ai by=%s", lead.pk, user.email)
     publish_lead(lead)
     return lead
@@ -310,8 +297,6 @@ def leads_touch_messages(pairs: list[tuple[Lead, Any]]) -> None:
     """`lead_touch_message` for many new messages at once (a sweep's chunk), applied in order: one UPDATE …
     FROM unnest(arrays) per set of changed columns (usually one), prepared — every message sent or received
     runs this. Callers writing many leads hold their row locks already."""
-    from buildcrm.db import server_bound_cursor
-
     changes: dict[int, dict[str, Any]] = {}
     for lead, message in pairs:
         now = message.created_at or timezone.now()
@@ -338,14 +323,6 @@ def leads_touch_messages(pairs: list[tuple[Lead, Any]]) -> None:
                 f"FROM unnest(%s::bigint[], {types}) AS v(id, {', '.join(columns)}) WHERE l.id = v.id",
                 [updated_at, [lead_id for lead_id, _ in rows],
                  *[[Jsonb(fields[k]) if k == "last_message" else fields[k] for _, fields in rows] for k in columns]])
-
-
-def _notify_integrations(lead: Lead, what: str) -> None:
-    """Outside CRMs (amoCRM) mirror stage changes and takeovers, after commit, in a worker."""
-    from integrations.amocrm_sync import amocrm_on_lead_change
-
-    lead_id = lead.pk
-    transaction.on_commit(lambda: amocrm_on_lead_change(lead_id=lead_id, what=what))
 
 
 def stage_delete(*, stage: Stage, move_to: Stage | None, actor: Actor) -> None:
@@ -399,3 +376,9 @@ def _renumber(stages: list[Stage]) -> None:
         if stage.position != index:
             Stage.objects.filter(pk=stage.pk).update(position=index)
             stage.position = index
+
+
+def stages_seed_default() -> list[Stage]:
+    """A new tenant's pipeline (leads.models.DEFAULT_STAGES), in order."""
+    return Stage.objects.bulk_create([Stage(kind=kind, name=label, color=color, position=i)
+                                      for i, (kind, label, color) in enumerate(DEFAULT_STAGES)])

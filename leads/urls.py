@@ -8,9 +8,7 @@ urlpatterns = [
     path("leads/<int:pk>/takeover/", views.LeadTakeoverView.as_view()),
     path("leads/<int:pk>/return-to-ai/", views.LeadReturnToAIView.as_view()),
     path("leads/<int:pk>/events/", views.LeadEventsView.as_view()),
-    path("leads/<int:pk>/followups/", views.LeadFollowUpsView.as_view()),
     path("board/", views.BoardView.as_view()),
     path("stages/", views.StageListView.as_view()),
     path("stages/<int:pk>/", views.StageDetailView.as_view()),
-    path("analytics/summary/", views.AnalyticsView.as_view()),
 ]

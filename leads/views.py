@@ -1,14 +1,13 @@
-"""Leads, board, stages and analytics API: thin views over leads.services / leads.selectors."""
+"""Leads, board and stages API: thin views over leads.services / leads.selectors."""
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOwnerOrHead, IsTenantUser
-from buildcrm.api import (
+from core.api import (
     CommaSeparatedField,
     IdField,
     InputSerializer,
@@ -138,28 +137,6 @@ class LeadEventsView(APIView):
         return Response(LeadEventOut(lead.events.select_related("actor_user")[:500], many=True).data)
 
 
-class FollowUpOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.CharField()
-    step = serializers.IntegerField()
-    text = serializers.CharField()
-    due_at = serializers.DateTimeField()
-    status = serializers.CharField()
-    reason = serializers.CharField()
-    answered = serializers.BooleanField()
-
-
-class LeadFollowUpsView(APIView):
-    permission_classes = [IsTenantUser]
-
-    @extend_schema(responses=FollowUpOut(many=True))
-    def get(self, request, pk: int):
-        lead = visible_lead(request, pk)
-        from followups.selectors import followups_of_lead
-
-        return Response(FollowUpOut(followups_of_lead(lead=lead), many=True).data)
-
-
 class BoardColumnOut(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -248,88 +225,3 @@ class StageDetailView(APIView):
         except ValueError as exc:
             raise ValidationError({"move_to": [str(exc)]}) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class AnalyticsPeriodOut(serializers.Serializer):
-    to_date = serializers.DateField()
-    timezone = serializers.CharField()
-
-    def get_fields(self):  # "from" is a Python keyword: the field is named here
-        fields = super().get_fields()
-        return {"from": serializers.DateField(), "to": fields.pop("to_date"), **fields}
-
-
-class AnalyticsFunnelOut(serializers.Serializer):
-    stage = serializers.IntegerField()
-    name = serializers.CharField()
-    kind = serializers.CharField()
-    count = serializers.IntegerField()
-
-
-class AnalyticsConversionOut(serializers.Serializer):
-    total = serializers.IntegerField()
-    won = serializers.IntegerField()
-    rate = serializers.FloatField(help_text="0..1")
-
-
-class AnalyticsChannelOut(serializers.Serializer):
-    channel = serializers.CharField()
-    count = serializers.IntegerField()
-
-
-class AnalyticsSourceOut(serializers.Serializer):
-    source = serializers.CharField()
-    count = serializers.IntegerField()
-
-
-class AnalyticsResponseTimesOut(serializers.Serializer):
-    avg = serializers.FloatField(allow_null=True)
-    p50 = serializers.FloatField(allow_null=True)
-    p90 = serializers.FloatField(allow_null=True)
-    count = serializers.IntegerField()
-
-
-class AnalyticsHandedOut(serializers.Serializer):
-    count = serializers.IntegerField()
-    share = serializers.FloatField(help_text="0..1")
-
-
-class AnalyticsTouchesOut(serializers.Serializer):
-    sent = serializers.IntegerField()
-    answered = serializers.IntegerField()
-    rate = serializers.FloatField(help_text="0..1")
-
-
-class AnalyticsDayOut(serializers.Serializer):
-    date = serializers.DateField()
-    leads = serializers.IntegerField()
-    won = serializers.IntegerField()
-
-
-class AnalyticsOut(serializers.Serializer):
-    """GET /api/analytics/summary/ (leads.analytics.analytics_summary), for the schema."""
-
-    period = AnalyticsPeriodOut()
-    funnel = AnalyticsFunnelOut(many=True)
-    conversion = AnalyticsConversionOut()
-    by_channel = AnalyticsChannelOut(many=True)
-    by_source = AnalyticsSourceOut(many=True)
-    ai_first_response_seconds = AnalyticsResponseTimesOut()
-    handed_to_human = AnalyticsHandedOut()
-    followups = AnalyticsTouchesOut()
-    reengagement = AnalyticsTouchesOut()
-    by_day = AnalyticsDayOut(many=True)
-
-
-class AnalyticsView(APIView):
-    permission_classes = [IsTenantUser]
-
-    @extend_schema(parameters=[
-        OpenApiParameter("from", OpenApiTypes.DATE, description="First local day (default: 30 days before `to`)."),
-        OpenApiParameter("to", OpenApiTypes.DATE, description="Last local day (default: today).")],
-        responses=AnalyticsOut)
-    def get(self, request):
-        from leads.analytics import analytics_summary
-
-        return Response(analytics_summary(user=request.user, date_from=request.query_params.get("from"),
-                                          date_to=request.query_params.get("to")))

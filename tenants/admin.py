@@ -17,6 +17,7 @@ from tenants import config as tconfig
 from tenants.models import Domain, Tenant, TenantHealth
 from tenants.selectors import (
     WEBHOOK_PROVIDERS,
+    tenant_config_get,
     tenant_pending_work,
     webhook_base_url,
     webhook_provider_configured,
@@ -25,7 +26,6 @@ from tenants.selectors import (
 )
 from tenants.services import (
     ProvisioningError,
-    tenant_config_get,
     tenant_config_import,
     tenant_provision,
     webhook_token_rotate,

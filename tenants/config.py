@@ -11,7 +11,8 @@ import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
-from buildcrm import crypto
+from core import crypto
+from tenants.presets import PRESETS
 
 
 class ConfigError(ValueError):
@@ -255,8 +256,6 @@ SECRET_PATHS = _secret_paths(SPEC)
 
 
 def default_config(preset: str = "construction") -> dict:
-    from aiagent.presets import PRESETS
-
     return {
         "timezone": "Asia/Almaty",
         "language": "ru",

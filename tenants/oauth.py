@@ -17,7 +17,8 @@ from django.utils.html import format_html
 
 from integrations import google_calendar as gc
 from tenants.models import Tenant
-from tenants.services import health_record, tenant_config_get, tenant_config_import
+from tenants.selectors import tenant_config_get
+from tenants.services import health_record, tenant_config_import
 
 log = logging.getLogger("buildcrm.tenants")
 

@@ -2,18 +2,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
+from django_tenants.utils import tenant_context
 
-from buildcrm.db import server_bound_cursor
-from buildcrm.hosts import hostname
+from core.db import server_bound_cursor
+from core.hosts import hostname
 from integrations import amocrm
 from integrations.registry import channel, channels
+from tenants import config as tconfig
 from tenants.models import Domain, Tenant, WebhookToken
 
 _CONFIGS: dict[tuple, dict] = {}
+
+
+def tenant_config_get(tenant: Tenant) -> dict:
+    """The tenant's full configuration with secrets decrypted (for our own code, never for display)."""
+    return tconfig.decrypt_secrets(tconfig.merge(tconfig.default_config(tenant.config.get("qualification_preset")
+                                                                         or "construction"), tenant.config))
 
 
 def tenant_config_current(*, fresh: bool = False) -> dict:
@@ -21,8 +30,6 @@ def tenant_config_current(*, fresh: bool = False) -> dict:
     and decrypted once per process and stored document. `fresh`: the stored document is read from the database
     first (the follow-up sweep: a change imported a moment ago applies to the very next sweep). The dict is
     shared: read it, never change it."""
-    from tenants.services import tenant_config_get
-
     tenant = connection.tenant
     if fresh:
         tenant = Tenant(pk=tenant.pk, config=Tenant.objects.filter(pk=tenant.pk).values_list("config", flat=True)
@@ -109,19 +116,22 @@ def tenant_by_host(host: str) -> Tenant | None:
     return domain.tenant if domain else None
 
 
+# Counts of work under way in a tenant's schema, contributed by the apps that own that work (conversations: queued,
+# failed and pending inbound messages; followups: pending touches). Tenants sit below them and cannot import them:
+# each registers a function with `pending_work_counter`, imported by its AppConfig.ready().
+_PENDING_WORK: dict[str, Callable[[], dict[str, int]]] = {}
+
+
+def pending_work_counter(func: Callable[[], dict[str, int]]) -> Callable[[], dict[str, int]]:
+    """Registers `func() -> {name: count}`, run inside the tenant's schema, for `tenant_pending_work`."""
+    _PENDING_WORK[f"{func.__module__}.{func.__qualname__}"] = func
+    return func
+
+
 def tenant_pending_work(tenant: Tenant) -> dict:
     """Counts of work still under way in a tenant's schema (for the admin health view)."""
-    from django_tenants.utils import tenant_context
-
-    from conversations.models import Message
-    from followups.models import FollowUp
-
+    counts: dict[str, int] = {}
     with tenant_context(tenant):
-        return {
-            "queued_messages": Message.objects.filter(status="queued").count(),
-            "failed_messages": Message.objects.filter(status="failed").count(),
-            "pending_followups": FollowUp.objects.filter(status="pending").count(),
-            # Client messages stored but not yet processed by the inbound drain, and those it set aside.
-            "inbound_pending": Message.objects.filter(inbound_pending=True).count(),
-            "inbound_set_aside": Message.objects.filter(inbound_pending=False).exclude(inbound_error="").count(),
-        }
+        for counter in _PENDING_WORK.values():
+            counts.update(counter())
+    return counts

@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
+from core.events import emit
 from tenants import config as tconfig
 from tenants.models import Domain, Tenant, TenantHealth, WebhookToken
-from tenants.selectors import WEBHOOK_PROVIDERS, webhook_urls
+from tenants.selectors import WEBHOOK_PROVIDERS, tenant_config_get, webhook_urls
 
 log = logging.getLogger("buildcrm.tenants")
 
@@ -73,8 +76,7 @@ def platform_setup(*, admin_email: str | None = None, admin_password: str | None
         Tenant.objects.create(schema_name=base, slug="tenant-base", name="Base schema (template)",
                               webhook_key=secrets.token_hex(16), is_template=True, is_active=False)
     if admin_email and admin_password:
-        from accounts.models import User
-
+        User = get_user_model()  # the platform owner: the user model, named through Django's registry
         with schema_context("public"):
             user = User.objects.filter(email=admin_email.lower()).first()
             if user is None:
@@ -109,7 +111,10 @@ def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: 
             WebhookToken.objects.bulk_create([WebhookToken(tenant=tenant, provider=provider, token=_new_token())
                                               for provider in WEBHOOK_PROVIDERS])
             with schema_context(tenant.schema_name):
-                _seed_tenant_schema(owner_email=owner_email, owner_password=owner_password, owner_name=owner_name)
+                # The apps that own a new tenant's first rows make them here, in this transaction (accounts: the
+                # owner; leads: the default stages). The password travels hashed, never in clear.
+                emit("tenant.provisioned", tenant_id=tenant.pk, owner_email=owner_email, owner_name=owner_name,
+                     owner_password_hash=make_password(owner_password))
     except Exception:
         # Nothing half-made stays behind: drop the schema and the rows.
         connection.set_schema_to_public()
@@ -134,22 +139,6 @@ def webhook_token_rotate(*, tenant: Tenant, provider: str, by: str = "") -> Webh
         defaults={"token": _new_token(), "legacy": False, "rotated_at": timezone.now()})
     log.info("tenant=%s webhook token %s rotated by=%s", tenant.slug, provider, by or "system")
     return token
-
-
-def _seed_tenant_schema(*, owner_email: str, owner_password: str, owner_name: str) -> None:
-    from accounts.models import Role, User
-    from leads.models import DEFAULT_STAGES, Stage
-
-    Stage.objects.bulk_create(
-        [Stage(kind=kind, name=label, color=color, position=i) for i, (kind, label, color) in enumerate(DEFAULT_STAGES)]
-    )
-    User.objects.create_user(owner_email, owner_password, role=Role.OWNER, full_name=owner_name or "Владелец")
-
-
-def tenant_config_get(tenant: Tenant) -> dict:
-    """The tenant's full configuration with secrets decrypted (for our own code, never for display)."""
-    return tconfig.decrypt_secrets(tconfig.merge(tconfig.default_config(tenant.config.get("qualification_preset")
-                                                                         or "construction"), tenant.config))
 
 
 def tenant_config_export(tenant: Tenant, *, with_secrets: bool = False) -> dict:

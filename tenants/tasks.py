@@ -4,7 +4,7 @@ import logging
 from celery import shared_task
 from django_tenants.utils import tenant_context
 
-from buildcrm.celery import app
+from core.tasks import enqueue
 from tenants.selectors import tenants_active
 
 log = logging.getLogger("buildcrm.tasks")
@@ -16,6 +16,6 @@ def dispatch_to_tenants(task_name: str) -> int:
     count = 0
     for tenant in tenants_active().only("id", "schema_name", "slug"):
         with tenant_context(tenant):
-            app.send_task(task_name)
+            enqueue(task_name)
         count += 1
     return count

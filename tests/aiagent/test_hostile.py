@@ -18,8 +18,8 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from aiagent import services, tools
-from aiagent.presets import get_preset
 from brain import engine, llm, nlu, offline, prompts
+from tenants.presets import get_preset
 from tests.aiagent.conftest import configure
 from tests.aiagent.openai_standin import OpenAIStandin
 from tests.brain.hostile import hostile_text, pattern_families, regex_inventory

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from aiagent.presets import get_preset
 from aiagent.tools import ToolError, field_value, tool_schemas
+from tenants.presets import get_preset
 
 CONSTRUCTION = get_preset("construction")
 B2B = get_preset("generic_b2b")

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from aiagent.presets import get_preset
 from brain import engine, prompts
+from tenants.presets import get_preset
 
 CONSTRUCTION = get_preset("construction")
 B2B = get_preset("generic_b2b")

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from aiagent.presets import get_preset
 from brain import nlu
 from brain.offline import DialogState, plan_turn
+from tenants.presets import get_preset
 from tests.brain.hostile import hostile_text
 
 FIELDS = get_preset("construction") + get_preset("generic_b2b")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aiagent.presets import PRESETS, get_preset
 from brain.nlu import INTENTS, detect_language, extract, find_city
+from tenants.presets import PRESETS, get_preset
 
 C = get_preset("construction")
 B = get_preset("generic_b2b")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aiagent.presets import get_preset
 from brain.offline import DialogState, ToolCall, TurnPlan, first_contact_text, plan_turn
+from tenants.presets import get_preset
 
 FACTS = [
     {

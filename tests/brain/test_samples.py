@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from aiagent.presets import get_preset
 from brain.offline import DialogState, plan_turn
+from tenants.presets import get_preset
 
 HERE = Path(__file__).parent
 

@@ -187,7 +187,7 @@ async def test_idle_socket_stays_open_and_still_receives(live_tenant):
     socket_timeout (5 s): before the fix the consumer died with redis TimeoutError after ~5.4 s (1011)."""
     import asyncio
 
-    from conversations.realtime import group_staff, publish
+    from core.realtime import group_staff, publish
 
     owner = await socket(live_tenant, "owner")
     await asyncio.sleep(12)  # idle well past 5.4 s, several blocking reads in a row

@@ -168,8 +168,8 @@ async def test_a_key_of_one_tenant_never_touches_another(live_tenant, live_db):
 @pytest.mark.asyncio
 async def test_a_lost_kick_is_recovered_by_the_sweep(live_tenant, worker):
     """Redis lost the kick (or the broker the task): the stored message waits only for the periodic sweep."""
-    from buildcrm.redis_client import redis_client
     from conversations.services import _kick_key
+    from core.redis_client import redis_client
     from tenants.tasks import dispatch_to_tenants
 
     await configure(live_tenant)
@@ -186,8 +186,8 @@ async def test_a_lost_kick_is_recovered_by_the_sweep(live_tenant, worker):
 
 def test_one_drainer_per_tenant(live_tenant, live_db):
     """While another process drains the tenant (holds its advisory lock), a second drainer stands back."""
-    from buildcrm.redis_client import redis_client
     from conversations.services import _kick_key, inbound_process_pending, inbound_receive
+    from core.redis_client import redis_client
     from integrations import sandbox
 
     item = sandbox.inbound("77017000009", "Тест", "Здравствуйте")

@@ -12,8 +12,8 @@ from django.conf import settings
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from buildcrm.redis_client import redis_client
 from conversations.models import InboundEvent, Message
+from core.redis_client import redis_client
 from tenants.models import WebhookToken
 from tenants.selectors import WEBHOOK_PROVIDERS
 from tenants.services import tenant_config_import, webhook_token_rotate

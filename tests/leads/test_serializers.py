@@ -1,4 +1,4 @@
-"""The planned to_representation (buildcrm.serializers.PlannedRepresentation) gives exactly what DRF's
+"""The planned to_representation (core.serializers.PlannedRepresentation) gives exactly what DRF's
 generic path gives: leads in every shape (assigned, taken over, waiting, with data and preview, enum values
 set in Python, nulls) and messages of every author."""
 from __future__ import annotations

@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from buildcrm import crypto
+from core import crypto
 from tenants.models import Tenant
 from tenants.services import tenant_config_export, tenant_config_get, tenant_config_import
 
@@ -98,7 +98,7 @@ def test_export_command_masks_unless_asked(tenant_a, capsys):
 
 
 def test_presets_are_selectable(tenant_a):
-    from aiagent.presets import PRESETS
+    from tenants.presets import PRESETS
 
     assert [f["key"] for f in PRESETS["generic_b2b"]] == ["company_size", "budget", "needs", "urgency", "has_crm"]
     assert [f["key"] for f in PRESETS["construction"]] == ["city", "dimensions", "foundation_closed", "windows",

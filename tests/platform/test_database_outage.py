@@ -11,8 +11,8 @@ from django.db import IntegrityError, OperationalError
 from psycopg import errors
 from psycopg_pool import PoolTimeout
 
-from buildcrm.db import database_unavailable
 from buildcrm.middleware import DatabaseOutage
+from core.db import database_unavailable
 
 
 def wrapped(cause: Exception) -> OperationalError:

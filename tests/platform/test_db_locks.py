@@ -1,4 +1,4 @@
-"""buildcrm.db.advisory_lock: one holder at a time across connections, released with the block, and never left
+"""core.db.advisory_lock: one holder at a time across connections, released with the block, and never left
 held on a connection that goes back to the pool (an aborted transaction refusing the unlock drops the connection,
 and the server releases the lock with it)."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from buildcrm.db import advisory_lock
+from core.db import advisory_lock
 from tests.conftest import database_url
 
 

@@ -145,7 +145,7 @@ class _Request:
     ("not-an-ip", "203.0.113.5", "?"),
 ])
 def test_client_ip(settings, remote, forwarded, expected):
-    from buildcrm.proxies import client_ip
+    from core.proxies import client_ip
 
     settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
     assert client_ip(_Request(remote, forwarded)) == expected

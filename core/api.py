@@ -1,5 +1,6 @@
 """DRF glue shared by every app: paging, one JSON error shape, typed query parameters. The checks every input
-passes before a view sees it are in buildcrm.api_input; the schema's error answers in buildcrm.api_schema."""
+passes before a view sees it are in buildcrm.api_input (the web layer); the schema's error answers in
+core.api_schema."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -11,7 +12,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from buildcrm.api_input import PayloadTooLarge
+from core.api_errors import PayloadTooLarge
 
 BIGINT = 2**63 - 1  # PostgreSQL's bigint: the largest id a query or a body may name
 

@@ -1,5 +1,5 @@
 """The OpenAPI schema's class: drf-spectacular's, plus the error answers every operation can give. Apart from
-buildcrm.api because drf-spectacular imports DRF's generic views, which read buildcrm.api's paginator."""
+core.api because drf-spectacular imports DRF's generic views, which read core.api's paginator."""
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
@@ -54,7 +54,7 @@ class AutoSchema(SpectacularAutoSchema):
 
     def _get_parameters(self):
         parameters = super()._get_parameters()
-        for parameter in parameters:  # `?q=&stage=` is as if not given (buildcrm.api.query_params)
+        for parameter in parameters:  # `?q=&stage=` is as if not given (core.api.query_params)
             if parameter.get("in") == "query" and not parameter.get("required"):
                 parameter.setdefault("allowEmptyValue", True)
         return parameters
@@ -65,7 +65,7 @@ class AutoSchema(SpectacularAutoSchema):
         return super()._get_response_for_code(serializer, status_code, media_types, direction)
 
     def error_response(self, code: str) -> dict:
-        component = ResolvedComponent(name="Error", type=ResolvedComponent.SCHEMA, object="buildcrm.api.Error",
+        component = ResolvedComponent(name="Error", type=ResolvedComponent.SCHEMA, object="core.api.Error",
                                       schema=ERROR_SCHEMA)
         self.registry.register_on_missing(component)
         return {"description": ERROR_DESCRIPTIONS.get(code, "Error."),

@@ -1,7 +1,8 @@
 """Meetings in the tenant's Google Calendar, for the AI tools `check_availability` and `book_meeting`.
 
 Google Calendar is the truth: we store no meeting rows. A booking leaves its event id and links in the
-lead's timeline (`meeting_booked`) and a note in amoCRM when the lead came from there. Broken credentials
+lead's timeline (`meeting_booked`) and says so (`meeting.booked`: crmsync adds a note in amoCRM when the lead came
+from there). Broken credentials
 raise CalendarUnavailable and show in the admin health view; a slot taken meanwhile raises SlotTaken
 with two or three other slots in words the client understands.
 """
@@ -16,9 +17,13 @@ from django.core.validators import validate_email
 from django.db import connection
 from django.utils import timezone
 
+from core.events import emit
 from integrations import google_calendar as gc
 from leads import services as lead_services
 from leads.models import Lead
+from tenants.models import Tenant
+from tenants.selectors import tenant_config_get
+from tenants.services import health_record
 
 log = logging.getLogger("buildcrm.calendar")
 
@@ -46,9 +51,6 @@ class SlotTaken(Exception):
 
 def _settings(lead: Lead) -> tuple[int, dict, str, str, str]:
     """(tenant id, google_calendar config, time zone, language, company) from a fresh tenant row."""
-    from tenants.models import Tenant
-    from tenants.services import tenant_config_get
-
     tenant = Tenant.objects.get(pk=connection.tenant.pk)
     config = tenant_config_get(tenant)
     language = (lead.ai_state or {}).get("language") or config.get("language") or "ru"
@@ -57,8 +59,6 @@ def _settings(lead: Lead) -> tuple[int, dict, str, str, str]:
 
 
 def _unavailable(tenant_id: int, detail: str, *, retryable: bool = False) -> CalendarUnavailable:
-    from tenants.services import health_record
-
     health_record(tenant_id=tenant_id, error=detail, source="google_calendar")
     log.warning("google_calendar unavailable: %s", detail)
     return CalendarUnavailable(detail, retryable=retryable)
@@ -180,14 +180,13 @@ def calendar_book(*, lead: Lead, start: datetime, duration_minutes: int | None =
         after={**booked, "attendee": attendee},
         text=f"Встреча {start.strftime('%d.%m.%Y %H:%M')} ({tz}): {booked.get('html_link') or booked.get('event_id')}",
     )
-    from integrations.amocrm_sync import amocrm_on_lead_change
-
     note = f"Назначена встреча {start.strftime('%d.%m.%Y %H:%M')} ({tz})."
     if booked.get("meet_link"):
         note += f" Google Meet: {booked['meet_link']}"
     if booked.get("html_link"):
         note += f" Календарь: {booked['html_link']}"
-    amocrm_on_lead_change(lead_id=lead.pk, what="meeting", text=note)
+    emit("meeting.booked", lead_id=lead.pk, event_id=str(booked.get("event_id") or ""), start=booked["start"],
+         text=note)
     log.info("lead=%s meeting booked event=%s start=%s by=ai", lead.pk, booked.get("event_id"), booked["start"])
     return {**booked, "text": _booked_text(when=when, meet=booked.get("meet_link"), email=attendee,
                                            language=language)}

@@ -1,5 +1,6 @@
-"""Celery tasks of the amoCRM integration: thin wrappers that run in the tenant's schema
-(tenant-schemas-celery) and retry amoCRM's temporary failures with backoff and jitter."""
+"""Celery tasks of the amoCRM sync: thin wrappers that run in the tenant's schema (tenant-schemas-celery) and retry
+amoCRM's temporary failures with backoff and jitter. Their names are still `integrations.*`, as when they lived in
+integrations: queued tasks (and any queue a deploy leaves behind) carry those names."""
 from __future__ import annotations
 
 import logging
@@ -7,8 +8,12 @@ import random
 
 from celery import shared_task
 from django.conf import settings
+from django.db import connection
 
+from crmsync.intake import amocrm_intake_failed, amocrm_intake_process
+from crmsync.services import amocrm_write_back
 from integrations.amocrm import AmoApiError
+from tenants.services import health_record
 
 log = logging.getLogger("buildcrm.amocrm")
 MAX_TASK_RETRIES = 5
@@ -21,8 +26,6 @@ def _countdown(retries: int) -> float:
 
 @shared_task(bind=True, name="integrations.amocrm_intake", acks_late=True, max_retries=MAX_TASK_RETRIES)
 def amocrm_intake_task(self, inbound_event_id: int) -> str:
-    from integrations.amocrm_intake import amocrm_intake_failed, amocrm_intake_process
-
     try:
         return amocrm_intake_process(inbound_event_id=inbound_event_id)
     except AmoApiError as exc:  # only retryable ones reach here
@@ -35,11 +38,6 @@ def amocrm_intake_task(self, inbound_event_id: int) -> str:
 
 @shared_task(bind=True, name="integrations.amocrm_write_back", acks_late=True, max_retries=MAX_TASK_RETRIES)
 def amocrm_write_back_task(self, lead_id: int, what: str, text: str = "") -> str:
-    from django.db import connection
-
-    from integrations.amocrm_sync import amocrm_write_back
-    from tenants.services import health_record
-
     try:
         return amocrm_write_back(lead_id=lead_id, what=what, text=text)
     except AmoApiError as exc:

@@ -13,6 +13,12 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncDate
 from rest_framework.exceptions import ValidationError
 
+from conversations.models import Message
+from followups.models import FollowUp, FollowUpStatus
+from leads.models import LeadEvent, Stage, StageKind
+from leads.selectors import leads_visible_to
+from tenants.selectors import tenant_config_current
+
 DEFAULT_DAYS = 30
 MAX_DAYS = 731
 # Days a period may name: beyond them a day's bounds in the tenant's time zone overflow Python's datetime.
@@ -35,8 +41,6 @@ def _parse_day(value: str | None, name: str) -> dt.date | None:
 
 
 def _tenant_tz() -> zoneinfo.ZoneInfo:
-    from tenants.selectors import tenant_config_current
-
     try:
         return zoneinfo.ZoneInfo(tenant_config_current().get("timezone") or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -67,8 +71,6 @@ def _seconds(value) -> float | None:
 
 def _first_response(lead_ids_sql: str, params: tuple) -> dict:
     """Seconds from each lead's first client message to the first AI message after it: avg, p50, p90."""
-    from conversations.models import Message
-
     table = connection.ops.quote_name(Message._meta.db_table)
     sql = f"""
         WITH first_in AS (
@@ -96,17 +98,12 @@ def _first_response(lead_ids_sql: str, params: tuple) -> dict:
 
 
 def _touches(leads, kind: str) -> dict:
-    from followups.models import FollowUp, FollowUpStatus
-
     row = FollowUp.objects.filter(lead__in=leads.values("id"), kind=kind, status=FollowUpStatus.SENT).aggregate(
         sent=Count("id"), answered=Count("id", filter=Q(answered=True)))
     return {"sent": row["sent"], "answered": row["answered"], "rate": _rate(row["answered"], row["sent"])}
 
 
 def analytics_summary(*, user, date_from: str | None, date_to: str | None) -> dict:
-    from leads.models import LeadEvent, Stage, StageKind
-    from leads.selectors import leads_visible_to
-
     tz = _tenant_tz()
     start, end = analytics_period(date_from=date_from, date_to=date_to, tz=tz)
     since = dt.datetime.combine(start, dt.time.min, tzinfo=tz)

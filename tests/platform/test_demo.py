@@ -9,9 +9,9 @@ from tests.conftest import user_of
 
 
 def test_seed_demo_leads_twice_gives_twelve_leads_on_every_stage(tenant_a, client_for):
+    from buildcrm.demo import seed_demo_leads
     from conversations.models import Message
     from followups.models import FollowUp
-    from leads.demo import seed_demo_leads
     from leads.models import Lead, LeadEvent, LeadIdentity, Stage
 
     with tenant_context(tenant_a):
@@ -58,7 +58,7 @@ def test_seed_demo_leads_twice_gives_twelve_leads_on_every_stage(tenant_a, clien
 
 
 def test_seed_does_nothing_when_the_tenant_has_leads(tenant_a):
-    from leads.demo import seed_demo_leads
+    from buildcrm.demo import seed_demo_leads
     from leads.models import Lead
     from tests.leads.conftest import make_lead
 

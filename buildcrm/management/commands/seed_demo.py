@@ -2,6 +2,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django_tenants.utils import tenant_context
 
+from accounts.models import User
+from buildcrm.demo import seed_demo_leads
 from tenants.models import Tenant
 from tenants.services import tenant_provision
 
@@ -18,8 +20,6 @@ class Command(BaseCommand):
     help = "Provisions the demo tenant `demo` with a team and live-looking leads (idempotent); prints logins."
 
     def handle(self, *args, **opts):
-        from accounts.models import User
-
         tenant = Tenant.objects.filter(slug="demo").first()
         if tenant is None:
             tenant = tenant_provision(slug="demo", name="Demo Build", owner_email=DEMO_USERS[0][0],
@@ -28,8 +28,6 @@ class Command(BaseCommand):
             for email, role, name in DEMO_USERS[1:]:
                 if not User.objects.filter(email=email).exists():
                     User.objects.create_user(email, DEMO_PASSWORD, role=role, full_name=name)
-            from leads.demo import seed_demo_leads
-
             seed_demo_leads()
         port = settings.PORT
         self.stdout.write("")

@@ -15,10 +15,10 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from conversations.models import InboundEvent, Message
-from integrations import amocrm_sync
-from integrations.amocrm_intake import NO_PHONE_REASON, amocrm_intake_process
-from integrations.models import AmoLeadLink
-from integrations.tasks import amocrm_intake_task, amocrm_write_back_task
+from crmsync import services as amocrm_sync
+from crmsync.intake import NO_PHONE_REASON, amocrm_intake_process
+from crmsync.models import AmoLeadLink
+from crmsync.tasks import amocrm_intake_task, amocrm_write_back_task
 from leads import services as lead_services
 from leads.models import Lead, LeadEvent
 from tenants.models import Tenant, TenantHealth

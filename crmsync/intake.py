@@ -19,6 +19,10 @@ from django.utils import timezone
 
 from conversations.models import InboundEvent
 from conversations.services import message_send
+from core.events import emit
+from core.tasks import enqueue
+from crmsync.models import AmoLeadLink
+from crmsync.services import _fresh_tenant, amocrm_client, amocrm_configured
 from integrations.amocrm import (
     AmoApiError,
     AmoLeadEvent,
@@ -31,11 +35,11 @@ from integrations.amocrm import (
     lead_info_text,
     parse_webhook,
 )
-from integrations.amocrm_sync import _fresh_tenant, amocrm_client, amocrm_configured
-from integrations.models import AmoLeadLink
 from leads import services as lead_services
 from leads.models import Lead
-from tenants.services import tenant_config_get
+from leads.selectors import ai_silence_reason
+from tenants.selectors import tenant_config_get
+from tenants.services import health_record
 
 log = logging.getLogger("buildcrm.amocrm")
 WINDOW = timedelta(hours=24)  # WhatsApp Cloud API: free text only within 24 h of the client's last message
@@ -128,16 +132,12 @@ def amocrm_webhook(body: bytes) -> HttpResponse:
                    payload={**head, "ignored": hook.ignored, "skipped": hook.skipped, "form": hook.form},
                    error=" | ".join(part for part in (mismatch, _not_acted_on(hook)) if part))
 
-        def enqueue(ids: list[int] = queued) -> None:
-            from integrations.tasks import amocrm_intake_task
-
+        def enqueue_intake(ids: list[int] = queued) -> None:
             for event_pk in ids:
-                amocrm_intake_task.delay(event_pk)
+                enqueue("integrations.amocrm_intake", event_pk)
 
         if queued:
-            transaction.on_commit(enqueue)
-
-    from tenants.services import health_record
+            transaction.on_commit(enqueue_intake)
 
     health_record(tenant_id=tenant.pk, inbound_provider=PROVIDER)
     if mismatch:
@@ -161,8 +161,6 @@ def _finish(event: InboundEvent, error: str = "") -> None:
 def amocrm_intake_failed(*, inbound_event_id: int, detail: str, final: bool = False) -> str:
     """The intake of a stored event failed: the event keeps the error (`final`: and counts as processed), the
     admin health view shows it. Without `final` (the task's retries ran out) the event stays unprocessed."""
-    from tenants.services import health_record
-
     fields = {"error": detail[:2000], **({"processed_at": timezone.now()} if final else {})}
     InboundEvent.objects.filter(pk=inbound_event_id, provider=PROVIDER).update(**fields)
     health_record(tenant_id=connection.tenant.pk, error=f"amocrm intake: {detail}", source=PROVIDER)
@@ -229,8 +227,9 @@ def amocrm_intake_process(*, inbound_event_id: int) -> str:
         lead, outcome = _lead_from_amo(account_id=account_id, amo_lead_id=amo_lead_id, phone=phone, name=name,
                                        info=info, outbound=outbound)
         _finish(event)
-        if outcome == "created" and phone and OUTBOUND.get(outbound):
-            _greet(lead=lead, config=full_config)
+        if outcome == "created":
+            greet = bool(phone and OUTBOUND.get(outbound)) and _greet(lead=lead, config=full_config)
+            emit("lead.created", lead_id=lead.pk, source=PROVIDER, greet=greet)
     log.info("lead=%s amocrm lead=%s %s phone=%s by=system", lead.pk, amo_lead_id, outcome, "yes" if phone else "no")
     return outcome
 
@@ -274,33 +273,24 @@ def _lead_from_amo(*, account_id: int, amo_lead_id: int, phone: str | None, name
     return lead, "created"
 
 
-def _greet(*, lead: Lead, config: dict) -> None:
+def _greet(*, lead: Lead, config: dict) -> bool:
     """Starts the dialog with a new lead that never wrote (inside the intake's transaction). Over the Cloud
     API its 24-hour window is closed, so free text would be refused: the configured greeting template goes
     instead, and without one a person is asked to write. Every other channel gets the tenant's whole
-    first-contact chain from the AI manager, after commit."""
+    first-contact chain from the AI manager, after commit: returns True for those (`lead.created`'s greet)."""
     window_open = bool(lead.last_inbound_at and timezone.now() - lead.last_inbound_at < WINDOW)
     if lead.provider != "whatsapp" or window_open:
-        lead_id = lead.pk
-        transaction.on_commit(lambda: _first_contact(lead_id))
-        return
-    from aiagent.services import skip_reason
-
-    if skip_reason(cfg=config, lead=lead):
-        return  # the AI may not write to this lead (tenant AI off…): no greeting, as ai_first_contact does
+        return True
+    if ai_silence_reason(cfg=config, lead=lead):
+        return False  # the AI may not write to this lead (tenant AI off…): no greeting, as ai_first_contact does
     cloud = (config.get("channels") or {}).get("whatsapp_cloud") or {}
     template = cloud.get("greeting_template") or {}
     if not template.get("name"):
         lead_services.lead_flag_human(lead=lead, reason=NO_TEMPLATE_REASON, actor=lead_services.SYSTEM)
         log.info("lead=%s amocrm greeting: no whatsapp template, flagged for a person by=system", lead.pk)
-        return
+        return False
     language = template.get("language") or cloud.get("template_language") or "ru"
     message_send(lead=lead, author_kind="ai", kind="template", purpose="first_contact",
                  template={"name": template["name"], "language": language}, meta={"template": template["name"]})
     log.info("lead=%s amocrm greeting template=%s by=ai", lead.pk, template["name"])
-
-
-def _first_contact(lead_id: int) -> None:
-    from aiagent.services import ai_first_contact
-
-    ai_first_contact(lead_id=lead_id)
+    return False

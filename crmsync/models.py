@@ -1,4 +1,4 @@
-"""Rows the outside-system integrations keep in the tenant schema."""
+"""Rows of the amoCRM sync in the tenant schema."""
 from django.db import models
 
 
@@ -13,6 +13,7 @@ class AmoLeadLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "integrations_amoleadlink"  # moved from integrations (issue 13): the table and its rows stay
         constraints = [models.UniqueConstraint(fields=["account_id", "amo_lead_id"], name="uniq_amo_lead")]
 
     def __str__(self) -> str:

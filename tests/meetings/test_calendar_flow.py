@@ -1,4 +1,4 @@
-"""Meetings in the tenant's Google Calendar (integrations.calendar) and the admin's OAuth consent flow,
+"""Meetings in the tenant's Google Calendar (meetings.services) and the admin's OAuth consent flow,
 against the Google stand-in (token endpoint + Calendar v3), exact requests asserted."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
-from integrations.calendar import CalendarUnavailable, SlotTaken, calendar_availability, calendar_book
+from crmsync.models import AmoLeadLink
 from integrations.google_calendar import SCOPE
-from integrations.models import AmoLeadLink
 from leads import services as lead_services
 from leads.models import LeadEvent
+from meetings.services import CalendarUnavailable, SlotTaken, calendar_availability, calendar_book
 from tenants.models import Tenant, TenantHealth
 from tenants.services import tenant_config_get, tenant_config_import
 from tests.integrations.gstandin import AmoStandin, GoogleStandin

@@ -1,8 +1,9 @@
 """amoCRM for one tenant: the configured client (shared rate limit, persisted token refresh) and the
 write-back of our lead's changes (stage → status_id, notes, responsible user).
 
-`amocrm_on_lead_change` is the entry point for leads.services and the AI manager: it only enqueues; the
-Celery task `integrations.amocrm_write_back` calls `amocrm_write_back` in the tenant's schema.
+`amocrm_on_lead_change` is the entry point, for crmsync's listeners (a lead moved, taken over, qualified, a meeting
+booked): it only enqueues; the Celery task `integrations.amocrm_write_back` calls `amocrm_write_back` in the tenant's
+schema.
 """
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 
-from buildcrm.redis_client import redis_client, redis_lock
+from core.redis_client import redis_client, redis_lock
+from core.tasks import enqueue
+from crmsync.models import AmoLeadLink
 from integrations.amocrm import AMO_PER, AMO_RATE, AmoApiError, AmoAuthError, AmoClient, RedisRateLimiter
-from integrations.models import AmoLeadLink
 from leads.models import Lead
 from tenants.models import Tenant
+from tenants.selectors import tenant_config_get
+from tenants.services import health_record, tenant_config_import
 
 log = logging.getLogger("buildcrm.amocrm")
 
@@ -31,8 +35,6 @@ def _fresh_tenant(tenant_id: int) -> Tenant:
 
 
 def amocrm_config(tenant: Tenant) -> dict:
-    from tenants.services import tenant_config_get
-
     return dict(tenant_config_get(tenant).get("amocrm") or {})
 
 
@@ -46,8 +48,6 @@ def _account_key(config: dict) -> str:
 
 def amocrm_tokens_save(*, tenant_id: int, access_token: str, refresh_token: str) -> None:
     """Stores a rotated token pair (encrypted) on a fresh, row-locked tenant so nothing else is lost."""
-    from tenants.services import tenant_config_import
-
     with transaction.atomic():
         tenant = Tenant.objects.select_for_update().get(pk=tenant_id)
         tenant_config_import(tenant, {"amocrm": {"access_token": access_token, "refresh_token": refresh_token}})
@@ -121,12 +121,7 @@ def amocrm_on_lead_change(*, lead_id: int, what: str, text: str = "") -> bool:
     if not AmoLeadLink.objects.filter(lead_id=lead_id).exists():
         return False
 
-    def enqueue() -> None:
-        from integrations.tasks import amocrm_write_back_task
-
-        amocrm_write_back_task.delay(lead_id, what, text or "")
-
-    transaction.on_commit(enqueue)
+    transaction.on_commit(lambda: enqueue("integrations.amocrm_write_back", lead_id, what, text or ""))
     return True
 
 
@@ -151,8 +146,6 @@ def amocrm_write_back(*, lead_id: int, what: str, text: str = "") -> str:
     """Applies one change to every amoCRM lead linked to our lead (runs in the tenant schema) and returns
     what it did. Raises AmoApiError(retryable=True) for 429/5xx/network after the client's own retries;
     refusals are recorded in the tenant's health and not retried."""
-    from tenants.services import health_record
-
     links = list(AmoLeadLink.objects.filter(lead_id=lead_id).order_by("id"))
     if not links:
         return "not linked"

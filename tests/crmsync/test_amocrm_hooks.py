@@ -15,13 +15,13 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from conversations.models import InboundEvent, Message
-from integrations.amocrm_intake import NO_TEMPLATE_REASON, amocrm_intake_process
-from integrations.models import AmoLeadLink
+from crmsync.intake import NO_TEMPLATE_REASON, amocrm_intake_process
+from crmsync.models import AmoLeadLink
 from leads.models import Lead
 from tenants.services import tenant_config_import
-from tests.integrations import test_amocrm_flow as flow
+from tests.crmsync import test_amocrm_flow as flow
+from tests.crmsync.test_amocrm_flow import ACCOUNT, amo_settings, post_webhook, process, stored_events
 from tests.integrations.standin import Scripted, StandIn
-from tests.integrations.test_amocrm_flow import ACCOUNT, amo_settings, post_webhook, process, stored_events
 
 alpha, amo, eager = flow.alpha, flow.amo, flow.eager  # the flow tests' fixtures: amoCRM stand-in, eager tasks
 

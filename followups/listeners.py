@@ -1,0 +1,47 @@
+"""What follow-ups do when something happens elsewhere (core.events). Every listener here runs inside the emitter's
+transaction: a cancellation or a schedule commits or rolls back with the change that caused it, and a failure fails
+that change (the inbound drain then redoes its batch message by message)."""
+from __future__ import annotations
+
+from core.events import listener
+from followups.scheduling import CLOSED_STAGE_KINDS
+from followups.services import followups_cancel, followups_on_client_messages, followups_on_outbound_sent
+
+
+@listener("messages.received", on_commit=False)
+def client_answered(*, firsts: dict[int, int], **_: object) -> None:
+    """In the drain's transaction: the clients' silence is over (their follow-ups stop, their last touch counts as
+    answered, its content's tags become interests), and a new lead's first message may start a campaign — the only
+    place a client message starts one."""
+    followups_on_client_messages(firsts=firsts)
+
+
+@listener("messages.sent", on_commit=False)
+def our_message_sent(*, message_ids: list[int]) -> None:
+    """In the send's transaction: our message waits for an answer, the follow-up schedule starts."""
+    followups_on_outbound_sent(message_ids=message_ids)
+
+
+@listener("lead.stage_changed", on_commit=False)
+def stage_changed(*, lead_id: int, after: str, **_: object) -> None:
+    """In the move's transaction: a won or lost lead gets no more touches."""
+    if after in CLOSED_STAGE_KINDS:
+        followups_cancel(lead_id=lead_id, reason=f"stage {after}")
+
+
+@listener("lead.taken_over", on_commit=False)
+def taken_over(*, lead_id: int, **_: object) -> None:
+    """In the takeover's transaction: a person writes now, no more touches."""
+    followups_cancel(lead_id=lead_id, reason="takeover")
+
+
+@listener("lead.returned_to_ai", on_commit=False)
+def returned_to_ai(*, lead_id: int, **_: object) -> None:
+    """In the same transaction: touches still open from before are dropped (the AI's next message plans afresh)."""
+    followups_cancel(lead_id=lead_id, reason="returned to AI")
+
+
+@listener("lead.ai_stopped", on_commit=False)
+def ai_stopped(*, lead_id: int, reason: str) -> None:
+    """In the same transaction: refused, or the AI switched off for the lead — no more touches."""
+    followups_cancel(lead_id=lead_id, reason=reason)
