@@ -174,10 +174,10 @@ class Browser:
                  const r = await fetch('/api/auth/login/', {method: 'POST', credentials: 'same-origin',
                    headers: {'Content-Type': 'application/json', 'X-CSRFToken': decodeURIComponent(csrf)},
                    body: JSON.stringify({email, password})});
-                 return r.status;
+                 return [r.status, (await r.text()).slice(0, 300)];
                }""",
             [f"{role}@{tenant.slug}.test", password or PASSWORD])
-        assert status == 200, f"login as {role} failed: HTTP {status}"
+        assert status[0] == 200, f"login as {role} failed: HTTP {status[0]} {status[1]}"
 
     def close(self) -> None:
         for context in self.contexts:
