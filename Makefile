@@ -8,7 +8,7 @@ PYTEST_ARGS ?= -n 2
 EXTERNAL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 EXTERNAL_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: setup run test test-python test-frontend test-external test-api lint bench
+.PHONY: setup run test test-python test-frontend test-external test-api lint lint-imports bench
 
 setup: .venv/.installed frontend/dist/index.html
 
@@ -33,6 +33,7 @@ run: setup
 	  exec $(PY) -m buildcrm.devstack procfile Procfile'
 
 test: setup
+	$(MAKE) --no-print-directory lint-imports
 	$(PY) -m buildcrm.devstack --tmp -- $(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-frontend
 
@@ -57,5 +58,10 @@ test-external: setup
 	DATABASE_URL=$(EXTERNAL_DATABASE_URL) REDIS_URL=$(EXTERNAL_REDIS_URL) \
 	  $(PY) -m buildcrm.devstack -- $(PY) -m pytest $(PYTEST_ARGS) tests/platform
 
-lint:
+lint: lint-imports
 	$(PY) -m ruff check .
+
+# One direction (issue 13): the layers and leaves of .importlinter, no import cycles, no hidden imports between apps.
+lint-imports:
+	.venv/bin/lint-imports --no-cache
+	$(PY) scripts/import_graph.py --check

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,11 +28,12 @@ from django.utils import timezone
 
 from aiagent.models import AiTurn
 from aiagent.tools import ToolRunner, tool_schemas
-from brain import engine, prompts
+from brain import engine, prompts, texts
 from brain import llm as llm_mod
 from brain.nlu import BrainTimeout, Extraction, extract, guess_language
 from brain.offline import DialogState, TurnPlan, first_contact_text, plan_turn
 from conversations.models import Direction, Message
+from conversations.selectors import dialog_context
 from conversations.services import message_send
 from core.db import advisory_lock
 from core.events import emit
@@ -42,7 +44,7 @@ from leads import services as lead_services
 from leads.models import Lead, Stage, StageKind
 from leads.selectors import ai_silence_reason
 from tenants.config import default_config
-from tenants.selectors import tenant_config_current
+from tenants.selectors import ai_llm_settings, tenant_config_current
 
 log = logging.getLogger("buildcrm.aiagent")
 
@@ -59,15 +61,6 @@ MAX_DEBOUNCE = 30.0
 def ai_config() -> dict:
     """The current tenant's full decrypted configuration (cached per process by the stored document)."""
     return tenant_config_current()
-
-
-def llm_settings(cfg: dict) -> llm_mod.LlmSettings:
-    """The LLM settings of a tenant (`cfg`: its configuration) over the platform's OPENAI_* settings."""
-    platform = llm_mod.LlmDefaults(
-        base_url=settings.OPENAI_BASE_URL or "", api_key=settings.OPENAI_API_KEY or "",
-        model=settings.OPENAI_MODEL or llm_mod.DEFAULT_MODEL,
-        retry_base=float(getattr(settings, "AI_RETRY_BASE_SECONDS", llm_mod.DEFAULT_RETRY_BASE)))
-    return llm_mod.llm_settings(cfg, platform)
 
 
 def turn_budget() -> float:
@@ -167,118 +160,148 @@ def ai_turn_failed(*, lead_id: int, message_id: int, error: str) -> None:
 # The turn
 
 
+@dataclass
+class Turn:
+    """One AI turn of one lead, from the trigger to the reply: what it read, what the brain made of it, what is
+    applied. Filled in step by step by `_turn` (read) → `_think` (the brain, no lock) → `_conclude` (the plan
+    applied under the row lock, bookkeeping) → `_finish` (engine, memory, replies)."""
+
+    lead_id: int
+    trigger_id: int
+    started: float
+    deadline: float
+    lead: Lead | None = None
+    mem: dict = field(default_factory=dict)
+    pending: list[Message] = field(default_factory=list)
+    upto: int = 0
+    cfg: dict = field(default_factory=dict)
+    fields: list = field(default_factory=list)
+    client_text: str = ""
+    first_turn: bool = False
+    took: bool = False  # a campaign took the lead: its material is the answer
+    runner: ToolRunner | None = None
+    brain: str = "offline"  # offline | openai | fallback (the offline brain after an LLM failure) | campaign
+    failure: str = ""  # why the LLM failed, when it did
+    llm: llm_mod.LlmResult | None = None
+    plan: TurnPlan | None = None
+    replies: list[str] = field(default_factory=list)
+    extraction: Extraction | None = None
+    updates: dict[str, Any] = field(default_factory=dict)  # for lead.ai_state
+
+    def record(self, *, lead: Lead, status: str, detail: str = "", **fields: Any) -> AiTurn:
+        return AiTurn.objects.create(lead=lead, message_id=self.trigger_id, brain=self.brain, status=status,
+                                     detail=detail[:300], **fields)
+
+
 def _turn(*, lead_id: int, trigger_id: int) -> str:
     started = time.monotonic()
-    deadline = started + turn_budget()
+    turn = Turn(lead_id=lead_id, trigger_id=trigger_id, started=started, deadline=started + turn_budget())
     lead = Lead.objects.select_related("stage").filter(pk=lead_id).first()
     if lead is None:
         return "gone"
-    mem = dict(lead.ai_state or {})
-    pending = list(Message.objects.filter(lead=lead, direction=Direction.IN, id__gt=mem.get("answered_upto", 0))
-                   .order_by("id")[:50])
-    if not pending:
+    turn.lead, turn.mem = lead, dict(lead.ai_state or {})
+    turn.pending = list(Message.objects.filter(lead=lead, direction=Direction.IN,
+                                               id__gt=turn.mem.get("answered_upto", 0)).order_by("id")[:50])
+    if not turn.pending:
         return "answered"  # an earlier turn already read this message
-    upto = pending[-1].id
-    cfg = ai_config()
-    reason = ai_silence_reason(cfg=cfg, lead=lead)
+    turn.upto = turn.pending[-1].id
+    turn.cfg = ai_config()
+    reason = ai_silence_reason(cfg=turn.cfg, lead=lead)
     if reason:
         with transaction.atomic():
             fresh = Lead.objects.select_for_update().get(pk=lead.pk)
-            fresh.ai_state = {**(fresh.ai_state or {}), "answered_upto": upto}
+            fresh.ai_state = {**(fresh.ai_state or {}), "answered_upto": turn.upto}
             fresh.save(update_fields=["ai_state", "updated_at"])
-            AiTurn.objects.create(lead=lead, message_id=upto, status="skipped", detail=reason)
+            AiTurn.objects.create(lead=lead, message_id=turn.upto, status="skipped", detail=reason)
         log.info("lead=%s ai silent: %s", lead.pk, reason)
         return "skipped"
-
-    fields = list(cfg.get("qualification") or [])
-    client_text = brain_text(pending)
-    first_turn = not mem.get("greeted")
+    turn.fields = list(turn.cfg.get("qualification") or [])
+    turn.client_text = brain_text(turn.pending)
+    turn.first_turn = not turn.mem.get("greeted")
     # A campaign takes a new lead when its first message carries the code (the followups listener of
     # messages.received, committed before this turn was queued): then its material is the answer, not the brain's.
-    took = first_turn and campaign_joined(lead_id=lead.pk)
-    runner = ToolRunner(lead=lead, fields=fields, timezone=cfg.get("timezone") or "UTC")
-    provider = (cfg.get("ai") or {}).get("provider", "offline")
-    brain, failure, llm, plan = "offline", "", None, None
-    replies: list[str] = []
-    extraction = None
-    updates: dict[str, Any] = {}
-    if took:
-        brain = "campaign"
-    elif provider == "openai":
-        try:
-            # The model gets the budget minus a reserve in which the offline brain can still answer.
-            llm = _llm_turn(lead=lead, cfg=cfg, fields=fields, mem=mem, upto=upto, runner=runner,
-                            first_turn=first_turn, deadline=deadline - _offline_reserve())
-            brain, replies = "openai", [llm.text]
-            lang = guess_language(client_text) or mem.get("language") or cfg.get("language") or "ru"
-            updates.update(language=lang, awaiting=[])
-        except llm_mod.LlmFailure as exc:
-            failure = exc.reason
-            log.warning("lead=%s llm failed, offline brain answers: %s", lead.pk, failure)
-    # The brain thinks here, outside any transaction and row lock (a person's takeover, the inbound drain and
-    # the lead's other writers never wait on it); only its result is applied, under the lock, below.
-    if not took and brain == "offline":
-        if failure:  # the offline answer keeps its reserve even when the model ran over its share
-            deadline = max(deadline, time.monotonic() + _offline_reserve())
-        try:
-            plan = plan_turn(_dialog_state(lead=lead, cfg=cfg, fields=fields, mem=mem), client_text, deadline=deadline)
-        except BrainTimeout:
-            return _turn_over_budget(lead_id=lead.pk, trigger_id=trigger_id, upto=upto, failure=failure,
-                                     runner=runner, started=started)
-        brain = "fallback" if failure else "offline"
-    else:
-        try:
-            extraction = extract(client_text, fields, awaiting=mem.get("awaiting") or [], deadline=deadline)
-        except BrainTimeout:  # bookkeeping only (intents, quotes): the model's answer still goes out
-            extraction = Extraction()
+    turn.took = turn.first_turn and campaign_joined(lead_id=lead.pk)
+    turn.runner = ToolRunner(lead=lead, fields=turn.fields, timezone=turn.cfg.get("timezone") or "UTC")
+    if not _think(turn):
+        return _turn_over_budget(turn)
     # Applying the result is one short transaction: an offline turn applies all or nothing, and the websocket
     # pushes and deliveries its writes schedule run once, after the reply is queued.
     with transaction.atomic():
-        return _conclude(lead=lead, trigger_id=trigger_id, cfg=cfg, fields=fields, mem=mem, client_text=client_text,
-                         pending=pending, upto=upto, runner=runner, brain=brain, failure=failure, llm=llm,
-                         replies=replies, updates=updates, extraction=extraction, plan=plan, started=started,
-                         first_turn=first_turn, took=took)
+        return _conclude(turn)
 
 
-def _conclude(*, lead: Lead, trigger_id: int, cfg: dict, fields: list, mem: dict, client_text: str, pending: list,
-              upto: int, runner: ToolRunner, brain: str, failure: str, llm, replies: list[str], updates: dict,
-              extraction, plan: TurnPlan | None, started: float, first_turn: bool, took: bool) -> str:
-    if plan is not None:
-        lead = Lead.objects.select_for_update().select_related("stage").get(pk=lead.pk)
-        # What may have changed while the brain was thinking without the lock.
-        if Message.objects.filter(lead=lead, direction=Direction.IN, id__gt=upto).exists():
-            # A newer client message: its own turn (waiting on the Redis lock) answers everything at once.
-            AiTurn.objects.create(lead=lead, message_id=trigger_id, brain=brain, status="superseded",
-                                  detail="a newer client message arrived during the turn")
-            log.info("lead=%s ai turn superseded during the turn message=%s", lead.pk, trigger_id)
+def _think(turn: Turn) -> bool:
+    """The brain thinks here, outside any transaction and row lock (a person's takeover, the inbound drain and the
+    lead's other writers never wait on it); only its result is applied, under the lock, later. False when the
+    offline brain ran out of the turn's budget."""
+    if turn.took:
+        turn.brain = "campaign"
+    elif (turn.cfg.get("ai") or {}).get("provider", "offline") == "openai":
+        try:
+            # The model gets the budget minus a reserve in which the offline brain can still answer.
+            turn.llm = _llm_turn(turn, deadline=turn.deadline - _offline_reserve())
+            turn.brain, turn.replies = "openai", [turn.llm.text]
+            lang = guess_language(turn.client_text) or turn.mem.get("language") or turn.cfg.get("language") or "ru"
+            turn.updates.update(language=lang, awaiting=[])
+        except llm_mod.LlmFailure as exc:
+            turn.failure = exc.reason
+            log.warning("lead=%s llm failed, offline brain answers: %s", turn.lead_id, turn.failure)
+    if not turn.took and turn.brain == "offline":
+        if turn.failure:  # the offline answer keeps its reserve even when the model ran over its share
+            turn.deadline = max(turn.deadline, time.monotonic() + _offline_reserve())
+        try:
+            turn.plan = plan_turn(_dialog_state(turn), turn.client_text, deadline=turn.deadline)
+        except BrainTimeout:
+            return False
+        turn.brain = "fallback" if turn.failure else "offline"
+    else:
+        try:
+            turn.extraction = extract(turn.client_text, turn.fields, awaiting=turn.mem.get("awaiting") or [],
+                                      deadline=turn.deadline)
+        except BrainTimeout:  # bookkeeping only (intents, quotes): the model's answer still goes out
+            turn.extraction = Extraction()
+    return True
+
+
+def _conclude(turn: Turn) -> str:
+    """The offline plan applied under the lead's row lock after re-checking what may have changed while the brain
+    thought; then the bookkeeping of the client's words (both brains)."""
+    runner, mem = turn.runner, turn.mem
+    if turn.plan is not None:
+        lead = Lead.objects.select_for_update().select_related("stage").get(pk=turn.lead_id)
+        if Message.objects.filter(lead=lead, direction=Direction.IN, id__gt=turn.upto).exists():
+            # A newer client message: its own turn (waiting on the lead's lock) answers everything at once.
+            turn.record(lead=lead, status="superseded", detail="a newer client message arrived during the turn")
+            log.info("lead=%s ai turn superseded during the turn message=%s", lead.pk, turn.trigger_id)
             return "superseded"
         # A person took over, AI switched off, refused or closed meanwhile (not by the model's own tool calls
         # before it failed: those are the turn's, and _finish handles them as always).
-        reason = "" if runner.handoff or runner.refused else ai_silence_reason(cfg=cfg, lead=lead)
+        reason = "" if runner.handoff or runner.refused else ai_silence_reason(cfg=turn.cfg, lead=lead)
         if reason:
             detail = "a person took over during the turn" if lead.handler_id else f"{reason} (during the turn)"
-            lead.ai_state = {**(lead.ai_state or {}), "answered_upto": upto}
+            lead.ai_state = {**(lead.ai_state or {}), "answered_upto": turn.upto}
             lead.save(update_fields=["ai_state", "updated_at"])
-            AiTurn.objects.create(lead=lead, message_id=trigger_id, brain=brain, status="skipped", detail=detail)
+            turn.record(lead=lead, status="skipped", detail=detail)
             log.info("lead=%s ai silent: %s", lead.pk, detail)
             return "skipped"
         runner.lead = lead
-        for call in plan.tool_calls:
+        for call in turn.plan.tool_calls:
             runner.run(call.name, call.arguments)
-        extraction = plan.extraction
-        replies = [r for r in plan.replies if r.strip()]
-        updates.update(language=plan.language, awaiting=plan.awaiting,
-                       facts_used=list(mem.get("facts_used") or []) + list(plan.facts_used))
-        if first_turn and replies and not _greets(replies[0]):
-            replies[0] = _greeting_line(lead=lead, cfg=cfg, lang=plan.language) + " " + replies[0]
+        turn.extraction = turn.plan.extraction
+        turn.replies = [r for r in turn.plan.replies if r.strip()]
+        turn.updates.update(language=turn.plan.language, awaiting=turn.plan.awaiting,
+                            facts_used=list(mem.get("facts_used") or []) + list(turn.plan.facts_used))
+        if turn.first_turn and turn.replies and not texts.greets(turn.replies[0]):
+            turn.replies[0] = _greeting_line(lead=lead, cfg=turn.cfg, lang=turn.plan.language) + " " + turn.replies[0]
 
     # Bookkeeping from the client's words (both brains): intents, quotes for the score reasons.
+    extraction = turn.extraction
     intents = set(mem.get("intents") or []) | set(extraction.intents)
     quotes = dict(mem.get("quotes") or {})
     for key, quote in extraction.quotes.items():
         if quote:
             quotes[key] = quote[:200]
-    fallback_quote = " ".join(client_text.split())[:150]
+    fallback_quote = " ".join(turn.client_text.split())[:150]
     for key in runner.updated:
         quotes.setdefault(key, fallback_quote)
     if runner.call_requested:
@@ -286,51 +309,48 @@ def _conclude(*, lead: Lead, trigger_id: int, cfg: dict, fields: list, mem: dict
         quotes.setdefault("call_request", fallback_quote)
     if runner.refused:
         quotes.setdefault("refusal", fallback_quote)
-    updates.update(
-        answered_upto=upto, turns=int(mem.get("turns", 0)) + 1, greeted=True, intents=sorted(intents), quotes=quotes,
-        price_asked=int(mem.get("price_asked", 0)) + (1 if "price_question" in extraction.intents else 0),
-        client_messages=int(mem.get("client_messages", 0)) + len(pending),
+    turn.updates.update(
+        answered_upto=turn.upto, turns=int(mem.get("turns", 0)) + 1, greeted=True, intents=sorted(intents),
+        quotes=quotes, price_asked=int(mem.get("price_asked", 0)) + (1 if "price_question" in extraction.intents
+                                                                    else 0),
+        client_messages=int(mem.get("client_messages", 0)) + len(turn.pending),
     )
-    return _finish(lead_id=lead.pk, trigger_id=trigger_id, cfg=cfg, fields=fields, replies=replies, updates=updates,
-                   runner=runner, brain=brain, failure=failure, llm=llm, started=started, first_turn=first_turn,
-                   took=took, extraction=extraction)
+    return _finish(turn)
 
 
-def _turn_over_budget(*, lead_id: int, trigger_id: int, upto: int, failure: str, runner: ToolRunner,
-                      started: float) -> str:
+def _turn_over_budget(turn: Turn) -> str:
     """The brain ran past AI_TURN_BUDGET_SECONDS: the turn ends without a reply and nothing of the plan is
     applied, the lead is flagged for a person (as when the LLM fails), and its messages count as seen so the
     unanswered sweep does not replay a turn that cannot finish."""
     budget = turn_budget()
     detail = f"the AI turn's time budget ({budget:g} s) ran out in the offline brain" + (
-        f"; LLM: {failure}" if failure else "")
+        f"; LLM: {turn.failure}" if turn.failure else "")
+    turn.brain = "fallback" if turn.failure else "offline"
     with transaction.atomic():
-        lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+        lead = Lead.objects.select_for_update().filter(pk=turn.lead_id).first()
         if lead is None:
             return "gone"
-        lead.ai_state = {**(lead.ai_state or {}), "answered_upto": upto}
+        lead.ai_state = {**(lead.ai_state or {}), "answered_upto": turn.upto}
         lead.save(update_fields=["ai_state", "updated_at"])
         lead_services.lead_flag_human(lead=lead, reason=f"AI не успел ответить за {budget:g} с — ответьте клиенту",
                                       actor=lead_services.AI)
-        AiTurn.objects.create(lead=lead, message_id=trigger_id, brain="fallback" if failure else "offline",
-                              status="timeout", detail=detail[:300], tool_calls=runner.calls,
-                              latency_ms=int((time.monotonic() - started) * 1000))
-    log.warning("lead=%s ai turn over budget %.1fs message=%s: %s", lead_id, budget, trigger_id, detail)
+        turn.record(lead=lead, status="timeout", detail=detail, tool_calls=turn.runner.calls,
+                    latency_ms=int((time.monotonic() - turn.started) * 1000))
+    log.warning("lead=%s ai turn over budget %.1fs message=%s: %s", turn.lead_id, budget, turn.trigger_id, detail)
     return "timeout"
 
 
-def _finish(*, lead_id: int, trigger_id: int, cfg: dict, fields: list, replies: list[str], updates: dict,
-            runner: ToolRunner, brain: str, failure: str, llm, started: float, first_turn: bool, took: bool,
-            extraction) -> str:
+def _finish(turn: Turn) -> str:
     """Engine + memory + reply, in one transaction under the lead's row lock."""
+    runner, fields, llm = turn.runner, turn.fields, turn.llm
     with transaction.atomic():
-        lead = Lead.objects.select_for_update().select_related("stage").get(pk=lead_id)
+        lead = Lead.objects.select_for_update().select_related("stage").get(pk=turn.lead_id)
         if lead.handler_id and not runner.handoff:
             # A person took over while the brain was thinking: their word wins, ours is not sent.
-            lead.ai_state = {**(lead.ai_state or {}), "answered_upto": updates["answered_upto"]}
+            lead.ai_state = {**(lead.ai_state or {}), "answered_upto": turn.updates["answered_upto"]}
             lead.save(update_fields=["ai_state", "updated_at"])
-            AiTurn.objects.create(lead=lead, message_id=trigger_id, brain=brain, status="skipped",
-                                  detail="a person took over during the turn", tool_calls=runner.calls)
+            turn.record(lead=lead, status="skipped", detail="a person took over during the turn",
+                        tool_calls=runner.calls)
             return "skipped"
         before_kind = lead.stage.kind
         target = engine.stage_target(current=before_kind, locked=lead.stage_locked, client_replied=True,
@@ -340,9 +360,11 @@ def _finish(*, lead_id: int, trigger_id: int, cfg: dict, fields: list, replies: 
             stage = Stage.objects.filter(kind=target).order_by("position").first()
             if stage is not None:
                 lead_services.lead_move(lead=lead, stage=stage, actor=lead_services.AI)
-        mem = {**(lead.ai_state or {}), **updates}
+        mem = {**(lead.ai_state or {}), **turn.updates}
         # The running summary folds messages as they leave the prompt's window (kept for both brains).
-        mem.update(_summary_update(lead=lead, mem=mem, upto=updates["answered_upto"]))
+        dialog = dialog_context(lead_id=lead.pk, upto=turn.updates["answered_upto"], summary=mem.get("summary", ""),
+                                summary_upto=int(mem.get("summary_upto", 0)))
+        mem.update(summary=dialog.summary, summary_upto=dialog.summary_upto)
         score, temperature, reasons = engine.score_compute(engine.ScoreInput(
             fields=fields, data=lead.data, city=lead.city, name=lead.name, call_requested=lead.call_requested,
             preferred_time=lead.preferred_time, refused=lead.refused, meeting=bool(mem.get("meeting")),
@@ -351,31 +373,31 @@ def _finish(*, lead_id: int, trigger_id: int, cfg: dict, fields: list, replies: 
         lead_services.lead_set_score(lead=lead, score=score, temperature=temperature, reasons=reasons)
         lead.ai_state = mem
         lead.save(update_fields=["ai_state", "updated_at"])
-        if failure:
-            lead_services.lead_flag_human(lead=lead, reason=f"LLM недоступна, ответил офлайн-мозг: {failure}"[:300],
-                                          actor=lead_services.AI)
+        if turn.failure:
+            lead_services.lead_flag_human(lead=lead, actor=lead_services.AI,
+                                          reason=f"LLM недоступна, ответил офлайн-мозг: {turn.failure}"[:300])
         sent: list[Message] = []
-        if first_turn and not took:
-            sent += _first_turn_chain(lead=lead, cfg=cfg, replies=replies, extraction=extraction)
+        if turn.first_turn and not turn.took:
+            sent += _first_turn_chain(lead=lead, cfg=turn.cfg, replies=turn.replies, extraction=turn.extraction)
         else:
-            sent += [message_send(lead=lead, author_kind="ai", text=text, purpose="reply") for text in replies]
+            sent += [message_send(lead=lead, author_kind="ai", text=text, purpose="reply") for text in turn.replies]
         if lead.stage.kind == StageKind.COMPLETE and before_kind != StageKind.COMPLETE:
             emit("lead.qualified", lead_id=lead.pk, text=_qualified_text(lead, fields))
-        latency = int((time.monotonic() - started) * 1000)
-        AiTurn.objects.create(
-            lead=lead, message_id=trigger_id, brain=brain, status="ok", detail=failure[:300],
-            tool_calls=runner.calls, prompt_tokens=llm.prompt_tokens if llm else 0,
-            completion_tokens=llm.completion_tokens if llm else 0, llm_calls=llm.calls if llm else 0,
-            llm_attempts=llm.attempts if llm else 0, latency_ms=latency, reply_ids=[m.pk for m in sent])
-    log.info("lead=%s ai turn brain=%s stage=%s score=%s replies=%s %sms", lead.pk, brain, lead.stage.kind, score,
-             len(sent), latency)
+        latency = int((time.monotonic() - turn.started) * 1000)
+        usage = {"prompt_tokens": llm.prompt_tokens, "completion_tokens": llm.completion_tokens,
+                 "llm_calls": llm.calls, "llm_attempts": llm.attempts} if llm else {}
+        turn.record(lead=lead, status="ok", detail=turn.failure, tool_calls=runner.calls, latency_ms=latency,
+                    reply_ids=[m.pk for m in sent], **usage)
+    log.info("lead=%s ai turn brain=%s stage=%s score=%s replies=%s %sms", lead.pk, turn.brain, lead.stage.kind,
+             score, len(sent), latency)
     return "ok"
 
 
-def _dialog_state(*, lead: Lead, cfg: dict, fields: list, mem: dict) -> DialogState:
+def _dialog_state(turn: Turn) -> DialogState:
+    lead, cfg, mem = turn.lead, turn.cfg, turn.mem
     ai = cfg.get("ai") or {}
     return DialogState(
-        fields=fields, data=dict(lead.data or {}), name=lead.name or None, city=lead.city or None,
+        fields=turn.fields, data=dict(lead.data or {}), name=lead.name or None, city=lead.city or None,
         language=mem.get("language"), stage_kind=lead.stage.kind, call_requested=lead.call_requested,
         preferred_time=lead.preferred_time or None, price_asked_count=int(mem.get("price_asked", 0)),
         awaiting=list(mem.get("awaiting") or []), facts=list(ai.get("facts") or []), turn=int(mem.get("turns", 0)),
@@ -384,44 +406,16 @@ def _dialog_state(*, lead: Lead, cfg: dict, fields: list, mem: dict) -> DialogSt
         facts_used=list(mem.get("facts_used") or []))
 
 
-def _llm_turn(*, lead: Lead, cfg: dict, fields: list, mem: dict, upto: int, runner: ToolRunner, first_turn: bool,
-              deadline: float):
-    s = llm_settings(cfg)
-    system, history = build_prompt(lead=lead, cfg=cfg, fields=fields, mem=mem, upto=upto, first_turn=first_turn)
-    return llm_mod.run_turn(s=s, system=system, history=history, tools=tool_schemas(fields), runner=runner,
-                            deadline=deadline)
-
-
-def build_prompt(*, lead: Lead, cfg: dict, fields: list, mem: dict, upto: int,
-                 first_turn: bool = False) -> tuple[str, list[dict]]:
-    """(system prompt, recent messages as chat turns) for the LLM."""
-    window = list(reversed(Message.objects.filter(lead=lead, id__lte=upto).order_by("-id")[:prompts.WINDOW_MESSAGES]))
-    summary = mem.get("summary") or ""
-    if window and int(mem.get("summary_upto", 0)) < window[0].id - 1:
-        # Messages that left the window since the last fold and are not in the summary yet.
-        summary = _summary_update(lead=lead, mem=mem, upto=upto)["summary"]
-    _, missing = engine.required_split(fields, lead.data, lead.city)
-    labels = {f["key"]: str(f.get("label") or f["key"]) for f in fields if f.get("key")}
+def _llm_turn(turn: Turn, *, deadline: float) -> llm_mod.LlmResult:
+    lead, mem, cfg = turn.lead, turn.mem, turn.cfg
+    dialog = dialog_context(lead_id=lead.pk, upto=turn.upto, summary=mem.get("summary") or "",
+                            summary_upto=int(mem.get("summary_upto", 0)))
     now = timezone.now().astimezone(ZoneInfo(cfg.get("timezone") or "UTC"))
-    system = prompts.system_prompt(cfg=cfg, lead=lead, fields=fields, missing=missing, stage_kind=lead.stage.kind,
-                                   summary=summary, now=now, labels=labels)
-    if first_turn:
-        system += "\n\nThis is your first reply to a new client: greet them, introduce the company in a few words, " \
-                  "then answer what they wrote."
-    return system, prompts.window_messages(window)
-
-
-def _summary_update(*, lead: Lead, mem: dict, upto: int) -> dict:
-    """Folds the messages older than the prompt window (and not folded yet) into mem["summary"]."""
-    ids = list(Message.objects.filter(lead=lead, id__lte=upto).order_by("-id")
-               .values_list("id", flat=True)[:prompts.WINDOW_MESSAGES])
-    done = int(mem.get("summary_upto", 0))
-    if len(ids) < prompts.WINDOW_MESSAGES or ids[-1] - 1 <= done:
-        return {"summary": mem.get("summary", ""), "summary_upto": done}
-    older = list(reversed(Message.objects.filter(lead=lead, id__gt=done, id__lt=ids[-1]).order_by("-id")[:60]))
-    if not older:
-        return {"summary": mem.get("summary", ""), "summary_upto": done}
-    return {"summary": prompts.summary_fold(mem.get("summary", ""), older), "summary_upto": older[-1].id}
+    system, history = prompts.dialog_prompt(cfg=cfg, lead=lead, stage_kind=lead.stage.kind, fields=turn.fields,
+                                            window=dialog.window, summary=dialog.summary, now=now,
+                                            first_turn=turn.first_turn)
+    return llm_mod.run_turn(s=ai_llm_settings(cfg), system=system, history=history, tools=tool_schemas(turn.fields),
+                            runner=turn.runner, deadline=deadline)
 
 
 def _qualified_text(lead: Lead, fields: list) -> str:
@@ -438,13 +432,6 @@ def _qualified_text(lead: Lead, fields: list) -> str:
 
 # ---------------------------------------------------------------------------------------------------------
 # First contact
-
-
-_GREET_WORDS = ("здравствуй", "добрый", "привет", "доброе", "hello", "hi", "good ")
-
-
-def _greets(text: str) -> bool:
-    return text.strip().lower().startswith(_GREET_WORDS)
 
 
 def _greeting_line(*, lead: Lead, cfg: dict, lang: str) -> str:
@@ -464,30 +451,11 @@ def _campaign_took(lead: Lead, text: str) -> bool:
 
 
 def _render(template: str, *, lead: Lead, cfg: dict, with_source: bool = True) -> str:
-    name = lead.name or ""
-    values = {"name": name, "name_comma": f", {name}" if name else "", "company": cfg.get("company") or "",
-              "source_info": lead.source_info or "", "city": lead.city or ""}
-
-    class Safe(dict):
-        def __missing__(self, key: str) -> str:
-            return "{" + key + "}"
-
-    try:
-        text = template.format_map(Safe(values))
-    except (ValueError, IndexError):
-        text = template
-    if with_source and lead.source_info and "{source_info}" not in template:
-        src = " ".join(lead.source_info.split())
-        src = src if len(src) <= 120 else src[:117].rstrip() + "…"
-        lang = cfg.get("language") or "ru"
-        line = f"Вы оставляли заявку: «{src}»." if lang != "en" else f"You left a request: “{src}”."
-        body = text.rstrip()
-        if body.endswith("?"):  # before the closing question: greeting, their request, then our question
-            cut = max(body.rfind(c, 0, len(body) - 1) for c in ".!?")
-            text = f"{body[:cut + 1]} {line} {body[cut + 1:].strip()}" if cut != -1 else f"{line} {body}"
-        else:
-            text = f"{body} {line}"
-    return " ".join(text.split())
+    """A tenant's template filled in for this lead (brain.texts)."""
+    values = texts.TemplateValues(name=lead.name or "", company=cfg.get("company") or "",
+                                  source_info=lead.source_info or "", city=lead.city or "",
+                                  language=cfg.get("language") or "ru")
+    return texts.template_render(template, values, with_source=with_source)
 
 
 def chain_messages(*, lead: Lead, cfg: dict, include_text: bool = True) -> list[dict[str, Any]]:
@@ -580,46 +548,3 @@ def ai_first_contact(*, lead_id: int) -> list[int]:
                               reply_ids=[m.pk for m in sent])
     log.info("lead=%s first contact messages=%s campaign=%s by=ai", lead_id, len(sent), took)
     return [m.pk for m in sent]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Follow-up texts
-
-_FOLLOWUP_OPENERS = {"ru": ["", "{name}, ", "Добрый день{name_comma}! "], "en": ["", "{name}, ", "Hi{name_comma}! "]}
-
-
-def ai_followup_text(*, lead: Lead, template: str, touch: int | None = None) -> str:
-    """The text of a follow-up: in `openai` mode written by the model from the dialog (template = intent);
-    offline (or when the model fails) the template, lightly varied and personalised. `touch` (how many
-    touches of this silence went before) picks the variation; without it the lead's follow-ups are counted."""
-    cfg = ai_config()
-    if (cfg.get("ai") or {}).get("provider") == "openai":
-        try:
-            fields = list(cfg.get("qualification") or [])
-            upto = (Message.objects.filter(lead=lead).order_by("-id").values_list("id", flat=True).first()) or 0
-            system, history = build_prompt(lead=lead, cfg=cfg, fields=fields, mem=dict(lead.ai_state or {}),
-                                           upto=upto)
-            system += "\n\n" + prompts.FOLLOWUP_RULES.format(intent=template)
-            return llm_mod.complete_text(s=llm_settings(cfg), system=system,
-                                         history=history or [{"role": "user", "content": "(no messages yet)"}])
-        except llm_mod.LlmFailure as exc:
-            log.warning("lead=%s followup text offline: %s", lead.pk, exc.reason)
-    return _followup_offline(lead=lead, template=template, cfg=cfg, touch=touch)
-
-
-def _followup_offline(*, lead: Lead, template: str, cfg: dict, touch: int | None = None) -> str:
-    text = _render(template, lead=lead, cfg=cfg, with_source=False)
-    lang = (lead.ai_state or {}).get("language") or cfg.get("language") or "ru"
-    openers = _FOLLOWUP_OPENERS["en" if lang == "en" else "ru"]
-    count = touch if touch is not None else Message.objects.filter(lead=lead, purpose="followup").count()
-    opener = openers[(lead.pk + count) % len(openers)]
-    if "{name" in opener and not lead.name:
-        opener = ""
-    if not text or "{name" in template or (lead.name and lead.name in text):
-        return text
-    if opener and _greets(text) and opener.startswith(("Добрый", "Hi")):
-        opener = ""
-    opener = opener.format(name=lead.name, name_comma=f", {lead.name}" if lead.name else "")
-    if opener.endswith(", ") and text:
-        text = text[0].lower() + text[1:] if not text[:2].isupper() else text
-    return (opener + text).strip()

@@ -11,6 +11,8 @@ import math
 from datetime import datetime
 from typing import Any, Protocol
 
+from brain import engine
+
 WINDOW_MESSAGES = 10  # recent messages sent verbatim
 MESSAGE_CHARS = 600  # each of them cut to this
 SUMMARY_CHARS = 1200  # the running summary of everything older
@@ -44,6 +46,9 @@ FOLLOWUP_RULES = """Write one short follow-up message to a client who has gone q
 company's sales manager. Intent of the message: {intent}
 Use the dialog context so it feels personal; no pressure, no invented facts or prices, one question at most.
 Reply with the message text only."""
+
+FIRST_TURN = """This is your first reply to a new client: greet them, introduce the company in a few words, then
+answer what they wrote."""
 
 
 class DialogMessage(Protocol):
@@ -206,3 +211,19 @@ def window_messages(messages: list[DialogMessage]) -> list[dict[str, str]]:
         else:
             out.append({"role": role, "content": text})
     return out
+
+
+def dialog_prompt(*, cfg: dict, lead: LeadProfile, stage_kind: str, fields: list[dict[str, Any]],
+                  window: list[DialogMessage], summary: str, now: datetime, first_turn: bool = False,
+                  followup_intent: str | None = None) -> tuple[str, list[dict[str, str]]]:
+    """(system prompt, recent messages as chat turns) for the model: a dialog turn, or with `followup_intent` the
+    words of a follow-up touch. `window`: the newest messages; `summary`: the gist of the older ones."""
+    _, missing = engine.required_split(fields, lead.data, lead.city)
+    labels = {f["key"]: str(f.get("label") or f["key"]) for f in fields if f.get("key")}
+    system = system_prompt(cfg=cfg, lead=lead, fields=fields, missing=missing, stage_kind=stage_kind, summary=summary,
+                           now=now, labels=labels)
+    if first_turn:
+        system += "\n\n" + FIRST_TURN
+    if followup_intent is not None:
+        system += "\n\n" + FOLLOWUP_RULES.format(intent=followup_intent)
+    return system, window_messages(window)

@@ -1,8 +1,11 @@
 """Reads for conversations."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Exists, OuterRef, Q
 
+from brain import prompts
 from conversations.models import Message
 from leads.models import LeadIdentity
 from leads.selectors import lead_search_condition, leads_visible_to
@@ -15,6 +18,33 @@ def messages_page(*, lead, before: int | None = None, limit: int = 50) -> list[M
     if before:
         qs = qs.filter(id__lt=before)
     return list(reversed(qs[:limit]))
+
+
+@dataclass(frozen=True)
+class DialogContext:
+    """What a model reads of a dialog: the newest messages verbatim, the older ones as a running summary."""
+
+    window: list[Message]
+    summary: str
+    summary_upto: int  # the newest message the summary covers
+
+
+OLDER_FOLD_LIMIT = 60  # messages folded into the summary at once (the rest were folded by earlier turns)
+
+
+def dialog_context(*, lead_id: int, upto: int, summary: str = "", summary_upto: int = 0) -> DialogContext:
+    """The dialog up to message `upto` for a prompt: the last prompts.WINDOW_MESSAGES messages, and the running
+    summary (`summary` covering messages up to `summary_upto`) with the messages that have left the window since
+    folded in."""
+    window = list(reversed(Message.objects.filter(lead_id=lead_id, id__lte=upto).order_by("-id")
+                           [:prompts.WINDOW_MESSAGES]))
+    if len(window) < prompts.WINDOW_MESSAGES or window[0].id - 1 <= summary_upto:
+        return DialogContext(window=window, summary=summary, summary_upto=summary_upto)
+    older = list(reversed(Message.objects.filter(lead_id=lead_id, id__gt=summary_upto, id__lt=window[0].id)
+                          .order_by("-id")[:OLDER_FOLD_LIMIT]))
+    if not older:
+        return DialogContext(window=window, summary=summary, summary_upto=summary_upto)
+    return DialogContext(window=window, summary=prompts.summary_fold(summary, older), summary_upto=older[-1].id)
 
 
 def sandbox_dialog(*, phone: str, user=None) -> list[Message]:

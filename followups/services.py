@@ -16,12 +16,15 @@ import time as monotonic_time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from brain import llm, prompts, texts
 from conversations.models import Message
+from conversations.selectors import dialog_context
 from conversations.services import message_send, messages_send, outbound_batch, outbound_message
 from core.db import server_bound_cursor
 from followups import scheduling
@@ -31,6 +34,7 @@ from followups.selectors import content_pick  # noqa: F401  (the selection servi
 from integrations.registry import find
 from leads.models import Lead, LeadEvent, Stage
 from leads.services import SYSTEM, event_add, lead_update
+from tenants.selectors import ai_llm_settings, tenant_config_current
 
 log = logging.getLogger("buildcrm.followups")
 
@@ -477,17 +481,40 @@ def _decide(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: 
 
 
 def followup_text(*, lead, template: str, touch: int | None = None) -> str:
-    """The touch's words: the AI writes them from the dialog (openai) or varies the template (offline);
-    the template itself when the AI is unavailable."""
-    # issue 13 phase B: the one upward import left (followups → aiagent, for the brain's text); the follow-up text
-    # writer moves down with the AI turn object.
-    from aiagent.services import ai_followup_text
-
+    """The touch's words: in `openai` mode the model writes them from the dialog (the template is the intent);
+    offline, or when the model fails, the template lightly varied and personalised (brain.texts). `touch` (how
+    many touches of this silence went before) picks the variation; without it the lead's follow-ups are counted.
+    The template itself when nothing else works: a touch is never stopped by the AI."""
     try:
-        return (ai_followup_text(lead=lead, template=template, touch=touch) or template).strip() or template
+        cfg = tenant_config_current()
+        mem = dict(lead.ai_state or {})
+        if (cfg.get("ai") or {}).get("provider") == "openai":
+            try:
+                return _followup_written(lead=lead, template=template, cfg=cfg, mem=mem)
+            except llm.LlmFailure as exc:
+                log.warning("lead=%s followup text offline: %s", lead.pk, exc.reason)
+        count = touch if touch is not None else Message.objects.filter(lead=lead, purpose="followup").count()
+        values = texts.TemplateValues(name=lead.name or "", company=cfg.get("company") or "", city=lead.city or "",
+                                      language=mem.get("language") or cfg.get("language") or "ru")
+        text = texts.followup_offline(template, values, variant=lead.pk + count)
+        return text.strip() or template
     except Exception:  # the AI failing must not stop a touch
-        log.exception("lead=%s ai_followup_text failed; template used", lead.pk)
+        log.exception("lead=%s followup text failed; template used", lead.pk)
         return template
+
+
+def _followup_written(*, lead, template: str, cfg: dict, mem: dict) -> str:
+    upto = Message.objects.filter(lead=lead).order_by("-id").values_list("id", flat=True).first() or 0
+    dialog = dialog_context(lead_id=lead.pk, upto=upto, summary=mem.get("summary") or "",
+                            summary_upto=int(mem.get("summary_upto", 0)))
+    now = timezone.now().astimezone(ZoneInfo(cfg.get("timezone") or "UTC"))
+    system, history = prompts.dialog_prompt(
+        cfg=cfg, lead=lead, stage_kind=Stage.objects.filter(pk=lead.stage_id).values_list("kind", flat=True).first(),
+        fields=list(cfg.get("qualification") or []), window=dialog.window, summary=dialog.summary, now=now,
+        followup_intent=template)
+    text = llm.complete_text(s=ai_llm_settings(cfg), system=system,
+                             history=history or [{"role": "user", "content": "(no messages yet)"}])
+    return (text or template).strip() or template
 
 
 # --- the content library ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django_tenants.utils import tenant_context
 
+from brain import llm
 from core.db import server_bound_cursor
 from core.hosts import hostname
 from integrations import amocrm
@@ -41,6 +42,15 @@ def tenant_config_current(*, fresh: bool = False) -> dict:
             _CONFIGS.clear()
         hit = _CONFIGS[key] = tenant_config_get(tenant)
     return hit
+
+
+def ai_llm_settings(cfg: dict) -> llm.LlmSettings:
+    """The LLM a tenant's AI talks to (`cfg`: its configuration) over the platform's OPENAI_* settings."""
+    platform = llm.LlmDefaults(
+        base_url=settings.OPENAI_BASE_URL or "", api_key=settings.OPENAI_API_KEY or "",
+        model=settings.OPENAI_MODEL or llm.DEFAULT_MODEL,
+        retry_base=float(getattr(settings, "AI_RETRY_BASE_SECONDS", llm.DEFAULT_RETRY_BASE)))
+    return llm.llm_settings(cfg, platform)
 
 
 def tenants_active() -> QuerySet[Tenant]:

@@ -223,13 +223,13 @@ def test_first_contact_default_text_and_ai_off(ai_tenant, worker):
 
 
 def test_followup_text_offline(ai_tenant, worker):
-    from aiagent.services import ai_followup_text
+    from followups.services import followup_text
     from leads.services import SYSTEM, lead_create
 
     with tenant_context(ai_tenant):
         lead = lead_create(actor=SYSTEM, name="Дана", phone="77015550014", channel="sandbox", provider="sandbox")
-        text = ai_followup_text(lead=lead, template="Подскажите, актуально?")
-        named = ai_followup_text(lead=lead, template="{name}, когда удобно созвониться?")
+        text = followup_text(lead=lead, template="Подскажите, актуально?")
+        named = followup_text(lead=lead, template="{name}, когда удобно созвониться?")
     assert "актуально" in text
     assert named == "Дана, когда удобно созвониться?"
 

@@ -176,7 +176,7 @@ def test_platform_settings_are_the_default_endpoint(chat, ai_tenant, settings):
 
 
 def test_followup_text_from_the_model(chat, llm, ai_tenant):
-    from aiagent.services import ai_followup_text
+    from followups.services import followup_text
     from leads.models import Lead
 
     llm.script(llm.text("Айгуль, подскажите, актуален ли ещё расчёт дома?"))
@@ -184,10 +184,10 @@ def test_followup_text_from_the_model(chat, llm, ai_tenant):
     c.say("Здравствуйте")
     llm.script(llm.text("Айгуль, ещё думаете над домом 10×12?"))
     with tenant_context(ai_tenant):
-        text = ai_followup_text(lead=Lead.objects.get(pk=c.lead_id), template="напомнить о расчёте")
+        text = followup_text(lead=Lead.objects.get(pk=c.lead_id), template="напомнить о расчёте")
     assert text == "Айгуль, ещё думаете над домом 10×12?"
     request = llm.requests[-1]
     assert "tools" not in request and "напомнить о расчёте" in system_of(request)
     llm.script(llm.error(500), llm.error(500), llm.error(500))
     with tenant_context(ai_tenant):
-        assert ai_followup_text(lead=Lead.objects.get(pk=c.lead_id), template="Подскажите, актуально?")
+        assert followup_text(lead=Lead.objects.get(pk=c.lead_id), template="Подскажите, актуально?")
