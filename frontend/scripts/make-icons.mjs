@@ -56,4 +56,17 @@ writeFileSync(new URL('icon-192.png', out), png(192, { maskable: false }));
 writeFileSync(new URL('icon-512.png', out), png(512, { maskable: false }));
 writeFileSync(new URL('icon-maskable-512.png', out), png(512, { maskable: true }));
 writeFileSync(new URL('apple-touch-icon.png', out), png(180, { maskable: true }));
+// favicon.ico: browsers ask for /favicon.ico on every host (the platform's admin too); an ICO holding a PNG.
+function ico(pngs) {
+  const header = Buffer.alloc(6); header.writeUInt16LE(0, 0); header.writeUInt16LE(1, 2); header.writeUInt16LE(pngs.length, 4);
+  let offset = 6 + 16 * pngs.length;
+  const entries = pngs.map(([size, data]) => {
+    const e = Buffer.alloc(16);
+    e[0] = size >= 256 ? 0 : size; e[1] = size >= 256 ? 0 : size; e.writeUInt16LE(1, 4); e.writeUInt16LE(32, 6);
+    e.writeUInt32LE(data.length, 8); e.writeUInt32LE(offset, 12); offset += data.length;
+    return e;
+  });
+  return Buffer.concat([header, ...entries, ...pngs.map(([, data]) => data)]);
+}
+writeFileSync(new URL('../public/favicon.ico', import.meta.url), ico([[16, png(16, { maskable: false })], [32, png(32, { maskable: false })], [48, png(48, { maskable: false })]]));
 console.log('icons written');
