@@ -16,7 +16,8 @@ def test_an_app_route_gets_the_page_and_a_csrf_cookie(tenant_a):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/robots.txt", "/apple-touch-icon-precomposed.png", "/leads/42/x.js", "/a.webmanifest"])
+@pytest.mark.parametrize("path", ["/robots.txt", "/apple-touch-icon-precomposed.png", "/leads/42/x.js",
+                                  "/a.webmanifest"])
 def test_a_missing_file_is_a_404_without_a_csrf_cookie(tenant_a, path):
     res = Client(HTTP_HOST=host_of(tenant_a)).get(path)
     assert res.status_code == 404
