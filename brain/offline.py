@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from brain.knowledge import EMPTY, ContentOffer, FreeSlot, Knowledge, PersonaSpec
 from brain.nlu import CITY_EN, Extraction, _stem, check_deadline, extract, guess_language
 
 # ---------------------------------------------------------------------------------------------------------
@@ -42,6 +43,15 @@ class DialogState:
     source_info: str = ""
     company: str = ""
     facts_used: list[int] = field(default_factory=list)
+    # Issue 14: what the tenant taught the AI, the content it may send, free calendar slots (empty = no calendar),
+    # the AI's persona, every text the AI already sent in this dialog (never repeated), and "now" in the tenant's zone.
+    knowledge: Knowledge = EMPTY
+    content: list[ContentOffer] = field(default_factory=list)
+    free_slots: list[FreeSlot] = field(default_factory=list)
+    persona: PersonaSpec = field(default_factory=PersonaSpec)
+    sent_texts: list[str] = field(default_factory=list)
+    timezone: str = "UTC"
+    now_iso: str = ""
 
 
 @dataclass
