@@ -42,9 +42,10 @@ test: setup
 # The fault tests (tests/faults) start the product as separate processes (their own PostgreSQL, Redis, daphne,
 # workers, beat) and kill parts of it: one pytest process, one stack, after the rest.
 test-python:
-	$(PY) -m pytest $(PYTEST_ARGS) -m "not browser and not faults"
+	$(PY) -m pytest $(PYTEST_ARGS) -m "not browser and not faults and not scale"
 	$(PY) -m pytest $(PYTEST_ARGS) -m browser
 	$(PY) -m pytest -n 0 -m faults tests/faults
+	$(PY) -m pytest -n 0 -m scale tests/scale
 
 test-frontend:
 	cd frontend && npm test

@@ -195,6 +195,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A follow-up sweep's time budget; with rows still due it queues its own continuation behind its deliveries.
 FOLLOWUP_SWEEP_BUDGET_SECONDS = env.float("FOLLOWUP_SWEEP_BUDGET_SECONDS", default=2.0)
+FOLLOWUP_CLAIM_TIMEOUT_SECONDS = env.float("FOLLOWUP_CLAIM_TIMEOUT_SECONDS", default=600.0)
 # Beat runs in the public schema; each entry fans out to every tenant (tenants.tasks.dispatch_to_tenants).
 CELERY_BEAT_SCHEDULE = {
     "followups-sweep": {

@@ -641,7 +641,12 @@ def messages_deliver(*, message_ids: list[int]) -> dict[int, str]:
         except Exception as exc:  # marked failed by _deliver_claimed; the rest of the batch still goes
             log.exception("message=%s delivery crashed", message.pk)
             outcome[message.pk] = f"crashed: {exc}"
-    _record_sent(sent)
+        else:
+            # Each row is marked sent as soon as the provider took it: a worker killed later in the batch leaves
+            # no accepted message looking unsent (the stale sweep would send it again). Events stay batched.
+            if outcome[message.pk] == MessageStatus.SENT:
+                _record_sent_status([message])
+    _record_sent(sent, rows_recorded=True)
     return outcome
 
 
@@ -676,12 +681,23 @@ def _deliver_claimed(message: Message, attempt: int, *, recipient: str, sent: li
     return MessageStatus.SENT
 
 
-def _record_sent(messages: list[Message]) -> None:
-    """Sent messages: their rows in one statement, then their live events and `messages.sent` (each lead's
-    follow-up schedule)."""
+def _record_sent(messages: list[Message], *, rows_recorded: bool = False) -> None:
+    """Sent messages: their rows in one statement (unless already written), then their live events and
+    `messages.sent` (each lead's follow-up schedule)."""
     if not messages:
         return
     health_record(tenant_id=connection.tenant.id, send_ok=True)
+    if not rows_recorded:
+        _record_sent_status(messages)
+    with transaction.atomic():
+        _publish_messages_as_stored(messages, "message.updated")
+        for message in messages:
+            log.info("lead=%s message=%s sent provider=%s attempt=%s", message.lead_id, message.pk,
+                     message.provider, message.attempts)
+        emit("messages.sent", message_ids=[message.pk for message in messages])
+
+
+def _record_sent_status(messages: list[Message]) -> None:
     try:
         with transaction.atomic():
             _record_sent_rows(messages)
@@ -694,12 +710,6 @@ def _record_sent(messages: list[Message]) -> None:
             except (IntegrityError, psycopg.IntegrityError):
                 message.provider_message_id = None
                 _record_sent_rows([message])
-    with transaction.atomic():
-        _publish_messages_as_stored(messages, "message.updated")
-        for message in messages:
-            log.info("lead=%s message=%s sent provider=%s attempt=%s", message.lead_id, message.pk,
-                     message.provider, message.attempts)
-        emit("messages.sent", message_ids=[message.pk for message in messages])
 
 
 def _record_sent_rows(messages: list[Message]) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -38,7 +39,8 @@ from tenants.selectors import ai_llm_settings, tenant_config_current
 
 log = logging.getLogger("buildcrm.followups")
 
-CLAIM_TIMEOUT = timedelta(minutes=10)
+# A claim older than this belongs to a worker that died before sending (FOLLOWUP_CLAIM_TIMEOUT_SECONDS).
+CLAIM_TIMEOUT = timedelta(seconds=settings.FOLLOWUP_CLAIM_TIMEOUT_SECONDS)
 WA_NO_TEMPLATE = "WhatsApp 24h window closed and no approved template"
 QUIET_KINDS = (FollowUpKind.FOLLOWUP, FollowUpKind.ONBOARDING)
 

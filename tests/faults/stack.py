@@ -24,6 +24,8 @@ import httpx
 import psutil
 import psycopg
 
+from tests.faults.standins import process_of_client
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 WAIT = 90.0  # an upper bound for a process or the product to get somewhere, never a timing assertion
@@ -226,11 +228,13 @@ class Redis:
 class Stack:
     """Everything the product runs, started in order; `env` is what each product process sees."""
 
-    def __init__(self, *, settings: dict[str, str] | None = None, workers: int = 2) -> None:
+    def __init__(self, *, settings: dict[str, str] | None = None, workers: int = 2, webs: int = 1,
+                 beats: int = 1) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="bcf-"))  # short: a unix socket path has ~100 characters
         self.pg = Postgres(self.root)
         self.redis = Redis(self.root)
-        self.port = free_port()
+        self.ports = [free_port() for _ in range(webs)]
+        self.port = self.ports[0]
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("PYTEST_", "DJANGO_", "DB_", "REDIS_", "DATABASE_", "CELERY_"))}
         env.update(PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}", PYTHONUNBUFFERED="1",
@@ -239,13 +243,22 @@ class Stack:
                    MEDIA_ROOT=str(self.root / "media"))
         env.update(settings or {})
         self.env = env
-        self.web = Process("web", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port),
-                                   "buildcrm.asgi:application"], env=env, log=self.root / "web.log")
+        # Several web processes (scale-out tests) share everything but their port; `web` / `url` are the first.
+        self.webs = [Process("web" if i == 0 else f"web{i + 1}",
+                             [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "buildcrm.asgi:application"],
+                             env=env, log=self.root / ("web.log" if i == 0 else f"web{i + 1}.log"))
+                     for i, port in enumerate(self.ports)]
+        self.web = self.webs[0]
         self.workers = [self._worker(i + 1) for i in range(workers)]
-        self.beat = Process("beat", [str(BIN / "celery"), "-A", "buildcrm", "beat", "-l", "info",
-                                     "--schedule", str(self.root / "beat-schedule")], env=env,
-                            log=self.root / "beat.log")
-        self.url = f"http://127.0.0.1:{self.port}"
+        # Two beats happen when an operator starts a second by mistake: periodic work must stay exactly-once.
+        self.beats = [Process("beat" if i == 0 else f"beat{i + 1}",
+                              [str(BIN / "celery"), "-A", "buildcrm", "beat", "-l", "info",
+                               "--schedule", str(self.root / f"beat-schedule-{i + 1}")], env=env,
+                              log=self.root / ("beat.log" if i == 0 else f"beat{i + 1}.log"))
+                      for i in range(beats)]
+        self.beat = self.beats[0]
+        self.urls = [f"http://127.0.0.1:{port}" for port in self.ports]
+        self.url = self.urls[0]
 
     def _worker(self, n: int) -> Process:
         return Process(f"worker{n}", [str(BIN / "celery"), "-A", "buildcrm", "worker", "-l", "info",
@@ -260,12 +273,16 @@ class Stack:
         with self.pg.connect("postgres") as conn:
             conn.execute("CREATE DATABASE buildcrm")
         self.manage("setup_platform")
-        self.web.start()
+        for web in self.webs:
+            web.start()
         for worker in self.workers:
             worker.start()
-        self.beat.start()
-        wait_until(lambda: httpx.get(f"{self.url}/healthz", headers={"Host": "localhost"}, timeout=5).status_code
-                   in (200, 503), what="daphne", detail=lambda: "\n" + self.web.tail())
+        for beat in self.beats:
+            beat.start()
+        for web, url in zip(self.webs, self.urls, strict=True):
+            wait_until(lambda url=url: httpx.get(f"{url}/healthz", headers={"Host": "localhost"},
+                                                 timeout=5).status_code in (200, 503),
+                       what=f"daphne {web.name}", detail=lambda web=web: "\n" + web.tail())
         for worker in self.workers:
             self.wait_worker_ready(worker)
         return self
@@ -276,7 +293,7 @@ class Stack:
 
 
     def stop(self) -> None:
-        processes = [self.beat, *self.workers, self.web]
+        processes = [*self.beats, *self.workers, *self.webs]
         for process in processes:  # all at once: each may take a moment to finish its work
             process.terminate()
         for process in processes:
@@ -289,7 +306,7 @@ class Stack:
             shutil.rmtree(self.root, ignore_errors=True)
 
     def logs(self) -> str:
-        return "\n".join(f"---- {p.name}\n{p.tail(40)}" for p in [self.web, *self.workers, self.beat])
+        return "\n".join(f"---- {p.name}\n{p.tail(40)}" for p in [*self.webs, *self.workers, *self.beats])
 
     # -- the product's own commands -----------------------------------------------------------------------
 
@@ -314,3 +331,12 @@ class Stack:
     def query(self, sql: str, params: Any = None) -> list[tuple]:
         with self.pg.connect() as conn:
             return conn.execute(sql, params).fetchall()
+
+
+def kill_sender(stack: Stack, server_port: int, client_port: int) -> Process:
+    """SIGKILL to the whole worker (main process and pool children) that sent a held request."""
+    pid = wait_until(lambda: process_of_client(server_port, client_port), what="the sender of the held request")
+    group = os.getpgid(pid)
+    worker = next(w for w in stack.workers if w.pid == group)
+    worker.kill()
+    return worker

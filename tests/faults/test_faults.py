@@ -5,27 +5,16 @@ once (no message pending, one lead per client, one AI turn per message) and ever
 exactly once; while PostgreSQL is down the web answers 503, never 200 to a webhook it could not store."""
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from tests.faults.conftest import FIGURES, assert_nothing_lost, phones, settle
-from tests.faults.stack import Process, Stack, wait_until
-from tests.faults.standins import process_of_client
+from tests.faults.stack import Process, Stack, kill_sender, wait_until
 
 pytestmark = pytest.mark.faults
 HELLO = "Здравствуйте! Сколько стоит дом 10 на 12?"
-
-
-def kill_sender(stack: Stack, server_port: int, client_port: int) -> Process:
-    """SIGKILL to the whole worker (main process and pool children) that sent a held request."""
-    pid = wait_until(lambda: process_of_client(server_port, client_port), what="the sender of the held request")
-    group = os.getpgid(pid)
-    worker = next(w for w in stack.workers if w.pid == group)
-    worker.kill()
-    return worker
 
 
 def supervisor_restarts(stack: Stack, worker: Process) -> None:

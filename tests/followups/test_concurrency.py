@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -156,4 +157,29 @@ def test_a_sweep_out_of_time_returns_the_rows_it_did_not_reach(live_tenant):
         assert (result.claimed, result.sent, result.more) == (10, 10, True)
         assert FollowUp.objects.filter(status="pending", due_at=now, claim_token__isnull=True).count() == 50
         assert not FollowUp.objects.filter(status="claimed").exists()
+    connection.set_schema_to_public()
+
+
+def test_two_reengagement_runs_at_once_plan_one_touch_per_sleeping_lead(live_tenant):
+    """Two beats started by mistake queue the hourly re-engagement job twice: each sleeping lead still gets one."""
+    configure(live_tenant, {"reengagement": {"enabled": True, "after_days": 7, "every_days": 14,
+                                             "window": {"start": "00:00", "end": "23:59"}},
+                            "followups": {"quiet_hours": NO_QUIET}})
+    long_ago = timezone.now() - timedelta(days=30)
+    with tenant_context(live_tenant):
+        stage = Stage.objects.get(kind=StageKind.IN_DIALOG)
+        leads = Lead.objects.bulk_create([Lead(name=f"Sleeper {i}", phone=f"7703{i:07d}", stage=stage,
+                                               last_message_at=long_ago) for i in range(300)])
+    connection.set_schema_to_public()
+
+    def plan() -> int:
+        with tenant_context(live_tenant):
+            return len(services.reengagement_plan())
+
+    planned = _in_threads(2, plan)
+    with tenant_context(live_tenant):
+        per_lead = (FollowUp.objects.filter(kind="reengagement", lead__in=leads).values("lead_id")
+                    .annotate(n=Count("id")))
+        assert sum(planned) == len(leads) == per_lead.count()
+        assert {row["n"] for row in per_lead} == {1}
     connection.set_schema_to_public()

@@ -52,3 +52,16 @@ def test_the_image_installs_only_the_runtime_requirements():
     assert "-r requirements.txt" in dev and "pytest==" in dev
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install -r requirements.txt" in dockerfile and "requirements-dev" not in dockerfile
+
+
+def test_compose_runs_several_web_and_worker_processes_behind_a_websocket_proxy():
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name in ("web", "worker"):
+        assert "${" in str(services[name]["deploy"]["replicas"]), name  # WEB_REPLICAS / WORKER_REPLICAS
+    assert "ports" not in services["web"], "web replicas are reached through the proxy only"
+    proxy = services["proxy"]
+    assert any(v.startswith("./deploy/Caddyfile:") for v in proxy["volumes"])
+    caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert "*.{$TENANT_BASE_DOMAIN}" in caddyfile and "dynamic a web 8000" in caddyfile
+    assert "TRUSTED_PROXIES" in str(compose["x-app"]["environment"])
