@@ -162,9 +162,12 @@ CACHES = {
 # must outlast the blocking pop; a finite one still notices a Redis that went away. Health checks PING a pooled
 # connection idle longer than the interval before it is used again.
 CHANNEL_REDIS_SOCKET_TIMEOUT = env.float("CHANNEL_REDIS_SOCKET_TIMEOUT", default=15.0)
+# Connections one process's channel layer may hold; past them a caller waits (up to the timeout, s) for one.
+CHANNEL_REDIS_MAX_CONNECTIONS = env.int("CHANNEL_REDIS_MAX_CONNECTIONS", default=100)
+CHANNEL_REDIS_POOL_TIMEOUT = env.float("CHANNEL_REDIS_POOL_TIMEOUT", default=20.0)
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "core.channel_layer.ChannelLayer",  # channels_redis with a pool that waits when busy
         "CONFIG": {
             "hosts": [{"address": REDIS_URL, "socket_timeout": CHANNEL_REDIS_SOCKET_TIMEOUT,
                        "socket_connect_timeout": 5, "socket_keepalive": True, "health_check_interval": 30}],

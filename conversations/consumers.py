@@ -3,7 +3,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import tenant_context
 
-from core.realtime import group_account, group_staff, group_user, session_fingerprint
+from core.realtime import LocalFanout, group_account, group_staff, group_user, session_fingerprint
 from leads.selectors import user_sees_all_leads
 
 
@@ -22,14 +22,15 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4401)
             return
         self.groups_joined = [*await _groups_for(tenant, user), group_account(tenant.id, user.id)]
+        fanout = self.fanout = LocalFanout.current(self.channel_layer)
         for group in self.groups_joined:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await fanout.join(group, self)
         await self.accept()
         await self.send_json({"type": "hello", "user": user.id, "tenant": tenant.slug})
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.fanout.leave(group, self)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # The client's only message is a heartbeat ping; anything else (garbage, binary) is ignored, not fatal.
