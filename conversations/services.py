@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -38,7 +39,7 @@ from core.tasks import enqueue
 from integrations import audio as audio_codec
 from integrations import speech
 from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, clean_text
-from integrations.media import MediaFetchError, download, media_client
+from integrations.media import MEDIA_TIMEOUT, MediaFetchError, download, media_client
 from integrations.registry import channel, find
 from leads import services as lead_services
 from leads.models import Lead, LeadIdentity
@@ -949,8 +950,12 @@ def _voice_bytes(message: Message) -> bytes:
             raise audio_codec.AudioRejected("the stored file is not this tenant's")
         with FileSystemStorage(location=settings.MEDIA_ROOT).open(name, "rb") as stored:
             return stored.read(limit + 1)[:limit]
-    with media_client(None) as client:
-        data, _ = download(client, message.provider, url, max_bytes=limit)
+    # Our own client: the shared TLS context (a fresh one per download costs more than converting the note).
+    with media_client(httpx.Client(timeout=MEDIA_TIMEOUT, follow_redirects=True, verify=speech.tls_context())) as client:
+        try:
+            data, _ = download(client, message.provider, url, max_bytes=limit)
+        finally:
+            client.close()
     return data
 
 

@@ -21,6 +21,8 @@ PASS_THROUGH = {("wav", "pcm_s16le"): ("audio/wav", "wav"), ("mp3", "mp3"): ("au
 STT_RATE = 16_000
 VOICE_RATE = 48_000  # Opus's native rate
 VOICE_BITRATE = 24_000  # speech at 24 kbit/s: clear, ~3 KB a second
+# libopus tuned for speech; complexity 2 of 10 encodes ~4x faster than the default 10, still clear speech at 24 kbit/s.
+VOICE_OPTIONS = {"application": "voip", "compression_level": "2"}
 
 
 class AudioRejected(ValueError):
@@ -68,13 +70,13 @@ def _frames(container, *, max_seconds: float):
 
 
 def _encode(data: bytes, *, container_format: str, codec: str, rate: int, max_seconds: float,
-            bit_rate: int | None = None) -> tuple[bytes, float]:
+            bit_rate: int | None = None, options: dict[str, str] | None = None) -> tuple[bytes, float]:
     source = _open_audio(data)
     out = io.BytesIO()
     seconds = 0.0
     try:
         with av.open(out, mode="w", format=container_format) as target:
-            stream = target.add_stream(codec, rate=rate, layout="mono")
+            stream = target.add_stream(codec, rate=rate, layout="mono", options=options or {})
             if bit_rate:
                 stream.bit_rate = bit_rate
             for frame in _frames(source, max_seconds=max_seconds):
@@ -100,14 +102,15 @@ def for_transcription(data: bytes, *, max_seconds: float) -> Audio:
     container = _open_audio(data)
     try:
         kind = (container.format.name.split(",")[0], container.streams.audio[0].codec_context.name)
-        seconds = sum(frame.samples / frame.sample_rate for frame in _frames(container, max_seconds=max_seconds))
+        if kind in PASS_THROUGH:
+            seconds = sum(frame.samples / frame.sample_rate for frame in _frames(container, max_seconds=max_seconds))
+            if seconds <= 0:
+                raise AudioRejected("no sound in the file")
+            mimetype, extension = PASS_THROUGH[kind]
+            return Audio(content=data, mimetype=mimetype, extension=extension, seconds=seconds)
     finally:
         container.close()
-    if seconds <= 0:
-        raise AudioRejected("no sound in the file")
-    if kind in PASS_THROUGH:
-        mimetype, extension = PASS_THROUGH[kind]
-        return Audio(content=data, mimetype=mimetype, extension=extension, seconds=seconds)
+    # One decoding pass converts and checks the length and the sound.
     wav, seconds = _encode(data, container_format="wav", codec="pcm_s16le", rate=STT_RATE, max_seconds=max_seconds)
     return Audio(content=wav, mimetype="audio/wav", extension="wav", seconds=seconds)
 
@@ -115,5 +118,5 @@ def for_transcription(data: bytes, *, max_seconds: float) -> Audio:
 def to_voice_note(data: bytes, *, max_seconds: float) -> Audio:
     """Speech (WAV, MP3, anything FFmpeg decodes) as a voice note: OGG/Opus, 48 kHz mono."""
     ogg, seconds = _encode(data, container_format="ogg", codec="libopus", rate=VOICE_RATE, max_seconds=max_seconds,
-                           bit_rate=VOICE_BITRATE)
+                           bit_rate=VOICE_BITRATE, options=VOICE_OPTIONS)
     return Audio(content=ogg, mimetype="audio/ogg", extension="ogg", seconds=seconds)
