@@ -17,6 +17,7 @@ transfers, PyAV, storage, the extra statements. Prints p50/p95 of each path, the
 the text path and the ratio. Target: the voice path's overhead p95 < 300 ms. The built-in voice (espeak-ng, a
 local process) is timed on its own line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,11 +49,18 @@ REPLY = "Здравствуйте, Асель! Дом 10 на 12 в Алматы
 
 
 def payload(kind: str, n: int, media_url: str) -> bytes:
-    body = {"messageType": "audio" if kind == "voice" else "text", "message": "" if kind == "voice" else SENTENCE,
-            "metadata": {"remoteJid": f"7701{n:07d}@s.whatsapp.net", "messageId": f"BENCH{kind}{n}{time.time_ns()}",
-                         "timestamp": 1735000000, "instanceId": "inst-1", "sender": "Асель"},
-            "mediaData": {"url": media_url, "mimetype": "audio/ogg; codecs=opus", "ptt": True}
-            if kind == "voice" else None}
+    body = {
+        "messageType": "audio" if kind == "voice" else "text",
+        "message": "" if kind == "voice" else SENTENCE,
+        "metadata": {
+            "remoteJid": f"7701{n:07d}@s.whatsapp.net",
+            "messageId": f"BENCH{kind}{n}{time.time_ns()}",
+            "timestamp": 1735000000,
+            "instanceId": "inst-1",
+            "sender": "Асель",
+        },
+        "mediaData": {"url": media_url, "mimetype": "audio/ogg; codecs=opus", "ptt": True} if kind == "voice" else None,
+    }
     return json.dumps(body).encode()
 
 
@@ -76,8 +84,9 @@ def one(kind: str, n: int, media_url: str) -> tuple[float, float]:
     stored = Message.objects.select_related("lead").get(pk=stored.pk)
     if kind == "voice":
         assert message_transcribe(message_id=stored.pk) == "done"
-        reply = message_send(lead=stored.lead, author_kind="ai", kind="voice", text=REPLY, purpose="reply",
-                             meta={"voice_language": "ru"})
+        reply = message_send(
+            lead=stored.lead, author_kind="ai", kind="voice", text=REPLY, purpose="reply", meta={"voice_language": "ru"}
+        )
     else:
         reply = message_send(lead=stored.lead, author_kind="ai", text=REPLY, purpose="reply")
     assert message_deliver(message_id=reply.pk) == "sent"
@@ -97,11 +106,18 @@ def main() -> None:
     tts.default.body = speech.espeak(REPLY, language="ru")
     gateway.default.json = {"success": True}
     settings.MEDIA_ROOT = str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench-voice-media")
-    tenant = bench_tenant("benchvoice", {"ai": {
-        "enabled": False, "voice_replies": True,
-        "speech_to_text": {"base_url": f"{stt.url}/v1", "api_key": "k", "model": "whisper-1"},
-        "text_to_speech": {"base_url": f"{tts.url}/v1", "api_key": "k", "model": "tts-1", "voice": "alloy"}},
-        "channels": {"chatflow": {"api_url": gateway.url, "token": "t", "instance_id": "inst-1"}}})
+    tenant = bench_tenant(
+        "benchvoice",
+        {
+            "ai": {
+                "enabled": False,
+                "voice_replies": True,
+                "speech_to_text": {"base_url": f"{stt.url}/v1", "api_key": "k", "model": "whisper-1"},
+                "text_to_speech": {"base_url": f"{tts.url}/v1", "api_key": "k", "model": "tts-1", "voice": "alloy"},
+            },
+            "channels": {"chatflow": {"api_url": gateway.url, "token": "t", "instance_id": "inst-1"}},
+        },
+    )
     try:
         with tenant_context(tenant):
             for kind in ("text", "voice"):  # warm-up: imports, connections, codecs
@@ -125,23 +141,38 @@ def main() -> None:
     ms = {kind: sorted(v * 1000 for v in values) for kind, values in times.items()}
     p = {kind: (percentile(v, 50), percentile(v, 95)) for kind, v in ms.items()}
     overhead = p["voice"][1] - p["text"][1]
-    print(f"machine load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())} on "
-          f"{os.cpu_count()} cores")
+    print(
+        f"machine load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())} on "
+        f"{os.cpu_count()} cores"
+    )
     print(f"voice note: {len(note)} bytes OGG/Opus, {audio.for_transcription(note, max_seconds=60).seconds:.1f} s")
-    print(f"text path   per message (in + reply): p50 {p['text'][0]:7.1f} ms  p95 {p['text'][1]:7.1f} ms  "
-          f"(n={len(ms['text'])})")
-    print(f"voice path  per message (in + transcript + voice reply): p50 {p['voice'][0]:7.1f} ms  "
-          f"p95 {p['voice'][1]:7.1f} ms  (n={len(ms['voice'])})")
-    print(f"voice overhead p95: {overhead:.1f} ms (target < 300 ms: {'OK' if overhead < 300 else 'OVER'}); "
-          f"ratio voice/text p95: {p['voice'][1] / p['text'][1]:.2f}x")
-    c = {kind: (percentile([v * 1000 for v in values], 50), percentile([v * 1000 for v in values], 95))
-         for kind, values in cpu.items()}
-    print(f"CPU of this process per message: text p50 {c['text'][0]:.1f} ms p95 {c['text'][1]:.1f} ms; voice p50 "
-          f"{c['voice'][0]:.1f} ms p95 {c['voice'][1]:.1f} ms; voice overhead p95 {c['voice'][1] - c['text'][1]:.1f} ms "
-          f"(target < 300 ms: {'OK' if c['voice'][1] - c['text'][1] < 300 else 'OVER'})")
+    print(
+        f"text path   per message (in + reply): p50 {p['text'][0]:7.1f} ms  p95 {p['text'][1]:7.1f} ms  "
+        f"(n={len(ms['text'])})"
+    )
+    print(
+        f"voice path  per message (in + transcript + voice reply): p50 {p['voice'][0]:7.1f} ms  "
+        f"p95 {p['voice'][1]:7.1f} ms  (n={len(ms['voice'])})"
+    )
+    print(
+        f"voice overhead p95: {overhead:.1f} ms (target < 300 ms: {'OK' if overhead < 300 else 'OVER'}); "
+        f"ratio voice/text p95: {p['voice'][1] / p['text'][1]:.2f}x"
+    )
+    c = {
+        kind: (percentile([v * 1000 for v in values], 50), percentile([v * 1000 for v in values], 95))
+        for kind, values in cpu.items()
+    }
+    cpu_overhead = c["voice"][1] - c["text"][1]
+    print(
+        f"CPU of this process per message: text p50 {c['text'][0]:.1f} ms p95 {c['text'][1]:.1f} ms; voice p50 "
+        f"{c['voice'][0]:.1f} ms p95 {c['voice'][1]:.1f} ms; voice overhead p95 {cpu_overhead:.1f} ms "
+        f"(target < 300 ms: {'OK' if cpu_overhead < 300 else 'OVER'})"
+    )
     es = sorted(v * 1000 for v in espeak)
-    print(f"built-in voice (espeak-ng + OGG/Opus) per reply: p50 {percentile(es, 50):.1f} ms  "
-          f"p95 {percentile(es, 95):.1f} ms")
+    print(
+        f"built-in voice (espeak-ng + OGG/Opus) per reply: p50 {percentile(es, 50):.1f} ms  "
+        f"p95 {percentile(es, 95):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

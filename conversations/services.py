@@ -951,7 +951,8 @@ def _voice_bytes(message: Message) -> bytes:
         with FileSystemStorage(location=settings.MEDIA_ROOT).open(name, "rb") as stored:
             return stored.read(limit + 1)[:limit]
     # Our own client: the shared TLS context (a fresh one per download costs more than converting the note).
-    with media_client(httpx.Client(timeout=MEDIA_TIMEOUT, follow_redirects=True, verify=speech.tls_context())) as client:
+    own = httpx.Client(timeout=MEDIA_TIMEOUT, follow_redirects=True, verify=speech.tls_context())
+    with media_client(own) as client:
         try:
             data, _ = download(client, message.provider, url, max_bytes=limit)
         finally:

@@ -16,8 +16,12 @@ import av
 
 # Containers a speech-to-text server takes as they are (OpenAI documents flac, mp3, mp4, mpeg, mpga, m4a, ogg, wav,
 # webm; self-hosted servers decode these too): a note already in one of them with a usable codec is passed through.
-PASS_THROUGH = {("wav", "pcm_s16le"): ("audio/wav", "wav"), ("mp3", "mp3"): ("audio/mpeg", "mp3"),
-                ("mp3", "mp3float"): ("audio/mpeg", "mp3"), ("flac", "flac"): ("audio/flac", "flac")}
+PASS_THROUGH = {
+    ("wav", "pcm_s16le"): ("audio/wav", "wav"),
+    ("mp3", "mp3"): ("audio/mpeg", "mp3"),
+    ("mp3", "mp3float"): ("audio/mpeg", "mp3"),
+    ("flac", "flac"): ("audio/flac", "flac"),
+}
 STT_RATE = 16_000
 VOICE_RATE = 48_000  # Opus's native rate
 VOICE_BITRATE = 24_000  # speech at 24 kbit/s: clear, ~3 KB a second
@@ -69,8 +73,16 @@ def _frames(container, *, max_seconds: float):
         raise AudioRejected(f"audio does not decode ({type(exc).__name__})") from None
 
 
-def _encode(data: bytes, *, container_format: str, codec: str, rate: int, max_seconds: float,
-            bit_rate: int | None = None, options: dict[str, str] | None = None) -> tuple[bytes, float]:
+def _encode(
+    data: bytes,
+    *,
+    container_format: str,
+    codec: str,
+    rate: int,
+    max_seconds: float,
+    bit_rate: int | None = None,
+    options: dict[str, str] | None = None,
+) -> tuple[bytes, float]:
     source = _open_audio(data)
     out = io.BytesIO()
     seconds = 0.0
@@ -117,6 +129,13 @@ def for_transcription(data: bytes, *, max_seconds: float) -> Audio:
 
 def to_voice_note(data: bytes, *, max_seconds: float) -> Audio:
     """Speech (WAV, MP3, anything FFmpeg decodes) as a voice note: OGG/Opus, 48 kHz mono."""
-    ogg, seconds = _encode(data, container_format="ogg", codec="libopus", rate=VOICE_RATE, max_seconds=max_seconds,
-                           bit_rate=VOICE_BITRATE, options=VOICE_OPTIONS)
+    ogg, seconds = _encode(
+        data,
+        container_format="ogg",
+        codec="libopus",
+        rate=VOICE_RATE,
+        max_seconds=max_seconds,
+        bit_rate=VOICE_BITRATE,
+        options=VOICE_OPTIONS,
+    )
     return Audio(content=ogg, mimetype="audio/ogg", extension="ogg", seconds=seconds)

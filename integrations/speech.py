@@ -56,8 +56,9 @@ class SpeechError(Exception):
         self.retryable = retryable
 
 
-def _post(server: SpeechServer, path: str, *, client: httpx.Client | None, max_bytes: int, what: str,
-          **kwargs) -> tuple[bytes, str]:
+def _post(
+    server: SpeechServer, path: str, *, client: httpx.Client | None, max_bytes: int, what: str, **kwargs
+) -> tuple[bytes, str]:
     """POST, the answer read to at most `max_bytes` (longer: refused while it streams). Returns body, content type.
     Details never carry the key."""
     url = server.base_url.rstrip("/") + path
@@ -68,8 +69,9 @@ def _post(server: SpeechServer, path: str, *, client: httpx.Client | None, max_b
     try:
         with http.stream("POST", url, headers=server.headers(), **kwargs) as response:
             if response.status_code >= 400:
-                raise SpeechError(f"{what} answered HTTP {response.status_code}",
-                                  retryable=retryable_status(response.status_code))
+                raise SpeechError(
+                    f"{what} answered HTTP {response.status_code}", retryable=retryable_status(response.status_code)
+                )
             chunks, received = [], 0
             for chunk in response.iter_bytes():
                 received += len(chunk)
@@ -88,14 +90,26 @@ def _post(server: SpeechServer, path: str, *, client: httpx.Client | None, max_b
             http.close()
 
 
-def transcribe(server: SpeechServer, audio: bytes, *, filename: str, mimetype: str, max_chars: int,
-               client: httpx.Client | None = None) -> str:
+def transcribe(
+    server: SpeechServer,
+    audio: bytes,
+    *,
+    filename: str,
+    mimetype: str,
+    max_chars: int,
+    client: httpx.Client | None = None,
+) -> str:
     """The text of a voice note (one line of whitespace-joined words, at most `max_chars` characters, storable).
     An empty text is an answer too (a note with no speech in it)."""
     body, content_type = _post(
-        server, "/audio/transcriptions", client=client, max_bytes=ANSWER_MAX_BYTES, what="speech-to-text",
+        server,
+        "/audio/transcriptions",
+        client=client,
+        max_bytes=ANSWER_MAX_BYTES,
+        what="speech-to-text",
         files={"file": (filename, audio, mimetype)},
-        data={"model": server.model or "whisper-1", "response_format": "json"})
+        data={"model": server.model or "whisper-1", "response_format": "json"},
+    )
     try:
         answer = json.loads(body)
     except ValueError:
@@ -109,12 +123,21 @@ def transcribe(server: SpeechServer, audio: bytes, *, filename: str, mimetype: s
     return clean_text(" ".join(text[: max_chars * 2].split()))[:max_chars]
 
 
-def synthesize(server: SpeechServer, text: str, *, language: str = "ru",
-               client: httpx.Client | None = None) -> bytes:
+def synthesize(server: SpeechServer, text: str, *, language: str = "ru", client: httpx.Client | None = None) -> bytes:
     """Speech of `text` (its first SPEAK_MAX_CHARS characters) as WAV, as the server renders it."""
-    body, _ = _post(server, "/audio/speech", client=client, max_bytes=SPEECH_MAX_BYTES, what="text-to-speech",
-                    json={"model": server.model or "tts-1", "input": text[:SPEAK_MAX_CHARS],
-                          "voice": server.voice or "alloy", "response_format": "wav"})
+    body, _ = _post(
+        server,
+        "/audio/speech",
+        client=client,
+        max_bytes=SPEECH_MAX_BYTES,
+        what="text-to-speech",
+        json={
+            "model": server.model or "tts-1",
+            "input": text[:SPEAK_MAX_CHARS],
+            "voice": server.voice or "alloy",
+            "response_format": "wav",
+        },
+    )
     if not body:
         raise SpeechError("text-to-speech answered no audio", retryable=False)
     return body
@@ -124,11 +147,17 @@ def espeak(text: str, *, language: str = "ru", binary: str = "espeak-ng", timeou
     """The built-in voice: espeak-ng reading `text` (from stdin: nothing in it is taken as an option) → WAV."""
     voice = ESPEAK_VOICES.get(language, "ru")
     try:
-        done = subprocess.run([binary, "-v", voice, "--stdout"], input=text[:SPEAK_MAX_CHARS].encode(),
-                              capture_output=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            [binary, "-v", voice, "--stdout"],
+            input=text[:SPEAK_MAX_CHARS].encode(),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SpeechError(f"espeak-ng: {type(exc).__name__}", retryable=False) from None
     if done.returncode != 0 or not done.stdout:
-        raise SpeechError(f"espeak-ng exited {done.returncode}: {done.stderr[:200].decode(errors='replace')}",
-                          retryable=False)
+        raise SpeechError(
+            f"espeak-ng exited {done.returncode}: {done.stderr[:200].decode(errors='replace')}", retryable=False
+        )
     return done.stdout

@@ -1,5 +1,6 @@
 """A client's voice notes in the chat: the transcript under the audio player (with its label), the note still being
 transcribed or not transcribed said so, and the AI's voice reply with its text — at phone size."""
+
 import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
@@ -18,14 +19,29 @@ def test_voice_notes_show_their_transcript_under_the_player(browser, live_tenant
     media = f"/media/{live_tenant.schema_name}/note.ogg"
     with tenant_context(live_tenant):
         common = {"lead_id": lead_id, "provider": "sandbox", "media_url": media}
-        Message.objects.create(direction="in", kind="voice", status="received", author_kind="client",
-                               transcript_status="done", transcript="Нужен дом 10 на 12 в Алматы", **common)
-        Message.objects.create(direction="in", kind="voice", status="received", author_kind="client",
-                               transcript_status="failed", **common)
-        Message.objects.create(direction="in", kind="voice", status="received", author_kind="client",
-                               transcript_status="pending", **common)
-        Message.objects.create(direction="out", kind="voice", status="sent", author_kind="ai",
-                               text="Здравствуйте! Дом 10×12 — от 9 млн тенге.", **common)
+        Message.objects.create(
+            direction="in",
+            kind="voice",
+            status="received",
+            author_kind="client",
+            transcript_status="done",
+            transcript="Нужен дом 10 на 12 в Алматы",
+            **common,
+        )
+        Message.objects.create(
+            direction="in", kind="voice", status="received", author_kind="client", transcript_status="failed", **common
+        )
+        Message.objects.create(
+            direction="in", kind="voice", status="received", author_kind="client", transcript_status="pending", **common
+        )
+        Message.objects.create(
+            direction="out",
+            kind="voice",
+            status="sent",
+            author_kind="ai",
+            text="Здравствуйте! Дом 10×12 — от 9 млн тенге.",
+            **common,
+        )
     connection.set_schema_to_public()
 
     page = browser.page(live_tenant, role="owner", phone=True)

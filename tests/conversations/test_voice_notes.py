@@ -4,6 +4,7 @@ turn waits for the transcript and reads it, and — with `ai.voice_replies` — 
 espeak-ng or a stand-in text-to-speech server, encoded to OGG/Opus and sent by each channel as a voice note. No
 transcription, or a failing one: the AI asks for text once, the lead is flagged for a person, nothing is dropped.
 Tasks run eagerly in this process (the same code a worker runs)."""
+
 from __future__ import annotations
 
 import io
@@ -61,24 +62,51 @@ def configure(tenant, servers, *, stt: bool = True, voice_replies: bool = True, 
 
     ai: dict = {"debounce_seconds": 0, "voice_replies": voice_replies}
     if stt:
-        ai["speech_to_text"] = {"base_url": f"{servers['stt'].url}/v1", "api_key": STT_KEY[tenant.slug],
-                                "model": "whisper-large-v3"}
+        ai["speech_to_text"] = {
+            "base_url": f"{servers['stt'].url}/v1",
+            "api_key": STT_KEY[tenant.slug],
+            "model": "whisper-large-v3",
+        }
     if tts:
-        ai["text_to_speech"] = {"base_url": f"{servers['tts'].url}/v1", "api_key": "sk-tts", "model": "tts-1",
-                                "voice": "nova"}
-    tenant_config_import(tenant, {"company": "ПанельСтрой", "ai": ai, "followups": {"enabled": False},
-                                  "channels": {"chatflow": {"api_url": servers["chatflow"].url, "token": "cf-token",
-                                                            "instance_id": "inst-1"}}})
+        ai["text_to_speech"] = {
+            "base_url": f"{servers['tts'].url}/v1",
+            "api_key": "sk-tts",
+            "model": "tts-1",
+            "voice": "nova",
+        }
+    tenant_config_import(
+        tenant,
+        {
+            "company": "ПанельСтрой",
+            "ai": ai,
+            "followups": {"enabled": False},
+            "channels": {
+                "chatflow": {"api_url": servers["chatflow"].url, "token": "cf-token", "instance_id": "inst-1"}
+            },
+        },
+    )
     tenant.refresh_from_db()
 
 
 def chatflow_voice(servers, *, message_id: str = "3EB0VOICE1", path: str = "/m/voice.ogg", caption: str = ""):
     """ChatFlow's documented inbound payload for a push-to-talk note."""
-    payload = {"messageType": "audio", "message": "",
-               "metadata": {"remoteJid": "77011112233@s.whatsapp.net", "messageId": message_id,
-                            "timestamp": 1735000000, "instanceId": "inst-1", "sender": "Асель"},
-               "mediaData": {"url": f"{servers['media'].url}{path}", "mimetype": "audio/ogg; codecs=opus",
-                             "caption": caption, "ptt": True}}
+    payload = {
+        "messageType": "audio",
+        "message": "",
+        "metadata": {
+            "remoteJid": "77011112233@s.whatsapp.net",
+            "messageId": message_id,
+            "timestamp": 1735000000,
+            "instanceId": "inst-1",
+            "sender": "Асель",
+        },
+        "mediaData": {
+            "url": f"{servers['media'].url}{path}",
+            "mimetype": "audio/ogg; codecs=opus",
+            "caption": caption,
+            "ptt": True,
+        },
+    }
     return json.dumps(payload).encode()
 
 
@@ -108,7 +136,8 @@ def stored(media_root: Path, url: str) -> bytes:
 
 @pytest.mark.django_db
 def test_a_voice_note_is_transcribed_the_turn_reads_it_and_answers_by_voice(
-        tenant_a, servers, media_root, eager, django_capture_on_commit_callbacks):
+    tenant_a, servers, media_root, eager, django_capture_on_commit_callbacks
+):
     configure(tenant_a, servers)
     note = voice_note()
     servers["media"].reply(body=note)
@@ -131,8 +160,10 @@ def test_a_voice_note_is_transcribed_the_turn_reads_it_and_answers_by_voice(
     assert [t.status for t in turns] == ["ok"] and turns[0].message_id == message.pk
     assert lead.city == "Алматы" and lead.ai_state["answered_upto"] == message.pk
     assert replies and all(r.kind == "voice" and r.text and r.status == "sent" for r in replies)
-    assert all(r.media_url.startswith("http://alpha.localhost:8000/media/alpha/") and r.media_url.endswith(".ogg")
-               for r in replies)
+    assert all(
+        r.media_url.startswith("http://alpha.localhost:8000/media/alpha/") and r.media_url.endswith(".ogg")
+        for r in replies
+    )
     assert ogg_facts(stored(media_root, replies[0].media_url)) == ("ogg", "opus", 48000)
     assert replies[0].meta["tts"]["engine"] == "espeak-ng"
     sends = servers["chatflow"].requests
@@ -143,7 +174,8 @@ def test_a_voice_note_is_transcribed_the_turn_reads_it_and_answers_by_voice(
 
 @pytest.mark.django_db
 def test_without_voice_replies_the_transcribed_note_is_answered_in_text(
-        tenant_a, servers, media_root, eager, django_capture_on_commit_callbacks):
+    tenant_a, servers, media_root, eager, django_capture_on_commit_callbacks
+):
     configure(tenant_a, servers, voice_replies=False)
     servers["media"].reply(body=voice_note())
     servers["stt"].reply(json={"text": TRANSCRIPT})
@@ -156,7 +188,8 @@ def test_without_voice_replies_the_transcribed_note_is_answered_in_text(
 
 @pytest.mark.django_db
 def test_without_speech_to_text_the_ai_asks_for_text_once_and_flags_the_lead(
-        tenant_a, servers, media_root, eager, django_capture_on_commit_callbacks):
+    tenant_a, servers, media_root, eager, django_capture_on_commit_callbacks
+):
     configure(tenant_a, servers, stt=False)
     servers["media"].default.body = voice_note()
     first = receive(tenant_a, chatflow_voice(servers), django_capture_on_commit_callbacks)
@@ -186,8 +219,16 @@ def test_a_failing_server_is_retried_with_backoff_then_given_up(tenant_a, server
     lead = make_lead(tenant_a, name="Асель", phone="77011112233", channel="whatsapp", provider="chatflow")
     with tenant_context(tenant_a):
         message = Message.objects.create(
-            lead=lead, direction="in", kind="voice", media_url=f"{servers['media'].url}/m/v.ogg", status="received",
-            provider="chatflow", provider_message_id="3EB0RETRY", author_kind="client", transcript_status="pending")
+            lead=lead,
+            direction="in",
+            kind="voice",
+            media_url=f"{servers['media'].url}/m/v.ogg",
+            status="received",
+            provider="chatflow",
+            provider_message_id="3EB0RETRY",
+            author_kind="client",
+            transcript_status="pending",
+        )
         for attempt in (1, 2):
             with pytest.raises(RetryLater):
                 message_transcribe(message_id=message.pk, attempt=attempt)
@@ -201,13 +242,17 @@ def test_a_failing_server_is_retried_with_backoff_then_given_up(tenant_a, server
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body,reason", [
-    (b"<html><script>alert(1)</script></html>", "not a usable voice note"),
-    (b"", "not a usable voice note"),
-    (b"x" * 3000, "over the 2000-byte limit"),
-])
-def test_hostile_audio_is_refused_without_asking_the_server(tenant_a, servers, media_root, settings, body, reason,
-                                                             eager, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        (b"<html><script>alert(1)</script></html>", "not a usable voice note"),
+        (b"", "not a usable voice note"),
+        (b"x" * 3000, "over the 2000-byte limit"),
+    ],
+)
+def test_hostile_audio_is_refused_without_asking_the_server(
+    tenant_a, servers, media_root, settings, body, reason, eager, django_capture_on_commit_callbacks
+):
     settings.MEDIA_FETCH_MAX_BYTES = 2000
     configure(tenant_a, servers)
     servers["media"].default.body = body
@@ -219,8 +264,9 @@ def test_hostile_audio_is_refused_without_asking_the_server(tenant_a, servers, m
 
 
 @pytest.mark.django_db
-def test_a_long_note_is_not_sent_to_the_server(tenant_a, servers, media_root, settings, eager,
-                                               django_capture_on_commit_callbacks):
+def test_a_long_note_is_not_sent_to_the_server(
+    tenant_a, servers, media_root, settings, eager, django_capture_on_commit_callbacks
+):
     settings.VOICE_MAX_SECONDS = 1
     configure(tenant_a, servers)
     servers["media"].default.body = voice_note()
@@ -230,8 +276,9 @@ def test_a_long_note_is_not_sent_to_the_server(tenant_a, servers, media_root, se
 
 
 @pytest.mark.django_db
-def test_a_megabyte_transcript_is_stored_bounded(tenant_a, servers, media_root, settings, eager,
-                                                 django_capture_on_commit_callbacks):
+def test_a_megabyte_transcript_is_stored_bounded(
+    tenant_a, servers, media_root, settings, eager, django_capture_on_commit_callbacks
+):
     settings.TRANSCRIPT_MAX_CHARS = 3000
     configure(tenant_a, servers, voice_replies=False)
     servers["media"].default.body = voice_note()
@@ -242,7 +289,8 @@ def test_a_megabyte_transcript_is_stored_bounded(tenant_a, servers, media_root, 
 
 @pytest.mark.django_db
 def test_a_text_to_speech_server_speaks_the_reply_and_its_failure_sends_the_text(
-        tenant_a, servers, media_root, eager, django_capture_on_commit_callbacks):
+    tenant_a, servers, media_root, eager, django_capture_on_commit_callbacks
+):
     configure(tenant_a, servers, tts=True)
     servers["tts"].default.body = speech.espeak("Добрый день", language="ru")
     servers["media"].default.body = voice_note()
@@ -259,28 +307,33 @@ def test_a_text_to_speech_server_speaks_the_reply_and_its_failure_sends_the_text
     servers["tts"].default = type(servers["tts"].default)(status=400, json={"error": "bad voice"})
     receive(tenant_a, chatflow_voice(servers, message_id="3EB0VOICE2"), django_capture_on_commit_callbacks)
     with tenant_context(tenant_a):
-        later = list(Message.objects.filter(lead_id=first.lead_id, direction="out").exclude(
-            pk__in=[m.pk for m in spoken]))
+        later = list(
+            Message.objects.filter(lead_id=first.lead_id, direction="out").exclude(pk__in=[m.pk for m in spoken])
+        )
     assert later and all(m.kind == "text" and m.status == "sent" and "400" in m.meta["tts_error"] for m in later)
     assert servers["chatflow"].requests[-1].path == "/send-text"
 
 
 @pytest.mark.django_db
-def test_each_tenant_transcribes_with_its_own_server_key(tenant_a, tenant_b, servers, media_root, eager,
-                                                         django_capture_on_commit_callbacks):
+def test_each_tenant_transcribes_with_its_own_server_key(
+    tenant_a, tenant_b, servers, media_root, eager, django_capture_on_commit_callbacks
+):
     for tenant in (tenant_a, tenant_b):
         configure(tenant, servers, voice_replies=False)
     servers["media"].default.body = voice_note()
     servers["stt"].default.json = {"text": TRANSCRIPT}
     receive(tenant_a, chatflow_voice(servers), django_capture_on_commit_callbacks)
     receive(tenant_b, chatflow_voice(servers, message_id="3EB0OTHER"), django_capture_on_commit_callbacks)
-    assert [r.headers["authorization"] for r in servers["stt"].requests] == ["Bearer sk-alpha-stt",
-                                                                            "Bearer sk-beta-stt"]
+    assert [r.headers["authorization"] for r in servers["stt"].requests] == [
+        "Bearer sk-alpha-stt",
+        "Bearer sk-beta-stt",
+    ]
 
 
 @pytest.mark.django_db
-def test_the_platform_server_serves_tenants_without_their_own(tenant_a, servers, media_root, settings, eager,
-                                                              django_capture_on_commit_callbacks):
+def test_the_platform_server_serves_tenants_without_their_own(
+    tenant_a, servers, media_root, settings, eager, django_capture_on_commit_callbacks
+):
     configure(tenant_a, servers, stt=False, voice_replies=False)
     settings.SPEECH_TO_TEXT_URL, settings.SPEECH_TO_TEXT_API_KEY = f"{servers['stt'].url}/platform", "sk-platform"
     servers["media"].default.body = voice_note()
@@ -292,14 +345,20 @@ def test_the_platform_server_serves_tenants_without_their_own(tenant_a, servers,
 
 
 @pytest.mark.django_db
-def test_the_lead_list_finds_a_lead_by_its_transcript_only_in_its_own_tenant(
-        tenant_a, tenant_b, client_for):
+def test_the_lead_list_finds_a_lead_by_its_transcript_only_in_its_own_tenant(tenant_a, tenant_b, client_for):
     for tenant in (tenant_a, tenant_b):
         lead = make_lead(tenant, name="Голос", phone="77011119999", channel="whatsapp", provider="chatflow")
         with tenant_context(tenant):
-            Message.objects.create(lead=lead, direction="in", kind="voice", provider="chatflow",
-                                   status="received", author_kind="client", transcript_status="done",
-                                   transcript=f"нужен ангар {tenant.slug}")
+            Message.objects.create(
+                lead=lead,
+                direction="in",
+                kind="voice",
+                provider="chatflow",
+                status="received",
+                author_kind="client",
+                transcript_status="done",
+                transcript=f"нужен ангар {tenant.slug}",
+            )
     mine = client_for(tenant_a, "owner").get("/api/leads/?q=ангар alpha").json()
     assert [r["name"] for r in mine["results"]] == ["Голос"]
     assert client_for(tenant_a, "owner").get("/api/leads/?q=ангар beta").json()["count"] == 0
@@ -318,8 +377,14 @@ def voice_reply(tenant, *, provider: str, channel: str, identity: str) -> Messag
     lead = make_lead(tenant, name="Асель", phone="77011112233", channel=channel, provider=provider)
     with tenant_context(tenant):
         LeadIdentity.objects.get_or_create(lead=lead, channel=channel, identity=identity)
-        return message_send(lead=lead, author_kind="ai", kind="voice", text="Здравствуйте! Дом 10 на 12 — от 9 млн.",
-                            purpose="reply", meta={"voice_language": "ru"})
+        return message_send(
+            lead=lead,
+            author_kind="ai",
+            kind="voice",
+            text="Здравствуйте! Дом 10 на 12 — от 9 млн.",
+            purpose="reply",
+            meta={"voice_language": "ru"},
+        )
 
 
 def deliver(tenant, message: Message) -> Message:
@@ -334,8 +399,9 @@ def deliver(tenant, message: Message) -> Message:
 def test_telegram_sends_the_voice_note_with_sendvoice(tenant_a, media_root, standin):
     from tenants.services import tenant_config_import
 
-    tenant_config_import(tenant_a, {"channels": {"telegram": {"api_url": standin.url, "bot_token": "123:ABC",
-                                                              "secret_token": "s"}}})
+    tenant_config_import(
+        tenant_a, {"channels": {"telegram": {"api_url": standin.url, "bot_token": "123:ABC", "secret_token": "s"}}}
+    )
     standin.default.json = {"ok": True, "result": {"message_id": 77, "chat": {"id": 555}}}
     sent = deliver(tenant_a, voice_reply(tenant_a, provider="telegram", channel="telegram", identity="555"))
     request = standin.last
@@ -350,9 +416,20 @@ def test_telegram_sends_the_voice_note_with_sendvoice(tenant_a, media_root, stan
 def test_the_cloud_api_sends_the_voice_note_as_an_audio_link(tenant_a, media_root, standin):
     from tenants.services import tenant_config_import
 
-    tenant_config_import(tenant_a, {"channels": {"whatsapp_cloud": {
-        "api_url": f"{standin.url}/v21.0", "phone_number_id": "1099", "access_token": "EAAG", "app_secret": "s",
-        "verify_token": "v"}}})
+    tenant_config_import(
+        tenant_a,
+        {
+            "channels": {
+                "whatsapp_cloud": {
+                    "api_url": f"{standin.url}/v21.0",
+                    "phone_number_id": "1099",
+                    "access_token": "EAAG",
+                    "app_secret": "s",
+                    "verify_token": "v",
+                }
+            }
+        },
+    )
     standin.default.json = {"messaging_product": "whatsapp", "messages": [{"id": "wamid.OUT1"}]}
     lead_message = voice_reply(tenant_a, provider="whatsapp", channel="whatsapp", identity="77011112233")
     with tenant_context(tenant_a):

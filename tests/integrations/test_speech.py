@@ -2,6 +2,7 @@
 that checks the multipart / JSON we send, espeak-ng as the built-in voice, and PyAV's conversions of real audio
 (an OGG/Opus note made here from espeak-ng's speech) — with hostile input: not audio, empty, too long, a megabyte of
 "transcript"."""
+
 from __future__ import annotations
 
 import io
@@ -36,8 +37,10 @@ def multipart_fields(request: Recorded) -> dict[str, tuple[str | None, str | Non
     fields = {}
     for part in message.iter_parts():
         fields[part.get_param("name", header="content-disposition")] = (
-            part.get_filename(), part.get_content_type() if part.get("content-type") else None,
-            part.get_payload(decode=True))
+            part.get_filename(),
+            part.get_content_type() if part.get("content-type") else None,
+            part.get_payload(decode=True),
+        )
     return fields
 
 
@@ -45,8 +48,13 @@ def decoded_seconds(data: bytes) -> tuple[str, str, int, int, float]:
     with av.open(io.BytesIO(data)) as container:
         stream = container.streams.audio[0]
         samples = sum(frame.samples for frame in container.decode(stream))
-        return (container.format.name, stream.codec_context.name, stream.rate, stream.codec_context.channels,
-                samples / stream.rate)
+        return (
+            container.format.name,
+            stream.codec_context.name,
+            stream.rate,
+            stream.codec_context.channels,
+            samples / stream.rate,
+        )
 
 
 # --- PyAV -------------------------------------------------------------------------------------------------------
@@ -84,13 +92,16 @@ def png() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("data,reason", [
-    (b"", "empty"),
-    (b"<html><script>alert(1)</script></html>" * 50, "not audio"),
-    (b"OggS" + b"\x00" * 400, ""),
-    (png(), "no audio stream"),
-    (b"\x00" * 100_000, ""),
-])
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        (b"", "empty"),
+        (b"<html><script>alert(1)</script></html>" * 50, "not audio"),
+        (b"OggS" + b"\x00" * 400, ""),
+        (png(), "no audio stream"),
+        (b"\x00" * 100_000, ""),
+    ],
+)
 def test_what_is_not_a_voice_note_is_rejected_not_crashed_on(data, reason):
     for convert in (audio.for_transcription, audio.to_voice_note):
         with pytest.raises(audio.AudioRejected) as rejected:
@@ -135,8 +146,9 @@ def test_transcription_posts_the_file_and_model_as_multipart_with_the_key(standi
 
 def test_a_server_without_a_key_gets_no_authorization_header(standin):  # noqa: F811
     standin.reply(json={"text": "ok"})
-    speech.transcribe(speech.SpeechServer(base_url=standin.url), b"RIFF", filename="v.wav", mimetype="audio/wav",
-                      max_chars=10)
+    speech.transcribe(
+        speech.SpeechServer(base_url=standin.url), b"RIFF", filename="v.wav", mimetype="audio/wav", max_chars=10
+    )
     assert "authorization" not in standin.last.headers
     assert multipart_fields(standin.last)["model"][2] == b"whisper-1"
 
@@ -146,16 +158,18 @@ def test_a_megabyte_transcript_is_cut_to_the_limit(standin):  # noqa: F811
     body = json.dumps({"text": transcript}, ensure_ascii=False).encode()
     assert len(body) > 1_000_000
     standin.reply(body=body, headers={"Content-Type": "application/json"})
-    text = speech.transcribe(speech.SpeechServer(base_url=standin.url), b"RIFF", filename="v.wav",
-                             mimetype="audio/wav", max_chars=5000)
+    text = speech.transcribe(
+        speech.SpeechServer(base_url=standin.url), b"RIFF", filename="v.wav", mimetype="audio/wav", max_chars=5000
+    )
     assert len(text) == 5000 and text.startswith("слово слово") and "\x00" not in text
 
 
 def test_an_answer_over_the_read_limit_is_refused_while_it_streams(standin):  # noqa: F811
     standin.reply(body=b'{"text": "' + b"a" * (speech.ANSWER_MAX_BYTES + 10) + b'"}')
     with pytest.raises(speech.SpeechError) as refused:
-        speech.transcribe(speech.SpeechServer(base_url=standin.url), b"RIFF", filename="v.wav",
-                          mimetype="audio/wav", max_chars=10)
+        speech.transcribe(
+            speech.SpeechServer(base_url=standin.url), b"RIFF", filename="v.wav", mimetype="audio/wav", max_chars=10
+        )
     assert not refused.value.retryable and "over" in refused.value.detail
 
 
@@ -163,8 +177,13 @@ def test_an_answer_over_the_read_limit_is_refused_while_it_streams(standin):  # 
 def test_transcription_errors_say_whether_a_retry_can_help_and_never_carry_the_key(standin, status, retryable):  # noqa: F811
     standin.reply(status, json={"error": {"message": "nope"}})
     with pytest.raises(speech.SpeechError) as failed:
-        speech.transcribe(speech.SpeechServer(base_url=standin.url, api_key=SERVER_KEY), b"RIFF", filename="v.wav",
-                          mimetype="audio/wav", max_chars=10)
+        speech.transcribe(
+            speech.SpeechServer(base_url=standin.url, api_key=SERVER_KEY),
+            b"RIFF",
+            filename="v.wav",
+            mimetype="audio/wav",
+            max_chars=10,
+        )
     assert failed.value.retryable is retryable and str(status) in failed.value.detail
     assert SERVER_KEY not in str(failed.value)
 
@@ -173,15 +192,21 @@ def test_transcription_errors_say_whether_a_retry_can_help_and_never_carry_the_k
 def test_a_malformed_answer_is_a_refusal(standin, body):  # noqa: F811
     standin.reply(body=body, headers={"Content-Type": "application/json"})
     with pytest.raises(speech.SpeechError) as failed:
-        speech.transcribe(speech.SpeechServer(base_url=standin.url), b"RIFF", filename="v.wav", mimetype="audio/wav",
-                          max_chars=10)
+        speech.transcribe(
+            speech.SpeechServer(base_url=standin.url), b"RIFF", filename="v.wav", mimetype="audio/wav", max_chars=10
+        )
     assert not failed.value.retryable
 
 
 def test_an_unreachable_server_is_retryable():
     with pytest.raises(speech.SpeechError) as failed:
-        speech.transcribe(speech.SpeechServer(base_url="http://127.0.0.1:9"), b"RIFF", filename="v.wav",
-                          mimetype="audio/wav", max_chars=10)
+        speech.transcribe(
+            speech.SpeechServer(base_url="http://127.0.0.1:9"),
+            b"RIFF",
+            filename="v.wav",
+            mimetype="audio/wav",
+            max_chars=10,
+        )
     assert failed.value.retryable
 
 
@@ -196,8 +221,12 @@ def test_speech_is_asked_as_json_and_its_audio_returned(standin):  # noqa: F811
     request = standin.last
     assert (request.method, request.path) == ("POST", "/v1/audio/speech")
     assert request.headers["authorization"] == f"Bearer {SERVER_KEY}"
-    assert request.json == {"model": "tts-1", "input": ("Добрый день! " * 400)[:speech.SPEAK_MAX_CHARS],
-                            "voice": "nova", "response_format": "wav"}
+    assert request.json == {
+        "model": "tts-1",
+        "input": ("Добрый день! " * 400)[: speech.SPEAK_MAX_CHARS],
+        "voice": "nova",
+        "response_format": "wav",
+    }
 
 
 def test_speech_server_failures_and_empty_answers_are_speech_errors(standin):  # noqa: F811
