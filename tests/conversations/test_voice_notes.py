@@ -461,3 +461,65 @@ def test_a_voice_note_that_cannot_be_spoken_goes_as_text(tenant_a, media_root, s
 
 def test_audio_module_is_pure():
     assert not any(name.startswith(("django", "conversations")) for name in vars(audio))
+
+
+@pytest.mark.django_db
+def test_a_cloud_api_note_is_transcribed_once_its_file_is_fetched(
+    tenant_a, servers, media_root, eager, django_capture_on_commit_callbacks
+):
+    from conversations.services import message_media_fetch
+    from tenants.services import tenant_config_import
+
+    configure(tenant_a, servers, voice_replies=False)
+    wa = servers["media"]  # the Graph API stand-in: the media lookup, then the file
+    tenant_config_import(
+        tenant_a,
+        {
+            "channels": {
+                "whatsapp_cloud": {
+                    "api_url": f"{wa.url}/v21.0",
+                    "phone_number_id": "1099",
+                    "access_token": "EAAG-alpha",
+                    "app_secret": "s",
+                    "verify_token": "v",
+                }
+            }
+        },
+    )
+    note = voice_note()
+    wa.reply(
+        json={
+            "messaging_product": "whatsapp",
+            "url": f"{wa.url}/lookaside/v?mid=555",
+            "mime_type": "audio/ogg",
+            "file_size": str(len(note)),
+            "id": "555",
+        }
+    ).reply(body=note)
+    servers["stt"].reply(json={"text": TRANSCRIPT})
+    lead = make_lead(tenant_a, name="Асель", phone="77011112233", channel="whatsapp", provider="whatsapp")
+    with tenant_context(tenant_a):
+        message = Message.objects.create(
+            lead=lead,
+            direction="in",
+            kind="voice",
+            media_url=f"{wa.url}/v21.0/555",
+            mimetype="audio/ogg",
+            status="received",
+            provider="whatsapp",
+            provider_message_id="wamid.VOICE555",
+            author_kind="client",
+            meta={"identity": "77011112233"},
+            transcript_status="pending",
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            assert message_media_fetch(message_id=message.pk) == "fetched"
+        message.refresh_from_db()
+    assert [r.path for r in wa.requests] == ["/v21.0/555", "/lookaside/v"]  # fetched once, then read from our copy
+    assert message.media_url.endswith(".ogg") and (message.transcript_status, message.transcript) == (
+        "done",
+        TRANSCRIPT,
+    )
+    assert multipart_fields(servers["stt"].last)["file"][1] == "audio/wav"
+    with tenant_context(tenant_a):
+        assert AiTurn.objects.filter(lead=lead, status="ok").count() == 1
