@@ -523,3 +523,16 @@ def test_a_cloud_api_note_is_transcribed_once_its_file_is_fetched(
     assert multipart_fields(servers["stt"].last)["file"][1] == "audio/wav"
     with tenant_context(tenant_a):
         assert AiTurn.objects.filter(lead=lead, status="ok").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://127.0.0.1:6379/_FLUSHALL", "ftp://x/y.ogg"])
+def test_a_note_link_that_is_not_http_is_never_fetched(
+    tenant_a, servers, media_root, eager, django_capture_on_commit_callbacks, url
+):
+    configure(tenant_a, servers)
+    body = json.loads(chatflow_voice(servers))
+    body["mediaData"]["url"] = url
+    message = receive(tenant_a, json.dumps(body).encode(), django_capture_on_commit_callbacks)
+    assert message.transcript_status == "failed" and "not http(s)" in message.meta["transcript_error"]
+    assert servers["stt"].requests == [] and servers["media"].requests == []
