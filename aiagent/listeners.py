@@ -3,7 +3,7 @@ transaction has committed: they only queue work (a turn task) or start the first
 which must see the committed lead and messages; a failure is logged and undoes nothing of the emitter's."""
 from __future__ import annotations
 
-from aiagent.services import ai_first_contact, ai_on_client_message
+from aiagent.services import ai_first_contact, ai_on_client_message, ai_on_voice_transcribed
 from core.events import listener
 
 
@@ -14,6 +14,12 @@ def client_wrote(*, newest: dict[int, int], new_lead_ids: list[int], **_: object
     new = set(new_lead_ids)
     for lead_id, message_id in newest.items():
         ai_on_client_message(lead_id=lead_id, message_id=message_id, new_lead=lead_id in new)
+
+
+@listener("messages.transcribed", on_commit=True)
+def voice_transcribed(*, lead_id: int, message_id: int, ok: bool) -> None:
+    """On commit: the turn that waited for a voice note's transcript (or its failure: the AI asks for text)."""
+    ai_on_voice_transcribed(lead_id=lead_id, message_id=message_id)
 
 
 @listener("lead.created", on_commit=True)

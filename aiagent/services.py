@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,7 +33,7 @@ from brain import engine, prompts, texts
 from brain import llm as llm_mod
 from brain.nlu import BrainTimeout, Extraction, extract, guess_language
 from brain.offline import DialogState, TurnPlan, first_contact_text, plan_turn
-from conversations.models import Direction, Message
+from conversations.models import VOICE_KINDS, Direction, Message, TranscriptStatus
 from conversations.selectors import dialog_context
 from conversations.services import message_send
 from core.db import advisory_lock
@@ -53,6 +54,9 @@ OFFLINE_RESERVE_SECONDS = 5.0  # of the budget kept from the LLM so the offline 
 TURN_TEXT_MESSAGES = 4  # a turn reads at most this many messages' worth of prefixes in all
 BUSY_RETRY_SECONDS = 0.4
 MAX_DEBOUNCE = 30.0
+# A turn waits for a voice note's transcript at most this long (a lost transcription task must not silence the AI):
+# past it the note counts as not understood.
+TRANSCRIPT_WAIT_SECONDS = 600
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -122,6 +126,15 @@ def ai_on_client_message(*, lead_id: int, message_id: int, new_lead: bool) -> No
         log.exception("lead=%s ai turn not queued message=%s", lead_id, message_id)
         return
     log.info("lead=%s ai turn queued message=%s in=%.1fs new=%s", lead_id, message_id, delay, new_lead)
+
+
+def ai_on_voice_transcribed(*, lead_id: int, message_id: int) -> None:
+    """A client's voice note got its transcript (or failed to): the turn that waited for it, for the lead's newest
+    client message (runs on commit: only enqueues)."""
+    newest = (Message.objects.filter(lead_id=lead_id, direction=Direction.IN).order_by("-id")
+              .values_list("id", flat=True).first())
+    if newest is not None:
+        ai_on_client_message(lead_id=lead_id, message_id=max(newest, message_id), new_lead=False)
 
 
 def ai_turn_run(*, lead_id: int, message_id: int) -> str:
@@ -215,8 +228,19 @@ def _turn(*, lead_id: int, trigger_id: int) -> str:
             AiTurn.objects.create(lead=lead, message_id=turn.upto, status="skipped", detail=reason)
         log.info("lead=%s ai silent: %s", lead.pk, reason)
         return "skipped"
+    # A voice note still being transcribed: its transcript is what the brain must read, and
+    # messages.transcribed queues this turn again once it is there.
+    stale = timezone.now() - timedelta(seconds=TRANSCRIPT_WAIT_SECONDS)
+    if any(m.transcript_status == TranscriptStatus.PENDING and m.created_at > stale for m in turn.pending):
+        log.info("lead=%s ai turn waits for a voice note's transcript", lead.pk)
+        return "waiting"
+    unheard = [m for m in turn.pending if _unheard(m)]
+    if unheard:
+        if len(unheard) == len(turn.pending):
+            return _voice_not_understood(turn)
+        _flag_unheard(lead)  # the brain answers the rest; a person listens to the note
     turn.fields = list(turn.cfg.get("qualification") or [])
-    turn.client_text = brain_text(turn.pending)
+    turn.client_text = brain_text([m for m in turn.pending if not _unheard(m)])
     turn.first_turn = not turn.mem.get("greeted")
     # A campaign takes a new lead when its first message carries the code (the followups listener of
     # messages.received, committed before this turn was queued): then its material is the answer, not the brain's.
@@ -228,6 +252,60 @@ def _turn(*, lead_id: int, trigger_id: int) -> str:
     # pushes and deliveries its writes schedule run once, after the reply is queued.
     with transaction.atomic():
         return _conclude(turn)
+
+
+def _unheard(message: Message) -> bool:
+    """A client's voice note with no words we could read: not transcribed (no speech-to-text, or it failed)."""
+    return (message.kind in VOICE_KINDS and message.transcript_status != TranscriptStatus.DONE
+            and not (message.text or message.caption))
+
+
+UNHEARD_REASON = "Голосовое сообщение не распознано — послушайте его"
+
+
+def _flag_unheard(lead: Lead) -> None:
+    with transaction.atomic():
+        fresh = Lead.objects.select_for_update().get(pk=lead.pk)
+        lead_services.lead_flag_human(lead=fresh, reason=UNHEARD_REASON, actor=lead_services.AI)
+
+
+def _voice_not_understood(turn: Turn) -> str:
+    """Only voice notes we could not read: the lead is flagged for a person, and the AI asks politely for text —
+    once per lead (a client who keeps sending notes is not asked again and again; the person answers)."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().select_related("stage").get(pk=turn.lead_id)
+        lead_services.lead_flag_human(lead=lead, reason=UNHEARD_REASON, actor=lead_services.AI)
+        mem = {**(lead.ai_state or {}), "answered_upto": turn.upto}
+        sent: list[Message] = []
+        if not mem.get("voice_text_asked"):
+            language = mem.get("language") or turn.cfg.get("language") or "ru"
+            sent.append(message_send(lead=lead, author_kind="ai", text=texts.voice_text_request(language),
+                                     purpose="reply"))
+            mem["voice_text_asked"] = True
+        lead.ai_state = mem
+        lead.save(update_fields=["ai_state", "updated_at"])
+        turn.record(lead=lead, status="ok", detail="voice note not transcribed: asked for text" if sent else
+                    "voice note not transcribed: a person listens", reply_ids=[m.pk for m in sent])
+    log.info("lead=%s ai voice note not understood asked=%s", turn.lead_id, bool(sent))
+    return "voice_unheard"
+
+
+def _voice_language(turn: Turn) -> str | None:
+    """The language to answer in by voice: the client wrote by voice (a transcribed note in this turn) and the
+    tenant enabled `ai.voice_replies`; None: answer in text."""
+    if not (turn.cfg.get("ai") or {}).get("voice_replies"):
+        return None
+    if not any(m.kind in VOICE_KINDS and m.transcript_status == TranscriptStatus.DONE for m in turn.pending):
+        return None
+    return turn.updates.get("language") or turn.mem.get("language") or turn.cfg.get("language") or "ru"
+
+
+def _reply_send(*, lead: Lead, text: str, voice_language: str | None) -> Message:
+    """One reply of the brain: text, or a voice note spoken when it is delivered (its text kept on the message)."""
+    if voice_language:
+        return message_send(lead=lead, author_kind="ai", kind="voice", text=text, purpose="reply",
+                            meta={"voice_language": voice_language})
+    return message_send(lead=lead, author_kind="ai", text=text, purpose="reply")
 
 
 def _think(turn: Turn) -> bool:
@@ -377,10 +455,12 @@ def _finish(turn: Turn) -> str:
             lead_services.lead_flag_human(lead=lead, actor=lead_services.AI,
                                           reason=f"LLM недоступна, ответил офлайн-мозг: {turn.failure}"[:300])
         sent: list[Message] = []
+        voice_language = _voice_language(turn)
         if turn.first_turn and not turn.took:
-            sent += _first_turn_chain(lead=lead, cfg=turn.cfg, replies=turn.replies, extraction=turn.extraction)
+            sent += _first_turn_chain(lead=lead, cfg=turn.cfg, replies=turn.replies, extraction=turn.extraction,
+                                      voice_language=voice_language)
         else:
-            sent += [message_send(lead=lead, author_kind="ai", text=text, purpose="reply") for text in turn.replies]
+            sent += [_reply_send(lead=lead, text=text, voice_language=voice_language) for text in turn.replies]
         if lead.stage.kind == StageKind.COMPLETE and before_kind != StageKind.COMPLETE:
             emit("lead.qualified", lead_id=lead.pk, text=_qualified_text(lead, fields))
         latency = int((time.monotonic() - turn.started) * 1000)
@@ -509,7 +589,8 @@ def _send_chain(*, lead: Lead, items: list[dict[str, Any]], purpose: str) -> lis
     return sent
 
 
-def _first_turn_chain(*, lead: Lead, cfg: dict, replies: list[str], extraction) -> list[Message]:
+def _first_turn_chain(*, lead: Lead, cfg: dict, replies: list[str], extraction,
+                      voice_language: str | None = None) -> list[Message]:
     """A new lead that wrote first. A bare greeting gets the tenant's whole first-contact chain when the tenant
     wrote its own greeting text (it asks what they need); a message with substance gets the brain's answer
     (with a greeting) and then the chain's media, link and voice steps — the chain's own greeting text would
@@ -520,7 +601,7 @@ def _first_turn_chain(*, lead: Lead, cfg: dict, replies: list[str], extraction) 
                    for s in cfg.get("first_contact") or [])
     if bare and own_text:
         return _send_chain(lead=lead, items=chain_messages(lead=lead, cfg=cfg), purpose="first_contact")
-    sent = [message_send(lead=lead, author_kind="ai", text=text, purpose="reply") for text in replies]
+    sent = [_reply_send(lead=lead, text=text, voice_language=voice_language) for text in replies]
     return sent + _send_chain(lead=lead, items=chain_messages(lead=lead, cfg=cfg, include_text=False),
                               purpose="first_contact")
 

@@ -87,8 +87,10 @@ def _cut(text: str, limit: int) -> str:
 
 
 def message_text(m: DialogMessage, limit: int | None = None) -> str:
-    """One stored message as plain text (media as a tag plus caption), cut to `limit` characters if given."""
-    text = (m.text or m.caption or "")[:limit]
+    """One stored message as plain text (media as a tag plus caption; a voice note as its transcript), cut to
+    `limit` characters if given."""
+    heard = getattr(m, "transcript", "") or ""  # a client's voice note as text (conversations' speech-to-text)
+    text = (m.text or m.caption or heard or "")[:limit]
     if m.kind != "text":
         text = f"[{m.kind}{': ' + m.media_url if m.kind == 'link' and m.media_url else ''}] {text}".strip()
     return text[:limit]

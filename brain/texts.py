@@ -68,3 +68,14 @@ def followup_offline(template: str, values: TemplateValues, *, variant: int) -> 
     if opener.endswith(", ") and text:
         text = text[0].lower() + text[1:] if not text[:2].isupper() else text
     return (opener + text).strip()
+
+
+# A client's voice note we could not listen to (no speech-to-text, or it failed): asked once per lead.
+VOICE_TEXT_REQUEST = {
+    "ru": "Извините, не получилось прослушать голосовое сообщение. Напишите, пожалуйста, текстом — отвечу сразу.",
+    "en": "Sorry, I couldn't listen to your voice message. Could you please write it as text? I'll answer right away.",
+}
+
+
+def voice_text_request(language: str) -> str:
+    return VOICE_TEXT_REQUEST.get(language, VOICE_TEXT_REQUEST["ru"])

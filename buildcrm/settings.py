@@ -294,6 +294,17 @@ MEDIA_FETCH_MAX_ATTEMPTS = env.int("MEDIA_FETCH_MAX_ATTEMPTS", default=5)
 # PNG can claim 100,000 × 100,000 pixels: a decompression bomb).
 MEDIA_UPLOAD_MAX_BYTES = env.int("MEDIA_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 MEDIA_IMAGE_MAX_PIXELS = env.int("MEDIA_IMAGE_MAX_PIXELS", default=40_000_000)
+# Voice notes (issue 15): the platform's speech-to-text (an OpenAI-compatible POST {url}/audio/transcriptions) for
+# tenants without their own `ai.speech_to_text`; empty URL: none. A client's note longer than VOICE_MAX_SECONDS is
+# not transcribed (the AI asks for text); a transcript is kept to TRANSCRIPT_MAX_CHARS; a failing server is tried
+# TRANSCRIBE_MAX_ATTEMPTS times. Voice replies without `ai.text_to_speech` use ESPEAK_NG (Debian's espeak-ng).
+SPEECH_TO_TEXT_URL = env("SPEECH_TO_TEXT_URL", default="")
+SPEECH_TO_TEXT_API_KEY = env("SPEECH_TO_TEXT_API_KEY", default="")
+SPEECH_TO_TEXT_MODEL = env("SPEECH_TO_TEXT_MODEL", default="whisper-1")
+VOICE_MAX_SECONDS = env.int("VOICE_MAX_SECONDS", default=600)
+TRANSCRIPT_MAX_CHARS = env.int("TRANSCRIPT_MAX_CHARS", default=20_000)
+TRANSCRIBE_MAX_ATTEMPTS = env.int("TRANSCRIBE_MAX_ATTEMPTS", default=4)
+ESPEAK_NG = env("ESPEAK_NG", default="espeak-ng")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -57,6 +57,10 @@ class Message(models.Model):
     # (inbound_pending cleared, error kept) so the drain goes on with everyone else's; success clears the error.
     inbound_attempts = models.PositiveSmallIntegerField(default=0)
     inbound_error = models.TextField(blank=True)
+    # A client's voice/audio note as text (speech to text), what the brain reads of it and what search finds;
+    # transcript_status: "" (nothing to transcribe), pending (the AI turn waits for it), done, failed.
+    transcript = models.TextField(blank=True)
+    transcript_status = models.CharField(max_length=8, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -89,3 +93,14 @@ class InboundEvent(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["provider", "event_id"], name="uniq_inbound_event")]
+
+
+class TranscriptStatus(models.TextChoices):
+    NONE = "", "—"
+    PENDING = "pending", "Расшифровывается"
+    DONE = "done", "Расшифровано"
+    FAILED = "failed", "Не расшифровано"
+
+
+# Message kinds that are speech: transcribed when a client sends them.
+VOICE_KINDS = ("voice", "audio")

@@ -60,8 +60,9 @@ def sandbox_dialog(*, phone: str, user=None) -> list[Message]:
 
 @lead_search_condition
 def leads_with_words(q: str) -> Q:
-    """The leads list's search looks in the words of the dialog too (leads.selectors.leads_filtered)."""
-    return Q(Exists(Message.objects.filter(lead=OuterRef("pk"), text__icontains=q)))
+    """The leads list's search looks in the words of the dialog too (leads.selectors.leads_filtered), voice notes'
+    transcripts included."""
+    return Q(Exists(Message.objects.filter(Q(text__icontains=q) | Q(transcript__icontains=q), lead=OuterRef("pk"))))
 
 
 @pending_work_counter

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -20,20 +21,31 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from conversations.media import MediaRejected, media_verified
-from conversations.models import AuthorKind, Direction, InboundEvent, Message, MessageStatus
+from conversations.models import (
+    VOICE_KINDS,
+    AuthorKind,
+    Direction,
+    InboundEvent,
+    Message,
+    MessageStatus,
+    TranscriptStatus,
+)
 from conversations.serializers import MessageOut
 from core.db import insert_rows, server_bound_cursor
 from core.events import emit
 from core.realtime import publish
 from core.redis_client import redis_client
 from core.tasks import enqueue
+from integrations import audio as audio_codec
+from integrations import speech
 from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, clean_text
-from integrations.media import MediaFetchError
+from integrations.media import MEDIA_TIMEOUT, MediaFetchError, download, media_client
 from integrations.registry import channel, find
 from leads import services as lead_services
 from leads.models import Lead, LeadIdentity
 from leads.selectors import lead_audience_groups
 from tenants import config as tconfig
+from tenants.selectors import tenant_config_current
 from tenants.services import health_record
 
 log = logging.getLogger("buildcrm.conversations")
@@ -204,6 +216,8 @@ def _store_inbound_message(item: InboundMessage, *, source: str, event: dict | N
         mimetype=item.mimetype or "", caption=item.caption or "", status=MessageStatus.RECEIVED,
         provider=item.provider, provider_message_id=item.provider_message_id, author_kind=AuthorKind.CLIENT,
         purpose="client", meta=meta, inbound_pending=True,
+        # A voice note waits for its transcript: the AI's turn reads it (message_transcribe triggers the turn).
+        transcript_status=TranscriptStatus.PENDING if item.kind in VOICE_KINDS else "",
     )
     params = {f.attname: f.get_db_prep_save(f.pre_save(message, add=True), connection)
               for f in _MESSAGE_FIELDS if f.attname != "lead_id"}
@@ -407,6 +421,9 @@ def _inbound_after_store(messages: list[Message]) -> None:
     for provider in {message.provider for message in messages}:
         health_record(tenant_id=connection.tenant.id, inbound_provider=provider)
     media_fetch_queue(messages=messages)
+    # Voice notes the provider hands us as a link (ChatFlow) are transcribed now; a reference is fetched first
+    # (message_media_fetch queues the transcription once the file is ours).
+    transcription_queue(messages=[m for m in messages if media_reference(m) is None])
 
 
 def reaction_apply(*, reaction: Reaction) -> Message | None:
@@ -653,6 +670,8 @@ def messages_deliver(*, message_ids: list[int]) -> dict[int, str]:
 def _deliver_claimed(message: Message, attempt: int, *, recipient: str, sent: list) -> str:
     """Sends one claimed message; a success is appended to `sent` for `_record_sent`."""
     lead = message.lead
+    if message.kind == "voice" and not message.media_url:
+        _voice_prepare(message)  # the AI's voice reply: spoken now, once (a retry finds the file made)
     outbound = OutboundMessage(kind=message.kind, to=recipient, text=message.text,
                                media_url=message.media_url or None, caption=message.caption or None,
                                items=message.items, template=message.template)
@@ -861,6 +880,7 @@ def message_media_fetch(*, message_id: int, attempt: int = 1) -> str:
     log.info("lead=%s message=%s media fetched provider=%s bytes=%s type=%s", message.lead_id, message.pk,
              message.provider, len(fetched.content), mimetype)
     _publish_message(message, "message.updated")
+    transcription_queue(messages=[message])
     return "fetched"
 
 
@@ -873,6 +893,7 @@ def _media_failed(message: Message, detail: str, *, too_large: bool = False) -> 
     message.media_url, message.meta = "", meta
     log.warning("lead=%s message=%s media not fetched: %s", message.lead_id, message.pk, detail)
     _publish_message(message, "message.updated")
+    transcription_queue(messages=[message])  # it fails at once: the AI asks for text, nothing waits forever
     return "failed"
 
 
@@ -880,3 +901,156 @@ def _media_discard(name: str) -> None:
     from django.core.files.storage import FileSystemStorage
 
     FileSystemStorage(location=settings.MEDIA_ROOT).delete(name)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Voice notes (issue 15). In: a client's voice/audio note is transcribed by a worker (conversations.transcribe)
+# once its file is reachable; the AI's turn waits for it (aiagent reads transcript_status) and is triggered by
+# `messages.transcribed`. Out: an AI reply queued as kind "voice" with only its text is spoken when it is
+# delivered (the tenant's text-to-speech server, else espeak-ng), encoded to OGG/Opus and stored as media.
+
+
+def speech_to_text_server() -> speech.SpeechServer | None:
+    """The tenant's `ai.speech_to_text`, else the platform's SPEECH_TO_TEXT_URL; None when neither is set."""
+    own = (tenant_config_current().get("ai") or {}).get("speech_to_text") or {}
+    if own.get("base_url"):
+        return speech.SpeechServer(base_url=own["base_url"], api_key=own.get("api_key") or "",
+                                   model=own.get("model") or settings.SPEECH_TO_TEXT_MODEL)
+    if settings.SPEECH_TO_TEXT_URL:
+        return speech.SpeechServer(base_url=settings.SPEECH_TO_TEXT_URL, api_key=settings.SPEECH_TO_TEXT_API_KEY,
+                                   model=settings.SPEECH_TO_TEXT_MODEL)
+    return None
+
+
+def text_to_speech_server() -> speech.SpeechServer | None:
+    """The tenant's `ai.text_to_speech`; None: the built-in voice (espeak-ng)."""
+    own = (tenant_config_current().get("ai") or {}).get("text_to_speech") or {}
+    if not own.get("base_url"):
+        return None
+    return speech.SpeechServer(base_url=own["base_url"], api_key=own.get("api_key") or "",
+                               model=own.get("model") or "", voice=own.get("voice") or "")
+
+
+def transcription_queue(*, messages: list[Message]) -> None:
+    """Once the transaction commits, one transcription task per client voice note still waiting for its text."""
+    ids = [m.pk for m in messages if m.direction == Direction.IN and m.transcript_status == TranscriptStatus.PENDING]
+    if ids:
+        transaction.on_commit(lambda: _enqueue_transcriptions(ids))
+
+
+def _enqueue_transcriptions(message_ids: list[int]) -> None:
+    for message_id in message_ids:
+        try:
+            enqueue("conversations.transcribe", message_id)
+        except Exception as exc:  # broker down: the AI's turn stops waiting after TRANSCRIPT_WAIT_SECONDS
+            log.warning("message=%s transcription not queued: %s", message_id, exc)
+
+
+def _voice_bytes(message: Message) -> bytes:
+    """The note's file: our stored copy (fetched from Cloud API / Telegram), or the provider's link (ChatFlow)
+    downloaded to MEDIA_FETCH_MAX_BYTES. MediaFetchError / audio_codec.AudioRejected otherwise."""
+    url, limit = message.media_url or "", settings.MEDIA_FETCH_MAX_BYTES
+    if not url:
+        raise audio_codec.AudioRejected("the file was not fetched from the provider")
+    if (message.meta or {}).get("media") and settings.MEDIA_URL in url:
+        from django.core.files.storage import FileSystemStorage
+
+        name = url.split(settings.MEDIA_URL, 1)[1]
+        if not name.startswith(f"{connection.schema_name}/") or ".." in name:
+            raise audio_codec.AudioRejected("the stored file is not this tenant's")
+        with FileSystemStorage(location=settings.MEDIA_ROOT).open(name, "rb") as stored:
+            return stored.read(limit + 1)[:limit]
+    # Our own client: the shared TLS context (a fresh one per download costs more than converting the note).
+    own = httpx.Client(timeout=MEDIA_TIMEOUT, follow_redirects=True, verify=speech.tls_context())
+    with media_client(own) as client:
+        try:
+            data, _ = download(client, message.provider, url, max_bytes=limit)
+        finally:
+            client.close()
+    return data
+
+
+def message_transcribe(*, message_id: int, attempt: int = 1) -> str:
+    """A client's voice note → its transcript on the message (`transcript`, status done), published, and
+    `messages.transcribed` (the AI's turn for the lead). No speech-to-text configured, a file that is not audio or
+    is too long, a refusal, or a server still failing after TRANSCRIBE_MAX_ATTEMPTS → status failed with the reason
+    in meta.transcript_error, and the same event (the AI asks for text, the lead is flagged for a person).
+    Retryable failures raise RetryLater while attempts remain. Returns "done", "failed" or "skipped"."""
+    message = Message.objects.filter(pk=message_id, transcript_status=TranscriptStatus.PENDING).first()
+    if message is None or media_reference(message):  # done, or its file not fetched yet (the fetch queues us)
+        return "skipped"
+    server = speech_to_text_server()
+    if server is None:
+        return _transcript_failed(message, "speech-to-text is not configured")
+    try:
+        note = audio_codec.for_transcription(_voice_bytes(message), max_seconds=settings.VOICE_MAX_SECONDS)
+        text = speech.transcribe(server, note.content, filename=f"voice.{note.extension}", mimetype=note.mimetype,
+                                 max_chars=settings.TRANSCRIPT_MAX_CHARS)
+    except (speech.SpeechError, MediaFetchError) as exc:
+        if exc.retryable and attempt < settings.TRANSCRIBE_MAX_ATTEMPTS:
+            log.warning("lead=%s message=%s transcription retry attempt=%s: %s", message.lead_id, message.pk,
+                        attempt, exc.detail)
+            raise RetryLater(retry_delay(attempt), exc.detail, attempt) from None
+        return _transcript_failed(message, exc.detail)
+    except audio_codec.AudioRejected as exc:
+        return _transcript_failed(message, f"not a usable voice note: {exc}")
+    except Exception as exc:  # a bug must not leave the AI waiting for this note
+        _transcript_failed(message, f"{type(exc).__name__}: {exc}")
+        raise
+    with transaction.atomic():
+        if not Message.objects.filter(pk=message.pk, transcript_status=TranscriptStatus.PENDING).update(
+                transcript=text, transcript_status=TranscriptStatus.DONE):
+            return "skipped"  # a duplicate task got here first
+        message.transcript, message.transcript_status = text, TranscriptStatus.DONE
+        log.info("lead=%s message=%s transcribed seconds=%.1f chars=%s", message.lead_id, message.pk, note.seconds,
+                 len(text))
+        _publish_message(message, "message.updated")
+        _transcribed(message, ok=True)
+    return "done"
+
+
+def _transcript_failed(message: Message, detail: str) -> str:
+    with transaction.atomic():
+        meta = {**(message.meta or {}), "transcript_error": detail[:500]}
+        if not Message.objects.filter(pk=message.pk, transcript_status=TranscriptStatus.PENDING).update(
+                transcript_status=TranscriptStatus.FAILED, meta=meta):
+            return "skipped"
+        message.transcript_status, message.meta = TranscriptStatus.FAILED, meta
+        log.warning("lead=%s message=%s not transcribed: %s", message.lead_id, message.pk, detail)
+        _publish_message(message, "message.updated")
+        _transcribed(message, ok=False)
+    return "failed"
+
+
+def _transcribed(message: Message, *, ok: bool) -> None:
+    if message.lead_id is not None:  # always so once the drain has run (it queues the transcription)
+        emit("messages.transcribed", lead_id=message.lead_id, message_id=message.pk, ok=ok)
+
+
+def _voice_prepare(message: Message) -> None:
+    """The AI's reply as a voice note: its text spoken (the tenant's text-to-speech server, else espeak-ng),
+    encoded to OGG/Opus and stored as the tenant's media; the message keeps its text. Any failure: the reply goes
+    as text instead (kind "text", the reason in meta.tts_error) — nothing is lost."""
+    language = (message.meta or {}).get("voice_language") or "ru"
+    server = text_to_speech_server()
+    try:
+        if server is not None:
+            spoken = speech.synthesize(server, message.text, language=language)
+        else:
+            spoken = speech.espeak(message.text, language=language, binary=settings.ESPEAK_NG)
+        note = audio_codec.to_voice_note(spoken, max_seconds=settings.VOICE_MAX_SECONDS)
+    except (speech.SpeechError, audio_codec.AudioRejected) as exc:
+        detail = getattr(exc, "detail", None) or str(exc)
+        message.kind, message.meta = "text", {**message.meta, "tts_error": detail[:500]}
+        Message.objects.filter(pk=message.pk).update(kind=message.kind, meta=message.meta)
+        log.warning("lead=%s message=%s voice reply not spoken, sent as text: %s", message.lead_id, message.pk,
+                    detail)
+        return
+    name = _media_store(data=note.content, extension=note.extension)
+    message.media_url, message.mimetype = tenant_base_url() + settings.MEDIA_URL + name, note.mimetype
+    message.meta = {**message.meta, "tts": {"engine": "server" if server else "espeak-ng",
+                                            "seconds": round(note.seconds, 1)}}
+    Message.objects.filter(pk=message.pk).update(media_url=message.media_url, mimetype=message.mimetype,
+                                                 meta=message.meta)
+    log.info("lead=%s message=%s voice reply spoken engine=%s seconds=%.1f", message.lead_id, message.pk,
+             message.meta["tts"]["engine"], note.seconds)

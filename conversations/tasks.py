@@ -46,3 +46,13 @@ def fetch_media(self, message_id: int, attempt: int = 1) -> str:
         return services.message_media_fetch(message_id=message_id, attempt=attempt)
     except services.RetryLater as later:
         raise self.retry(args=(message_id,), kwargs={"attempt": later.attempt + 1}, countdown=later.delay) from None
+
+
+@shared_task(bind=True, name="conversations.transcribe", acks_late=True, ignore_result=True, max_retries=None)
+def transcribe(self, message_id: int, attempt: int = 1) -> str:
+    """A client's voice note to text (queued by the inbound drain or once its file is fetched); then the AI's turn.
+    Retries with backoff are bounded by TRANSCRIBE_MAX_ATTEMPTS in the service."""
+    try:
+        return services.message_transcribe(message_id=message_id, attempt=attempt)
+    except services.RetryLater as later:
+        raise self.retry(args=(message_id,), kwargs={"attempt": later.attempt + 1}, countdown=later.delay) from None

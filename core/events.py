@@ -48,6 +48,8 @@ EVENTS: dict[str, str] = {
                          "new_lead_ids, firsts: {lead_id: its first message id of the batch}, newest: {lead_id: its "
                          "newest}) → followups: stop waiting, answered, interests, campaigns (the only campaign "
                          "trigger for client messages); aiagent: the turn for each lead's newest message, on commit",
+    "messages.transcribed": "conversations.message_transcribe: a client's voice note got its transcript, or failed "
+                            "to (lead_id, message_id, ok) → aiagent: the turn the note was waiting for, on commit",
     "messages.sent": "conversations: outbound messages the provider accepted (message_ids) → followups: the schedule "
                      "after our message",
     "meeting.booked": "meetings.calendar_book (lead_id, event_id, start, text: a note for outside CRMs) → crmsync: a "

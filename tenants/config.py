@@ -203,6 +203,10 @@ SPEC: dict[str, Any] = {
         "enabled": _bool, "provider": _choice("offline", "openai"), "model": _str, "base_url": _url,
         "api_key": _secret, "prompt": _str, "offer": _str, "debounce_seconds": _number,
         "timeout_seconds": _positive, "max_retries": _int,
+        # voice notes (issue 15): the clients' notes transcribed; the AI answers a voice note with one
+        "speech_to_text": {"base_url": _url, "api_key": _secret, "model": _str},
+        "voice_replies": _bool,
+        "text_to_speech": {"base_url": _url, "api_key": _secret, "model": _str, "voice": _str},
         "facts": _list(_obj({"when": lambda p, v: v if v is None else _any_dict(p, v),
                              "keywords": _list(_str), "text": _str, "text_en": _str}, required=("text",))),
     },

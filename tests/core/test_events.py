@@ -141,5 +141,6 @@ def test_the_apps_register_the_catalogues_listeners():
         "messages.received": [("aiagent.listeners.client_wrote", "on commit"),
                               ("followups.listeners.client_answered", "in txn")],
         "messages.sent": [("followups.listeners.our_message_sent", "in txn")],
+        "messages.transcribed": [("aiagent.listeners.voice_transcribed", "on commit")],
         "meeting.booked": [("crmsync.listeners.meeting_booked", "on commit")],
     }

@@ -106,3 +106,25 @@ def test_presets_are_selectable(tenant_a):
     tenant_config_import(tenant_a, {"qualification": PRESETS["generic_b2b"], "qualification_preset": "generic_b2b"})
     fields = tenant_config_get(Tenant.objects.get(pk=tenant_a.pk))["qualification"]
     assert fields[0]["key"] == "company_size"
+
+
+def test_voice_settings_are_validated_and_their_keys_encrypted_and_masked(tenant_a):
+    """Issue 15: ai.speech_to_text, ai.voice_replies, ai.text_to_speech (CONTRACT section 3)."""
+    voice = {"speech_to_text": {"base_url": "https://api.openai.com/v1", "api_key": "sk-stt-777", "model": "whisper-1"},
+             "voice_replies": True,
+             "text_to_speech": {"base_url": "http://tts.local:8000/v1", "api_key": "sk-tts-888", "model": "tts-1",
+                                "voice": "alloy"}}
+    tenant_config_import(tenant_a, {"ai": voice})
+    stored = json.dumps(Tenant.objects.get(pk=tenant_a.pk).config)
+    assert "sk-stt-777" not in stored and "sk-tts-888" not in stored
+    masked = tenant_config_export(tenant_a)["ai"]
+    assert masked["speech_to_text"]["api_key"] == masked["text_to_speech"]["api_key"] == crypto.MASK
+    full = tenant_config_export(tenant_a, with_secrets=True)["ai"]
+    assert _contains(full, voice)
+    for patch, bad_key in [({"speech_to_text": {"base_url": "ftp://x"}}, "ai.speech_to_text.base_url"),
+                           ({"voice_replies": "yes"}, "ai.voice_replies"),
+                           ({"text_to_speech": {"voice": 5}}, "ai.text_to_speech.voice"),
+                           ({"speech_to_text": {"language": "ru"}}, "ai.speech_to_text.language")]:
+        with pytest.raises(ValueError) as err:
+            tenant_config_import(tenant_a, {"ai": patch})
+        assert bad_key in str(err.value)

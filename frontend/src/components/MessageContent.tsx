@@ -35,10 +35,27 @@ export function MessageContent({ m }: { m: Message }) {
   return (
     <>
       {media}
+      <Transcript m={m} />
       {caption}
       {m.text && <div className="msg-text">{linkify(m.text)}</div>}
     </>
   );
+}
+
+/** Under a client's voice note: what it says (speech to text), or that it is being / could not be transcribed. */
+function Transcript({ m }: { m: Message }) {
+  const t = useT();
+  if (m.kind !== 'voice' && m.kind !== 'audio') return null;
+  if (m.transcript_status === 'done' && m.transcript) {
+    return (
+      <div className="msg-transcript" data-testid="msg-transcript">
+        <span className="msg-transcript-label">{t('chat.transcript')}:</span> {m.transcript}
+      </div>
+    );
+  }
+  if (m.transcript_status === 'pending') return <div className="msg-transcript muted" data-testid="msg-transcript">{t('chat.transcribing')}</div>;
+  if (m.transcript_status === 'failed') return <div className="msg-transcript muted" data-testid="msg-transcript">{t('chat.transcriptFailed')}</div>;
+  return null;
 }
 
 function linkify(text: string) {

@@ -32,6 +32,8 @@ export interface Message {
   kind: 'text' | 'image' | 'album' | 'audio' | 'voice' | 'video' | 'document' | 'link';
   text: string; media_url: string | null; caption: string; items: { url: string; caption: string }[] | null;
   status: MessageStatus; error: string; author_kind: AuthorKind; author: { id: number; full_name: string } | null; created_at: string;
+  // A client's voice note as text (speech to text): '' nothing to transcribe | pending | done | failed.
+  transcript?: string; transcript_status?: '' | 'pending' | 'done' | 'failed';
 }
 
 export interface LeadEvent {
