@@ -703,6 +703,30 @@ def _inflect(nom: str) -> set[str]:
     return forms
 
 
+_KK_CASE_ENDINGS = (
+    "да",
+    "де",
+    "та",
+    "те",
+    "ға",
+    "ге",
+    "қа",
+    "ке",
+    "дан",
+    "ден",
+    "тан",
+    "тен",
+    "нан",
+    "нен",
+    "ның",
+    "нің",
+    "дағы",
+    "дегі",
+    "тағы",
+    "тегі",
+)
+
+
 def _build_gazetteer() -> dict[str, str]:
     gaz: dict[str, str] = {}
     for raw in _KZ_CITIES + _RU_CITIES:
@@ -712,7 +736,10 @@ def _build_gazetteer() -> dict[str, str]:
         if " " in canonical:
             gaz[canonical.lower()] = canonical
             continue
-        for form in _inflect(canonical):
+        forms = _inflect(canonical)
+        if raw in _KZ_CITIES and "-" not in raw:  # Kazakh case endings: «Алматыда», «Астанаға», «Шымкенттен»
+            forms |= {canonical.lower().replace("ё", "е") + e for e in _KK_CASE_ENDINGS}
+        for form in forms:
             gaz.setdefault(form, canonical)
     for canonical, aliases in _CITY_ALIASES.items():
         for a in aliases:
@@ -1100,6 +1127,13 @@ _NAME_PATTERNS = [
 ]
 
 
+# A question back is no name: «Do you deliver?», «Сколько стоит?» right after "how may I call you?".
+_ASK_WORDS = frozenset(
+    "do does did can could is are will would should may how what when where why who which show send please "
+    "сколько какой какая какие когда где почему можно покажите пришлите а и".split()
+)
+
+
 def _extract_name(text: str, clauses: list[tuple[list[Token], str]], awaiting: list[str]) -> tuple[str, str] | None:
     for pat, _ in _NAME_PATTERNS:
         for m in pat.finditer(text):
@@ -1120,7 +1154,7 @@ def _extract_name(text: str, clauses: list[tuple[list[Token], str]], awaiting: l
         # A bare answer to "как к вам обращаться?": «Ерлан, после 18:00», «айгуль».
         for toks, _ in clauses[:2]:
             words = [t for t in toks if t.kind == "word"]
-            if not words or len(toks) > 3 or any(t.kind == "num" for t in toks):
+            if not words or len(toks) > 3 or any(t.kind == "num" for t in toks) or words[0].text in _ASK_WORDS:
                 continue
             t = words[0]
             orig = text[t.start : t.end]
@@ -1776,10 +1810,16 @@ def extract(
                 ex.quotes[key] = text.strip()
                 tok.used = True
 
-    # Bare «10 12 3» answers a dimensions question only when nothing else claimed the numbers.
+    # Bare «10 12 3» answers a dimensions question only when nothing else claimed the numbers; a lone «3 м» / «2,7»
+    # is the height (nobody gives a house's length alone).
     for f in fields:
         if f.get("type") == "dimensions" and f["key"] in awaiting and f["key"] not in ex.data:
             nums = [t for t in tokens if t.kind == "num" and not t.used]
+            if len(nums) == 1 and 2 <= (nums[0].value or 0) <= 6 and len(tokens) <= 4:
+                ex.data[f["key"]] = {"height": _as_number(nums[0].value or 0)}
+                ex.quotes[f["key"]] = text.strip()
+                nums[0].used = True
+                continue
             if 2 <= len(nums) <= 3 and all(0.5 <= (t.value or 0) <= 300 for t in nums):
                 ex.data[f["key"]] = {
                     k: _as_number(t.value or 0) for k, t in zip(("length", "width", "height"), nums, strict=False)

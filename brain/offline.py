@@ -104,6 +104,10 @@ _QUESTIONS: dict[str, dict[str, str]] = {
         "ru": "какие примерно размеры дома — длина, ширина и высота",
         "en": "what the approximate size of the house is — length, width and height",
     },
+    "dimensions_height": {
+        "ru": "какая будет высота этажа (стен)",
+        "en": "how high the walls (a floor) will be",
+    },
     "foundation_closed": {
         "ru": "будете ли закрывать фундамент",
         "en": "whether you plan to close the foundation",
@@ -188,13 +192,13 @@ _OFF_TOPIC = {
     "ru": [
         "Понимаю вас. Чтобы я мог помочь по делу, давайте вернёмся к расчёту.",
         "Спасибо, что написали! Я помогаю с подбором и расчётом — давайте продолжим.",
-        "Хороший вопрос, уточню у коллег. А пока вернёмся к вашему запросу.",
+        "Спасибо! А теперь вернёмся к вашему запросу.",
         "Понял. Чтобы подготовить для вас предложение, мне не хватает пары деталей.",
     ],
     "en": [
         "I see. To help you properly, let's get back to your request.",
         "Thanks for writing! I help with choosing and pricing — let's continue.",
-        "Good question, I'll check with my colleagues. Meanwhile, back to your request.",
+        "Thanks! Now, back to your request.",
         "Understood. To prepare an offer for you I need a couple more details.",
     ],
 }
@@ -414,12 +418,19 @@ def _question_phrase(f: dict[str, Any] | None, key: str, lang: str) -> str:
 
 
 def _ask(
-    keys: list[str], fields_by_key: dict[str, dict[str, Any]], lang: str, turn: int, used: set[str] | None = None
+    keys: list[str],
+    fields_by_key: dict[str, dict[str, Any]],
+    lang: str,
+    turn: int,
+    used: set[str] | None = None,
+    height_only: bool = False,
 ) -> str:
     """One question for `keys`, in the first phrasing not yet sent in this dialog ('' when every one was)."""
     if keys == ["name", "preferred_time"]:
         keys = ["name+preferred_time"]
     phrases = [_question_phrase(fields_by_key.get(k), k, lang) for k in keys[:2]]
+    if keys == ["dimensions"] and height_only:
+        phrases = [_QUESTIONS["dimensions_height"][lang]]
     if len(phrases) == 1:
         options = _ASK_ONE.get(lang) or _ASK_ONE["ru"]
         fmt = {"q": phrases[0], "Q": _cap(phrases[0])}
@@ -511,6 +522,14 @@ def _select_facts(
 # The turn
 
 
+def _needs_height(f: dict[str, Any]) -> bool:
+    """Dimensions 'with height': the field says so (`with_height`) or its hint names the height."""
+    if "with_height" in f:
+        return bool(f["with_height"])
+    hint = str(f.get("hint") or "").lower()
+    return "высот" in hint or "height" in hint
+
+
 def _missing_required(fields: list[dict[str, Any]], data: dict[str, Any], city: str | None) -> list[str]:
     out = []
     for f in fields:
@@ -523,6 +542,8 @@ def _missing_required(fields: list[dict[str, Any]], data: dict[str, Any], city: 
         if f.get("type") == "dimensions":
             if not (isinstance(value, dict) and value.get("length") and value.get("width")):
                 out.append(key)
+            elif _needs_height(f) and not value.get("height"):
+                out.append(key)  # «10 на 12» heard; the height is still to ask
         elif value in (None, "", [], {}):
             out.append(key)
     return out
@@ -560,6 +581,7 @@ _NOT_WORD_RE = re.compile(r"[^\w]+")
 _MASCULINE_RE = re.compile(
     r"(?<![\w-])(записал|понял|передал|рад|мог|уточнил|подготовил|отметил|запомнил)(?![\w-])", re.IGNORECASE
 )
+_FEMININE = {"мог": "могла", "Мог": "Могла"}
 MARK = "~"  # awaiting entries starting with it are the planner's own memory, carried from turn to turn
 NO_CALL, SUMMARY_SENT, KK_SAID, SLOTS_OFFERED = "~no_call", "~summary", "~kk", "~slots"
 
@@ -598,7 +620,7 @@ def _gendered(text: str, persona: PersonaSpec) -> str:
     """The persona's grammatical gender: «записала», «поняла», «рада» for 'f'."""
     if persona.gender != "f":
         return text
-    return _MASCULINE_RE.sub(lambda m: m.group(0) + "а", text)
+    return _MASCULINE_RE.sub(lambda m: _FEMININE.get(m.group(0), m.group(0) + "а"), text)
 
 
 def _now(state: DialogState) -> datetime | None:
@@ -660,7 +682,7 @@ _UNKNOWN_ANSWER = {
         "Let me check that with a manager and come back to you.",
     ],
 }
-_KK_NOTICE = "Сәлеметсіз бе! Я пока отвечаю на русском — так смогу помочь точнее. Можете писать на любом удобном языке."
+_KK_NOTICE = "Я отвечу на русском — так смогу помочь точнее, а вы пишите, как вам удобно."
 _CONTENT_SENT = {"ru": "Отправляю: {t}.", "en": "Sending you: {t}."}
 _SUMMARY_NO_CALL = {
     "ru": ["Итак, {s}. Передал менеджеру для точного расчёта — ответ пришлём сюда, в переписку."],
@@ -739,11 +761,64 @@ def _answers(
 
 
 _BUSINESS_WORDS = (
-    "строит", "стро", "дом", "окн", "окон", "двер", "фундамент", "проект", "материал", "панел", "гарант", "срок",
-    "достав", "оплат", "рассроч", "монтаж", "утепл", "кровл", "крыш", "стен", "договор", "скидк", "сборк", "бригад",
-    "этаж", "площад", "сэндвич", "sip", "каркас", "смет", "кредит", "ипотек", "build", "house", "home", "window",
-    "door", "warrant", "guarantee", "material", "panel", "install", "payment", "discount", "contract", "deliver",
-    "roof", "wall", "floor", "foundation", "mortgage", "loan", "team", "crew", "офис", "office", "работ", "work",
+    "строит",
+    "стро",
+    "дом",
+    "окн",
+    "окон",
+    "двер",
+    "фундамент",
+    "проект",
+    "материал",
+    "панел",
+    "гарант",
+    "срок",
+    "достав",
+    "оплат",
+    "рассроч",
+    "монтаж",
+    "утепл",
+    "кровл",
+    "крыш",
+    "стен",
+    "договор",
+    "скидк",
+    "сборк",
+    "бригад",
+    "этаж",
+    "площад",
+    "сэндвич",
+    "sip",
+    "каркас",
+    "смет",
+    "кредит",
+    "ипотек",
+    "build",
+    "house",
+    "home",
+    "window",
+    "door",
+    "warrant",
+    "guarantee",
+    "material",
+    "panel",
+    "install",
+    "payment",
+    "discount",
+    "contract",
+    "deliver",
+    "roof",
+    "wall",
+    "floor",
+    "foundation",
+    "mortgage",
+    "loan",
+    "team",
+    "crew",
+    "офис",
+    "office",
+    "работ",
+    "work",
 )
 
 
@@ -829,10 +904,6 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
         text = _gendered(" ".join(fresh).strip(), state.persona)
         return TurnPlan(calls, [text], awaiting + sorted(carry), lang, ex, facts_new)
 
-    if said_lang == "kk" and KK_SAID not in carry:
-        parts.append(_KK_NOTICE)
-        carry.add(KK_SAID)
-
     # 1. Refusal and 2. human request end the AI's part of the dialog.
     if "refusal" in intents:
         calls.append(ToolCall("mark_not_interested", {"reason": ex.quotes.get("refusal") or client_text.strip()}))
@@ -851,6 +922,9 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
         if turn == 0 and state.persona.name:
             greet += f" Меня зовут {state.persona.name}." if lang == "ru" else f" My name is {state.persona.name}."
         parts.append(greet)
+    if said_lang == "kk" and KK_SAID not in carry:
+        parts.append(_KK_NOTICE)
+        carry.add(KK_SAID)
     nice_at = -1
     if name_new and not ("greeting" in intents and name):
         parts.append(_pick(_NICE, lang, turn).format(n=name_new))
@@ -900,6 +974,7 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
         parts.append(_pick(_ACK, lang, turn).format(x=", ".join(_describe(f, v, lang) for f, v in ack_items)))
 
     missing = _missing_required(state.fields, data, city)
+    dims_known = {k for k in missing if isinstance(data.get(k), dict) and data[k].get("length")}  # height to ask
     ack_at = len(parts) - 1 if ack_items else -1  # dropped when the phase-2 summary repeats it anyway
     time = ex.preferred_time if ex.preferred_time else state.preferred_time
 
@@ -979,7 +1054,9 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
                     parts.pop(nice_at)
                 parts.append(_pick(_CALL_CONFIRM, lang, turn).format(n=n_comma, t=time))
             if missing:  # one light question so the call is productive; never more
-                parts.append(_ask(missing[:1], fields_by_key, lang, turn + 1, used))
+                parts.append(
+                    _ask(missing[:1], fields_by_key, lang, turn + 1, used, height_only=missing[0] in dims_known)
+                )
                 awaiting = missing[:1]
         return plan(parts)
 
@@ -996,7 +1073,7 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
                 ]
                 joiner = " и " if lang == "ru" else " and "
                 parts.append(_pick(_PRICE_DEPENDS, lang, turn).format(p=joiner.join(params)))
-            parts.append(_ask(asked, fields_by_key, lang, turn, used))
+            parts.append(_ask(asked, fields_by_key, lang, turn, used, height_only=asked[0] in dims_known))
             awaiting = list(asked)
             if not no_call and not prices_quoted and state.price_asked_count == 0:
                 parts.append(_pick(_PRICE_OFFER_CALL, lang, turn))
@@ -1017,13 +1094,13 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
         parts.append(_pick(_CALL_DECLINED, lang, turn))
 
     # 5. Off-topic: a gentle, polite return to the script.
-    if ex.off_topic and not answers and not declined and not pace_now and "greeting" not in intents:
+    if ex.off_topic and missing and not answers and not declined and not pace_now and "greeting" not in intents:
         parts.append(_pick(_OFF_TOPIC, lang, turn))
 
     # 6. Qualification (phase 1): one question, the most useful missing detail, phrased anew each time.
     if missing:
         for key in missing:
-            q = _ask([key], fields_by_key, lang, turn, used)
+            q = _ask([key], fields_by_key, lang, turn, used, height_only=key in dims_known)
             if q:
                 parts.append(q)
                 awaiting = [key]

@@ -4,6 +4,7 @@ running summary of older messages + a window of recent ones. Sizes are bounded p
 
 Pure: messages and the lead are any objects with the fields `DialogMessage` and `LeadProfile` name (the stored
 rows have them), read, never changed."""
+
 from __future__ import annotations
 
 import json
@@ -138,8 +139,12 @@ def _value_text(value: Any) -> str:
 
 
 def profile_text(*, lead: LeadProfile, fields: list[dict[str, Any]], missing: list[str], stage_kind: str) -> str:
-    lines = [f"Name: {lead.name or 'unknown'}", f"City: {lead.city or 'unknown'}", f"Channel: {lead.channel}",
-             f"Stage: {stage_kind}"]
+    lines = [
+        f"Name: {lead.name or 'unknown'}",
+        f"City: {lead.city or 'unknown'}",
+        f"Channel: {lead.channel}",
+        f"Stage: {stage_kind}",
+    ]
     if lead.source_info:
         lines.append(f"Their original request: {_cut(lead.source_info, 400)}")
     if lead.call_requested:
@@ -155,8 +160,9 @@ def profile_text(*, lead: LeadProfile, fields: list[dict[str, Any]], missing: li
         value = lead.data.get(key) if key != "city" else (lead.data.get(key) or lead.city or None)
         label = f"{key} ({f.get('label', key)}, {f.get('type', 'text')}"
         if f.get("type") == "choice":
-            label += ": " + "/".join(str(c.get("value", c) if isinstance(c, dict) else c)
-                                     for c in f.get("choices") or [])
+            label += ": " + "/".join(
+                str(c.get("value", c) if isinstance(c, dict) else c) for c in f.get("choices") or []
+            )
         label += ")"
         if value not in (None, "", {}, []):
             collected.append(f"- {label}: {_value_text(value)}")
@@ -169,14 +175,29 @@ def profile_text(*, lead: LeadProfile, fields: list[dict[str, Any]], missing: li
     return "\n".join(lines)
 
 
-def system_prompt(*, cfg: dict, lead: LeadProfile, fields: list[dict[str, Any]], missing: list[str], stage_kind: str,
-                  summary: str, now: datetime, labels: dict[str, str]) -> str:
+def system_prompt(
+    *,
+    cfg: dict,
+    lead: LeadProfile,
+    fields: list[dict[str, Any]],
+    missing: list[str],
+    stage_kind: str,
+    summary: str,
+    now: datetime,
+    labels: dict[str, str],
+) -> str:
     ai = cfg.get("ai") or {}
     parts = [GUARDRAILS]
     company = cfg.get("company") or ""
-    tenant = "\n".join(x for x in (f"Company: {company}" if company else "",
-                                   _cut_block(ai.get("prompt") or "", TENANT_PROMPT_CHARS),
-                                   f"Offer: {ai['offer']}" if ai.get("offer") else "") if x)
+    tenant = "\n".join(
+        x
+        for x in (
+            f"Company: {company}" if company else "",
+            _cut_block(ai.get("prompt") or "", TENANT_PROMPT_CHARS),
+            f"Offer: {ai['offer']}" if ai.get("offer") else "",
+        )
+        if x
+    )
     if tenant:
         parts.append("About the company and how to sell (from the company):\n" + tenant)
     facts = _facts_text(ai.get("facts") or [])
@@ -213,15 +234,32 @@ def window_messages(messages: list[DialogMessage]) -> list[dict[str, str]]:
     return out
 
 
-def dialog_prompt(*, cfg: dict, lead: LeadProfile, stage_kind: str, fields: list[dict[str, Any]],
-                  window: list[DialogMessage], summary: str, now: datetime, first_turn: bool = False,
-                  followup_intent: str | None = None) -> tuple[str, list[dict[str, str]]]:
+def dialog_prompt(
+    *,
+    cfg: dict,
+    lead: LeadProfile,
+    stage_kind: str,
+    fields: list[dict[str, Any]],
+    window: list[DialogMessage],
+    summary: str,
+    now: datetime,
+    first_turn: bool = False,
+    followup_intent: str | None = None,
+) -> tuple[str, list[dict[str, str]]]:
     """(system prompt, recent messages as chat turns) for the model: a dialog turn, or with `followup_intent` the
     words of a follow-up touch. `window`: the newest messages; `summary`: the gist of the older ones."""
     _, missing = engine.required_split(fields, lead.data, lead.city)
     labels = {f["key"]: str(f.get("label") or f["key"]) for f in fields if f.get("key")}
-    system = system_prompt(cfg=cfg, lead=lead, fields=fields, missing=missing, stage_kind=stage_kind, summary=summary,
-                           now=now, labels=labels)
+    system = system_prompt(
+        cfg=cfg,
+        lead=lead,
+        fields=fields,
+        missing=missing,
+        stage_kind=stage_kind,
+        summary=summary,
+        now=now,
+        labels=labels,
+    )
     if first_turn:
         system += "\n\n" + FIRST_TURN
     if followup_intent is not None:

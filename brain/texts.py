@@ -1,5 +1,6 @@
 """Texts the AI sends that are not a dialog turn: tenant templates filled in for one lead, and follow-up touches
 written offline (a template, lightly varied and personalised). Pure: plain inputs, none of our packages."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,18 +35,25 @@ def template_render(template: str, values: TemplateValues, *, with_source: bool 
             return "{" + key + "}"
 
     try:
-        text = template.format_map(Safe(name=name, name_comma=f", {name}" if name else "", company=values.company,
-                                        source_info=values.source_info, city=values.city))
+        text = template.format_map(
+            Safe(
+                name=name,
+                name_comma=f", {name}" if name else "",
+                company=values.company,
+                source_info=values.source_info,
+                city=values.city,
+            )
+        )
     except (ValueError, IndexError):
         text = template
     if with_source and values.source_info and "{source_info}" not in template:
         src = " ".join(values.source_info.split())
-        src = src if len(src) <= SOURCE_CHARS else src[:SOURCE_CHARS - 3].rstrip() + "…"
+        src = src if len(src) <= SOURCE_CHARS else src[: SOURCE_CHARS - 3].rstrip() + "…"
         line = f"Вы оставляли заявку: «{src}»." if values.language != "en" else f"You left a request: “{src}”."
         body = text.rstrip()
         if body.endswith("?"):
             cut = max(body.rfind(c, 0, len(body) - 1) for c in ".!?")
-            text = f"{body[:cut + 1]} {line} {body[cut + 1:].strip()}" if cut != -1 else f"{line} {body}"
+            text = f"{body[: cut + 1]} {line} {body[cut + 1 :].strip()}" if cut != -1 else f"{line} {body}"
         else:
             text = f"{body} {line}"
     return " ".join(text.split())

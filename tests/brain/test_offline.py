@@ -96,10 +96,10 @@ def test_price_rule_and_insisting() -> None:
 
 
 def test_price_with_all_required_offers_a_call() -> None:
-    st = state(data={"city": "Шымкент", "dimensions": {"length": 8, "width": 9}}, city="Шымкент")
+    st = state(data={"city": "Шымкент", "dimensions": {"length": 8, "width": 9, "height": 3}}, city="Шымкент")
     p = plan_turn(st, "сколько стоит?")
     assert "preferred_time" in p.awaiting and "call" in p.awaiting
-    assert "8×9" in p.replies[0]
+    assert "8×9×3" in p.replies[0]
 
 
 def test_refusal() -> None:
