@@ -141,8 +141,8 @@ class MessageWords:
         kw = " ".join(_words(keyword))
         if not kw:
             return False
-        if " " in kw:
-            return f" {kw} " in f" {self.text} "
+        if " " in kw:  # a phrase: every word of it heard («сколько строите» ~ «сколько строится дом»)
+            return f" {kw} " in f" {self.text} " or all(self.has(w) for w in kw.split()[:6])
         if len(kw) < _PREFIX_MIN + 1:
             return kw in self.words
         stem = kw[: max(_PREFIX_MIN, min(_PREFIX_MAX, len(kw) - 2))]  # «доставка» ~ «доставку», «доставкой»
@@ -218,12 +218,15 @@ def matching_prices(knowledge: Knowledge, msg: MessageWords, *, limit: int = 2) 
     return [item for _, _, item in scored[:limit]]
 
 
-def _money(value: Decimal) -> str:
+def _money(value: Decimal, lang: str = "ru", *, unit: bool = True) -> str:
+    """18 000 / 21,6 млн (ru); 18,000 / 21.6m (en)."""
     n = float(value)
     if n >= 1_000_000:
         s = f"{n / 1_000_000:.1f}".rstrip("0").rstrip(".")
-        return f"{s} млн"
-    return f"{int(n):,}".replace(",", " ") if n.is_integer() else f"{n:,.2f}".replace(",", " ")
+        s = s if lang == "en" else s.replace(".", ",")
+        return s + (("m" if lang == "en" else " млн") if unit else "")
+    sep = "," if lang == "en" else " "
+    return f"{int(n):,}".replace(",", sep) if n.is_integer() else f"{n:,.2f}".replace(",", sep)
 
 
 _CURRENCY = {"KZT": "₸", "RUB": "₽", "USD": "$", "EUR": "€"}
@@ -235,8 +238,10 @@ def price_text(item: PriceItem, lang: str) -> str:
     if item.price_from is None:
         return item.item
     if lang == "en":
-        amount = f"from {_money(item.price_from)}" + (f" to {_money(item.price_to)}" if item.price_to else "")
-        return f"{item.item}: {amount} {cur} per {item.unit}".replace(" млн", "m")
+        amount = f"from {_money(item.price_from, 'en')}" + (
+            f" to {_money(item.price_to, 'en')}" if item.price_to else ""
+        )
+        return f"{item.item}: {amount} {cur} per {item.unit}"
     amount = f"от {_money(item.price_from)}" + (f" до {_money(item.price_to)}" if item.price_to else "")
     return f"{item.item} — {amount} {cur} за {item.unit}"
 
@@ -252,10 +257,11 @@ def estimate_text(item: PriceItem, area: float, lang: str) -> str:
     lo = item.price_from * Decimal(str(area))
     hi = (item.price_to or item.price_from) * Decimal(str(area))
     cur = _CURRENCY.get(item.currency.upper(), item.currency) if lang == "ru" else item.currency
-    rng = _money(lo) if lo == hi else f"{_money(lo)}–{_money(hi)}"
+    both_millions = lo >= 1_000_000
+    rng = _money(lo, lang) if lo == hi else f"{_money(lo, lang, unit=not both_millions)}–{_money(hi, lang)}"
     a = f"{area:g}"
     if lang == "en":
-        return f"for {a} m² that is roughly {rng.replace(' млн', 'm')} {cur}"
+        return f"for {a} m² that is roughly {rng} {cur}"
     return f"для {a} м² это ориентировочно {rng} {cur}"
 
 

@@ -1124,11 +1124,12 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
         return plan(parts)
     if state.call_requested and time and "call_request" not in intents and not ack_items:
         parts.append(_first_fresh(_ALREADY_CALL[lang], turn, used, t=f" {time}"))
-    for key in optional:
+    for key in [k for k in optional if f"~o:{k}" not in carry]:  # each optional detail is asked once
         q = _ask([key], fields_by_key, lang, turn, used)
         if q:
             parts.append(q)
             awaiting = [key]
+            carry.add(f"~o:{key}")
             break
     else:
         parts.append(_first_fresh(_WRAP[lang], turn, used))
