@@ -235,9 +235,20 @@ def _normalise(text: str) -> str:
 # masked so only the new one is read. Bounded runs, no nested repetition: linear.
 _CORRECTED_RE = re.compile(
     r"(?<![\w-])(?:не|not)\s{1,3}\d{1,6}(?:[.,]\d{1,3})?\s{0,3}[,;]?\s{0,3}(?:а|but|but rather)\s{1,3}(?=\d)"
-    r"|(?<![\w.,])\d{1,6}(?:[.,]\d{1,3})?\s{0,3}[,;-]?\s{0,3}(?:нет|вернее|точнее|no|sorry|i mean|oops)"
-    r"\s{0,3}[,;-]?\s{0,3}(?=\d)"
+    r"|(?<![\w.,])(?P<old>\d{1,6}(?:[.,]\d{1,3})?)(?P<mid>\s{1,3}[a-zа-я]{1,20})?"
+    r"(?P<cut>\s{0,3}[,;-]?\s{0,3}(?:нет|вернее|точнее|no|sorry|i mean|oops)\s{0,3}[,;-]?\s{0,3})(?=\d)"
 )
+
+
+def _mask_corrections(low: str) -> str:
+    """The replaced number and the correction word masked; a word between («5 windows, no, 6») stays to bind."""
+
+    def repl(m: re.Match[str]) -> str:
+        if m.group("old") is None:
+            return "@" * len(m.group(0))
+        return "@" * len(m.group("old")) + (m.group("mid") or "") + "@" * len(m.group("cut"))
+
+    return _CORRECTED_RE.sub(repl, low)
 
 
 def _mask(low: str, pattern: re.Pattern[str]) -> str:
@@ -247,8 +258,9 @@ def _mask(low: str, pattern: re.Pattern[str]) -> str:
 def _tokenise(text: str) -> tuple[str, list[Token]]:
     low = _normalise(text)
     masked = low
-    for pat in (_URL_RE, _EMAIL_RE, _PHONE_RE, _TIME_NUM_RE, _CORRECTED_RE):
+    for pat in (_URL_RE, _EMAIL_RE, _PHONE_RE, _TIME_NUM_RE):
         masked = _mask(masked, pat)
+    masked = _mask_corrections(masked)
     raw: list[Token] = []
     for m in _TOKEN_RE.finditer(masked):
         s = m.group(0)
@@ -1386,7 +1398,7 @@ _DIM_SEP = {"x", "х", "*", "на", "by"}
 _DIM_KEYWORDS = {
     "length": ["длин", "length", "=long"],
     "width": ["ширин", "width", "=wide"],
-    "height": ["высот", "потол", "height", "=high", "=tall"],
+    "height": ["высот", "потол", "height", "=high", "=tall", "=walls", "=ceiling", "=ceilings"],
 }
 
 _URGENCY_RULES: list[tuple[str, re.Pattern[str]]] = [
@@ -1843,6 +1855,11 @@ def extract(
                 and not [
                     k for k in awaiting if by_key.get(k, {}).get("type") == "boolean" and k != key and k not in ex.data
                 ]
+                # «yes, we have drawings» answers the project, not the question we asked about the foundation
+                and not any(
+                    g.get("type") == "boolean" and g is not f and _extract_boolean(g, clauses, text)[0] is not None
+                    for g in fields
+                )
             ):
                 val, q = _bare_boolean(clauses), text.strip()
             if val is not None:

@@ -1,4 +1,5 @@
 """The brain is pure: its tests need neither the database nor Redis."""
+
 from __future__ import annotations
 
 import pytest

@@ -345,3 +345,17 @@ def test_ordinal_pick_after_an_offer() -> None:
 def test_without_a_calendar_a_call_request_stays_a_call_request() -> None:
     (p,) = play(new_state(), "позвоните завтра в 11")
     assert calls(p)["request_call"]["preferred_time"] == "завтра в 11" and "book_meeting" not in calls(p)
+
+
+# --- field precision / recall on the issue's own held-out dialogs -------------------------------------------------
+
+
+def test_issue14_dialogs_fields_and_intents() -> None:
+    """«штук 7», «окон у нас 10», «высота этажа 3 метра», negations, corrections, English, mixed, Kazakh, «подумаю»."""
+    from tests.brain.test_samples import load, score
+
+    dialogs = load("dialogs_issue14.jsonl")
+    assert len(dialogs) >= 20
+    res = score(dialogs)
+    for k, v in res.items():
+        assert v >= 0.95, (k, v)
