@@ -4,7 +4,6 @@ Code, not the model, decides state: the stage follows from what the tools report
 asked), never moves a lead a person placed (`stage_locked`), never goes to won/lost, never backwards.
 The score is 0–100 with a temperature and reasons that quote the client's own words.
 """
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -41,16 +40,8 @@ def required_split(fields: list[dict[str, Any]], data: dict[str, Any], city: str
     return known, missing
 
 
-def stage_target(
-    *,
-    current: str,
-    locked: bool,
-    client_replied: bool,
-    fields: list[dict[str, Any]],
-    data: dict[str, Any],
-    city: str | None,
-    call_requested: bool,
-) -> str | None:
+def stage_target(*, current: str, locked: bool, client_replied: bool, fields: list[dict[str, Any]],
+                 data: dict[str, Any], city: str | None, call_requested: bool) -> str | None:
     """The stage kind the lead should move to, or None to leave it where it is."""
     if locked or current not in RANK:
         return None

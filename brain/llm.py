@@ -10,7 +10,6 @@ failure surfaces as `LlmFailure`, and the caller answers with the offline brain.
 
 Pure: what it needs of the platform (the OPENAI_* fallbacks, the retry backoff) comes in as `LlmDefaults`.
 """
-
 from __future__ import annotations
 
 import json
@@ -131,14 +130,8 @@ def _time_left(deadline: float | None, last: str, attempts: int) -> float | None
     return left
 
 
-def chat(
-    s: LlmSettings,
-    messages: list[dict],
-    tools: list[dict] | None = None,
-    *,
-    attempts_used: list[int] | None = None,
-    deadline: float | None = None,
-):
+def chat(s: LlmSettings, messages: list[dict], tools: list[dict] | None = None, *,
+         attempts_used: list[int] | None = None, deadline: float | None = None):
     """One chat completion with bounded retries (exponential backoff, full jitter), each HTTP call's timeout
     cut to what is left before `deadline` (a time.monotonic() value; None: the configured timeout only)."""
     if not s.api_key:
@@ -165,7 +158,7 @@ def chat(
             if not _retryable(exc):
                 raise LlmFailure(f"LLM error: {last}") from None
             if attempt < s.max_retries:
-                delay = random.uniform(0.5, 1.5) * s.retry_base * (2**attempt)
+                delay = random.uniform(0.5, 1.5) * s.retry_base * (2 ** attempt)
                 if deadline is not None and time.monotonic() + delay + MIN_CALL_SECONDS > deadline:
                     raise LlmFailure(f"the AI turn's time budget ran out: {last}", attempts_used[0]) from None
                 log.warning("llm retry attempt=%s in %.2fs: %s", attempt + 1, delay, last)
@@ -175,15 +168,8 @@ def chat(
     raise LlmFailure(f"LLM failed after {s.max_retries + 1} attempts: {last}", attempts_used[0])
 
 
-def run_turn(
-    *,
-    s: LlmSettings,
-    system: str,
-    history: list[dict],
-    tools: list[dict],
-    runner: ToolRunner,
-    deadline: float | None = None,
-) -> LlmResult:
+def run_turn(*, s: LlmSettings, system: str, history: list[dict], tools: list[dict], runner: ToolRunner,
+             deadline: float | None = None) -> LlmResult:
     """The tool-call loop. `runner.run(name, arguments_json) -> dict` applies one call and counts invalid
     arguments in `runner.errors`; returns the final text. Raises LlmFailure, also
     when `deadline` (time.monotonic()) passes before the model's final text."""
@@ -202,42 +188,22 @@ def run_turn(
         except Exception as exc:  # a malformed response body
             raise LlmFailure(f"malformed LLM response: {exc}", attempts[0]) from None
         if tool_calls:
-            messages.append(
-                {
-                    "role": "assistant",
-                    "content": message.content or None,
-                    "tool_calls": [
-                        {
-                            "id": tc.id,
-                            "type": "function",
-                            "function": {"name": tc.function.name, "arguments": tc.function.arguments or "{}"},
-                        }
-                        for tc in tool_calls
-                    ],
-                }
-            )
+            messages.append({"role": "assistant", "content": message.content or None, "tool_calls": [
+                {"id": tc.id, "type": "function",
+                 "function": {"name": tc.function.name, "arguments": tc.function.arguments or "{}"}}
+                for tc in tool_calls]})
             for tc in tool_calls:
                 result = runner.run(tc.function.name, tc.function.arguments or "{}")
-                messages.append(
-                    {
-                        "role": "tool",
-                        "tool_call_id": tc.id,
-                        "content": json.dumps(result, ensure_ascii=False, default=str),
-                    }
-                )
+                messages.append({"role": "tool", "tool_call_id": tc.id,
+                                 "content": json.dumps(result, ensure_ascii=False, default=str)})
             if runner.errors >= MAX_TOOL_ERRORS:
                 raise LlmFailure(f"bad tool arguments {runner.errors} times", attempts[0])
             continue
         text = (message.content or "").strip()
         if not text:
             raise LlmFailure("the LLM returned an empty reply", attempts[0])
-        return LlmResult(
-            text=text,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            calls=calls,
-            attempts=attempts[0],
-        )
+        return LlmResult(text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, calls=calls,
+                         attempts=attempts[0])
     raise LlmFailure(f"no final reply after {MAX_STEPS} model calls", attempts[0])
 
 

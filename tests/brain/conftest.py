@@ -1,5 +1,4 @@
 """The brain is pure: its tests need neither the database nor Redis."""
-
 from __future__ import annotations
 
 import pytest

@@ -7,7 +7,6 @@ for followed by what makes them fail late (a needs trigger and then only newline
 `regex_inventory` lists every compiled pattern a module keeps at module level (also inside dicts, lists and
 tuples), so a new pattern is checked without anyone remembering to add it.
 """
-
 from __future__ import annotations
 
 import re

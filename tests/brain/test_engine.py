@@ -1,5 +1,4 @@
 """The stage/score engine and the prompt budget (pure, no database)."""
-
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -14,15 +13,8 @@ B2B = get_preset("generic_b2b")
 
 
 def target(current="new", locked=False, replied=True, data=None, city=None, call=False, fields=CONSTRUCTION):
-    return engine.stage_target(
-        current=current,
-        locked=locked,
-        client_replied=replied,
-        fields=fields,
-        data=data or {},
-        city=city,
-        call_requested=call,
-    )
+    return engine.stage_target(current=current, locked=locked, client_replied=replied, fields=fields,
+                               data=data or {}, city=city, call_requested=call)
 
 
 def test_first_reply_moves_new_to_in_dialog():
@@ -76,15 +68,9 @@ def test_score_grows_with_data_and_a_call_and_quotes_the_client():
     assert 0 < half < 30 and reasons[0]["quote"] == "строим в Алматы"
     full, t1, _ = score(city="Алматы", data={"dimensions": {"length": 10, "width": 12}}, name="Айгуль")
     assert full >= 45 and t1 == "warm"
-    hot, t2, reasons = score(
-        city="Алматы",
-        data={"dimensions": {"length": 10, "width": 12}},
-        name="Айгуль",
-        call_requested=True,
-        preferred_time="завтра",
-        intents={"call_request"},
-        quotes={"call_request": "наберите завтра"},
-    )
+    hot, t2, reasons = score(city="Алматы", data={"dimensions": {"length": 10, "width": 12}}, name="Айгуль",
+                             call_requested=True, preferred_time="завтра", intents={"call_request"},
+                             quotes={"call_request": "наберите завтра"})
     assert hot > full and t2 == "hot"
     assert {"points": 20, "reason": "Просит звонок", "quote": "наберите завтра"} in reasons
     assert all(set(r) == {"points", "reason", "quote"} for r in reasons)
@@ -93,16 +79,8 @@ def test_score_grows_with_data_and_a_call_and_quotes_the_client():
 def test_score_is_bounded_and_refusal_cools_down():
     everything = {f["key"]: 1 for f in CONSTRUCTION}
     everything["dimensions"] = {"length": 1, "width": 1}
-    top, temp, _ = score(
-        data=everything,
-        city="X",
-        name="A",
-        call_requested=True,
-        preferred_time="t",
-        meeting=True,
-        intents={"price_question"},
-        client_messages=9,
-    )
+    top, temp, _ = score(data=everything, city="X", name="A", call_requested=True, preferred_time="t", meeting=True,
+                         intents={"price_question"}, client_messages=9)
     assert top == 100 and temp == "hot"
     zero, temp, reasons = score(data=everything, city="X", refused=True, quotes={"refusal": "не надо"})
     assert (zero, temp) == (0, "cold") and reasons[-1]["reason"] == "Отказался" and reasons[-1]["quote"] == "не надо"
@@ -110,47 +88,32 @@ def test_score_is_bounded_and_refusal_cools_down():
 
 def test_b2b_urgency_and_price_interest_score():
     base, _, _ = score(fields=B2B, data={"needs": "CRM"})
-    urgent, _, reasons = score(
-        fields=B2B,
-        data={"needs": "CRM", "urgency": "now"},
-        intents={"price_question"},
-        quotes={"urgency": "нужно срочно"},
-    )
+    urgent, _, reasons = score(fields=B2B, data={"needs": "CRM", "urgency": "now"}, intents={"price_question"},
+                               quotes={"urgency": "нужно срочно"})
     assert urgent > base and any(r["quote"] == "нужно срочно" for r in reasons)
 
 
 def msg(i, direction="in", text=None, kind="text", author="client"):
     text = f"сообщение номер {i} " + "слово " * 20 if text is None else text
-    return SimpleNamespace(
-        id=i, direction=direction, text=text, caption="", kind=kind, media_url="", author_kind=author
-    )
+    return SimpleNamespace(id=i, direction=direction, text=text,
+                           caption="", kind=kind, media_url="", author_kind=author)
 
 
 def test_summary_is_bounded_however_long_the_dialog():
     summary = ""
     for start in range(0, 400, 10):
-        summary = prompts.summary_fold(
-            summary,
-            [msg(i, "in" if i % 2 else "out", author="client" if i % 2 else "ai") for i in range(start, start + 10)],
-        )
+        summary = prompts.summary_fold(summary, [msg(i, "in" if i % 2 else "out", author="client" if i % 2 else "ai")
+                                                 for i in range(start, start + 10)])
     assert len(summary) <= prompts.SUMMARY_CHARS
     assert summary.startswith("(+") and "Клиент:" in summary and "Мы:" in summary
     assert "399" in summary  # the newest folded message is kept
 
 
 def test_window_merges_consecutive_turns_and_marks_people():
-    turns = prompts.window_messages(
-        [
-            msg(1, text="привет"),
-            msg(2, text="дом 10 на 12"),
-            msg(3, "out", "Здравствуйте!", author="ai"),
-            msg(4, "out", "Я менеджер", author="user"),
-            msg(5, kind="image", text=""),
-        ]
-    )
-    assert turns == [
-        {"role": "user", "content": "привет\nдом 10 на 12"},
-        {"role": "assistant", "content": "Здравствуйте!\n[a human manager wrote] Я менеджер"},
-        {"role": "user", "content": "[image]"},
-    ]
+    turns = prompts.window_messages([msg(1, text="привет"), msg(2, text="дом 10 на 12"),
+                                     msg(3, "out", "Здравствуйте!", author="ai"),
+                                     msg(4, "out", "Я менеджер", author="user"), msg(5, kind="image", text="")])
+    assert turns == [{"role": "user", "content": "привет\nдом 10 на 12"},
+                     {"role": "assistant", "content": "Здравствуйте!\n[a human manager wrote] Я менеджер"},
+                     {"role": "user", "content": "[image]"}]
     assert prompts.estimate_tokens("abcd" * 10) == 10

@@ -3,7 +3,6 @@ that never echo a huge text. No timing assertions: before the fix each of these 
 took 20 s in guess_language, 1 MiB a worker's whole afternoon); now they return in seconds. Figures:
 bench/nlu_hostile.py. Every pattern of the brain and aiagent together: tests/aiagent/test_hostile.py.
 """
-
 from __future__ import annotations
 
 import time
@@ -23,13 +22,8 @@ BRIEF_FAMILIES = ["digits", "latin letters", "@", ".", "spaces", "mixed scripts"
 # The worst case of each pattern or loop that rescanned its input, 1 MiB, through the entry that ran it: hours
 # each before the fix (e-mail-like runs, "operator" repeated, a needs trigger followed by newlines, a needs text
 # with a long run of spaces inside).
-AIMED = [
-    ("e-mail-ish", "guess_language"),
-    ("a@ repeated", "guess_language"),
-    ("operator, human, repeated", "extract"),
-    ("needs trigger + newlines", "extract"),
-    ("needs + a run of spaces", "extract"),
-]
+AIMED = [("e-mail-ish", "guess_language"), ("a@ repeated", "guess_language"), ("operator, human, repeated", "extract"),
+         ("needs trigger + newlines", "extract"), ("needs + a run of spaces", "extract")]
 
 
 @pytest.mark.parametrize("family", BRIEF_FAMILIES)

@@ -19,7 +19,9 @@ HERE = Path(__file__).parent
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
 
 
 def play(dialog: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
