@@ -1013,6 +1013,8 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
             )
             if "call_request" in intents:
                 call_args = {"name": name} if name else {}
+                if ex.preferred_time:
+                    call_args["preferred_time"] = ex.preferred_time
                 calls.append(ToolCall("request_call", call_args))
             parts.append(
                 _first_fresh(_SLOTS_OFFER[lang], turn, used, s=joined) or _SLOTS_OFFER[lang][0].format(s=joined)
