@@ -653,6 +653,10 @@ def _slot_words(slot: FreeSlot, now: datetime | None, lang: str) -> str:
     return f"{day} в {hm}" if lang == "ru" else f"{day} at {hm}"
 
 
+_PRICE_READY_SHORT = {
+    "ru": ["Точную стоимость по вашим данным посчитает менеджер.", "Расчёт по вашим параметрам сделает менеджер."],
+    "en": ["A manager will calculate the exact price for your details.", "A manager will work out the exact quote."],
+}
 _SLOTS_OFFER = {
     "ru": ["Есть свободное время: {s}. Что вам удобнее?", "Могу предложить {s}. Какой вариант подходит?"],
     "en": ["I have free time {s}. Which suits you?", "I can offer {s}. Which works for you?"],
@@ -1081,8 +1085,11 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
                 parts.append(_pick(_PRICE_OFFER_CALL, lang, turn))
                 awaiting.append("call")
             return plan(parts)
-        if not prices_quoted:
+        if not prices_quoted and SUMMARY_SENT in carry:  # the summary was given once already
+            parts.append(_first_fresh(_PRICE_READY_SHORT[lang], turn, used))
+        elif not prices_quoted:
             parts.append(_pick(_PRICE_READY, lang, turn).format(s=_summary(state.fields, data, city, lang)))
+            carry.add(SUMMARY_SENT)
         if state.call_requested:
             parts.append(_pick(_ALREADY_CALL, lang, turn).format(t=f" {time}" if time else ""))
             return plan(parts)

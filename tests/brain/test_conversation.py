@@ -359,3 +359,25 @@ def test_issue14_dialogs_fields_and_intents() -> None:
     res = score(dialogs)
     for k, v in res.items():
         assert v >= 0.95, (k, v)
+
+
+def test_price_question_after_the_summary_does_not_repeat_the_summary() -> None:
+    st = new_state(knowledge=EMPTY)
+    plans = play(st, "Алматы, дом 10 на 10, высота 3", "а сколько стоит?", "так сколько стоит?")
+    assert "10×10×3" in plans[0].replies[0]
+    assert all("10×10×3" not in p.replies[0] for p in plans[1:])
+
+
+def test_hostile_text_with_a_big_knowledge_base_is_planned() -> None:
+    """A long message full of question marks, numbers and keywords against many entries: a plan, bounded reply."""
+    from decimal import Decimal
+
+    from brain.knowledge import QA, Knowledge, PriceItem
+
+    kb = Knowledge(
+        qas=tuple(QA(f"q{i}", f"Ответ {i}.", (f"окн{i}", "окна")) for i in range(150)),
+        prices=tuple(PriceItem(f"Позиция {i}", "м²", Decimal(i + 1), keywords=("м2",)) for i in range(50)),
+    )
+    text = "окна? м2 завтра в 11 фото каталог доставка 10 на 12 " * 2000
+    (p,) = play(new_state(knowledge=kb, free_slots=list(SLOTS)), text)
+    assert p.replies[0] and len(p.replies[0]) < 2000
