@@ -1158,7 +1158,9 @@ def _summary(fields: list[dict[str, Any]], data: dict[str, Any], city: str | Non
     return ", ".join(items)
 
 
-def first_contact_text(*, name: str | None, source_info: str, company: str, offer: str, language: str = "ru") -> str:
+def first_contact_text(
+    *, name: str | None, source_info: str, company: str, offer: str, language: str = "ru", persona_name: str = ""
+) -> str:
     """The greeting sent the moment a lead arrives (e.g. from amoCRM), before the client writes anything."""
     lang = language if language in ("ru", "en") else "ru"
     src = " ".join((source_info or "").split())
@@ -1168,7 +1170,9 @@ def first_contact_text(*, name: str | None, source_info: str, company: str, offe
     if lang == "ru":
         parts.append(f"Здравствуйте, {name}!" if name else "Здравствуйте!")
         if company:
-            parts.append(f"Это {company}.")
+            parts.append(f"Это {company}." if not persona_name else f"Это {company}, меня зовут {persona_name}.")
+        elif persona_name:
+            parts.append(f"Меня зовут {persona_name}.")
         if src:
             parts.append(f"Вы оставляли заявку: «{src}».")
         if offer:
@@ -1177,7 +1181,9 @@ def first_contact_text(*, name: str | None, source_info: str, company: str, offe
     else:
         parts.append(f"Hello, {name}!" if name else "Hello!")
         if company:
-            parts.append(f"This is {company}.")
+            parts.append(f"This is {company}." if not persona_name else f"This is {persona_name} from {company}.")
+        elif persona_name:
+            parts.append(f"My name is {persona_name}.")
         if src:
             parts.append(f"You left a request: “{src}”.")
         if offer:

@@ -381,3 +381,15 @@ def test_hostile_text_with_a_big_knowledge_base_is_planned() -> None:
     text = "окна? м2 завтра в 11 фото каталог доставка 10 на 12 " * 2000
     (p,) = play(new_state(knowledge=kb, free_slots=list(SLOTS)), text)
     assert p.replies[0] and len(p.replies[0]) < 2000
+
+
+def test_first_contact_introduces_the_persona() -> None:
+    from brain.offline import first_contact_text
+
+    ru = first_contact_text(name="Иван", source_info="", company="ПанельСтрой", offer="", persona_name="Айгерим")
+    assert "Это ПанельСтрой, меня зовут Айгерим." in ru
+    en = first_contact_text(
+        name=None, source_info="", company="PanelBuild", offer="", language="en", persona_name="Aigerim"
+    )
+    assert "This is Aigerim from PanelBuild." in en
+    assert "меня зовут" not in first_contact_text(name=None, source_info="", company="X", offer="")
