@@ -129,12 +129,14 @@ class MessageWords:
     words: frozenset[str]
     prefixes: frozenset[str]
     text: str
+    short3: frozenset[str] = frozenset()  # first 3 letters of the short words: «баня» ~ «баню», «бане»
 
     @classmethod
     def of(cls, text: str) -> MessageWords:
         ws = _words(text)
         prefixes = {w[:n] for w in ws for n in range(_PREFIX_MIN, min(len(w), _PREFIX_MAX) + 1)}
-        return cls(frozenset(ws), frozenset(prefixes), " ".join(ws))
+        short3 = {w[:3] for w in ws if 3 <= len(w) <= 6 and not w.isascii()}
+        return cls(frozenset(ws), frozenset(prefixes), " ".join(ws), frozenset(short3))
 
     def has(self, keyword: str) -> bool:
         """A keyword is heard: a phrase as words in a row, a short word exactly, a longer one by its stem."""
@@ -143,6 +145,8 @@ class MessageWords:
             return False
         if " " in kw:  # a phrase: every word of it heard («сколько строите» ~ «сколько строится дом»)
             return f" {kw} " in f" {self.text} " or all(self.has(w) for w in kw.split()[:6])
+        if len(kw) == _PREFIX_MIN and not kw.isascii() and kw[:3] in self.short3:
+            return True  # a 4-letter Russian word by its 3-letter stem
         if len(kw) < _PREFIX_MIN + 1:
             return kw in self.words
         stem = kw[: max(_PREFIX_MIN, min(_PREFIX_MAX, len(kw) - 2))]  # «доставка» ~ «доставку», «доставкой»

@@ -731,17 +731,19 @@ def _answers(
     msg = MessageWords.of(text)
     question = "?" in text or is_question(text)
     out: list[str] = []
+    # An English client gets an entry only in its English variant: a Russian sentence in an English reply is
+    # not an answer (without one, the question goes to the manager like any other).
     if kb.delivery and asks_delivery(msg):
         rule = delivery_rule(kb, city)
         if rule:
-            out.append(rule.text_en if lang == "en" and rule.text_en else rule.text)
+            out.append(rule.text_en if lang == "en" else rule.text)
     if question:
         qa = best_qa(kb, msg)
         if qa:
-            out.append(qa.answer_en if lang == "en" and qa.answer_en else qa.answer)
+            out.append(qa.answer_en if lang == "en" else qa.answer)
         term = best_term(kb, msg)
         if term:
-            out.append(term.text_en if lang == "en" and term.text_en else term.text)
+            out.append(term.text_en if lang == "en" else term.text)
     quoted = False
     if kb.prices and ("price_question" in ex.intents or question):
         items = matching_prices(kb, msg)

@@ -393,3 +393,14 @@ def test_first_contact_introduces_the_persona() -> None:
     )
     assert "This is Aigerim from PanelBuild." in en
     assert "меня зовут" not in first_contact_text(name=None, source_info="", company="X", offer="")
+
+
+def test_an_english_client_gets_no_russian_only_entry_but_the_managers_answer() -> None:
+    from brain.knowledge import QA, Knowledge
+
+    kb = Knowledge(qas=(QA("Баня?", "Баню строим из тех же панелей.", ("sauna", "баня")),))
+    (p,) = play(new_state(knowledge=kb), "Do you build a sauna too?")
+    assert "Баню" not in p.replies[0] and "check with a manager" in p.replies[0]
+    assert "note_question" in calls(p)
+    (ru,) = play(new_state(knowledge=kb), "А баню строите?")
+    assert "Баню строим" in ru.replies[0] and "note_question" not in calls(ru)
