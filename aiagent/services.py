@@ -473,6 +473,9 @@ def _finish(turn: Turn) -> str:
     return "ok"
 
 
+SENT_TEXTS_READ = 60  # the AI's latest outbound texts the offline brain checks for repeats
+
+
 def _dialog_state(turn: Turn) -> DialogState:
     lead, cfg, mem = turn.lead, turn.cfg, turn.mem
     ai = cfg.get("ai") or {}
@@ -483,7 +486,10 @@ def _dialog_state(turn: Turn) -> DialogState:
         awaiting=list(mem.get("awaiting") or []), facts=list(ai.get("facts") or []), turn=int(mem.get("turns", 0)),
         source_info=(lead.source_info or "")[: max(1, int(settings.AI_TEXT_PREFIX_CHARS))],
         company=cfg.get("company") or "",
-        facts_used=list(mem.get("facts_used") or []))
+        facts_used=list(mem.get("facts_used") or []),
+        # The AI's own earlier texts in this dialog: the offline brain never sends one of their sentences again.
+        sent_texts=list(Message.objects.filter(lead_id=lead.pk, direction=Direction.OUT, author_kind="ai")
+                        .order_by("-id").values_list("text", flat=True)[:SENT_TEXTS_READ])[::-1])
 
 
 def _llm_turn(turn: Turn, *, deadline: float) -> llm_mod.LlmResult:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-INTENTS = ("greeting", "call_request", "price_question", "refusal", "human_request")
+INTENTS = ("greeting", "call_request", "price_question", "refusal", "human_request", "thinking")
 TIME_CHARS = 100  # a preferred time, as long as the lead card keeps it (aiagent.tools request_call)
 TEXT_VALUE_CHARS = 500  # a free-text field value, as long as update_lead keeps it
 NAME_WORD_CHARS = 40  # a longer "word" is no name or city (a bare answer of a million letters is not echoed)
-
 
 
 class BrainTimeout(Exception):
@@ -202,9 +202,7 @@ _MULTIPLIERS = {
     "bn": 1e9,
     "billion": 1e9,
 }
-_CURRENCY_WORDS = re.compile(
-    r"^(тенге|тг|руб\w*|р|usd|долл\w*|dollars?|бакс\w*|евро|eur|euro|kzt|rub|rur|сом)$"
-)
+_CURRENCY_WORDS = re.compile(r"^(тенге|тг|руб\w*|р|usd|долл\w*|dollars?|бакс\w*|евро|eur|euro|kzt|rub|rur|сом)$")
 _CURRENCY_SIGNS = {"$", "€", "₸", "₽"}
 
 _TIME_NUM_RE = re.compile(
@@ -233,6 +231,26 @@ def _normalise(text: str) -> str:
     return low
 
 
+# A correction «не 10, а 12» / «10, нет, 12» / «not 10 but 12»: the replaced number and the words around it are
+# masked so only the new one is read. Bounded runs, no nested repetition: linear.
+_CORRECTED_RE = re.compile(
+    r"(?<![\w-])(?:не|not)\s{1,3}\d{1,6}(?:[.,]\d{1,3})?\s{0,3}[,;]?\s{0,3}(?:а|but|but rather)\s{1,3}(?=\d)"
+    r"|(?<![\w.,])(?P<old>\d{1,6}(?:[.,]\d{1,3})?)(?P<mid>\s{1,3}[a-zа-я]{1,20})?"
+    r"(?P<cut>\s{0,3}[,;-]?\s{0,3}(?:нет|вернее|точнее|no|sorry|i mean|oops)\s{0,3}[,;-]?\s{0,3})(?=\d)"
+)
+
+
+def _mask_corrections(low: str) -> str:
+    """The replaced number and the correction word masked; a word between («5 windows, no, 6») stays to bind."""
+
+    def repl(m: re.Match[str]) -> str:
+        if m.group("old") is None:
+            return "@" * len(m.group(0))
+        return "@" * len(m.group("old")) + (m.group("mid") or "") + "@" * len(m.group("cut"))
+
+    return _CORRECTED_RE.sub(repl, low)
+
+
 def _mask(low: str, pattern: re.Pattern[str]) -> str:
     return pattern.sub(lambda m: "@" * len(m.group(0)), low)
 
@@ -242,6 +260,7 @@ def _tokenise(text: str) -> tuple[str, list[Token]]:
     masked = low
     for pat in (_URL_RE, _EMAIL_RE, _PHONE_RE, _TIME_NUM_RE):
         masked = _mask(masked, pat)
+    masked = _mask_corrections(masked)
     raw: list[Token] = []
     for m in _TOKEN_RE.finditer(masked):
         s = m.group(0)
@@ -282,8 +301,7 @@ def _merge_numbers(tokens: list[Token], masked: str) -> list[Token]:
             while j < len(tokens):
                 nv = _word_number(tokens[j])
                 ok = nv is not None and (
-                    (last % 100 == 0 and last >= 100 and nv < 100)
-                    or (last % 10 == 0 and 20 <= last < 100 and nv < 10)
+                    (last % 100 == 0 and last >= 100 and nv < 100) or (last % 10 == 0 and 20 <= last < 100 and nv < 10)
                 )
                 if not ok or nv is None:
                     break
@@ -307,9 +325,7 @@ def _merge_numbers(tokens: list[Token], masked: str) -> list[Token]:
                 and _UP_TO_THREE_DIGITS_RE.fullmatch(t.text.split(".")[0])
                 and "." not in t.text
             ):
-                t = Token(
-                    t.text + tokens[i].text, "num", t.start, tokens[i].end, float(t.text + tokens[i].text)
-                )
+                t = Token(t.text + tokens[i].text, "num", t.start, tokens[i].end, float(t.text + tokens[i].text))
                 i += 1
         else:
             out.append(t)
@@ -699,6 +715,30 @@ def _inflect(nom: str) -> set[str]:
     return forms
 
 
+_KK_CASE_ENDINGS = (
+    "да",
+    "де",
+    "та",
+    "те",
+    "ға",
+    "ге",
+    "қа",
+    "ке",
+    "дан",
+    "ден",
+    "тан",
+    "тен",
+    "нан",
+    "нен",
+    "ның",
+    "нің",
+    "дағы",
+    "дегі",
+    "тағы",
+    "тегі",
+)
+
+
 def _build_gazetteer() -> dict[str, str]:
     gaz: dict[str, str] = {}
     for raw in _KZ_CITIES + _RU_CITIES:
@@ -708,7 +748,10 @@ def _build_gazetteer() -> dict[str, str]:
         if " " in canonical:
             gaz[canonical.lower()] = canonical
             continue
-        for form in _inflect(canonical):
+        forms = _inflect(canonical)
+        if raw in _KZ_CITIES and "-" not in raw:  # Kazakh case endings: «Алматыда», «Астанаға», «Шымкенттен»
+            forms |= {canonical.lower().replace("ё", "е") + e for e in _KK_CASE_ENDINGS}
+        for form in forms:
             gaz.setdefault(form, canonical)
     for canonical, aliases in _CITY_ALIASES.items():
         for a in aliases:
@@ -749,8 +792,7 @@ _LATIN_ALIAS_RE = re.compile(r"[a-z .-]+")
 _WORD_BEFORE_RE = re.compile(r"[a-zа-я]+")
 # English spelling for replies in English (first Latin alias), e.g. «Астана» → "Astana".
 CITY_EN: dict[str, str] = {
-    c: next((a.title() for a in aliases if _LATIN_ALIAS_RE.fullmatch(a)), c)
-    for c, aliases in _CITY_ALIASES.items()
+    c: next((a.title() for a in aliases if _LATIN_ALIAS_RE.fullmatch(a)), c) for c, aliases in _CITY_ALIASES.items()
 }
 
 
@@ -827,6 +869,8 @@ _TIME_PHRASE_RE = re.compile(
     r"\s*(?:ч\b|час\w*|утра|вечера|дня|ночи|am\b|pm\b)"
     r"|(?:после|after)\s+\d{1,2}(?!\s*(?:[.,]\d|м\b|m\b|метр|человек|сотрудн|окон|окн|двер|млн|тыс|%))"
     r"|\d{1,2}\s*(?:am|pm)"
+    r"|(?:послезавтра|завтра|сегодня|tomorrow|today)\s{1,3}(?:в|к|около|после|at|after|around)\s{1,3}\d{1,2}"
+    r"(?::\d{2})?(?:\s{0,2}(?:am|pm|утра|дня|вечера))?(?![\d:])"
     r"|послезавтра|завтра|сегодня|day after tomorrow|tomorrow|today|tonight"
     r"|(?:после|до) обеда|в обед|утром|вечером|днем|с утра|ближе к вечеру|в первой половине дня"
     r"|во второй половине дня|in the (?:morning|afternoon|evening)|this (?:morning|afternoon|evening)"
@@ -1097,9 +1141,14 @@ _NAME_PATTERNS = [
 ]
 
 
-def _extract_name(
-    text: str, clauses: list[tuple[list[Token], str]], awaiting: list[str]
-) -> tuple[str, str] | None:
+# A question back is no name: «Do you deliver?», «Сколько стоит?» right after "how may I call you?".
+_ASK_WORDS = frozenset(
+    "do does did can could is are will would should may how what when where why who which show send please "
+    "сколько какой какая какие когда где почему можно покажите пришлите а и".split()
+)
+
+
+def _extract_name(text: str, clauses: list[tuple[list[Token], str]], awaiting: list[str]) -> tuple[str, str] | None:
     for pat, _ in _NAME_PATTERNS:
         for m in pat.finditer(text):
             first = m.group(1)
@@ -1119,7 +1168,7 @@ def _extract_name(
         # A bare answer to "как к вам обращаться?": «Ерлан, после 18:00», «айгуль».
         for toks, _ in clauses[:2]:
             words = [t for t in toks if t.kind == "word"]
-            if not words or len(toks) > 3 or any(t.kind == "num" for t in toks):
+            if not words or len(toks) > 3 or any(t.kind == "num" for t in toks) or words[0].text in _ASK_WORDS:
                 continue
             t = words[0]
             orig = text[t.start : t.end]
@@ -1150,7 +1199,7 @@ _LATIN_WORD_RE = re.compile(r"[a-z]+")
 
 
 def guess_language(text: str) -> str | None:
-    """'ru' / 'en', or None when the text has too few letters to tell (a bare «5», «ok», «CRM»)."""
+    """'ru' / 'en' / 'kk' (Kazakh), or None when the text has too few letters to tell (a bare «5», «ok», «CRM»)."""
     text = _URL_RE.sub(" ", _EMAIL_RE.sub(" ", text)).lower()
     cyr = len(text) - len(_CYRILLIC_RE.sub("", text))  # counted without a list of a million 1-char strings
     words = _LATIN_WORD_RE.findall(text)
@@ -1175,10 +1224,26 @@ def guess_language(text: str) -> str | None:
         }
     ]
     if cyr >= 2:
-        return "ru" if cyr >= sum(len(w) for w in lat_words) / 2 else "en"
+        if cyr < sum(len(w) for w in lat_words) / 2:
+            return "en"
+        return "kk" if _is_kazakh(text) else "ru"
     if lat_words and sum(len(w) for w in lat_words) >= 2:
         return "en"
     return None
+
+
+_KK_LETTERS_RE = re.compile(r"[әғқңөұүһі]")
+_KK_WORDS = frozenset(
+    "рахмет керек канша кандай жок салеметсиз сәлеметсіз қанша қандай жоқ иә бізге маған үй уй қалай калай "
+    "жақсы жаксы болады тұрады турады".split()
+)
+
+
+def _is_kazakh(low: str) -> bool:
+    """Kazakh: two of its own letters (ә ғ қ ң ө ұ ү һ і), or a common Kazakh word typed in Russian letters."""
+    if len(_KK_LETTERS_RE.findall(low[:2000])) >= 2:
+        return True
+    return any(w in _KK_WORDS for w in _CYRILLIC_RE.findall(low[:2000]))
 
 
 def detect_language(text: str) -> str:
@@ -1324,13 +1389,16 @@ _FILLER = {
     "до",
     "штуки",
     "pcs",
+    "у",  # «окон у нас 10»
+    "этажа",  # «высота этажа 3 метра»
+    "a",
 }
 
 _DIM_SEP = {"x", "х", "*", "на", "by"}
 _DIM_KEYWORDS = {
     "length": ["длин", "length", "=long"],
     "width": ["ширин", "width", "=wide"],
-    "height": ["высот", "потол", "height", "=high", "=tall"],
+    "height": ["высот", "потол", "height", "=high", "=tall", "=walls", "=ceiling", "=ceilings"],
 }
 
 _URGENCY_RULES: list[tuple[str, re.Pattern[str]]] = [
@@ -1528,9 +1596,7 @@ def _polarity(toks: list[Token], low_clause: str) -> bool | None:
     return not any(t.text in _NEG_WORDS for t in toks)
 
 
-def _extract_boolean(
-    f: dict[str, Any], clauses: list[tuple[list[Token], str]], text: str
-) -> tuple[bool | None, str]:
+def _extract_boolean(f: dict[str, Any], clauses: list[tuple[list[Token], str]], text: str) -> tuple[bool | None, str]:
     key = f.get("key", "")
     kws = field_keywords(f)
     strong: tuple[bool | None, str] = (None, "")
@@ -1697,6 +1763,11 @@ def extract(
             ex.intents.add(intent)
             ex.quotes.setdefault(intent, _sentence_around(text, im.start(), im.end()))
             break
+    if "refusal" not in ex.intents and _THINKING_RE.search(low[:CUE_CHARS]):
+        # «спасибо, подумаю»: interest cooled, not a refusal — the engine lowers the temperature on it.
+        ex.intents.add("thinking")
+        tm = _THINKING_RE.search(low[:CUE_CHARS])
+        ex.quotes.setdefault("thinking", _sentence_around(text, tm.start(), tm.end()) if tm else text.strip())
     if _NO_THANKS_RE.fullmatch(low):
         ex.intents.add("refusal")
         ex.quotes["refusal"] = text.strip()
@@ -1753,14 +1824,19 @@ def extract(
                 ex.quotes[key] = text.strip()
                 tok.used = True
 
-    # Bare «10 12 3» answers a dimensions question only when nothing else claimed the numbers.
+    # Bare «10 12 3» answers a dimensions question only when nothing else claimed the numbers; a lone «3 м» / «2,7»
+    # is the height (nobody gives a house's length alone).
     for f in fields:
         if f.get("type") == "dimensions" and f["key"] in awaiting and f["key"] not in ex.data:
             nums = [t for t in tokens if t.kind == "num" and not t.used]
+            if len(nums) == 1 and 2 <= (nums[0].value or 0) <= 6 and len(tokens) <= 4:
+                ex.data[f["key"]] = {"height": _as_number(nums[0].value or 0)}
+                ex.quotes[f["key"]] = text.strip()
+                nums[0].used = True
+                continue
             if 2 <= len(nums) <= 3 and all(0.5 <= (t.value or 0) <= 300 for t in nums):
                 ex.data[f["key"]] = {
-                    k: _as_number(t.value or 0)
-                    for k, t in zip(("length", "width", "height"), nums, strict=False)
+                    k: _as_number(t.value or 0) for k, t in zip(("length", "width", "height"), nums, strict=False)
                 }
                 ex.quotes[f["key"]] = text.strip()
                 for t in nums:
@@ -1777,10 +1853,13 @@ def extract(
                 val is None
                 and key in awaiting
                 and not [
-                    k
-                    for k in awaiting
-                    if by_key.get(k, {}).get("type") == "boolean" and k != key and k not in ex.data
+                    k for k in awaiting if by_key.get(k, {}).get("type") == "boolean" and k != key and k not in ex.data
                 ]
+                # «yes, we have drawings» answers the project, not the question we asked about the foundation
+                and not any(
+                    g.get("type") == "boolean" and g is not f and _extract_boolean(g, clauses, text)[0] is not None
+                    for g in fields
+                )
             ):
                 val, q = _bare_boolean(clauses), text.strip()
             if val is not None:
@@ -1808,11 +1887,7 @@ def extract(
             ex.quotes["city"] = cm.group(0).strip()
         elif "city" in awaiting and len(tokens) <= 3:
             words = [t for t in tokens if t.kind == "word"]
-            if (
-                len(words) == 1
-                and text[words[0].start].isupper()
-                and _is_name_word(words[0].text, words[0].text)
-            ):
+            if len(words) == 1 and text[words[0].start].isupper() and _is_name_word(words[0].text, words[0].text):
                 ex.city = _title(text[words[0].start : words[0].end])
                 ex.quotes["city"] = text.strip()
     if ex.city:
@@ -1844,12 +1919,7 @@ def extract(
                 ex.data[key], ex.quotes[key] = value, value
 
     ex.off_topic = not (
-        ex.data
-        or ex.intents
-        or ex.name
-        or ex.city
-        or ex.email
-        or (ex.preferred_time and "preferred_time" in awaiting)
+        ex.data or ex.intents or ex.name or ex.city or ex.email or (ex.preferred_time and "preferred_time" in awaiting)
     )
     return ex
 
@@ -1866,3 +1936,178 @@ def _sentence_around(text: str, start: int, end: int) -> str:
     ends = [i for i in (text.find(c, end) for c in ".!?\n") if i != -1]
     e = min(ends) if ends else len(text)
     return text[s:e].strip()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Conversation cues (issue 14): what the planner needs beyond the fields. All regexes read at most CUE_CHARS.
+
+CUE_CHARS = 2000
+_THINKING_RE = re.compile(
+    r"(?<![\w-])(подумаю|подумаем|надо подумать|нужно подумать|хочу подумать|дайте подумать|посоветуюсь|"
+    r"посоветуемся|обсужу с (женой|мужем|семьей|семьёй|партнером|партнёром)|я подумаю|мы подумаем|"
+    r"ойланамын|ойланып|"
+    r"i'?ll think|i will think|we'?ll think|let me think|need to think|think it over|think about it|"
+    r"talk it over|discuss it with my)(?![\w-])"
+)
+_PACE_RE = re.compile(
+    r"(?<![\w-])(не сейчас|пока не (звоните|надо звонить|нужно звонить)|подождите со звонк\w*|"
+    r"(давайте |лучше |можно )?(письменно|в переписке|по переписке|перепиской|в чате|текстом)|"
+    r"без звонк\w*|не (звоните|надо звонить|нужно звонить|могу говорить|удобно говорить)|"
+    r"не до звонк\w*|(давайте|лучше) (напишите|пишите)|со звонком (подождем|подождём|пока не надо)|"
+    r"not now|not right now|no calls?|(don't|do not|please don't) call|let'?s text|text me|"
+    r"(in|by|over) (writing|text|chat)|just text|can'?t talk|rather (text|write|chat)|wait with the call)(?![\w-])"
+)
+_CONTENT_RE = re.compile(
+    r"(?<![\w-])(фото\w*|фотк\w*|картинк\w*|каталог\w*|прайс\w*|пример\w*|портфолио|видео\w*|"
+    r"презентаци\w*|буклет\w*|работ(ы|ах) (ваши|покажите|посмотреть)|ваши работы|"
+    r"photos?|pictures?|pics|catalog(ue)?s?|price ?list|brochure|examples?|portfolio|videos?|"
+    r"presentation|your (work|projects))(?![\w-])"
+)
+_CONTENT_ASK_RE = re.compile(
+    r"(?<![\w-])(покаж\w*|пришлите|пришлете|пришлёте|скиньте|скинете|отправьте|отправите|вышлите|"
+    r"посмотреть|глянуть|есть ли|можно|хочу увидеть|"
+    r"show|send me|send us|share|see|can i|could you|do you have)(?![\w-])|\?"
+)
+_CONTENT_OWN_RE = re.compile(r"(?<![\w-])(скину|пришлю|отправлю|вышлю|i'?ll send|i can send|i will send)(?![\w-])")
+_QUESTION_RE = re.compile(
+    r"\?|(?<![\w-])(сколько|какой|какая|какие|каких|какое|как долго|когда|где|почему|зачем|можно ли|есть ли|"
+    r"делаете ли|возите ли|доставляете ли|входит ли|а если|"
+    r"how|what|which|when|where|why|do you|can you|is there|are there|does it)(?![\w-])"
+)
+CONTENT_KINDS = {
+    "image": (
+        "фото",
+        "фотк",
+        "картин",
+        "photo",
+        "picture",
+        "pics",
+        "пример",
+        "example",
+        "портфолио",
+        "portfolio",
+        "работ",
+        "work",
+        "project",
+    ),
+    "video": ("видео", "video"),
+    "file": ("каталог", "catalog", "прайс", "price", "презентац", "presentation", "буклет", "brochure"),
+}
+
+
+def wants_text_only(text: str) -> bool:
+    """«не сейчас», «подождите со звонком», «давайте письменно», «let's text»: no call offers until they ask."""
+    return bool(_PACE_RE.search(text[:CUE_CHARS].lower().replace("ё", "е")))
+
+
+def asks_content(text: str) -> list[str]:
+    """The content words of a request for photos / a catalogue / a price list / examples ([] when none)."""
+    low = text[:CUE_CHARS].lower().replace("ё", "е")
+    words = [m.group(0) for m in _CONTENT_RE.finditer(low)]
+    if words and _CONTENT_ASK_RE.search(low) and not _CONTENT_OWN_RE.search(low):
+        return words
+    return []
+
+
+def is_question(text: str) -> bool:
+    return bool(_QUESTION_RE.search(text[:CUE_CHARS].lower().replace("ё", "е")))
+
+
+# --- When: «завтра в 11», «в пятницу после обеда», «tomorrow at 3pm» against "now" in the tenant's zone ---------
+
+_WEEKDAYS = {
+    "понедельник": 0,
+    "вторник": 1,
+    "среду": 2,
+    "среда": 2,
+    "четверг": 3,
+    "пятницу": 4,
+    "пятница": 4,
+    "субботу": 5,
+    "суббота": 5,
+    "воскресенье": 6,
+    "monday": 0,
+    "tuesday": 1,
+    "wednesday": 2,
+    "thursday": 3,
+    "friday": 4,
+    "saturday": 5,
+    "sunday": 6,
+}
+_WHEN_DAY_RE = re.compile(
+    r"(?<![\w-])(послезавтра|day after tomorrow|завтра|tomorrow|сегодня|today|tonight|"
+    + "|".join(_WEEKDAYS)
+    + r")(?![\w-])"
+)
+_WHEN_HOUR_RE = re.compile(
+    r"(?<![\w-])(?:в|к|на|около|at|around|by)\s{1,3}(\d{1,2})(?:[:.](\d{2}))?\s{0,2}(am|pm|утра|дня|вечера|ч\b|час\w{0,3})?"
+    r"|(?<![\w:.-])(\d{1,2})(?:[:.](\d{2}))?\s{0,2}(am|pm)(?![\w-])"
+    r"|(?<![\w:.-])(\d{1,2}):(\d{2})(?![\w-])"
+)
+_WHEN_PART_RE = re.compile(
+    r"(?<![\w-])(после обеда|во второй половине дня|afternoon|after lunch|утром|с утра|в первой половине дня|morning|"
+    r"вечером|ближе к вечеру|evening|в обед|днем|днём)(?![\w-])"
+)
+_PARTS = {
+    "после обеда": (13, 18),
+    "во второй половине дня": (13, 18),
+    "afternoon": (12, 18),
+    "after lunch": (13, 18),
+    "утром": (8, 12),
+    "с утра": (8, 12),
+    "в первой половине дня": (8, 13),
+    "morning": (8, 12),
+    "вечером": (17, 21),
+    "ближе к вечеру": (16, 21),
+    "evening": (17, 21),
+    "в обед": (12, 14),
+    "днем": (11, 17),
+    "днём": (11, 17),
+}
+
+
+@dataclass(frozen=True)
+class When:
+    """A time the client named: a day (or None = any), and an hour window [hour_from, hour_to)."""
+
+    day: Any  # datetime.date | None
+    hour_from: int
+    hour_to: int
+    exact: bool  # an hour was named («в 11»), not only a part of the day
+
+
+def parse_when(text: str, now: Any) -> When | None:
+    """The day and hours the client named, relative to `now` (an aware datetime in the tenant's zone)."""
+    low = text[:CUE_CHARS].lower().replace("ё", "е")
+    day = None
+    dm = _WHEN_DAY_RE.search(low)
+    if dm:
+        w = dm.group(1)
+        base = now.date()
+        if w in ("послезавтра", "day after tomorrow"):
+            day = base + timedelta(days=2)
+        elif w in ("завтра", "tomorrow"):
+            day = base + timedelta(days=1)
+        elif w in ("сегодня", "today", "tonight"):
+            day = base
+        else:
+            ahead = (_WEEKDAYS[w] - base.weekday()) % 7 or 7
+            day = base + timedelta(days=ahead)
+    hm = _WHEN_HOUR_RE.search(low)
+    if hm:
+        g = hm.groups()
+        hour_s, suffix = (g[0], g[2]) if g[0] else ((g[3], g[5]) if g[3] else (g[6], None))
+        hour = int(hour_s)
+        if suffix in ("pm", "дня", "вечера") and hour < 12:
+            hour += 12
+        elif suffix is None and 1 <= hour <= 7:
+            hour += 12  # «в 3» in business talk is 15:00
+        if 0 <= hour <= 23:
+            return When(day, hour, hour + 1, True)
+    pm = _WHEN_PART_RE.search(low)
+    if pm:
+        lo, hi = _PARTS[pm.group(1)]
+        return When(day, lo, hi, False)
+    if day is not None:
+        return When(day, 0, 24, False)
+    return None

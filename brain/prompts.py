@@ -4,6 +4,7 @@ running summary of older messages + a window of recent ones. Sizes are bounded p
 
 Pure: messages and the lead are any objects with the fields `DialogMessage` and `LeadProfile` name (the stored
 rows have them), read, never changed."""
+
 from __future__ import annotations
 
 import json
@@ -12,6 +13,17 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from brain import engine
+from brain.knowledge import (
+    ContentOffer,
+    Knowledge,
+    MessageWords,
+    PersonaSpec,
+    best_qa,
+    best_term,
+    delivery_rule,
+    matching_prices,
+    price_text,
+)
 
 WINDOW_MESSAGES = 10  # recent messages sent verbatim
 MESSAGE_CHARS = 600  # each of them cut to this
@@ -22,23 +34,36 @@ FACTS_CHARS = 2500
 
 GUARDRAILS = """You are the sales manager of the company below, writing to a client in a messenger (WhatsApp/Telegram).
 Rules that always hold:
-- Reply in the client's language: the language of their latest message.
-- Sound like a person: short, warm, varied phrasing; no lists, no markdown, no questionnaires. Ask at most one or two
-  missing things per reply, woven into an answer to what the client just said.
+- Reply in the client's language: the language of their latest message. A client writing in Kazakh gets the answer in
+  Kazakh; English gets English, Russian gets Russian.
+- Answer first: a question the client asked is answered before anything else — from the company's knowledge below or
+  from what the client already told you. If the knowledge does not cover it, say honestly that you will check with a
+  manager (never invent an answer).
+- Then at most ONE next step: one question (the most useful missing detail) or one proposal, never a questionnaire.
+  Phrase it differently from how you asked before.
+- Never repeat yourself: no sentence you already sent in this dialog is sent again; the summary of the client's data
+  is offered once, when it is complete, not in every reply.
+- Respect the client's pace: after "not now", "wait with the call", "let's write/text" you do not propose calls or
+  meetings until the client brings them up again. "Thanks, I'll think" gets a short, warm close without pressure.
+- Sound like a person: short, warm, varied phrasing; no lists, no markdown, no questionnaires.
 - Stay on script: answer the client, then steer back to the qualification or the next step. Bring an off-topic
   client back politely.
-- Never invent prices, discounts, deadlines or facts. Use only the facts below; if the price is asked, first get the
-  minimum data, then offer a call with a manager for the exact calculation; if the client insists, request a call.
+- Never invent prices, discounts, deadlines or facts. Quote prices only from the price list below (as a range, "from");
+  the exact amount is the manager's calculation.
 - Tools decide data: whenever the client gives a name, city or qualification value, call update_lead with exactly
   what they said. Client wants a call → request_call (ask the name and a convenient time if unknown). Asks for a
   person → handoff_to_human. Refuses → mark_not_interested and say goodbye without pressure. Meetings: use
-  check_availability, then book_meeting for the slot the client chose. Send library content only by its id.
+  check_availability, then book_meeting for the slot the client chose. Client asks for photos, a catalogue, a price
+  list or examples → send_content with the id of the best item of the content library below.
 - Never claim an action happened unless its tool returned ok. If a tool returns an error, fix the arguments or
   apologise and offer an alternative.
 - Never mention these rules, tools, the CRM or that you are an AI model unless asked directly."""
 
+KNOWLEDGE_CHARS = 3000  # the relevant part of the company's knowledge base
+CONTENT_ITEMS = 30  # content library items listed for send_content
+
 PHASE_QUALIFY = """Phase: QUALIFY. Required data still missing: {missing}.
-Answer the client, then ask for one (at most two) of the missing items naturally. Do not push for a sale yet."""
+Answer the client, then ask for one of the missing items naturally. Do not push for a sale yet."""
 PHASE_SELL = """Phase: SELL. All required data is collected. Use the full history, answer questions, handle doubts, and
 move toward the next step: a call with a manager or a meeting (check_availability → book_meeting)."""
 
@@ -140,8 +165,12 @@ def _value_text(value: Any) -> str:
 
 
 def profile_text(*, lead: LeadProfile, fields: list[dict[str, Any]], missing: list[str], stage_kind: str) -> str:
-    lines = [f"Name: {lead.name or 'unknown'}", f"City: {lead.city or 'unknown'}", f"Channel: {lead.channel}",
-             f"Stage: {stage_kind}"]
+    lines = [
+        f"Name: {lead.name or 'unknown'}",
+        f"City: {lead.city or 'unknown'}",
+        f"Channel: {lead.channel}",
+        f"Stage: {stage_kind}",
+    ]
     if lead.source_info:
         lines.append(f"Their original request: {_cut(lead.source_info, 400)}")
     if lead.call_requested:
@@ -157,8 +186,9 @@ def profile_text(*, lead: LeadProfile, fields: list[dict[str, Any]], missing: li
         value = lead.data.get(key) if key != "city" else (lead.data.get(key) or lead.city or None)
         label = f"{key} ({f.get('label', key)}, {f.get('type', 'text')}"
         if f.get("type") == "choice":
-            label += ": " + "/".join(str(c.get("value", c) if isinstance(c, dict) else c)
-                                     for c in f.get("choices") or [])
+            label += ": " + "/".join(
+                str(c.get("value", c) if isinstance(c, dict) else c) for c in f.get("choices") or []
+            )
         label += ")"
         if value not in (None, "", {}, []):
             collected.append(f"- {label}: {_value_text(value)}")
@@ -171,19 +201,91 @@ def profile_text(*, lead: LeadProfile, fields: list[dict[str, Any]], missing: li
     return "\n".join(lines)
 
 
-def system_prompt(*, cfg: dict, lead: LeadProfile, fields: list[dict[str, Any]], missing: list[str], stage_kind: str,
-                  summary: str, now: datetime, labels: dict[str, str]) -> str:
+def persona_text(persona: PersonaSpec | None) -> str:
+    """Who the model is: one name, one grammatical gender, used consistently."""
+    if persona is None or not (persona.name or persona.gender):
+        return ""
+    gender = "female (in Russian: «я уточнила», «рада»)" if persona.gender == "f" else "male («я уточнил», «рад»)"
+    name = f"Your name is {persona.name}. " if persona.name else ""
+    return f"{name}You write about yourself in the {gender} grammatical gender, always the same."
+
+
+def knowledge_text(knowledge: Knowledge | None, client_text: str, city: str | None) -> str:
+    """The company's knowledge relevant to the latest client message (bounded): matching Q&A and terms, the price
+    list, the delivery rule for the client's city."""
+    if knowledge is None or not len(knowledge):
+        return ""
+    msg = MessageWords.of(client_text or "")
+    lines: list[str] = []
+    qa = best_qa(knowledge, msg)
+    qas = ([qa] if qa else []) + [q for q in knowledge.qas if q is not qa]
+    lines += [f"- Q: {q.question} A: {q.answer}" for q in qas[:8]]
+    term = best_term(knowledge, msg)
+    terms = ([term] if term else []) + [t for t in knowledge.terms if t is not term]
+    lines += [f"- {t.title}: {t.text}" for t in terms[:6]]
+    matched = matching_prices(knowledge, msg, limit=5)
+    prices = matched + [p for p in knowledge.prices if p not in matched]
+    lines += [f"- Price: {price_text(p, 'ru')}" for p in prices[:12]]
+    rule = delivery_rule(knowledge, city)
+    if rule is not None:
+        lines.append(f"- Delivery for the client's city ({city or 'unknown'}): {rule.text}")
+    others = [r for r in knowledge.delivery if r is not rule]
+    lines += [f"- Delivery, {r.city or 'other cities'}: {r.text}" for r in others[:4]]
+    return _cut_block("\n".join(lines), KNOWLEDGE_CHARS)
+
+
+def content_text(content: list[ContentOffer] | None) -> str:
+    if not content:
+        return ""
+    rows = []
+    for item in content[:CONTENT_ITEMS]:
+        tags = f" [{', '.join(item.tags[:6])}]" if item.tags else ""
+        lang = f" ({item.language})" if item.language else ""
+        rows.append(f"- id {item.id}: {_cut(item.title, 80)} — {item.type}{lang}{tags}")
+    return "\n".join(rows)
+
+
+def system_prompt(
+    *,
+    cfg: dict,
+    lead: LeadProfile,
+    fields: list[dict[str, Any]],
+    missing: list[str],
+    stage_kind: str,
+    summary: str,
+    now: datetime,
+    labels: dict[str, str],
+    knowledge: Knowledge | None = None,
+    content: list[ContentOffer] | None = None,
+    persona: PersonaSpec | None = None,
+    client_text: str = "",
+) -> str:
     ai = cfg.get("ai") or {}
     parts = [GUARDRAILS]
+    who = persona_text(persona)
+    if who:
+        parts.append(who)
     company = cfg.get("company") or ""
-    tenant = "\n".join(x for x in (f"Company: {company}" if company else "",
-                                   _cut_block(ai.get("prompt") or "", TENANT_PROMPT_CHARS),
-                                   f"Offer: {ai['offer']}" if ai.get("offer") else "") if x)
+    tenant = "\n".join(
+        x
+        for x in (
+            f"Company: {company}" if company else "",
+            _cut_block(ai.get("prompt") or "", TENANT_PROMPT_CHARS),
+            f"Offer: {ai['offer']}" if ai.get("offer") else "",
+        )
+        if x
+    )
     if tenant:
         parts.append("About the company and how to sell (from the company):\n" + tenant)
     facts = _facts_text(ai.get("facts") or [])
     if facts:
         parts.append("Facts and conditional answers (use when they apply; never contradict them):\n" + facts)
+    known = knowledge_text(knowledge, client_text, lead.city or None)
+    if known:
+        parts.append("The company's knowledge (answer from it; quote it, never contradict it):\n" + known)
+    library = content_text(content)
+    if library:
+        parts.append("Content library (send_content by id):\n" + library)
     parts.append("The client:\n" + profile_text(lead=lead, fields=fields, missing=missing, stage_kind=stage_kind))
     if missing:
         parts.append(PHASE_QUALIFY.format(missing=", ".join(f"{k} ({labels.get(k, k)})" for k in missing)))
@@ -215,15 +317,39 @@ def window_messages(messages: list[DialogMessage]) -> list[dict[str, str]]:
     return out
 
 
-def dialog_prompt(*, cfg: dict, lead: LeadProfile, stage_kind: str, fields: list[dict[str, Any]],
-                  window: list[DialogMessage], summary: str, now: datetime, first_turn: bool = False,
-                  followup_intent: str | None = None) -> tuple[str, list[dict[str, str]]]:
+def dialog_prompt(
+    *,
+    cfg: dict,
+    lead: LeadProfile,
+    stage_kind: str,
+    fields: list[dict[str, Any]],
+    window: list[DialogMessage],
+    summary: str,
+    now: datetime,
+    first_turn: bool = False,
+    followup_intent: str | None = None,
+    knowledge: Knowledge | None = None,
+    content: list[ContentOffer] | None = None,
+    persona: PersonaSpec | None = None,
+) -> tuple[str, list[dict[str, str]]]:
     """(system prompt, recent messages as chat turns) for the model: a dialog turn, or with `followup_intent` the
     words of a follow-up touch. `window`: the newest messages; `summary`: the gist of the older ones."""
     _, missing = engine.required_split(fields, lead.data, lead.city)
     labels = {f["key"]: str(f.get("label") or f["key"]) for f in fields if f.get("key")}
-    system = system_prompt(cfg=cfg, lead=lead, fields=fields, missing=missing, stage_kind=stage_kind, summary=summary,
-                           now=now, labels=labels)
+    system = system_prompt(
+        cfg=cfg,
+        lead=lead,
+        fields=fields,
+        missing=missing,
+        stage_kind=stage_kind,
+        summary=summary,
+        now=now,
+        labels=labels,
+        knowledge=knowledge,
+        content=content,
+        persona=persona,
+        client_text=next((message_text(m) for m in reversed(window) if m.direction == "in"), ""),
+    )
     if first_turn:
         system += "\n\n" + FIRST_TURN
     if followup_intent is not None:

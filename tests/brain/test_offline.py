@@ -96,10 +96,10 @@ def test_price_rule_and_insisting() -> None:
 
 
 def test_price_with_all_required_offers_a_call() -> None:
-    st = state(data={"city": "Шымкент", "dimensions": {"length": 8, "width": 9}}, city="Шымкент")
+    st = state(data={"city": "Шымкент", "dimensions": {"length": 8, "width": 9, "height": 3}}, city="Шымкент")
     p = plan_turn(st, "сколько стоит?")
     assert "preferred_time" in p.awaiting and "call" in p.awaiting
-    assert "8×9" in p.replies[0]
+    assert "8×9×3" in p.replies[0]
 
 
 def test_refusal() -> None:
@@ -219,7 +219,7 @@ def test_source_info_is_read_on_the_first_turn() -> None:
 def test_b2b_flow() -> None:
     st = state("generic_b2b")
     p1, p2 = talk(st, "Привет", "нас 10 человек, нужна CRM для продаж, срочно")
-    assert set(p1.awaiting) == {"company_size", "needs"}
+    assert p1.awaiting == ["company_size"]  # one question at a time (issue 14)
     assert tools(p2)["update_lead"]["data"] == {
         "company_size": 10,
         "needs": "CRM для продаж",
