@@ -2,6 +2,7 @@
 
 Read by the brain as plain data (`knowledge.selectors.knowledge_for_brain` → `brain.knowledge.Knowledge`);
 written by owners and heads through the API (`knowledge.services`)."""
+
 from django.db import models
 
 

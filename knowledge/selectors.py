@@ -1,5 +1,6 @@
 """Reads of the knowledge base: the whole base as the brain's `Knowledge` (cached per tenant, invalidated on every
 write) and the few entries relevant to a client's text for the LLM's prompt."""
+
 from __future__ import annotations
 
 import logging
@@ -51,14 +52,30 @@ def knowledge_invalidate() -> None:
 
 def _load() -> Knowledge:
     return Knowledge(
-        qas=tuple(BrainQA(question=q.question, answer=q.answer, answer_en=q.answer_en,
-                          keywords=tuple(q.keywords or ()), id=q.pk) for q in qa_list()),
-        prices=tuple(BrainPrice(item=p.item, unit=p.unit, price_from=p.price_from, price_to=p.price_to,
-                                currency=p.currency, keywords=tuple(p.keywords or ()), note=p.note, id=p.pk)
-                     for p in price_list()),
+        qas=tuple(
+            BrainQA(
+                question=q.question, answer=q.answer, answer_en=q.answer_en, keywords=tuple(q.keywords or ()), id=q.pk
+            )
+            for q in qa_list()
+        ),
+        prices=tuple(
+            BrainPrice(
+                item=p.item,
+                unit=p.unit,
+                price_from=p.price_from,
+                price_to=p.price_to,
+                currency=p.currency,
+                keywords=tuple(p.keywords or ()),
+                note=p.note,
+                id=p.pk,
+            )
+            for p in price_list()
+        ),
         delivery=tuple(BrainDelivery(city=d.city, text=d.text, text_en=d.text_en, id=d.pk) for d in delivery_list()),
-        terms=tuple(BrainTerm(title=t.title, text=t.text, text_en=t.text_en, keywords=tuple(t.keywords or ()),
-                              id=t.pk) for t in term_list()),
+        terms=tuple(
+            BrainTerm(title=t.title, text=t.text, text_en=t.text_en, keywords=tuple(t.keywords or ()), id=t.pk)
+            for t in term_list()
+        ),
     )
 
 
@@ -90,10 +107,39 @@ def knowledge_for_brain() -> Knowledge:
 # Relevance for the LLM's prompt
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_DELIVERY_WORDS = ("достав", "привез", "склад", "самовывоз", "забрат", "deliver", "shipping", "pickup", "warehouse",
-                   "жеткіз")
-_STOP = {"какой", "какая", "какие", "сколько", "можно", "будет", "есть", "если", "чтобы", "what", "which", "does",
-         "have", "with", "your", "this", "that", "how", "much"}
+_DELIVERY_WORDS = (
+    "достав",
+    "привез",
+    "склад",
+    "самовывоз",
+    "забрат",
+    "deliver",
+    "shipping",
+    "pickup",
+    "warehouse",
+    "жеткіз",
+)
+_STOP = {
+    "какой",
+    "какая",
+    "какие",
+    "сколько",
+    "можно",
+    "будет",
+    "есть",
+    "если",
+    "чтобы",
+    "what",
+    "which",
+    "does",
+    "have",
+    "with",
+    "your",
+    "this",
+    "that",
+    "how",
+    "much",
+}
 
 
 def _stems(text: str) -> set[str]:
@@ -148,13 +194,17 @@ def relevant_entries(text: str, limit: int = 6, knowledge: Knowledge | None = No
             scored.append((-score, len(scored), line))
 
     for q in base.qas:
-        add(_score(text, stems, q.keywords, q.question),
-            f"Q&A — {q.question}: {q.answer}" + (f" [EN: {q.answer_en}]" if q.answer_en else ""))
+        add(
+            _score(text, stems, q.keywords, q.question),
+            f"Q&A — {q.question}: {q.answer}" + (f" [EN: {q.answer_en}]" if q.answer_en else ""),
+        )
     for p in base.prices:
         add(_score(text, stems, p.keywords, p.item), "Price — " + price_text(p))
     for t in base.terms:
-        add(_score(text, stems, t.keywords, t.title),
-            f"Terms — {t.title}: {t.text}" + (f" [EN: {t.text_en}]" if t.text_en else ""))
+        add(
+            _score(text, stems, t.keywords, t.title),
+            f"Terms — {t.title}: {t.text}" + (f" [EN: {t.text_en}]" if t.text_en else ""),
+        )
     delivery_asked = any(w in text for w in _DELIVERY_WORDS)
     city_hit = False
     for d in base.delivery:
@@ -165,4 +215,4 @@ def relevant_entries(text: str, limit: int = 6, knowledge: Knowledge | None = No
         if not d.city and delivery_asked and not city_hit:
             add(2, f"Delivery (other cities): {d.text}" + (f" [EN: {d.text_en}]" if d.text_en else ""))
     scored.sort()
-    return [line for _, _, line in scored[:max(0, limit)]]
+    return [line for _, _, line in scored[: max(0, limit)]]

@@ -1,5 +1,6 @@
 """Writes of the knowledge base: create, change and delete entries after validating them (owners and heads through
 the API; the demo seed). Every write invalidates the tenant's cached `Knowledge` (knowledge.selectors)."""
+
 from __future__ import annotations
 
 import logging
@@ -62,8 +63,9 @@ def _clean(kind: str, fields: dict[str, Any], instance: models.Model | None) -> 
     if "keywords" in data:
         data["keywords"] = keywords_clean(data["keywords"])
     merged = {**({k: getattr(instance, k) for k in FIELDS[kind]} if instance is not None else {}), **data}
-    required = {"qa": ("question", "answer"), "prices": ("item",), "delivery": ("text",),
-                "terms": ("title", "text")}[kind]
+    required = {"qa": ("question", "answer"), "prices": ("item",), "delivery": ("text",), "terms": ("title", "text")}[
+        kind
+    ]
     for key in required:
         if not str(merged.get(key) or "").strip():
             raise KnowledgeError(key, "must not be empty")
@@ -86,8 +88,9 @@ def _clean(kind: str, fields: dict[str, Any], instance: models.Model | None) -> 
         if instance is not None:
             taken = taken.exclude(pk=instance.pk)
         if taken.exists():
-            raise KnowledgeError("city", "this city already has a rule" if city else
-                                 "the rule for every other city already exists")
+            raise KnowledgeError(
+                "city", "this city already has a rule" if city else "the rule for every other city already exists"
+            )
     return data
 
 
@@ -130,8 +133,9 @@ def entry_delete(*, kind: str, entry: models.Model, actor) -> None:
     log.info("knowledge %s=%s deleted by=%s", kind, pk, getattr(actor, "label", actor))
 
 
-def knowledge_replace(*, actor, qa: list[dict] = (), prices: list[dict] = (), delivery: list[dict] = (),
-                      terms: list[dict] = ()) -> int:
+def knowledge_replace(
+    *, actor, qa: list[dict] = (), prices: list[dict] = (), delivery: list[dict] = (), terms: list[dict] = ()
+) -> int:
     """The whole base replaced at once (the demo seed): all or nothing. Returns the number of entries."""
     with transaction.atomic():
         for model in KINDS.values():

@@ -1,5 +1,6 @@
 """The knowledge base API: owners and heads read and write, managers read (they answer the same clients and should
 know what the AI quotes); thin views over knowledge.services / selectors."""
+
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
@@ -16,14 +17,22 @@ from knowledge.models import QA, DeliveryRule, PriceItem, Term
 from leads.services import user_actor
 
 
-
 def _keywords() -> serializers.ListField:
-    return serializers.ListField(child=serializers.CharField(max_length=services.KEYWORD_CHARS, allow_blank=True),
-                                 required=False, max_length=services.MAX_KEYWORDS)
+    return serializers.ListField(
+        child=serializers.CharField(max_length=services.KEYWORD_CHARS, allow_blank=True),
+        required=False,
+        max_length=services.MAX_KEYWORDS,
+    )
 
 
-PRICE = {"max_digits": 14, "decimal_places": 2, "min_value": 0, "required": False, "allow_null": True,
-         "coerce_to_string": False}
+PRICE = {
+    "max_digits": 14,
+    "decimal_places": 2,
+    "min_value": 0,
+    "required": False,
+    "allow_null": True,
+    "coerce_to_string": False,
+}
 
 
 class QAIn(InputSerializer):
@@ -59,8 +68,9 @@ class PriceOut(serializers.ModelSerializer):
 
 
 class DeliveryIn(InputSerializer):
-    city = serializers.CharField(max_length=100, required=False, allow_blank=True,
-                                 help_text="Empty: the rule for every other city.")
+    city = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="Empty: the rule for every other city."
+    )
     text = serializers.CharField(max_length=1000)
     text_en = serializers.CharField(max_length=1000, required=False, allow_blank=True)
 
@@ -103,10 +113,14 @@ class KnowledgeView(APIView):
 
     @extend_schema(responses=KnowledgeOut)
     def get(self, request):
-        return Response({"qa": QAOut(selectors.qa_list(), many=True).data,
-                         "prices": PriceOut(selectors.price_list(), many=True).data,
-                         "delivery": DeliveryOut(selectors.delivery_list(), many=True).data,
-                         "terms": TermOut(selectors.term_list(), many=True).data})
+        return Response(
+            {
+                "qa": QAOut(selectors.qa_list(), many=True).data,
+                "prices": PriceOut(selectors.price_list(), many=True).data,
+                "delivery": DeliveryOut(selectors.delivery_list(), many=True).data,
+                "terms": TermOut(selectors.term_list(), many=True).data,
+            }
+        )
 
 
 def _write(call):
@@ -131,8 +145,9 @@ def _views(kind: str, model, serializer_in, serializer_out, listing) -> tuple[ty
         def post(self, request):
             data = serializer_in(data=request.data)
             data.is_valid(raise_exception=True)
-            entry = _write(lambda: services.entry_create(kind=kind, actor=user_actor(request.user),
-                                                         **data.validated_data))
+            entry = _write(
+                lambda: services.entry_create(kind=kind, actor=user_actor(request.user), **data.validated_data)
+            )
             return Response(serializer_out(entry).data, status=status.HTTP_201_CREATED)
 
     class DetailView(APIView):
@@ -148,8 +163,11 @@ def _views(kind: str, model, serializer_in, serializer_out, listing) -> tuple[ty
             entry = get_object_or_404(model, pk=pk)
             data = serializer_in(data=request.data, partial=True)
             data.is_valid(raise_exception=True)
-            entry = _write(lambda: services.entry_update(kind=kind, entry=entry, actor=user_actor(request.user),
-                                                         **data.validated_data))
+            entry = _write(
+                lambda: services.entry_update(
+                    kind=kind, entry=entry, actor=user_actor(request.user), **data.validated_data
+                )
+            )
             return Response(serializer_out(entry).data)
 
         @extend_schema(responses={204: None}, operation_id=f"knowledge_{kind}_destroy")
@@ -165,6 +183,7 @@ def _views(kind: str, model, serializer_in, serializer_out, listing) -> tuple[ty
 
 QAListView, QADetailView = _views("qa", QA, QAIn, QAOut, selectors.qa_list)
 PriceListView, PriceDetailView = _views("prices", PriceItem, PriceIn, PriceOut, selectors.price_list)
-DeliveryListView, DeliveryDetailView = _views("delivery", DeliveryRule, DeliveryIn, DeliveryOut,
-                                              selectors.delivery_list)
+DeliveryListView, DeliveryDetailView = _views(
+    "delivery", DeliveryRule, DeliveryIn, DeliveryOut, selectors.delivery_list
+)
 TermListView, TermDetailView = _views("terms", Term, TermIn, TermOut, selectors.term_list)

@@ -1,5 +1,6 @@
 """The knowledge base API: role matrix (owners and heads write, managers read), another tenant sees nothing,
 bad input is a 400 naming the field, and the brain's cached `Knowledge` follows every write."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,12 +9,22 @@ from django_tenants.utils import tenant_context
 from knowledge.models import QA
 from knowledge.selectors import knowledge_for_brain
 
-QA_BODY = {"question": "Какие окна ставите?", "answer": "Пластиковые, двухкамерные.",
-           "answer_en": "PVC double-glazed.", "keywords": ["Окна", " окна ", "window"]}
+QA_BODY = {
+    "question": "Какие окна ставите?",
+    "answer": "Пластиковые, двухкамерные.",
+    "answer_en": "PVC double-glazed.",
+    "keywords": ["Окна", " окна ", "window"],
+}
 BODIES = {
     "qa": QA_BODY,
-    "prices": {"item": "Дом-комплект", "unit": "м²", "price_from": 85000, "price_to": 120000, "currency": "kzt",
-               "keywords": ["цена", "м2"]},
+    "prices": {
+        "item": "Дом-комплект",
+        "unit": "м²",
+        "price_from": 85000,
+        "price_to": 120000,
+        "currency": "kzt",
+        "keywords": ["цена", "м2"],
+    },
     "delivery": {"city": "Алматы", "text": "Самовывоз со склада", "text_en": "Pickup from the warehouse"},
     "terms": {"title": "Гарантия", "text": "5 лет", "keywords": ["гарантия"]},
 }
@@ -27,8 +38,10 @@ def test_create_role_matrix(tenant_a, client_for, kind, role, status):
 
 
 @pytest.mark.parametrize("kind", list(BODIES))
-@pytest.mark.parametrize("role, read, write", [("owner", 200, 200), ("head", 200, 200), ("manager", 200, 403),
-                                               ("manager2", 200, 403), (None, 401, 401)])
+@pytest.mark.parametrize(
+    "role, read, write",
+    [("owner", 200, 200), ("head", 200, 200), ("manager", 200, 403), ("manager2", 200, 403), (None, 401, 401)],
+)
 def test_read_update_delete_role_matrix(tenant_a, client_for, kind, role, read, write):
     entry = client_for(tenant_a, "owner").post(f"/api/knowledge/{kind}/", BODIES[kind], format="json").json()
     api = client_for(tenant_a, role)
@@ -68,23 +81,26 @@ def test_other_tenant_sees_nothing(tenant_a, tenant_b, client_for):
         assert QA.objects.filter(pk=entry["id"], answer=QA_BODY["answer"]).exists()
 
 
-@pytest.mark.parametrize("kind, body, key", [
-    ("qa", {"question": "Окна?", "answer": " "}, "answer"),
-    ("qa", {"answer": "Да"}, "question"),
-    ("qa", {**QA_BODY, "keywords": "окна"}, "keywords"),
-    ("qa", {**QA_BODY, "keywords": ["x" * 51]}, "keywords"),
-    ("qa", {**QA_BODY, "keywords": [f"k{i}" for i in range(31)]}, "keywords"),
-    ("qa", {**QA_BODY, "question": "x" * 301}, "question"),
-    ("qa", {**QA_BODY, "answer": "\x00"}, None),
-    ("prices", {"item": "Дом", "price_from": -1}, "price_from"),
-    ("prices", {"item": "Дом", "price_from": 200, "price_to": 100}, "price_to"),
-    ("prices", {"item": "Дом", "price_to": 100}, "price_from"),
-    ("prices", {"item": "Дом", "price_from": "100"}, "price_from"),
-    ("prices", {"item": "Дом", "price_from": 1e20}, "price_from"),
-    ("prices", {"item": "Дом", "currency": "тенге"}, "currency"),
-    ("delivery", {"city": "Алматы"}, "text"),
-    ("terms", {"title": "Оплата", "text": ""}, "text"),
-])
+@pytest.mark.parametrize(
+    "kind, body, key",
+    [
+        ("qa", {"question": "Окна?", "answer": " "}, "answer"),
+        ("qa", {"answer": "Да"}, "question"),
+        ("qa", {**QA_BODY, "keywords": "окна"}, "keywords"),
+        ("qa", {**QA_BODY, "keywords": ["x" * 51]}, "keywords"),
+        ("qa", {**QA_BODY, "keywords": [f"k{i}" for i in range(31)]}, "keywords"),
+        ("qa", {**QA_BODY, "question": "x" * 301}, "question"),
+        ("qa", {**QA_BODY, "answer": "\x00"}, None),
+        ("prices", {"item": "Дом", "price_from": -1}, "price_from"),
+        ("prices", {"item": "Дом", "price_from": 200, "price_to": 100}, "price_to"),
+        ("prices", {"item": "Дом", "price_to": 100}, "price_from"),
+        ("prices", {"item": "Дом", "price_from": "100"}, "price_from"),
+        ("prices", {"item": "Дом", "price_from": 1e20}, "price_from"),
+        ("prices", {"item": "Дом", "currency": "тенге"}, "currency"),
+        ("delivery", {"city": "Алматы"}, "text"),
+        ("terms", {"title": "Оплата", "text": ""}, "text"),
+    ],
+)
 def test_bad_input_is_400_naming_the_field(tenant_a, client_for, kind, body, key):
     response = client_for(tenant_a, "owner").post(f"/api/knowledge/{kind}/", body, format="json")
     assert response.status_code == 400, response.content
