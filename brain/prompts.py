@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from brain import engine
+from brain.knowledge import ContentOffer
 
 WINDOW_MESSAGES = 10  # recent messages sent verbatim
 MESSAGE_CHARS = 600  # each of them cut to this
@@ -215,15 +217,52 @@ def window_messages(messages: list[DialogMessage]) -> list[dict[str, str]]:
 
 def dialog_prompt(*, cfg: dict, lead: LeadProfile, stage_kind: str, fields: list[dict[str, Any]],
                   window: list[DialogMessage], summary: str, now: datetime, first_turn: bool = False,
-                  followup_intent: str | None = None) -> tuple[str, list[dict[str, str]]]:
+                  followup_intent: str | None = None,
+                  knowledge: PromptKnowledge | None = None) -> tuple[str, list[dict[str, str]]]:
     """(system prompt, recent messages as chat turns) for the model: a dialog turn, or with `followup_intent` the
     words of a follow-up touch. `window`: the newest messages; `summary`: the gist of the older ones."""
     _, missing = engine.required_split(fields, lead.data, lead.city)
     labels = {f["key"]: str(f.get("label") or f["key"]) for f in fields if f.get("key")}
     system = system_prompt(cfg=cfg, lead=lead, fields=fields, missing=missing, stage_kind=stage_kind, summary=summary,
                            now=now, labels=labels)
+    if knowledge is not None:  # issue 14: the tenant's knowledge relevant to the client's text, the content library
+        system += knowledge_section(knowledge)
     if first_turn:
         system += "\n\n" + FIRST_TURN
     if followup_intent is not None:
         system += "\n\n" + FOLLOWUP_RULES.format(intent=followup_intent)
     return system, window_messages(window)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Issue 14: the tenant's knowledge base and content library in the prompt
+
+KNOWLEDGE_CHARS = 3000
+CONTENT_ITEMS = 30
+
+
+@dataclass(frozen=True)
+class PromptKnowledge:
+    """What the model gets of the tenant's knowledge: the entries relevant to the client's latest text (one line
+    each, already chosen and formatted by the caller) and the content library's items it may send."""
+
+    entries: tuple[str, ...] = ()
+    content: tuple[ContentOffer, ...] = ()
+
+
+def knowledge_section(knowledge: PromptKnowledge) -> str:
+    """The prompt's knowledge block: quote these entries (never invent beyond them), and the library items by id
+    for `send_content` (empty parts are left out)."""
+    out = ""
+    if knowledge.entries:
+        lines = _cut_block("\n".join(f"- {_cut(e, 600)}" for e in knowledge.entries), KNOWLEDGE_CHARS)
+        out += ("\n\nThe company's knowledge base, entries relevant to the client's message (answer their question "
+                "from these first, in the client's language; quote prices and terms exactly; if the answer is not "
+                "here, say you will check with a manager):\n" + lines)
+    if knowledge.content:
+        items = "\n".join(f"- id {c.id}: {_cut(c.title, 120)} ({c.type}"
+                          + (f"; {', '.join(map(str, c.tags[:5]))}" if c.tags else "") + ")"
+                          for c in knowledge.content[:CONTENT_ITEMS])
+        out += ("\n\nContent library (send the best one with send_content when the client asks for photos, a "
+                "catalogue, a price list or examples; never send the same item twice):\n" + items)
+    return out

@@ -203,6 +203,8 @@ SPEC: dict[str, Any] = {
         "enabled": _bool, "provider": _choice("offline", "openai"), "model": _str, "base_url": _url,
         "api_key": _secret, "prompt": _str, "offer": _str, "debounce_seconds": _number,
         "timeout_seconds": _positive, "max_retries": _int,
+        # The AI's one persona (issue 14): the name it introduces itself with, its grammatical gender (f | m).
+        "persona_name": _str, "persona_gender": _choice("f", "m"),
         "facts": _list(_obj({"when": lambda p, v: v if v is None else _any_dict(p, v),
                              "keywords": _list(_str), "text": _str, "text_en": _str}, required=("text",))),
     },
@@ -264,7 +266,8 @@ def default_config(preset: str = "construction") -> dict:
         "qualification_preset": preset,
         "leads": {"managers_see_all": True},
         "ai": {"enabled": True, "provider": "offline", "model": "", "base_url": "", "api_key": "",
-               "prompt": "", "offer": "", "debounce_seconds": 3, "facts": []},
+               "prompt": "", "offer": "", "debounce_seconds": 3, "facts": [],
+               "persona_name": "Алия", "persona_gender": "f"},
         "qualification": copy.deepcopy(PRESETS[preset]),
         "first_contact": [
             {"type": "text", "text": "Здравствуйте{name_comma}! Меня зовут Алия, я помогу с вашим запросом. "
