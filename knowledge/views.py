@@ -19,7 +19,7 @@ from leads.services import user_actor
 
 def _keywords() -> serializers.ListField:
     return serializers.ListField(
-        child=serializers.CharField(max_length=services.KEYWORD_CHARS, allow_blank=True),
+        child=serializers.CharField(trim_whitespace=False, max_length=services.KEYWORD_CHARS, allow_blank=True),
         required=False,
         max_length=services.MAX_KEYWORDS,
     )
@@ -36,9 +36,9 @@ PRICE = {
 
 
 class QAIn(InputSerializer):
-    question = serializers.CharField(max_length=300)
-    answer = serializers.CharField(max_length=2000)
-    answer_en = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    question = serializers.CharField(trim_whitespace=False, max_length=300)
+    answer = serializers.CharField(trim_whitespace=False, max_length=2000)
+    answer_en = serializers.CharField(trim_whitespace=False, max_length=2000, required=False, allow_blank=True)
     keywords = _keywords()
 
 
@@ -49,13 +49,15 @@ class QAOut(serializers.ModelSerializer):
 
 
 class PriceIn(InputSerializer):
-    item = serializers.CharField(max_length=200)
-    unit = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    item = serializers.CharField(trim_whitespace=False, max_length=200)
+    unit = serializers.CharField(trim_whitespace=False, max_length=20, required=False, allow_blank=True)
     price_from = serializers.DecimalField(**PRICE)
     price_to = serializers.DecimalField(**PRICE)
-    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, e.g. KZT")
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$", trim_whitespace=False, required=False, help_text="ISO 4217, e.g. KZT"
+    )
     keywords = _keywords()
-    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    note = serializers.CharField(trim_whitespace=False, max_length=500, required=False, allow_blank=True)
 
 
 class PriceOut(serializers.ModelSerializer):
@@ -69,10 +71,14 @@ class PriceOut(serializers.ModelSerializer):
 
 class DeliveryIn(InputSerializer):
     city = serializers.CharField(
-        max_length=100, required=False, allow_blank=True, help_text="Empty: the rule for every other city."
+        trim_whitespace=False,
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="Empty: the rule for every other city.",
     )
-    text = serializers.CharField(max_length=1000)
-    text_en = serializers.CharField(max_length=1000, required=False, allow_blank=True)
+    text = serializers.CharField(trim_whitespace=False, max_length=1000)
+    text_en = serializers.CharField(trim_whitespace=False, max_length=1000, required=False, allow_blank=True)
 
 
 class DeliveryOut(serializers.ModelSerializer):
@@ -82,9 +88,9 @@ class DeliveryOut(serializers.ModelSerializer):
 
 
 class TermIn(InputSerializer):
-    title = serializers.CharField(max_length=200)
-    text = serializers.CharField(max_length=2000)
-    text_en = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    title = serializers.CharField(trim_whitespace=False, max_length=200)
+    text = serializers.CharField(trim_whitespace=False, max_length=2000)
+    text_en = serializers.CharField(trim_whitespace=False, max_length=2000, required=False, allow_blank=True)
     keywords = _keywords()
 
 
