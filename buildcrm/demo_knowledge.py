@@ -1,12 +1,14 @@
 """The demo tenant's knowledge base (issue 14): what a Kazakh SIP/frame house builder tells its clients — Q&A, a price
 list per m² in KZT, delivery (Almaty → the warehouse, other cities → delivery across Kazakhstan) and terms, in Russian
-with English variants. Seeded by `manage.py seed_demo` once; other tenants start with an empty base."""
+with English variants, and a small content library (price list, the stages of the work). Seeded by
+`manage.py seed_demo` once; other tenants start with an empty base."""
 
 from __future__ import annotations
 
 import logging
 from decimal import Decimal
 
+from followups.models import Content
 from knowledge.models import QA, DeliveryRule, PriceItem, Term
 from knowledge.services import knowledge_replace
 
@@ -302,8 +304,52 @@ DEMO_TERMS = [
 ]
 
 
+# The library's items the AI sends when a client asks for a price list or how the work goes (send_content).
+DEMO_CONTENT = [
+    {
+        "type": "text",
+        "title": "Прайс-лист 2026",
+        "language": "ru",
+        "tags": ["прайс", "цены", "стоимость"],
+        "text": "Прайс-лист 2026 (за м²): домокомплект СИП — 45 000–60 000 ₸; коробка с монтажом — 90 000–120 000 ₸; "
+        "дом под ключ — 160 000–220 000 ₸; каркасный под ключ — 180 000–250 000 ₸. Фундамент — 18 000–28 000 ₸ "
+        "за м² застройки, окно ПВХ — от 65 000 ₸. Точную смету считаем после бесплатного замера.",
+    },
+    {
+        "type": "text",
+        "title": "Price list 2026",
+        "language": "en",
+        "tags": ["price", "prices", "cost"],
+        "text": "Price list 2026 (per m²): SIP house kit 45,000–60,000 KZT; shell with assembly 90,000–120,000 KZT; "
+        "turnkey house 160,000–220,000 KZT; turnkey frame house 180,000–250,000 KZT. Foundation 18,000–28,000 "
+        "KZT per m² of footprint, a PVC window from 65,000 KZT. The exact estimate follows a free survey.",
+    },
+    {
+        "type": "text",
+        "title": "Как мы строим: этапы",
+        "language": "ru",
+        "tags": ["этапы", "примеры", "каталог"],
+        "text": "1) Бесплатный замер и смета за 2 дня. 2) Договор и проект. 3) Домокомплект за 10–14 дней. "
+        "4) Фундамент и сборка коробки за 3–4 недели. 5) Кровля, окна, двери, отделка. 6) Сдача дома, гарантия "
+        "10 лет.",
+    },
+    {
+        "type": "text",
+        "title": "How we build: the stages",
+        "language": "en",
+        "tags": ["stages", "examples"],
+        "text": "1) Free survey and an estimate in 2 days. 2) Contract and design. 3) House kit in 10–14 days. "
+        "4) Foundation and the shell in 3–4 weeks. 5) Roof, windows, doors, finishing. 6) Handover with a "
+        "10-year warranty.",
+    },
+]
+
+
 def seed_demo_knowledge() -> int:
     """Seeds the current tenant's knowledge base once (nothing when it already has entries). Returns entries made."""
+    if not Content.objects.exists():
+        for item in DEMO_CONTENT:
+            Content.objects.create(**item)
     if QA.objects.exists() or PriceItem.objects.exists() or DeliveryRule.objects.exists() or Term.objects.exists():
         log.info("demo knowledge already there: skipped")
         return 0

@@ -3,6 +3,7 @@
 from django_tenants.utils import tenant_context
 
 from buildcrm.demo_knowledge import seed_demo_knowledge
+from followups.models import Content
 from knowledge.selectors import knowledge_for_brain, relevant_entries
 
 
@@ -19,6 +20,11 @@ def test_demo_knowledge_is_seeded_once_with_ru_and_en(tenant_a, tenant_b):
     assert "склад" in almaty.text and "Рыскулова" in almaty.text and almaty.text_en
     other = next(d for d in base.delivery if d.city == "")
     assert "по всему Казахстану" in other.text
+    with tenant_context(tenant_a):  # the content library: a price list and the stages of the work, RU and EN, once
+        titles = list(Content.objects.filter(active=True).values_list("title", "language"))
+        assert ("Прайс-лист 2026", "ru") in titles and ("Price list 2026", "en") in titles
+        seed_demo_knowledge()
+        assert Content.objects.count() == len(titles)
     with tenant_context(tenant_b):  # a tenant provisioned without the demo: an empty base
         assert len(knowledge_for_brain()) == 0
 
