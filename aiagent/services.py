@@ -423,7 +423,7 @@ def _llm_turn(turn: Turn, *, deadline: float) -> llm_mod.LlmResult:
                             summary_upto=int(mem.get("summary_upto", 0)))
     now = timezone.now().astimezone(ZoneInfo(cfg.get("timezone") or "UTC"))
     knowledge = prompts.PromptKnowledge(entries=tuple(relevant_entries(turn.client_text, limit=PROMPT_ENTRIES)),
-                                        content=tuple(content_offers(lead=lead)))
+                                        content=tuple(content_offers(lead=lead)), persona=persona_of(cfg))
     system, history = prompts.dialog_prompt(cfg=cfg, lead=lead, stage_kind=lead.stage.kind, fields=turn.fields,
                                             window=dialog.window, summary=dialog.summary, now=now,
                                             first_turn=turn.first_turn, knowledge=knowledge)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from brain import engine
-from brain.knowledge import ContentOffer
+from brain.knowledge import ContentOffer, PersonaSpec
 
 WINDOW_MESSAGES = 10  # recent messages sent verbatim
 MESSAGE_CHARS = 600  # each of them cut to this
@@ -248,12 +248,18 @@ class PromptKnowledge:
 
     entries: tuple[str, ...] = ()
     content: tuple[ContentOffer, ...] = ()
+    persona: PersonaSpec | None = None  # the name the AI signs with and its grammatical gender
 
 
 def knowledge_section(knowledge: PromptKnowledge) -> str:
     """The prompt's knowledge block: quote these entries (never invent beyond them), and the library items by id
     for `send_content` (empty parts are left out)."""
     out = ""
+    persona = knowledge.persona
+    if persona is not None and persona.name:
+        gender = "feminine" if persona.gender == "f" else "masculine"
+        out += (f"\n\nYour name is {_cut(persona.name, 60)}; introduce yourself by it and, in Russian and Kazakh, "
+                f"always speak of yourself in the {gender} grammatical gender.")
     if knowledge.entries:
         lines = _cut_block("\n".join(f"- {_cut(e, 600)}" for e in knowledge.entries), KNOWLEDGE_CHARS)
         out += ("\n\nThe company's knowledge base, entries relevant to the client's message (answer their question "

@@ -257,5 +257,6 @@ def test_llm_prompt_carries_relevant_knowledge_and_the_content_library(chat, ai_
     assert "Какие окна ставите?: Пластиковые двухкамерные окна REHAU. [EN: REHAU PVC windows.]" in system
     assert "Гарантия 5 лет" not in system  # only the entries relevant to what the client wrote
     assert f"- id {catalogue.pk}: Каталог домов (document; каталог)" in system
+    assert "Your name is Алия" in system and "feminine grammatical gender" in system
     assert any(m["media_url"] == "https://cdn.kz/c.pdf" for m in c.dialog() if m["direction"] == "out")
     assert "Ставим окна REHAU. Каталог отправила." in [m["text"] for m in reply]
