@@ -4,74 +4,72 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='PriceItem',
+            name="PriceItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item', models.CharField(max_length=200)),
-                ('unit', models.CharField(blank=True, max_length=20)),
-                ('price_from', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('price_to', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
-                ('currency', models.CharField(default='KZT', max_length=8)),
-                ('keywords', models.JSONField(blank=True, default=list)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("item", models.CharField(max_length=200)),
+                ("unit", models.CharField(blank=True, max_length=20)),
+                ("price_from", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                ("price_to", models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True)),
+                ("currency", models.CharField(default="KZT", max_length=8)),
+                ("keywords", models.JSONField(blank=True, default=list)),
+                ("note", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='QA',
+            name="QA",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('question', models.CharField(max_length=300)),
-                ('answer', models.TextField(max_length=2000)),
-                ('answer_en', models.TextField(blank=True, max_length=2000)),
-                ('keywords', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("question", models.CharField(max_length=300)),
+                ("answer", models.TextField(max_length=2000)),
+                ("answer_en", models.TextField(blank=True, max_length=2000)),
+                ("keywords", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Term',
+            name="Term",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200)),
-                ('text', models.TextField(max_length=2000)),
-                ('text_en', models.TextField(blank=True, max_length=2000)),
-                ('keywords', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("title", models.CharField(max_length=200)),
+                ("text", models.TextField(max_length=2000)),
+                ("text_en", models.TextField(blank=True, max_length=2000)),
+                ("keywords", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='DeliveryRule',
+            name="DeliveryRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('text', models.TextField(max_length=1000)),
-                ('text_en', models.TextField(blank=True, max_length=1000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("text", models.TextField(max_length=1000)),
+                ("text_en", models.TextField(blank=True, max_length=1000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['id'],
-                'constraints': [models.UniqueConstraint(fields=('city',), name='knowledge_delivery_one_rule_per_city')],
+                "ordering": ["id"],
+                "constraints": [models.UniqueConstraint(fields=("city",), name="knowledge_delivery_one_rule_per_city")],
             },
         ),
     ]
