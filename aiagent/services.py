@@ -18,32 +18,39 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import tenant_context
 
 from aiagent.models import AiTurn
 from aiagent.tools import ToolRunner, tool_schemas
 from brain import engine, prompts, texts
 from brain import llm as llm_mod
+from brain.knowledge import ContentOffer, FreeSlot, PersonaSpec
 from brain.nlu import BrainTimeout, Extraction, extract, guess_language
 from brain.offline import DialogState, TurnPlan, first_contact_text, plan_turn
 from conversations.models import VOICE_KINDS, Direction, Message, TranscriptStatus
-from conversations.selectors import dialog_context
+from conversations.selectors import dialog_context, texts_sent_by_ai
 from conversations.services import message_send
 from core.db import advisory_lock
 from core.events import emit
 from core.tasks import enqueue
-from followups.selectors import campaign_joined
+from followups.selectors import campaign_joined, content_offerable
 from followups.services import campaign_on_new_lead, content_send
+from knowledge.selectors import knowledge_for_brain
 from leads import services as lead_services
 from leads.models import Lead, Stage, StageKind
 from leads.selectors import ai_silence_reason
+from meetings import services as meetings
 from tenants.config import default_config
 from tenants.selectors import ai_llm_settings, tenant_config_current
 
@@ -363,10 +370,8 @@ def _conclude(turn: Turn) -> str:
             log.info("lead=%s ai silent: %s", lead.pk, detail)
             return "skipped"
         runner.lead = lead
-        for call in turn.plan.tool_calls:
-            runner.run(call.name, call.arguments)
+        turn.replies = plan_apply(runner=runner, plan=turn.plan)
         turn.extraction = turn.plan.extraction
-        turn.replies = [r for r in turn.plan.replies if r.strip()]
         turn.updates.update(language=turn.plan.language, awaiting=turn.plan.awaiting,
                             facts_used=list(mem.get("facts_used") or []) + list(turn.plan.facts_used))
         if turn.first_turn and turn.replies and not texts.greets(turn.replies[0]):
@@ -473,23 +478,23 @@ def _finish(turn: Turn) -> str:
     return "ok"
 
 
-SENT_TEXTS_READ = 60  # the AI's latest outbound texts the offline brain checks for repeats
-
 
 def _dialog_state(turn: Turn) -> DialogState:
     lead, cfg, mem = turn.lead, turn.cfg, turn.mem
     ai = cfg.get("ai") or {}
+    tz = cfg.get("timezone") or "UTC"
     return DialogState(
+        # Issue 14: what the tenant taught the AI, what it may send, when it can meet, who it is, what it already said.
+        knowledge=knowledge_for_brain(), content=content_offers(lead=lead), free_slots=free_slots_for_turn(turn),
+        persona=persona_of(cfg), sent_texts=texts_sent_by_ai(lead_id=lead.pk, limit=SENT_TEXTS),
+        timezone=tz, now_iso=timezone.now().astimezone(ZoneInfo(tz)).isoformat(timespec="seconds"),
         fields=turn.fields, data=dict(lead.data or {}), name=lead.name or None, city=lead.city or None,
         language=mem.get("language"), stage_kind=lead.stage.kind, call_requested=lead.call_requested,
         preferred_time=lead.preferred_time or None, price_asked_count=int(mem.get("price_asked", 0)),
         awaiting=list(mem.get("awaiting") or []), facts=list(ai.get("facts") or []), turn=int(mem.get("turns", 0)),
         source_info=(lead.source_info or "")[: max(1, int(settings.AI_TEXT_PREFIX_CHARS))],
         company=cfg.get("company") or "",
-        facts_used=list(mem.get("facts_used") or []),
-        # The AI's own earlier texts in this dialog: the offline brain never sends one of their sentences again.
-        sent_texts=list(Message.objects.filter(lead_id=lead.pk, direction=Direction.OUT, author_kind="ai")
-                        .order_by("-id").values_list("text", flat=True)[:SENT_TEXTS_READ])[::-1])
+        facts_used=list(mem.get("facts_used") or []))
 
 
 def _llm_turn(turn: Turn, *, deadline: float) -> llm_mod.LlmResult:
@@ -497,11 +502,135 @@ def _llm_turn(turn: Turn, *, deadline: float) -> llm_mod.LlmResult:
     dialog = dialog_context(lead_id=lead.pk, upto=turn.upto, summary=mem.get("summary") or "",
                             summary_upto=int(mem.get("summary_upto", 0)))
     now = timezone.now().astimezone(ZoneInfo(cfg.get("timezone") or "UTC"))
+    # The whole base goes in: the prompt picks the entries relevant to the client's text and bounds them.
     system, history = prompts.dialog_prompt(cfg=cfg, lead=lead, stage_kind=lead.stage.kind, fields=turn.fields,
                                             window=dialog.window, summary=dialog.summary, now=now,
-                                            first_turn=turn.first_turn)
+                                            first_turn=turn.first_turn, knowledge=knowledge_for_brain(),
+                                            content=content_offers(lead=lead), persona=persona_of(cfg))
     return llm_mod.run_turn(s=ai_llm_settings(cfg), system=system, history=history, tools=tool_schemas(turn.fields),
                             runner=turn.runner, deadline=deadline)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Issue 14: what the brain knows of the tenant (knowledge, content, calendar, persona) and the offline plan's tools
+
+SENT_TEXTS = 50  # of the AI's earlier texts the brain compares against (never repeat a sentence)
+CONTENT_OFFERS = 40
+FREE_SLOT_DAYS = 3  # working days ahead the offline brain offers
+FREE_SLOTS_MAX = 6
+FREE_SLOTS_WAIT_SECONDS = 2.0  # the longest a turn waits for the calendar; a slower answer serves the next turn
+FREE_SLOTS_CACHE_SECONDS = 60
+FREE_SLOTS_KEY = "aiagent:free_slots"  # per tenant (the cache's key function adds the schema)
+_calendar_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="free-slots")
+
+
+def persona_of(cfg: dict) -> PersonaSpec:
+    """The AI's one persona from the tenant's config (ai.persona_name, ai.persona_gender)."""
+    ai = cfg.get("ai") or {}
+    gender = ai.get("persona_gender") if ai.get("persona_gender") in ("f", "m") else "f"
+    return PersonaSpec(name=str(ai.get("persona_name") or ""), gender=gender)
+
+
+def content_offers(*, lead: Lead) -> list[ContentOffer]:
+    """The content library's items the AI may still send this lead, as the brain reads them."""
+    return [ContentOffer(id=c.pk, title=c.title, type=c.type, tags=tuple(str(t) for t in c.tags or ()),
+                         language=c.language) for c in content_offerable(lead=lead, limit=CONTENT_OFFERS)]
+
+
+def _calendar_connected(cfg: dict) -> bool:
+    section = cfg.get("google_calendar") or {}
+    return all(section.get(k) for k in ("client_id", "client_secret", "refresh_token"))
+
+
+def _working_days_ahead(start: date, count: int) -> date:
+    day, seen = start, 0
+    while True:
+        if day.isoweekday() <= 5:
+            seen += 1
+            if seen >= count:
+                return day
+        day += timedelta(days=1)
+
+
+def _free_slots_fetch(tenant, lead_id: int, date_from: date, date_to: date) -> list[dict]:
+    """On a pool thread: the calendar's free slots, stored in the cache for the next turns (also after the turn
+    that asked stopped waiting); a broken calendar is remembered as no slots for a while."""
+    try:
+        with tenant_context(tenant):
+            slots: list[dict] = []
+            try:
+                lead = Lead.objects.get(pk=lead_id)
+                found = meetings.calendar_availability(lead=lead, date_from=date_from, date_to=date_to)
+                minutes = int((tenant_config_current().get("google_calendar") or {}).get("meeting_minutes") or 30)
+                slots = [{"start": s, "minutes": minutes} for s in found.get("slots") or []][:FREE_SLOTS_MAX]
+            except meetings.CalendarUnavailable as exc:
+                log.info("lead=%s free slots: calendar unavailable: %s", lead_id, exc.detail)
+            except Exception:
+                log.exception("lead=%s free slots failed", lead_id)
+            cache.set(FREE_SLOTS_KEY, slots, timeout=FREE_SLOTS_CACHE_SECONDS)
+            return slots
+    finally:
+        connection.close()  # this pool thread's own connection
+
+
+def free_slots_for_turn(turn: Turn) -> list[FreeSlot]:
+    """Free meeting slots of the next FREE_SLOT_DAYS working days when Google Calendar is connected; empty
+    otherwise, on failure, or when the calendar is slower than its short wait (the turn's budget is never spent
+    on it: the answer arrives in the cache for the next turn)."""
+    if turn.lead is None or not _calendar_connected(turn.cfg):
+        return []
+    try:
+        cached = cache.get(FREE_SLOTS_KEY)
+    except Exception:
+        cached = []
+    if cached is None:
+        wait = min(FREE_SLOTS_WAIT_SECONDS, max(0.0, turn.deadline - time.monotonic()) / 4)
+        if wait < 0.05:
+            return []
+        today = timezone.now().astimezone(ZoneInfo(turn.cfg.get("timezone") or "UTC")).date()
+        future = _calendar_pool.submit(_free_slots_fetch, connection.tenant, turn.lead.pk, today,
+                                       _working_days_ahead(today, FREE_SLOT_DAYS + 1))
+        try:
+            cached = future.result(timeout=wait)
+        except FutureTimeout:
+            log.info("lead=%s free slots: calendar slower than %.1fs, offered next turn", turn.lead.pk, wait)
+            return []
+    return [FreeSlot(start=str(s["start"]), minutes=int(s.get("minutes") or 30)) for s in cached or []
+            if isinstance(s, dict) and s.get("start")][:FREE_SLOTS_MAX]
+
+
+_BOOKING_FAILED = {
+    "ru": "К сожалению, это время уже занято.", "en": "Unfortunately, that time is already taken.",
+}
+_BOOKING_ALTERNATIVES = {"ru": "Могу предложить {alts}. Какое время вам удобнее?",
+                         "en": "I can offer {alts}. Which time suits you better?"}
+_CALENDAR_DOWN = {
+    "ru": "Не получилось записать встречу в календарь — менеджер свяжется с вами и подтвердит время.",
+    "en": "I couldn't put the meeting into the calendar — a manager will contact you to confirm the time.",
+}
+_MEET_LINK = {"ru": "Ссылка на видеозвонок: {link}", "en": "Video call link: {link}"}
+
+
+def plan_apply(*, runner: ToolRunner, plan: TurnPlan) -> list[str]:
+    """Runs an offline plan's tool calls through the same ToolRunner (and its checks) as the LLM's, and returns the
+    replies to send: the plan's own, or — when a booking it announced failed — the calendar's own answer (other
+    slots, or a manager confirms), and the video link of a booked meeting the plan could not know."""
+    lang = "en" if (plan.language or "").startswith("en") else "ru"
+    replies = [r for r in plan.replies if r.strip()]
+    for call in plan.tool_calls:
+        result = runner.run(call.name, call.arguments)
+        if call.name != "book_meeting":
+            continue
+        if result.get("ok"):
+            link = result.get("meet_link")
+            if link and not any(link in r for r in replies):
+                replies.append(_MEET_LINK[lang].format(link=link))
+        elif "slot taken" in str(result.get("error", "")):
+            alts = str(result.get("alternatives") or "")
+            replies = [_BOOKING_FAILED[lang] + (" " + _BOOKING_ALTERNATIVES[lang].format(alts=alts) if alts else "")]
+        else:
+            replies = [_CALENDAR_DOWN[lang]]
+    return replies
 
 
 def _qualified_text(lead: Lead, fields: list) -> str:

@@ -75,3 +75,11 @@ def messages_pending_work() -> dict[str, int]:
         "inbound_pending": Message.objects.filter(inbound_pending=True).count(),
         "inbound_set_aside": Message.objects.filter(inbound_pending=False).exclude(inbound_error="").count(),
     }
+
+
+def texts_sent_by_ai(*, lead_id: int, limit: int = 50) -> list[str]:
+    """The texts we (the AI, its chains and follow-ups — not a person) already sent to the lead, oldest first, at most
+    the last `limit`: the brain never sends the same sentence twice (issue 14)."""
+    rows = (Message.objects.filter(lead_id=lead_id, direction="out").exclude(author_kind="user")
+            .exclude(text="").order_by("-id").values_list("text", flat=True)[:limit])
+    return list(reversed(rows))

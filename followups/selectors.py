@@ -96,3 +96,14 @@ def campaign_joined(*, lead_id: int) -> bool:
 def followups_pending_work() -> dict[str, int]:
     """The tenant health view's count of touches waiting to go out."""
     return {"pending_followups": FollowUp.objects.filter(status="pending").count()}
+
+
+def content_offerable(*, lead, limit: int = 40) -> list[Content]:
+    """Active library items the AI may still send this lead (never one it already got), in its language or any,
+    oldest first, at most `limit` (issue 14: the brain's and the LLM prompt's list of content)."""
+    language = (lead.ai_state or {}).get("language") or ""
+    qs = Content.objects.filter(active=True).exclude(pk__in=ContentDelivery.objects.filter(lead=lead)
+                                                     .values("content_id"))
+    if language:
+        qs = qs.filter(Q(language="") | Q(language=language))
+    return list(qs.order_by("id")[:max(0, limit)])

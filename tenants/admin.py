@@ -60,6 +60,9 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("tts_api_key", ("ai", "text_to_speech", "api_key"), P, "Голосовые: синтез речи API key", ()),
     ("tts_model", ("ai", "text_to_speech", "model"), S, "Голосовые: модель синтеза (напр. tts-1)", ()),
     ("tts_voice", ("ai", "text_to_speech", "voice"), S, "Голосовые: голос синтеза (напр. alloy)", ()),
+    ("ai_persona_name", ("ai", "persona_name"), S, "AI: имя, которым AI представляется", ()),
+    ("ai_persona_gender", ("ai", "persona_gender"), C, "AI: грамматический род (f — «уточнила», m — «уточнил»)",
+     ("f", "m")),
     ("qualification_preset", ("qualification_preset",), C, "Пресет квалификации",
      ("construction", "generic_b2b", "custom")),
     ("qualification", ("qualification",), J, "Поля квалификации (JSON)", ()),
@@ -112,6 +115,26 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("gc_work_end", ("google_calendar", "working_hours", "end"), S, "Рабочие часы: конец", ()),
 ]
 FIELD_BY_PATH = {path: name for name, path, *_ in CONFIG_FIELDS}
+
+# Issue 14: which AI settings each brain reads (shown under the fields and above the AI group), so an admin knows
+# what changes the built-in offline brain and what only the LLM (provider openai) sees.
+OFFLINE_AND_LLM = "Читают оба мозга: встроенный офлайн и LLM."
+LLM_ONLY = "Только для LLM (мозг openai); встроенный офлайн-мозг это поле не читает."
+AI_FIELD_USE = {
+    "ai_enabled": OFFLINE_AND_LLM, "ai_provider": "offline — встроенный мозг без ключа; openai — LLM (при сбое "
+                                                  "отвечает офлайн-мозг).",
+    "ai_model": LLM_ONLY, "ai_base_url": LLM_ONLY, "ai_api_key": LLM_ONLY,
+    "ai_prompt": LLM_ONLY + " Факты для офлайн-мозга — в «фактах» и в базе знаний (PWA → «База знаний»).",
+    "ai_offer": OFFLINE_AND_LLM + " Офлайн-мозг вставляет его в первое сообщение.",
+    "ai_facts": OFFLINE_AND_LLM + " Офлайн-мозг цитирует факт по ключевым словам; LLM получает все факты в промпте.",
+    "ai_debounce_seconds": OFFLINE_AND_LLM, "ai_persona_name": OFFLINE_AND_LLM, "ai_persona_gender": OFFLINE_AND_LLM,
+}
+AI_GROUP_NOTE = (
+    "Офлайн-мозг (по умолчанию, без API-ключа) читает: AI включён, факты, предложение, имя и род персоны, поля "
+    "квалификации, первый контакт, шаги дожимов, базу знаний и библиотеку контента (PWA), Google Calendar. "
+    "Только LLM читает: модель, base_url, API key и промпт компании; база знаний попадает в промпт LLM "
+    "релевантными записями, библиотека контента — списком (id, название, тип)."
+)
 
 
 def _get(doc: dict, path: tuple[str, ...]):
@@ -212,6 +235,9 @@ class TenantConfigForm(forms.ModelForm):
 # Declared on the class (not added per instance) so the admin's form factory accepts them in fieldsets.
 for _name, _path, _kind, _label, _choices in CONFIG_FIELDS:
     TenantConfigForm.base_fields[_name] = TenantConfigForm.declared_fields[_name] = _form_field(_kind, _label, _choices)
+    if _name in AI_FIELD_USE:
+        _field = TenantConfigForm.base_fields[_name]
+        _field.help_text = " ".join(x for x in (AI_FIELD_USE[_name], _field.help_text) if x)
 
 
 class DomainInline(admin.TabularInline):
@@ -247,7 +273,8 @@ class TenantAdmin(admin.ModelAdmin):
                                "created_at"]}),
             ("Здоровье", {"fields": ["health_report"]}),
             ("Google Calendar", {"fields": ["calendar_connect"]}),
-        ] + [(title, {"fields": fields, "classes": ["collapse"] if title in ("amocrm", "google_calendar") else []})
+        ] + [(title, {"fields": fields, "classes": ["collapse"] if title in ("amocrm", "google_calendar") else [],
+                      **({"description": AI_GROUP_NOTE} if title == "ai" else {})})
              for title, fields in groups.items()]
 
     def get_readonly_fields(self, request, obj=None):

@@ -207,6 +207,8 @@ SPEC: dict[str, Any] = {
         "speech_to_text": {"base_url": _url, "api_key": _secret, "model": _str},
         "voice_replies": _bool,
         "text_to_speech": {"base_url": _url, "api_key": _secret, "model": _str, "voice": _str},
+        # The AI's one persona (issue 14): the name it introduces itself with, its grammatical gender (f | m).
+        "persona_name": _str, "persona_gender": _choice("f", "m"),
         "facts": _list(_obj({"when": lambda p, v: v if v is None else _any_dict(p, v),
                              "keywords": _list(_str), "text": _str, "text_en": _str}, required=("text",))),
     },
@@ -268,7 +270,8 @@ def default_config(preset: str = "construction") -> dict:
         "qualification_preset": preset,
         "leads": {"managers_see_all": True},
         "ai": {"enabled": True, "provider": "offline", "model": "", "base_url": "", "api_key": "",
-               "prompt": "", "offer": "", "debounce_seconds": 3, "facts": []},
+               "prompt": "", "offer": "", "debounce_seconds": 3, "facts": [],
+               "persona_name": "Алия", "persona_gender": "f"},
         "qualification": copy.deepcopy(PRESETS[preset]),
         "first_contact": [
             {"type": "text", "text": "Здравствуйте{name_comma}! Меня зовут Алия, я помогу с вашим запросом. "

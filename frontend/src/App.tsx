@@ -15,6 +15,7 @@ const Team = lazy(() => import('./pages/Team'));
 const Stages = lazy(() => import('./pages/Stages'));
 const Content = lazy(() => import('./pages/Content'));
 const Account = lazy(() => import('./pages/Account'));
+const Knowledge = lazy(() => import('./pages/Knowledge'));
 
 export function OfflineBanner() {
   const online = useOnline();
@@ -72,6 +73,7 @@ function Shell({ me }: { me: Me }) {
       { to: '/team', key: 'team', icon: '👥' },
       { to: '/stages', key: 'stages', icon: '🧱' },
       { to: '/content', key: 'content', icon: '📚' },
+      { to: '/knowledge', key: 'knowledge', icon: '🧠' },
     ] : []),
   ];
 
@@ -82,6 +84,7 @@ function Shell({ me }: { me: Me }) {
   else if (pathname === '/team') page = canManage(me) ? <Team me={me} /> : <NoAccess />;
   else if (pathname === '/stages') page = canManage(me) ? <Stages /> : <NoAccess />;
   else if (pathname === '/content') page = canManage(me) ? <Content /> : <NoAccess />;
+  else if (pathname === '/knowledge') page = <Knowledge canEdit={canManage(me)} />;
   else if (pathname === '/account') page = <Account me={me} />;
   else page = <Leads me={me} />;
 

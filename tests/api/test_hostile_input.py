@@ -47,6 +47,14 @@ VALID_BODIES = {
     "PATCH /api/users/{id}/": {"full_name": "Менеджер"},
     "POST /api/auth/password/": {"current_password": PASSWORD, "new_password": "Long-enough-pass-2026"},
     "POST /api/users/{id}/password/": {"new_password": "Long-enough-pass-2026"},
+    "POST /api/knowledge/qa/": {"question": "Какие окна?", "answer": "ПВХ"},
+    "PATCH /api/knowledge/qa/{id}/": {"answer": "ПВХ"},
+    "POST /api/knowledge/prices/": {"item": "Дом под ключ"},
+    "PATCH /api/knowledge/prices/{id}/": {"item": "Дом под ключ"},
+    "POST /api/knowledge/delivery/": {"city": "Астана", "text": "Доставка"},
+    "PATCH /api/knowledge/delivery/{id}/": {"text": "Доставка"},
+    "POST /api/knowledge/terms/": {"title": "Оплата", "text": "30% предоплата"},
+    "PATCH /api/knowledge/terms/{id}/": {"text": "30% предоплата"},
 }
 INTEGER_QUERY_OPERATIONS = [op for op in OPERATIONS if any(
     p["in"] == "query" and "integer" in (p["schema"].get("type"), p["schema"].get("items", {}).get("type"))
@@ -69,14 +77,22 @@ def objects(tenant_a):
     with tenant_context(tenant_a):
         stage = Stage.objects.create(name="Замер", position=9)
         content = Content.objects.create(type="text", title="FAQ", text="Ответы")
+        from knowledge.models import QA, DeliveryRule, PriceItem, Term
+
+        knowledge = {"knowledge/qa": QA.objects.create(question="Окна?", answer="ПВХ").pk,
+                     "knowledge/prices": PriceItem.objects.create(item="Дом").pk,
+                     "knowledge/delivery": DeliveryRule.objects.create(city="Алматы", text="Склад").pk,
+                     "knowledge/terms": Term.objects.create(title="Оплата", text="30%").pk}
     return {"leads": lead.pk, "stages": stage.pk, "content": content.pk,
-            "users": user_of(tenant_a, "manager").pk}
+            "users": user_of(tenant_a, "manager").pk, **knowledge}
 
 
 def url(path: str, objects: dict | None, ident: str | None = None) -> str:
     if "{id}" not in path:
         return path
-    return path.replace("{id}", ident if ident is not None else str(objects[path.split("/")[2]]))
+    parts = path.split("/")
+    key = "/".join(parts[2:4]) if parts[2] == "knowledge" else parts[2]  # /api/knowledge/<kind>/{id}/
+    return path.replace("{id}", ident if ident is not None else str(objects[key]))
 
 
 def send(client, method: str, path: str, *, body: bytes | None = None, content_type: str = "application/json"):

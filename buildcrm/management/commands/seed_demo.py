@@ -4,6 +4,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import User
 from buildcrm.demo import seed_demo_leads
+from buildcrm.demo_knowledge import seed_demo_knowledge
 from tenants.models import Tenant
 from tenants.services import tenant_provision
 
@@ -29,6 +30,7 @@ class Command(BaseCommand):
                 if not User.objects.filter(email=email).exists():
                     User.objects.create_user(email, DEMO_PASSWORD, role=role, full_name=name)
             seed_demo_leads()
+            seed_demo_knowledge()
         port = settings.PORT
         self.stdout.write("")
         self.stdout.write("BuildCRM is starting:")
