@@ -24,7 +24,7 @@ from meetings import services as meetings
 log = logging.getLogger("buildcrm.aiagent")
 
 TOOL_NAMES = ("update_lead", "request_call", "handoff_to_human", "mark_not_interested", "check_availability",
-              "book_meeting", "send_content")
+              "book_meeting", "send_content", "note_question")
 
 
 class ToolError(ValueError):
@@ -94,6 +94,9 @@ def tool_schemas(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
            ["start"]),
         fn("send_content", "Send an item of the content library (photos, catalogue, video) by its id.",
            {"content_id": {"type": "integer"}}, ["content_id"]),
+        fn("note_question", "Put a client's question you cannot answer from the company's knowledge on the lead's "
+           "card for a manager (then tell the client you will check).",
+           {"question": {"type": "string", "description": "The client's question, in their words"}}, ["question"]),
     ]
 
 
@@ -323,6 +326,12 @@ class ToolRunner:
         lead_services.event_add(lead=lead, actor=lead_services.AI, kind="handoff", text=reason)
         self.handoff = True
         return {"ok": True, "handed_off": True, "note": "A manager takes over; tell the client politely."}
+
+    def _note_question(self, args: dict) -> dict:
+        """The question goes on the card (timeline entry `question`) for the manager; the dialog stays with the AI."""
+        question = _text_arg(args, "question", 500, required=True)
+        lead_services.event_add(lead=self._fresh(), actor=lead_services.AI, kind="question", text=question)
+        return {"ok": True, "noted": True, "note": "A manager will answer it; tell the client you will check."}
 
     def _mark_not_interested(self, args: dict) -> dict:
         reason = _text_arg(args, "reason", 250, required=True)

@@ -10,11 +10,11 @@ CONSTRUCTION = get_preset("construction")
 B2B = get_preset("generic_b2b")
 
 
-def test_tool_schemas_are_the_contract_seven_with_tenant_fields():
+def test_tool_schemas_are_the_contract_seven_plus_note_question_with_tenant_fields():
     tools = tool_schemas(CONSTRUCTION)
     names = [t["function"]["name"] for t in tools]
     assert names == ["update_lead", "request_call", "handoff_to_human", "mark_not_interested", "check_availability",
-                     "book_meeting", "send_content"]
+                     "book_meeting", "send_content", "note_question"]
     data = tools[0]["function"]["parameters"]["properties"]["data"]
     assert set(data["properties"]) == {f["key"] for f in CONSTRUCTION}
     assert data["properties"]["dimensions"]["required"] == ["length", "width"]

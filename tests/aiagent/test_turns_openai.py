@@ -44,7 +44,7 @@ def test_tools_prompt_and_tool_result_loop(chat, llm):
     assert first["model"] == "standin-model" and llm.headers[0]["authorization"] == "Bearer sk-standin"
     assert [t["function"]["name"] for t in first["tools"]] == [
         "update_lead", "request_call", "handoff_to_human", "mark_not_interested", "check_availability",
-        "book_meeting", "send_content"]
+        "book_meeting", "send_content", "note_question"]
     update = first["tools"][0]["function"]["parameters"]
     assert update["required"] == ["data"]
     assert set(update["properties"]["data"]["properties"]) == {"city", "dimensions", "foundation_closed", "windows",

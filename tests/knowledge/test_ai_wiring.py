@@ -260,3 +260,21 @@ def test_llm_prompt_carries_relevant_knowledge_and_the_content_library(chat, ai_
     assert "Your name is Алия" in system and "female" in system
     assert any(m["media_url"] == "https://cdn.kz/c.pdf" for m in c.dialog() if m["direction"] == "out")
     assert "Ставим окна REHAU. Каталог отправила." in [m["text"] for m in reply]
+
+
+def test_an_unanswered_question_goes_on_the_card_and_the_dialog_stays_with_the_ai(tenant_a):
+    with tenant_context(tenant_a):
+        lead = _lead()
+        runner = ToolRunner(lead=lead, fields=[], timezone=TZ)
+        replies = plan_apply(runner=runner, plan=_plan(
+            ToolCall("note_question", {"question": "А зимой монтаж делаете?"}),
+            replies=["Хороший вопрос — уточню у менеджера."]))
+        assert runner.calls == [{"name": "note_question", "arguments": {"question": "А зимой монтаж делаете?"},
+                                 "ok": True}]
+        noted = LeadEvent.objects.get(lead=lead, kind="question")
+        assert noted.text == "А зимой монтаж делаете?" and noted.actor_kind == "ai"
+        lead.refresh_from_db()
+        assert lead.ai_enabled and lead.handler_id is None
+        assert replies == ["Хороший вопрос — уточню у менеджера."]
+        empty = ToolRunner(lead=lead, fields=[], timezone=TZ)
+        assert empty.run("note_question", {"question": ""})["ok"] is False
