@@ -27,7 +27,8 @@ _IN_HOURS = re.compile(r"(?:через|in)\s+(\d{1,2}|пол|half an?)?\s*(?:ч�
 _IN_MINUTES = re.compile(r"(?:через|in)\s+(\d{1,3})\s*(?:мин|min)")
 _AFTER = re.compile(r"(?:после|after|от|from|с)\s+(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|ч)?")
 _CLOCK = re.compile(r"(?<![\d.:])(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)")
-_AT = re.compile(r"(?:\bв|\bк|\bat|\bоколо|\baround|\bby)\s+(\d{1,2})(?:[:.](\d{2}))?(?![\d:.]|\s*(?:числ|мин|min|дн|day|шт|окон|двер|м\b|метр))")
+_AT = re.compile(r"(?:\bв|\bк|\bat|\bоколо|\baround|\bby)\s+(\d{1,2})(?:[:.](\d{2}))?"
+                 r"(?![\d:.]|\s*(?:числ|мин|min|дн|day|шт|окон|двер|м\b|метр))")
 _BARE = re.compile(r"(?<![\d.:])(\d{1,2})[:.](\d{2})(?![\d.:])")
 _MONTHS = ("январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр", "ноябр", "декабр")
 _MONTHS_EN = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")

@@ -56,6 +56,7 @@ TENANT_APPS = [
     "integrations",
     "crmsync",
     "meetings",
+    "tasks",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -219,6 +220,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.dispatch_to_tenants",
         "schedule": env.float("OUTBOUND_REQUEUE_SECONDS", default=60.0),
         "args": ("conversations.requeue_stale",),
+    },
+    # The client's meeting reminders (a day and two hours before; followups.reminders) and the hourly score decay.
+    "meeting-reminders": {
+        "task": "tenants.tasks.dispatch_to_tenants",
+        "schedule": env.float("MEETING_REMINDER_SWEEP_SECONDS", default=300.0),
+        "args": ("followups.tasks.meeting_reminders",),
+    },
+    "score-decay": {
+        "task": "tenants.tasks.dispatch_to_tenants",
+        "schedule": env.float("SCORE_DECAY_SWEEP_SECONDS", default=3600.0),
+        "args": ("leads.tasks.decay_scores",),
     },
     # Safety net of the AI manager: a client message whose turn was never queued, or died with its worker, gets one.
     "ai-unanswered-sweep": {

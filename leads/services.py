@@ -15,12 +15,12 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from accounts.models import Role, User
+from brain import engine
+from brain.when import when_parse
 from core.db import server_bound_cursor
 from core.events import emit
 from core.realtime import group_user, publish
 from integrations.registry import find
-from brain import engine
-from brain.when import when_parse
 from leads.models import (
     DEFAULT_STAGES,
     ENGINE_STAGE_KINDS,
