@@ -55,17 +55,26 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
 
 
 class LeadCardOut(LeadOut):
-    """The card adds the tenant's qualification fields so the PWA can render and edit `data` by type."""
+    """The card adds the tenant's qualification fields so the PWA can render and edit `data` by type, and the pin:
+    who placed the lead on its stage by hand and when (the card says "Закреплено: Анна, 12:40")."""
+
+    stage_pinned_by = serializers.SerializerMethodField()
+    stage_pinned_at = serializers.SerializerMethodField()
+
+    class Meta(LeadOut.Meta):
+        fields = [*LeadOut.Meta.fields, "stage_pinned_by", "stage_pinned_at"]
+
+    def get_stage_pinned_by(self, lead) -> dict | None:
+        return user_brief(lead.stage_pinned_by) if lead.stage_locked else None
+
+    def get_stage_pinned_at(self, lead) -> str | None:
+        return lead.stage_pinned_at.isoformat() if lead.stage_locked and lead.stage_pinned_at else None
 
     def to_representation(self, lead):
         from leads.selectors import qualification_fields
 
         data = super().to_representation(lead)
         data["fields"] = qualification_fields()
-        # The pin, with who set it and when (the card says "Закреплено: Анна, 12:40").
-        data["stage_pinned_by"] = user_brief(lead.stage_pinned_by) if lead.stage_locked else None
-        data["stage_pinned_at"] = lead.stage_pinned_at.isoformat() if lead.stage_locked and lead.stage_pinned_at \
-            else None
         return data
 
 
