@@ -285,7 +285,13 @@ def _seed_one(spec: DemoLead, *, now: datetime, stages: dict[str, Stage], manage
             Message.objects.filter(pk=last.pk).update(purpose="followup")
             FollowUp.objects.create(lead=lead, kind="followup", step=1, text=last.text, due_at=last.created_at,
                                     status=FollowUpStatus.SENT, message=last, done_at=last.created_at)
+    # The seeded dialog is history the AI has already answered: without this the unanswered-messages sweep would
+    # make the AI reply at start-up to a client message written hours ago.
+    newest_in = lead.messages.filter(direction=Direction.IN).order_by("-id").values_list("id", flat=True).first()
+    memory = {"demo": True, "answered_upto": newest_in or 0, "greeted": True,
+              "client_messages": sum(1 for who, _minute, _text in spec.dialog if who == "c")}
     Lead.objects.filter(pk=lead.pk).update(
+        ai_state=memory,
         created_at=start, last_message=message_preview(last) if last is not None else None,
         last_message_at=last.created_at if last else None, last_inbound_at=last_in, last_outbound_at=last_out,
         waiting_since=last_out if waiting_out else None,
