@@ -3,6 +3,7 @@
 Pure (no Django). `when_parse` reads a bounded prefix of the client's words and answers a local datetime or None;
 `when_due` adds the rule for words it cannot read: as soon as possible inside working hours.
 """
+
 from __future__ import annotations
 
 import re
@@ -11,8 +12,20 @@ from datetime import datetime, time, timedelta
 MAX_CHARS = 200
 
 _WEEKDAYS = {
-    "понедельник": 0, "вторник": 1, "сред": 2, "четверг": 3, "пятниц": 4, "суббот": 5, "воскресень": 6,
-    "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
+    "понедельник": 0,
+    "вторник": 1,
+    "сред": 2,
+    "четверг": 3,
+    "пятниц": 4,
+    "суббот": 5,
+    "воскресень": 6,
+    "monday": 0,
+    "tuesday": 1,
+    "wednesday": 2,
+    "thursday": 3,
+    "friday": 4,
+    "saturday": 5,
+    "sunday": 6,
 }
 # Parts of the day said in words, and the hour they stand for when no hour is named.
 _PARTS = (
@@ -27,8 +40,10 @@ _IN_HOURS = re.compile(r"(?:через|in)\s+(\d{1,2}|пол|half an?)?\s*(?:ч�
 _IN_MINUTES = re.compile(r"(?:через|in)\s+(\d{1,3})\s*(?:мин|min)")
 _AFTER = re.compile(r"(?:после|after|от|from|с)\s+(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|ч)?")
 _CLOCK = re.compile(r"(?<![\d.:])(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)")
-_AT = re.compile(r"(?:\bв|\bк|\bat|\bоколо|\baround|\bby)\s+(\d{1,2})(?:[:.](\d{2}))?"
-                 r"(?![\d:.]|\s*(?:числ|мин|min|дн|day|шт|окон|двер|м\b|метр))")
+_AT = re.compile(
+    r"(?:\bв|\bк|\bat|\bоколо|\baround|\bby)\s+(\d{1,2})(?:[:.](\d{2}))?"
+    r"(?![\d:.]|\s*(?:числ|мин|min|дн|day|шт|окон|двер|м\b|метр))"
+)
 _BARE = re.compile(r"(?<![\d.:])(\d{1,2})[:.](\d{2})(?![\d.:])")
 _MONTHS = ("январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр", "ноябр", "декабр")
 _MONTHS_EN = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -93,8 +108,9 @@ def _explicit_date(text: str, now: datetime) -> datetime | None:
     return candidate
 
 
-def when_parse(text: str | None, *, now: datetime, work_start: time = time(10), work_end: time = time(19)
-               ) -> datetime | None:
+def when_parse(
+    text: str | None, *, now: datetime, work_start: time = time(10), work_end: time = time(19)
+) -> datetime | None:
     """The moment the words name, in `now`'s zone (aware in, aware out); None when they name none."""
     if not text:
         return None
@@ -149,8 +165,9 @@ def working_next(moment: datetime, *, work_start: time = time(10), work_end: tim
     return moment
 
 
-def when_due(text: str | None, *, now: datetime, work_start: time = time(10), work_end: time = time(19)
-             ) -> tuple[datetime, bool]:
+def when_due(
+    text: str | None, *, now: datetime, work_start: time = time(10), work_end: time = time(19)
+) -> tuple[datetime, bool]:
     """(due moment, whether the client's words named it). Unread words: as soon as possible within working hours."""
     parsed = when_parse(text, now=now, work_start=work_start, work_end=work_end)
     if parsed is not None:

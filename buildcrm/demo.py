@@ -46,8 +46,26 @@ def _dims(length: float, width: float, height: float) -> dict:
     return {"length": length, "width": width, "height": height}
 
 
+_CITY = {"field": "city", "label": "Город", "label_en": "City"}
+_DIMS = {"field": "dimensions", "label": "Размеры дома", "label_en": "House dimensions"}
+# The demo's reasons as the engine writes them (brain.engine: key + params), so the PWA shows them in the UI's
+# language; the ones the engine never gives have their own keys in the PWA's dictionary (`reason.*`).
+DEMO_REASON_KEYS: dict[str, tuple[str, dict]] = {
+    "Указала город": ("known", _CITY), "Указал город": ("known", _CITY), "Просит звонок": ("call_request", {}),
+    "Назвал размеры": ("known", _DIMS), "Назвала размеры": ("known", _DIMS), "Все размеры": ("known", _DIMS),
+    "Есть проект": ("known", {"field": "has_project", "label": "Есть проект", "label_en": "Has a project"}),
+    "Срочно": ("urgent_now", {}), "Интересуется ценой": ("price_interest", {}), "Отказ": ("refused", {}),
+    "Пришёл по рекламе, пока без ответа": ("came_from_ads", {}), "Подписала договор": ("contract_signed", {}),
+    "Все данные": ("all_details", {}), "Указал количество окон и дверей": ("windows_doors", {}),
+    "Готова начать": ("ready_to_start", {}), "Есть участок": ("has_plot", {}),
+    "Сама написала в WhatsApp": ("wrote_first", {}),
+}
+
+
 def _r(points: int, reason: str, quote: str = "") -> dict:
-    return {"points": points, "reason": reason, "quote": quote} if quote else {"points": points, "reason": reason}
+    key, params = DEMO_REASON_KEYS.get(reason, ("", {}))
+    out = {"points": points, "reason": reason, **({"key": key, "params": dict(params)} if key else {})}
+    return {**out, "quote": quote} if quote else out
 
 
 DEMO_LEADS: list[DemoLead] = [

@@ -1,6 +1,7 @@
 """Meeting reminders to the client in chat: a day before and two hours before, each exactly once, never in quiet
 hours. The meeting's time is read from Google Calendar at each sweep (seed 000: the calendar is the truth, we keep
 only the event's id and link), so a meeting moved there is reminded at its new time and one deleted is not."""
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,7 @@ HORIZON = timedelta(days=90)
 
 TEXTS = {
     "day": {"ru": "Напоминаем: встреча {when}.{link}", "en": "A reminder: our meeting is {when}.{link}"},
-    "soon": {"ru": "Скоро встреча — {when}.{link} До встречи!", "en": "Our meeting is soon — {when}.{link} "
-             "See you!"},
+    "soon": {"ru": "Скоро встреча — {when}.{link} До встречи!", "en": "Our meeting is soon — {when}.{link} See you!"},
     "link": {"ru": " Ссылка: {url}", "en": " Link: {url}"},
 }
 
@@ -53,8 +53,11 @@ def meeting_reminders_sweep(*, now: datetime | None = None, limit: int = 200) ->
     now = now or timezone.now()
     s = scheduling.settings_current()
     result = {"sent": 0, "closed": 0, "quiet": 0, "errors": 0}
-    meetings = list(Meeting.objects.filter(closed_at__isnull=True, created_at__gte=now - HORIZON)
-                    .select_related("lead").order_by("id")[:limit])
+    meetings = list(
+        Meeting.objects.filter(closed_at__isnull=True, created_at__gte=now - HORIZON)
+        .select_related("lead")
+        .order_by("id")[:limit]
+    )
     for meeting in meetings:
         try:
             event = meeting_read(meeting)
@@ -77,8 +80,9 @@ def meeting_reminders_sweep(*, now: datetime | None = None, limit: int = 200) ->
     return result
 
 
-def _remind(meeting: Meeting, *, which: str, start: datetime, now: datetime,
-            settings: scheduling.FollowupSettings) -> int:
+def _remind(
+    meeting: Meeting, *, which: str, start: datetime, now: datetime, settings: scheduling.FollowupSettings
+) -> int:
     with transaction.atomic():
         lead = Lead.objects.select_for_update(of=("self",)).select_related("stage").filter(pk=meeting.lead_id).first()
         if lead is None:
@@ -95,9 +99,15 @@ def _remind(meeting: Meeting, *, which: str, start: datetime, now: datetime,
         if not claimed:
             return 0
         language = (lead.ai_state or {}).get("language") or settings.language
-        text = reminder_text(which=which, when=describe_moment(start, lead=lead, now=now),
-                             link=meeting.link, language=language)
-        message_send(lead=lead, author_kind="system", text=text, purpose="reminder",
-                     meta={"meeting": meeting.event_id, "reminder": which})
+        text = reminder_text(
+            which=which, when=describe_moment(start, lead=lead, now=now), link=meeting.link, language=language
+        )
+        message_send(
+            lead=lead,
+            author_kind="system",
+            text=text,
+            purpose="reminder",
+            meta={"meeting": meeting.event_id, "reminder": which},
+        )
     log.info("lead=%s meeting=%s reminder=%s", lead.pk, meeting.event_id, which)
     return 1

@@ -1,4 +1,5 @@
 """Celery tasks of leads: thin wrappers, one run per tenant (beat fans them out in public)."""
+
 from celery import shared_task
 
 from leads import services

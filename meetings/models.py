@@ -1,6 +1,7 @@
 """Meetings live in the tenant's Google Calendar (seed 000): we keep only the calendar event's id and link, plus
 when the client's reminders went out (so each goes exactly once). The time, attendees and everything else are read
 from the calendar when needed, so a meeting moved or cancelled there is moved or cancelled here too."""
+
 from django.db import models
 
 

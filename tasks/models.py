@@ -1,4 +1,5 @@
 """A manager's tasks on a lead: call the client back, hold the meeting, anything else a person must do."""
+
 from django.conf import settings
 from django.db import models
 
@@ -23,14 +24,17 @@ class Task(models.Model):
     due_at = models.DateTimeField(db_index=True)
     # Whether the client named the time (False: "as soon as possible within working hours").
     due_named = models.BooleanField(default=True)
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="tasks")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
     done_at = models.DateTimeField(null=True, blank=True)
-    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="+")
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_by_kind = models.CharField(max_length=8, choices=TaskAuthor.choices, default=TaskAuthor.USER)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The calendar event a meeting task stands for (one task per event).
     calendar_event_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -43,10 +47,16 @@ class Task(models.Model):
         ]
         constraints = [
             # The AI keeps one open call task per lead: a second request moves its time instead of doubling it.
-            models.UniqueConstraint(fields=["lead"], name="task_one_open_ai_call",
-                                    condition=models.Q(kind="call", created_by_kind="ai", done_at__isnull=True)),
-            models.UniqueConstraint(fields=["lead", "calendar_event_id"], name="task_one_per_event",
-                                    condition=~models.Q(calendar_event_id="")),
+            models.UniqueConstraint(
+                fields=["lead"],
+                name="task_one_open_ai_call",
+                condition=models.Q(kind="call", created_by_kind="ai", done_at__isnull=True),
+            ),
+            models.UniqueConstraint(
+                fields=["lead", "calendar_event_id"],
+                name="task_one_per_event",
+                condition=~models.Q(calendar_event_id=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,4 +1,5 @@
 """Reads of tasks: a lead's, "my tasks", and until when a lead has a call or meeting ahead (follow-ups pause)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -20,12 +21,14 @@ def tasks_mine(*, user, include_done: bool = False) -> QuerySet[Task]:
     mine = Q(assignee=user)
     if user.role in (Role.OWNER, Role.HEAD):
         mine |= Q(assignee__isnull=True)
-    qs = (Task.objects.filter(mine, lead__in=leads_visible_to(user=user).values("pk"))
-          .select_related("assignee", "created_by", "done_by", "lead"))
+    qs = Task.objects.filter(mine, lead__in=leads_visible_to(user=user).values("pk")).select_related(
+        "assignee", "created_by", "done_by", "lead"
+    )
     return qs if include_done else qs.filter(done_at__isnull=True)
 
 
 def lead_busy_until(*, lead_id: int) -> datetime | None:
     """The latest due time of the lead's open calls and meetings: follow-ups wait until after it."""
-    return (Task.objects.filter(lead_id=lead_id, done_at__isnull=True, kind__in=(TaskKind.CALL, TaskKind.MEETING))
-            .aggregate(until=Max("due_at"))["until"])
+    return Task.objects.filter(
+        lead_id=lead_id, done_at__isnull=True, kind__in=(TaskKind.CALL, TaskKind.MEETING)
+    ).aggregate(until=Max("due_at"))["until"]

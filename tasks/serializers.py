@@ -1,4 +1,5 @@
 """Output shape of a task (the PWA writes it in words: "Позвонить завтра в 11:00")."""
+
 from rest_framework import serializers
 
 from leads.serializers import user_brief
@@ -13,8 +14,21 @@ class TaskOut(serializers.ModelSerializer):
 
     class Meta:
         model = Task
-        fields = ["id", "lead", "lead_name", "kind", "title", "note", "due_at", "due_named", "assignee", "done_at",
-                  "done_by", "created_by", "created_at"]
+        fields = [
+            "id",
+            "lead",
+            "lead_name",
+            "kind",
+            "title",
+            "note",
+            "due_at",
+            "due_named",
+            "assignee",
+            "done_at",
+            "done_by",
+            "created_by",
+            "created_at",
+        ]
 
     def get_lead_name(self, task) -> str:
         lead = task.lead

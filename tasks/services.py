@@ -1,6 +1,7 @@
 """Writes of tasks. The AI's call requests and booked meetings arrive as events (tasks.listeners); people create
 tasks and mark them done through the API. A person's task and a task done leave an entry in the lead's timeline; the
 AI's tasks are told there by the change that made them (call_requested, meeting_booked: one entry per change)."""
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,11 @@ def working_hours() -> tuple[str, time, time]:
     """(time zone, start, end) of the tenant's working day: the calendar's working hours, 10:00–19:00 without."""
     cfg = tenant_config_current()
     hours = (cfg.get("google_calendar") or {}).get("working_hours") or DEFAULT_WORKING_HOURS
-    return (cfg.get("timezone") or "UTC", _hhmm(hours.get("start", "10:00"), time(10)),
-            _hhmm(hours.get("end", "19:00"), time(19)))
+    return (
+        cfg.get("timezone") or "UTC",
+        _hhmm(hours.get("start", "10:00"), time(10)),
+        _hhmm(hours.get("end", "19:00"), time(19)),
+    )
 
 
 def call_due_at(*, preferred_time: str | None, now: datetime | None = None) -> tuple[datetime, bool]:
@@ -47,9 +51,19 @@ def call_due_at(*, preferred_time: str | None, now: datetime | None = None) -> t
 
 
 def _timeline(task: Task, *, kind: str, actor: lead_services.Actor) -> None:
-    lead_services.event_add(lead=task.lead, actor=actor, kind=kind, field="task",
-                            after={"id": task.pk, "kind": task.kind, "title": task.title,
-                                   "due_at": task.due_at.isoformat(), "note": task.note})
+    lead_services.event_add(
+        lead=task.lead,
+        actor=actor,
+        kind=kind,
+        field="task",
+        after={
+            "id": task.pk,
+            "kind": task.kind,
+            "title": task.title,
+            "due_at": task.due_at.isoformat(),
+            "note": task.note,
+        },
+    )
 
 
 def task_for_call_request(*, lead_id: int, preferred_time: str = "", due_at: str | None = None) -> Task | None:
@@ -71,8 +85,9 @@ def task_for_call_request(*, lead_id: int, preferred_time: str = "", due_at: str
     else:
         named = bool(preferred_time)
     note = (preferred_time or "")[:200]
-    task = Task.objects.filter(lead=lead, kind=TaskKind.CALL, created_by_kind=TaskAuthor.AI,
-                               done_at__isnull=True).first()
+    task = Task.objects.filter(
+        lead=lead, kind=TaskKind.CALL, created_by_kind=TaskAuthor.AI, done_at__isnull=True
+    ).first()
     if task is not None:
         if (task.due_at, task.note) == (due, note):
             return task
@@ -80,8 +95,15 @@ def task_for_call_request(*, lead_id: int, preferred_time: str = "", due_at: str
         task.due_at, task.note, task.due_named = due, note, named
         log.info("lead=%s task=%s call moved due=%s by=ai", lead.pk, task.pk, due.isoformat())
         return task
-    task = Task.objects.create(lead=lead, kind=TaskKind.CALL, note=note, due_at=due, due_named=named,
-                               assignee=lead.assignee, created_by_kind=TaskAuthor.AI)
+    task = Task.objects.create(
+        lead=lead,
+        kind=TaskKind.CALL,
+        note=note,
+        due_at=due,
+        due_named=named,
+        assignee=lead.assignee,
+        created_by_kind=TaskAuthor.AI,
+    )
     log.info("lead=%s task=%s call due=%s named=%s by=ai", lead.pk, task.pk, due.isoformat(), named)
     return task
 
@@ -98,9 +120,10 @@ def task_for_meeting(*, lead_id: int, event_id: str, start: str) -> Task | None:
     if due.tzinfo is None:
         due = due.replace(tzinfo=ZoneInfo(working_hours()[0]))
     task, created = Task.objects.get_or_create(
-        lead=lead, calendar_event_id=(event_id or f"start:{due.isoformat()}")[:200],
-        defaults={"kind": TaskKind.MEETING, "due_at": due, "assignee": lead.assignee,
-                  "created_by_kind": TaskAuthor.AI})
+        lead=lead,
+        calendar_event_id=(event_id or f"start:{due.isoformat()}")[:200],
+        defaults={"kind": TaskKind.MEETING, "due_at": due, "assignee": lead.assignee, "created_by_kind": TaskAuthor.AI},
+    )
     if created:
         log.info("lead=%s task=%s meeting due=%s by=ai", lead.pk, task.pk, due.isoformat())
     return task
@@ -117,8 +140,16 @@ def _check_assignee(*, user, assignee_id: int | None):
     return assignee
 
 
-def task_create(*, lead: Lead, user, kind: str, due_at: datetime, title: str = "",
-                assignee_id: int | None = None, assign_to_me: bool = False) -> Task:
+def task_create(
+    *,
+    lead: Lead,
+    user,
+    kind: str,
+    due_at: datetime,
+    title: str = "",
+    assignee_id: int | None = None,
+    assign_to_me: bool = False,
+) -> Task:
     """A person's task on a lead. Managers may assign only to themselves; without an assignee the task goes to the
     lead's manager, or to its author when they are a manager."""
     assignee = _check_assignee(user=user, assignee_id=assignee_id)
@@ -126,8 +157,15 @@ def task_create(*, lead: Lead, user, kind: str, due_at: datetime, title: str = "
         assignee = lead.assignee or (user if user.role == Role.MANAGER else None)
     if assign_to_me:
         assignee = user
-    task = Task.objects.create(lead=lead, kind=kind, title=title[:200], due_at=due_at, assignee=assignee,
-                               created_by=user, created_by_kind=TaskAuthor.USER)
+    task = Task.objects.create(
+        lead=lead,
+        kind=kind,
+        title=title[:200],
+        due_at=due_at,
+        assignee=assignee,
+        created_by=user,
+        created_by_kind=TaskAuthor.USER,
+    )
     _timeline(task, kind="task_created", actor=lead_services.user_actor(user))
     log.info("lead=%s task=%s %s created by=%s", lead.pk, task.pk, kind, user.email)
     return task

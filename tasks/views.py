@@ -1,4 +1,5 @@
 """Tasks API: a lead's tasks, "my tasks", create, mark done — thin views over tasks.services / selectors."""
+
 from datetime import timedelta
 
 from django.shortcuts import get_object_or_404
@@ -52,8 +53,14 @@ class LeadTasksView(APIView):
         data = TaskIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        task = services.task_create(lead=lead, user=request.user, kind=values["kind"], title=values.get("title", ""),
-                                    due_at=values["due_at"], assignee_id=values.get("assignee"))
+        task = services.task_create(
+            lead=lead,
+            user=request.user,
+            kind=values["kind"],
+            title=values.get("title", ""),
+            due_at=values["due_at"],
+            assignee_id=values.get("assignee"),
+        )
         return Response(TaskOut(task).data, status=status.HTTP_201_CREATED)
 
 
@@ -63,8 +70,9 @@ class MyTasksView(APIView):
     @extend_schema(parameters=[TasksListIn], responses=TaskOut(many=True))
     def get(self, request):
         include_done = bool(query_params(request, TasksListIn).get("done"))
-        return Response(TaskOut(selectors.tasks_mine(user=request.user, include_done=include_done)[:500],
-                                many=True).data)
+        return Response(
+            TaskOut(selectors.tasks_mine(user=request.user, include_done=include_done)[:500], many=True).data
+        )
 
 
 class TaskDoneView(APIView):
@@ -72,6 +80,7 @@ class TaskDoneView(APIView):
 
     @extend_schema(request=None, responses=TaskOut)
     def post(self, request, pk: int):
-        task = get_object_or_404(Task.objects.filter(lead__in=leads_visible_to(user=request.user).values("pk"))
-                                 .select_related("lead"), pk=pk)
+        task = get_object_or_404(
+            Task.objects.filter(lead__in=leads_visible_to(user=request.user).values("pk")).select_related("lead"), pk=pk
+        )
         return Response(TaskOut(services.task_done(task=task, user=request.user)).data)

@@ -16,8 +16,9 @@ def keep_only_id_and_link(apps, schema_editor):
             continue
         link = booked.get("meet_link") or booked.get("html_link") or booked.get("link") or ""
         if booked.get("event_id"):
-            Meeting.objects.get_or_create(event_id=str(booked["event_id"])[:200],
-                                          defaults={"lead_id": lead.pk, "link": link[:1000]})
+            Meeting.objects.get_or_create(
+                event_id=str(booked["event_id"])[:200], defaults={"lead_id": lead.pk, "link": link[:1000]}
+            )
         lead.ai_state = {**lead.ai_state, "meeting": {"event_id": booked.get("event_id"), "link": link}}
         lead.save(update_fields=["ai_state"])
     for event in LeadEvent.objects.filter(kind="meeting_booked").iterator():
@@ -29,29 +30,33 @@ def keep_only_id_and_link(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('leads', '0002_lead_stage_pin'),
+        ("leads", "0002_lead_stage_pin"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Meeting',
+            name="Meeting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_id', models.CharField(max_length=200, unique=True)),
-                ('link', models.URLField(blank=True, max_length=1000)),
-                ('reminded_day_at', models.DateTimeField(blank=True, null=True)),
-                ('reminded_soon_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='meetings', to='leads.lead')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("event_id", models.CharField(max_length=200, unique=True)),
+                ("link", models.URLField(blank=True, max_length=1000)),
+                ("reminded_day_at", models.DateTimeField(blank=True, null=True)),
+                ("reminded_soon_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="meetings", to="leads.lead"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['closed_at'], name='meeting_open')],
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["closed_at"], name="meeting_open")],
             },
         ),
         migrations.RunPython(keep_only_id_and_link, migrations.RunPython.noop, elidable=True),

@@ -6,37 +6,92 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('leads', '0002_lead_stage_pin'),
+        ("leads", "0002_lead_stage_pin"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('call', 'Звонок'), ('meeting', 'Встреча'), ('other', 'Другое')], default='other', max_length=10)),
-                ('title', models.CharField(blank=True, max_length=200)),
-                ('note', models.CharField(blank=True, max_length=200)),
-                ('due_at', models.DateTimeField(db_index=True)),
-                ('due_named', models.BooleanField(default=True)),
-                ('done_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by_kind', models.CharField(choices=[('ai', 'AI'), ('user', 'Пользователь')], default='user', max_length=8)),
-                ('calendar_event_id', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tasks', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('done_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('lead', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='leads.lead')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("call", "Звонок"), ("meeting", "Встреча"), ("other", "Другое")],
+                        default="other",
+                        max_length=10,
+                    ),
+                ),
+                ("title", models.CharField(blank=True, max_length=200)),
+                ("note", models.CharField(blank=True, max_length=200)),
+                ("due_at", models.DateTimeField(db_index=True)),
+                ("due_named", models.BooleanField(default=True)),
+                ("done_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by_kind",
+                    models.CharField(choices=[("ai", "AI"), ("user", "Пользователь")], default="user", max_length=8),
+                ),
+                ("calendar_event_id", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="tasks",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "done_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="tasks", to="leads.lead"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_at', 'id'],
-                'indexes': [models.Index(fields=['assignee', 'done_at', 'due_at'], name='task_assignee_open'), models.Index(fields=['lead', 'done_at'], name='task_lead_open')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('created_by_kind', 'ai'), ('done_at__isnull', True), ('kind', 'call')), fields=('lead',), name='task_one_open_ai_call'), models.UniqueConstraint(condition=models.Q(('calendar_event_id', ''), _negated=True), fields=('lead', 'calendar_event_id'), name='task_one_per_event')],
+                "ordering": ["due_at", "id"],
+                "indexes": [
+                    models.Index(fields=["assignee", "done_at", "due_at"], name="task_assignee_open"),
+                    models.Index(fields=["lead", "done_at"], name="task_lead_open"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("created_by_kind", "ai"), ("done_at__isnull", True), ("kind", "call")),
+                        fields=("lead",),
+                        name="task_one_open_ai_call",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("calendar_event_id", ""), _negated=True),
+                        fields=("lead", "calendar_event_id"),
+                        name="task_one_per_event",
+                    ),
+                ],
             },
         ),
     ]

@@ -1,6 +1,7 @@
 """Meeting reminders to the client in chat, a day and two hours before, each exactly once and never in quiet hours,
 with the meeting's time read from Google Calendar (the stand-in): moved there, reminded at the new time; deleted
 there, not reminded."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -29,10 +30,21 @@ def google() -> Iterator[GoogleStandin]:
 
 @pytest.fixture
 def calendar(alpha, google):
-    configure(alpha, {"google_calendar": {
-        "api_url": f"{google.url}/", "token_uri": f"{google.url}/token", "calendar_id": "primary",
-        "client_id": google.client_id, "client_secret": google.client_secret, "refresh_token": "g-refresh-ok",
-        "meeting_minutes": 30, "working_hours": {"start": "10:00", "end": "19:00"}}})
+    configure(
+        alpha,
+        {
+            "google_calendar": {
+                "api_url": f"{google.url}/",
+                "token_uri": f"{google.url}/token",
+                "calendar_id": "primary",
+                "client_id": google.client_id,
+                "client_secret": google.client_secret,
+                "refresh_token": "g-refresh-ok",
+                "meeting_minutes": 30,
+                "working_hours": {"start": "10:00", "end": "19:00"},
+            }
+        },
+    )
     return google
 
 

@@ -1,5 +1,6 @@
 """A call arranged or a meeting booked pauses the lead's follow-ups until after that time (no "актуально?" before
 the manager's call), and a schedule started later keeps the pause."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -13,8 +14,9 @@ from tests.followups.conftest import ai_says, client_writes
 
 
 def pending_due(lead) -> list:
-    return list(FollowUp.objects.filter(lead=lead, status="pending").order_by("due_at").values_list("due_at",
-                                                                                                    flat=True))
+    return list(
+        FollowUp.objects.filter(lead=lead, status="pending").order_by("due_at").values_list("due_at", flat=True)
+    )
 
 
 def test_a_call_arranged_moves_the_pending_touches_after_the_call(alpha):
@@ -42,8 +44,12 @@ def test_the_pause_ends_when_the_call_is_done(alpha):
     from tasks.models import Task
 
     lead = client_writes("Позвоните сегодня вечером")
-    emit("lead.call_requested", lead_id=lead.pk, preferred_time="вечером",
-         due_at=(timezone.now() + timedelta(hours=5)).isoformat())
+    emit(
+        "lead.call_requested",
+        lead_id=lead.pk,
+        preferred_time="вечером",
+        due_at=(timezone.now() + timedelta(hours=5)).isoformat(),
+    )
     Task.objects.filter(lead=lead).update(done_at=timezone.now())
     ai_says(lead, "Как прошёл разговор с менеджером?")
     assert pending_due(lead)[0] < timezone.now() + timedelta(hours=1)
@@ -62,6 +68,10 @@ def test_a_past_or_unreadable_time_changes_nothing(alpha):
     ai_says(lead)
     before = pending_due(lead)
     emit("lead.call_requested", lead_id=lead.pk, preferred_time="", due_at="not a time")
-    emit("lead.call_requested", lead_id=lead.pk, preferred_time="",
-         due_at=(timezone.now() - timedelta(days=1)).isoformat())
+    emit(
+        "lead.call_requested",
+        lead_id=lead.pk,
+        preferred_time="",
+        due_at=(timezone.now() - timedelta(days=1)).isoformat(),
+    )
     assert pending_due(lead) == before

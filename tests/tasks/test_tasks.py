@@ -1,6 +1,7 @@
 """Tasks: a call request becomes the manager's call task due when the client said (in the tenant's zone), a booked
 meeting a meeting task; the API lists a lead's tasks and "my tasks", creates and marks done — for the roles and the
 tenant allowed, never for another tenant or a manager who may not see the lead."""
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
@@ -42,7 +43,12 @@ def test_a_call_request_makes_one_call_task_due_when_the_client_said(alpha):
     tomorrow = timezone.now().astimezone(TZ).date() + timedelta(days=1)
     assert task.due_at == datetime.combine(tomorrow, time(11), tzinfo=TZ)
     assert (task.kind, task.created_by_kind, task.assignee_id, task.note, task.due_named) == (
-        "call", "ai", manager.pk, "завтра в 11", True)
+        "call",
+        "ai",
+        manager.pk,
+        "завтра в 11",
+        True,
+    )
     # The client names another time: the same task moves, no second one.
     with tenant_context(alpha):
         emit("lead.call_requested", lead_id=lead.pk, preferred_time="tomorrow 3pm", due_at=None)
@@ -93,12 +99,17 @@ def test_lead_tasks_create_list_and_done(alpha, client_for):
     lead = make_lead(alpha, assignee=manager)
     owner = client_for(alpha, "owner")
     due = (timezone.now() + timedelta(days=1)).isoformat()
-    res = owner.post(f"/api/leads/{lead.pk}/tasks/", {"kind": "other", "title": "Отправить смету", "due_at": due},
-                     format="json")
+    res = owner.post(
+        f"/api/leads/{lead.pk}/tasks/", {"kind": "other", "title": "Отправить смету", "due_at": due}, format="json"
+    )
     assert res.status_code == 201, res.content
     created = res.json()
     assert (created["kind"], created["title"], created["assignee"]["id"], created["created_by"]["id"]) == (
-        "other", "Отправить смету", manager.pk, user_of(alpha, "owner").pk)
+        "other",
+        "Отправить смету",
+        manager.pk,
+        user_of(alpha, "owner").pk,
+    )
     listed = client_for(alpha, "manager").get(f"/api/leads/{lead.pk}/tasks/")
     assert listed.status_code == 200 and [t["id"] for t in listed.json()] == [created["id"]]
     done = client_for(alpha, "manager").post(f"/api/tasks/{created['id']}/done/")
@@ -162,24 +173,33 @@ def test_a_manager_assigns_tasks_only_to_themselves(alpha, client_for):
     lead = make_lead(alpha)
     due = (timezone.now() + timedelta(hours=3)).isoformat()
     client = client_for(alpha, "manager")
-    res = client.post(f"/api/leads/{lead.pk}/tasks/", {"kind": "call", "due_at": due, "assignee": manager2.pk},
-                      format="json")
+    res = client.post(
+        f"/api/leads/{lead.pk}/tasks/", {"kind": "call", "due_at": due, "assignee": manager2.pk}, format="json"
+    )
     assert res.status_code == 403
     res = client.post(f"/api/leads/{lead.pk}/tasks/", {"kind": "call", "due_at": due}, format="json")
     assert res.status_code == 201 and res.json()["assignee"]["id"] == manager.pk
-    res = client_for(alpha, "head").post(f"/api/leads/{lead.pk}/tasks/",
-                                         {"kind": "meeting", "due_at": due, "assignee": manager2.pk}, format="json")
+    res = client_for(alpha, "head").post(
+        f"/api/leads/{lead.pk}/tasks/", {"kind": "meeting", "due_at": due, "assignee": manager2.pk}, format="json"
+    )
     assert res.status_code == 201 and res.json()["assignee"]["id"] == manager2.pk
 
 
-@pytest.mark.parametrize("body", [
-    {}, {"due_at": "завтра"}, {"due_at": "9999-12-31T23:59:59Z"}, {"due_at": 5}, {"kind": "party", "due_at": "X"},
-    {"kind": "call", "due_at": "2030-01-01T10:00:00Z", "title": "x" * 201},
-    {"kind": "call", "due_at": "2030-01-01T10:00:00Z", "assignee": 10**30},
-    {"kind": "call", "due_at": "2030-01-01T10:00:00Z", "assignee": 999999},
-    {"kind": "call", "due_at": "2030-01-01T10:00:00Z", "title": ["a"]},
-    {"kind": "call", "due_at": "2030-01-01T10:00:00\u0000Z"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"due_at": "завтра"},
+        {"due_at": "9999-12-31T23:59:59Z"},
+        {"due_at": 5},
+        {"kind": "party", "due_at": "X"},
+        {"kind": "call", "due_at": "2030-01-01T10:00:00Z", "title": "x" * 201},
+        {"kind": "call", "due_at": "2030-01-01T10:00:00Z", "assignee": 10**30},
+        {"kind": "call", "due_at": "2030-01-01T10:00:00Z", "assignee": 999999},
+        {"kind": "call", "due_at": "2030-01-01T10:00:00Z", "title": ["a"]},
+        {"kind": "call", "due_at": "2030-01-01T10:00:00\u0000Z"},
+    ],
+)
 def test_bad_task_input_is_400(alpha, client_for, body):
     lead = make_lead(alpha)
     res = client_for(alpha, "owner").post(f"/api/leads/{lead.pk}/tasks/", body, format="json")
