@@ -4,6 +4,7 @@ Code, not the model, decides state: the stage follows from what the tools report
 asked), never moves a lead a person placed (`stage_locked`), never goes to won/lost, never backwards.
 The score is 0–100 with a temperature and reasons that quote the client's own words.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,8 +45,16 @@ def required_split(fields: list[dict[str, Any]], data: dict[str, Any], city: str
     return known, missing
 
 
-def stage_target(*, current: str, locked: bool, client_replied: bool, fields: list[dict[str, Any]],
-                 data: dict[str, Any], city: str | None, call_requested: bool) -> str | None:
+def stage_target(
+    *,
+    current: str,
+    locked: bool,
+    client_replied: bool,
+    fields: list[dict[str, Any]],
+    data: dict[str, Any],
+    city: str | None,
+    call_requested: bool,
+) -> str | None:
     """The stage kind the lead should move to, or None to leave it where it is."""
     if locked or current not in RANK:
         return None
@@ -117,8 +126,13 @@ def _label(f: dict[str, Any]) -> str:
 
 
 def _reason(key: str, points: int, quote: str = "", **params: Any) -> dict[str, Any]:
-    return {"points": points, "key": key, "params": params, "reason": REASON_TEXTS[key].format(**params),
-            "quote": (quote or "")[:200]}
+    return {
+        "points": points,
+        "key": key,
+        "params": params,
+        "reason": REASON_TEXTS[key].format(**params),
+        "quote": (quote or "")[:200],
+    }
 
 
 def score_compute(s: ScoreInput) -> tuple[int, str, list[dict[str, Any]]]:
@@ -173,15 +187,25 @@ def score_compute(s: ScoreInput) -> tuple[int, str, list[dict[str, Any]]]:
         reasons.append(_reason("refused", -max(0, total), s.quotes.get("refusal") or ""))
         total = 0
     total = max(0, min(100, total))
-    interested = s.client_messages >= 2 or any(_known(f, field_value(f, s.data, s.city)) for f in s.fields
-                                               if f.get("key")) or bool(s.intents - {"greeting"}) or s.call_requested
+    interested = (
+        s.client_messages >= 2
+        or any(_known(f, field_value(f, s.data, s.city)) for f in s.fields if f.get("key"))
+        or bool(s.intents - {"greeting"})
+        or s.call_requested
+    )
     if s.refused:
         temperature = "cold"
-    elif (urgent and (s.call_requested or s.meeting) and all_required and s.stage_kind in URGENT_KINDS
-          and not s.thinking and s.silent_days < HOT_SILENCE_DAYS):
+    elif (
+        urgent
+        and (s.call_requested or s.meeting)
+        and all_required
+        and s.stage_kind in URGENT_KINDS
+        and not s.thinking
+        and s.silent_days < HOT_SILENCE_DAYS
+    ):
         temperature = "hot"
-    elif s.thinking or (interested and s.silent_days < COLD_AFTER_DAYS) or total >= WARM:
-        temperature = "warm" if s.silent_days < COLD_AFTER_DAYS or s.call_requested or s.meeting else "cold"
+    elif (s.thinking or interested or total >= WARM) and s.silent_days < COLD_AFTER_DAYS:
+        temperature = "warm"
     else:
         temperature = "cold"
     return total, temperature, reasons
