@@ -326,7 +326,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Bodies are documented as JSON (forms are still parsed; an upload view names multipart itself).
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
-    "ENUM_NAME_OVERRIDES": {"TemperatureEnum": "leads.models.Temperature", "StageKindEnum": "leads.models.StageKind"},
+    "ENUM_NAME_OVERRIDES": {"TemperatureEnum": "leads.models.Temperature", "StageKindEnum": "leads.models.StageKind",
+                            "TaskKindEnum": "tasks.models.TaskKind"},
 }
 
 LOGGING = {

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -313,7 +314,9 @@ def lead_score_input(*, lead: Lead, fields: list[dict], now: datetime | None = N
         silent_days = max(0.0, (now - since).total_seconds() / 86400)
     call_soon = False
     if lead.call_requested:
-        asked_at = lead.last_inbound_at or now
+        # "завтра в 11" read on the tenant's wall clock at the time the client asked
+        zone = ZoneInfo(tenant_config_current().get("timezone") or "UTC")
+        asked_at = (lead.last_inbound_at or now).astimezone(zone)
         moment = when_parse(lead.preferred_time, now=asked_at) if lead.preferred_time else asked_at
         call_soon = moment is not None and moment - asked_at <= timedelta(days=2)
     return engine.ScoreInput(
