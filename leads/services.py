@@ -343,7 +343,9 @@ def leads_decay_scores(*, now: datetime | None = None, limit: int = 2000) -> int
     now = now or timezone.now()
     fields = tenant_config_current()["qualification"]
     changed = 0
-    ids = list(Lead.objects.filter(waiting_since__lte=now - timedelta(days=1), refused=False)
+    # Past DECAY_MAX / COLD_AFTER_DAYS nothing changes any more: a month back bounds the work of every run.
+    ids = list(Lead.objects.filter(waiting_since__lte=now - timedelta(days=1),
+                                   waiting_since__gte=now - timedelta(days=30), refused=False)
                .exclude(stage__kind__in=(StageKind.WON, StageKind.LOST))
                .order_by("waiting_since").values_list("pk", flat=True)[:limit])
     for lead_id in ids:
