@@ -15,6 +15,7 @@ from conversations.models import AuthorKind, Direction, Message, MessageStatus
 from followups.models import FollowUp, FollowUpStatus
 from leads.models import ActorKind, Channel, Lead, LeadEvent, LeadIdentity, Stage, StageKind
 from leads.services import message_preview
+from tasks.services import call_due_at, task_for_call_request
 
 log = logging.getLogger("buildcrm.leads")
 
@@ -290,8 +291,12 @@ def _seed_one(spec: DemoLead, *, now: datetime, stages: dict[str, Stage], manage
         _event(lead, first_reply + timedelta(minutes=10), "assigned", ActorKind.SYSTEM, field_name="assignee",
                after=assignee.email)
     if spec.call:
-        _event(lead, first_reply + timedelta(minutes=7), "field_changed", ActorKind.AI, field_name="preferred_time",
-               before="", after=spec.call)
+        # The call the client asked for: on the timeline in words and on the manager's task list.
+        due, named = call_due_at(preferred_time=spec.call)
+        _event(lead, first_reply + timedelta(minutes=7), "call_requested", ActorKind.AI,
+               after={"preferred_time": spec.call, "due_at": due.isoformat(), "named": named},
+               text=f"Клиент просит звонок: {spec.call}")
+        task_for_call_request(lead_id=lead.pk, preferred_time=spec.call, due_at=due.isoformat())
     if spec.refused:
         _event(lead, last_in or first_reply, "field_changed", ActorKind.AI, field_name="refused", before=False,
                after=True)

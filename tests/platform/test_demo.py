@@ -50,6 +50,11 @@ def test_seed_demo_leads_twice_gives_twelve_leads_on_every_stage(tenant_a, clien
         assert not Message.objects.filter(status="queued").exists()
         assert not FollowUp.objects.filter(status="pending").exists()
         assert LeadEvent.objects.filter(kind="stage_changed").count() >= 8
+        # the lead that asked for a call has it on its manager's task list, due when the client said
+        from tasks.models import Task
+
+        (task,) = Task.objects.filter(kind="call")
+        assert task.lead.call_requested and task.note == task.lead.preferred_time and task.assignee_id
 
     board = client_for(tenant_a, "owner").get("/api/board/").json()["stages"]
     assert all(column["count"] >= 1 for column in board)
