@@ -70,12 +70,13 @@ def followups_pause(*, lead_id: int, until: datetime, reason: str, rng: random.R
     if after <= now:
         return 0
     moved = 0
-    rows = list(FollowUp.objects.select_for_update().filter(
-        lead_id=lead_id, status=FollowUpStatus.PENDING, due_at__lt=after,
-        kind__in=(FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT)).order_by("due_at", "id"))
-    for row in rows:
-        due = scheduling.quiet_shift(after + max(timedelta(0), row.due_at - now), s, rng)
-        moved += FollowUp.objects.filter(pk=row.pk, status=FollowUpStatus.PENDING).update(due_at=due)
+    with transaction.atomic():  # the emitter's transaction, or its own when a caller has none
+        rows = list(FollowUp.objects.select_for_update().filter(
+            lead_id=lead_id, status=FollowUpStatus.PENDING, due_at__lt=after,
+            kind__in=(FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT)).order_by("due_at", "id"))
+        for row in rows:
+            due = scheduling.quiet_shift(after + max(timedelta(0), row.due_at - now), s, rng)
+            moved += FollowUp.objects.filter(pk=row.pk, status=FollowUpStatus.PENDING).update(due_at=due)
     if moved:
         log.info("lead=%s followups paused until=%s moved=%s reason=%s", lead_id, after.isoformat(), moved, reason)
     return moved
