@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from followups.models import FollowUp, FollowUpKind, FollowUpStatus
 from leads.models import Lead
-from tasks.selectors import lead_busy_until
+from tasks.selectors import lead_busy_until, leads_busy_after
 from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.followups")
@@ -158,6 +158,11 @@ def paused_until(*, lead_id: int, now: datetime) -> datetime | None:
     if busy is None or busy + PAUSE_AFTER <= now:
         return None
     return busy + PAUSE_AFTER
+
+
+def leads_with_call_or_meeting_ahead(*, now: datetime):
+    """Ids (a subquery) of the leads whose follow-ups wait for an open call or meeting (see paused_until)."""
+    return leads_busy_after(since=now - PAUSE_AFTER)
 
 
 def schedule_after_outbound(*, lead, message, now: datetime | None = None) -> list[FollowUp]:

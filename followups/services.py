@@ -623,7 +623,9 @@ def reengagement_plan(*, now: datetime | None = None, limit: int = 5000,
              .filter(refused=False, handler__isnull=True, ai_enabled=True)
              .exclude(stage__kind__in=scheduling.CLOSED_STAGE_KINDS)
              .filter(Q(last_message_at__lt=silent_since) | Q(last_message_at__isnull=True, created_at__lt=silent_since))
-             .exclude(pk__in=touched).exclude(pk__in=busy).order_by("last_message_at", "id")[:limit])
+             .exclude(pk__in=touched).exclude(pk__in=busy)
+             .exclude(pk__in=scheduling.leads_with_call_or_meeting_ahead(now=now))  # it is the next touch
+             .order_by("last_message_at", "id")[:limit])
     planned = []
     for lead in leads:
         picked = content_pick(lead=lead, limit=1)

@@ -32,3 +32,10 @@ def lead_busy_until(*, lead_id: int) -> datetime | None:
     return Task.objects.filter(
         lead_id=lead_id, done_at__isnull=True, kind__in=(TaskKind.CALL, TaskKind.MEETING)
     ).aggregate(until=Max("due_at"))["until"]
+
+
+def leads_busy_after(*, since: datetime) -> QuerySet:
+    """Ids (a subquery) of the leads with an open call or meeting due after `since`."""
+    return Task.objects.filter(
+        done_at__isnull=True, due_at__gt=since, kind__in=(TaskKind.CALL, TaskKind.MEETING)
+    ).values("lead_id")

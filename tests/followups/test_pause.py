@@ -75,3 +75,21 @@ def test_a_past_or_unreadable_time_changes_nothing(alpha):
         due_at=(timezone.now() - timedelta(days=1)).isoformat(),
     )
     assert pending_due(lead) == before
+
+
+def test_no_reengagement_touch_while_a_call_is_ahead(alpha):
+    from followups.services import reengagement_plan
+    from leads.models import Lead
+
+    lead = client_writes("Позвоните через неделю")
+    ai_says(lead)
+    FollowUp.objects.filter(lead=lead).delete()
+    long_ago = timezone.now() - timedelta(days=30)
+    Lead.objects.filter(pk=lead.pk).update(last_message_at=long_ago, created_at=long_ago)
+    emit("lead.call_requested", lead_id=lead.pk, preferred_time="через неделю",
+         due_at=(timezone.now() + timedelta(days=7)).isoformat())
+    assert [row.lead_id for row in reengagement_plan()] == []
+    from tasks.models import Task
+
+    Task.objects.filter(lead=lead).update(done_at=timezone.now())  # the call happened: the sleeping lead may be woken
+    assert [row.lead_id for row in reengagement_plan()] == [lead.pk]
