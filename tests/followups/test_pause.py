@@ -86,8 +86,12 @@ def test_no_reengagement_touch_while_a_call_is_ahead(alpha):
     FollowUp.objects.filter(lead=lead).delete()
     long_ago = timezone.now() - timedelta(days=30)
     Lead.objects.filter(pk=lead.pk).update(last_message_at=long_ago, created_at=long_ago)
-    emit("lead.call_requested", lead_id=lead.pk, preferred_time="через неделю",
-         due_at=(timezone.now() + timedelta(days=7)).isoformat())
+    emit(
+        "lead.call_requested",
+        lead_id=lead.pk,
+        preferred_time="через неделю",
+        due_at=(timezone.now() + timedelta(days=7)).isoformat(),
+    )
     assert [row.lead_id for row in reengagement_plan()] == []
     from tasks.models import Task
 
