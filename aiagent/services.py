@@ -394,6 +394,8 @@ def _conclude(turn: Turn) -> str:
         quotes.setdefault("refusal", fallback_quote)
     turn.updates.update(
         answered_upto=turn.upto, turns=int(mem.get("turns", 0)) + 1, greeted=True, intents=sorted(intents),
+        # "Спасибо, подумаю" cools the lead until the client's next word (brain.engine: thinking).
+        thinking="thinking" in extraction.intents and not runner.call_requested,
         quotes=quotes, price_asked=int(mem.get("price_asked", 0)) + (1 if "price_question" in extraction.intents
                                                                     else 0),
         client_messages=int(mem.get("client_messages", 0)) + len(turn.pending),
@@ -448,13 +450,10 @@ def _finish(turn: Turn) -> str:
         dialog = dialog_context(lead_id=lead.pk, upto=turn.updates["answered_upto"], summary=mem.get("summary", ""),
                                 summary_upto=int(mem.get("summary_upto", 0)))
         mem.update(summary=dialog.summary, summary_upto=dialog.summary_upto)
-        score, temperature, reasons = engine.score_compute(engine.ScoreInput(
-            fields=fields, data=lead.data, city=lead.city, name=lead.name, call_requested=lead.call_requested,
-            preferred_time=lead.preferred_time, refused=lead.refused, meeting=bool(mem.get("meeting")),
-            quotes=mem.get("quotes") or {}, intents=set(mem.get("intents") or []),
-            client_messages=int(mem.get("client_messages", 0))))
-        lead_services.lead_set_score(lead=lead, score=score, temperature=temperature, reasons=reasons)
         lead.ai_state = mem
+        # The score from the lead and the AI's memory (leads.services.lead_rescore: the same sum the decay sweep makes).
+        lead_services.lead_rescore(lead=lead, fields=fields)
+        score = lead.score
         lead.save(update_fields=["ai_state", "updated_at"])
         if turn.failure:
             lead_services.lead_flag_human(lead=lead, actor=lead_services.AI,

@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from core.events import emit
 from followups.services import content_send
 from leads import services as lead_services
 from leads.models import Lead
 from meetings import services as meetings
+from tasks.services import call_due_at
 
 log = logging.getLogger("buildcrm.aiagent")
 
@@ -311,9 +313,15 @@ class ToolRunner:
         lead_services.lead_update(lead=lead, actor=lead_services.AI, call_requested=True, preferred_time=when,
                                   name=name if name and not lead.name else None)
         if first or when:
+            # The time the client named, read in the tenant's zone (unread: as soon as possible in working hours);
+            # tasks makes the manager's call task of it, follow-ups wait until after it.
+            due, named = call_due_at(preferred_time=lead.preferred_time)
             lead_services.event_add(lead=lead, actor=lead_services.AI, kind="call_requested",
-                                    after={"preferred_time": lead.preferred_time},
+                                    after={"preferred_time": lead.preferred_time, "due_at": due.isoformat(),
+                                           "named": named},
                                     text=f"Клиент просит звонок{': ' + when if when else ''}")
+            emit("lead.call_requested", lead_id=lead.pk, preferred_time=lead.preferred_time or "",
+                 due_at=due.isoformat())
         self.call_requested = True
         missing = [k for k, v in (("name", lead.name), ("preferred_time", lead.preferred_time)) if not v]
         return {"ok": True, "call_requested": True, "still_unknown": missing}
@@ -382,8 +390,9 @@ class ToolRunner:
             return {"ok": False, "error": f"calendar unavailable: {_detail(exc)}; apologise and offer a call"}
         # calendar_book already wrote the lead's e-mail, the `meeting_booked` event and the amoCRM note.
         lead = self._fresh()
-        lead.ai_state = {**(lead.ai_state or {}), "meeting": {k: booked.get(k) for k in
-                                                              ("event_id", "start", "end", "html_link", "meet_link")}}
+        # Seed 000: the calendar keeps the meeting; the AI's memory its id and link only.
+        lead.ai_state = {**(lead.ai_state or {}), "meeting": {
+            "event_id": booked.get("event_id"), "link": booked.get("meet_link") or booked.get("html_link")}}
         lead.save(update_fields=["ai_state", "updated_at"])
         self.meeting = booked
         return {"ok": True, **{k: v for k, v in booked.items() if isinstance(v, (str, int, float, type(None)))}}

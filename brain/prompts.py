@@ -176,8 +176,9 @@ def profile_text(*, lead: LeadProfile, fields: list[dict[str, Any]], missing: li
     if lead.call_requested:
         lines.append(f"Call requested: yes{', at ' + lead.preferred_time if lead.preferred_time else ''}")
     meeting = (lead.ai_state or {}).get("meeting")
-    if meeting:
-        lines.append(f"Meeting booked: {meeting.get('start')}")
+    if meeting:  # the calendar keeps the time; our memory keeps the event's id and link
+        link = _cut(str(meeting.get("link") or ""), 200)
+        lines.append("Meeting booked in the calendar" + (f": {link}" if link else ""))
     collected, wanted = [], []
     for f in fields:
         key = f.get("key")

@@ -15,6 +15,7 @@ from conversations.models import AuthorKind, Direction, Message, MessageStatus
 from followups.models import FollowUp, FollowUpStatus
 from leads.models import ActorKind, Channel, Lead, LeadEvent, LeadIdentity, Stage, StageKind
 from leads.services import message_preview
+from tasks.services import call_due_at, task_for_call_request
 
 log = logging.getLogger("buildcrm.leads")
 
@@ -46,8 +47,26 @@ def _dims(length: float, width: float, height: float) -> dict:
     return {"length": length, "width": width, "height": height}
 
 
+_CITY = {"field": "city", "label": "Город", "label_en": "City"}
+_DIMS = {"field": "dimensions", "label": "Размеры дома", "label_en": "House dimensions"}
+# The demo's reasons as the engine writes them (brain.engine: key + params), so the PWA shows them in the UI's
+# language; the ones the engine never gives have their own keys in the PWA's dictionary (`reason.*`).
+DEMO_REASON_KEYS: dict[str, tuple[str, dict]] = {
+    "Указала город": ("known", _CITY), "Указал город": ("known", _CITY), "Просит звонок": ("call_request", {}),
+    "Назвал размеры": ("known", _DIMS), "Назвала размеры": ("known", _DIMS), "Все размеры": ("known", _DIMS),
+    "Есть проект": ("known", {"field": "has_project", "label": "Есть проект", "label_en": "Has a project"}),
+    "Срочно": ("urgent_now", {}), "Интересуется ценой": ("price_interest", {}), "Отказ": ("refused", {}),
+    "Пришёл по рекламе, пока без ответа": ("came_from_ads", {}), "Подписала договор": ("contract_signed", {}),
+    "Все данные": ("all_details", {}), "Указал количество окон и дверей": ("windows_doors", {}),
+    "Готова начать": ("ready_to_start", {}), "Есть участок": ("has_plot", {}),
+    "Сама написала в WhatsApp": ("wrote_first", {}),
+}
+
+
 def _r(points: int, reason: str, quote: str = "") -> dict:
-    return {"points": points, "reason": reason, "quote": quote} if quote else {"points": points, "reason": reason}
+    key, params = DEMO_REASON_KEYS.get(reason, ("", {}))
+    out = {"points": points, "reason": reason, **({"key": key, "params": dict(params)} if key else {})}
+    return {**out, "quote": quote} if quote else out
 
 
 DEMO_LEADS: list[DemoLead] = [
@@ -272,8 +291,12 @@ def _seed_one(spec: DemoLead, *, now: datetime, stages: dict[str, Stage], manage
         _event(lead, first_reply + timedelta(minutes=10), "assigned", ActorKind.SYSTEM, field_name="assignee",
                after=assignee.email)
     if spec.call:
-        _event(lead, first_reply + timedelta(minutes=7), "field_changed", ActorKind.AI, field_name="preferred_time",
-               before="", after=spec.call)
+        # The call the client asked for: on the timeline in words and on the manager's task list.
+        due, named = call_due_at(preferred_time=spec.call)
+        _event(lead, first_reply + timedelta(minutes=7), "call_requested", ActorKind.AI,
+               after={"preferred_time": spec.call, "due_at": due.isoformat(), "named": named},
+               text=f"Клиент просит звонок: {spec.call}")
+        task_for_call_request(lead_id=lead.pk, preferred_time=spec.call, due_at=due.isoformat())
     if spec.refused:
         _event(lead, last_in or first_reply, "field_changed", ActorKind.AI, field_name="refused", before=False,
                after=True)
@@ -285,7 +308,13 @@ def _seed_one(spec: DemoLead, *, now: datetime, stages: dict[str, Stage], manage
             Message.objects.filter(pk=last.pk).update(purpose="followup")
             FollowUp.objects.create(lead=lead, kind="followup", step=1, text=last.text, due_at=last.created_at,
                                     status=FollowUpStatus.SENT, message=last, done_at=last.created_at)
+    # The seeded dialog is history the AI has already answered: without this the unanswered-messages sweep would
+    # make the AI reply at start-up to a client message written hours ago.
+    newest_in = lead.messages.filter(direction=Direction.IN).order_by("-id").values_list("id", flat=True).first()
+    memory = {"demo": True, "answered_upto": newest_in or 0, "greeted": True,
+              "client_messages": sum(1 for who, _minute, _text in spec.dialog if who == "c")}
     Lead.objects.filter(pk=lead.pk).update(
+        ai_state=memory,
         created_at=start, last_message=message_preview(last) if last is not None else None,
         last_message_at=last.created_at if last else None, last_inbound_at=last_in, last_outbound_at=last_out,
         waiting_since=last_out if waiting_out else None,

@@ -57,6 +57,7 @@ TENANT_APPS = [
     "crmsync",
     "meetings",
     "knowledge",
+    "tasks",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -225,6 +226,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("OUTBOUND_REQUEUE_SECONDS", default=60.0),
         "args": ("conversations.requeue_stale",),
     },
+    # The client's meeting reminders (a day and two hours before; followups.reminders) and the hourly score decay.
+    "meeting-reminders": {
+        "task": "tenants.tasks.dispatch_to_tenants",
+        "schedule": env.float("MEETING_REMINDER_SWEEP_SECONDS", default=300.0),
+        "args": ("followups.tasks.meeting_reminders",),
+    },
+    "score-decay": {
+        "task": "tenants.tasks.dispatch_to_tenants",
+        "schedule": env.float("SCORE_DECAY_SWEEP_SECONDS", default=3600.0),
+        "args": ("leads.tasks.decay_scores",),
+    },
     # Safety net of the AI manager: a client message whose turn was never queued, or died with its worker, gets one.
     "ai-unanswered-sweep": {
         "task": "tenants.tasks.dispatch_to_tenants",
@@ -330,7 +342,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Bodies are documented as JSON (forms are still parsed; an upload view names multipart itself).
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
-    "ENUM_NAME_OVERRIDES": {"TemperatureEnum": "leads.models.Temperature", "StageKindEnum": "leads.models.StageKind"},
+    "ENUM_NAME_OVERRIDES": {"TemperatureEnum": "leads.models.Temperature", "StageKindEnum": "leads.models.StageKind",
+                            "TaskKindEnum": "tasks.models.TaskKind"},
 }
 
 LOGGING = {

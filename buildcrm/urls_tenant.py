@@ -13,6 +13,7 @@ api = [
     path("", include("conversations.urls")),
     path("", include("followups.urls")),
     path("", include("knowledge.urls")),
+    path("", include("tasks.urls")),
     path("analytics/summary/", AnalyticsView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),

@@ -43,7 +43,8 @@ EVENTS: dict[str, str] = {
     "lead.qualified": "aiagent: the lead reached complete data (lead_id, text: a summary for outside CRMs) → crmsync: "
                       "a note in amoCRM, on commit",
     "lead.call_requested": "aiagent's request_call tool: the client asked for a call (lead_id, preferred_time: the "
-                           "client's words, due_at: ISO datetime in the tenant's zone or None) → tasks: a call task",
+                           "client's words, due_at: ISO datetime in the tenant's zone or None) → tasks: a call task; "
+                           "followups: touches wait until after it",
     "messages.received": "conversations' inbound drain, per batch in its savepoint (message_ids, lead_ids, "
                          "new_lead_ids, firsts: {lead_id: its first message id of the batch}, newest: {lead_id: its "
                          "newest}) → followups: stop waiting, answered, interests, campaigns (the only campaign "
@@ -53,7 +54,7 @@ EVENTS: dict[str, str] = {
     "messages.sent": "conversations: outbound messages the provider accepted (message_ids) → followups: the schedule "
                      "after our message",
     "meeting.booked": "meetings.calendar_book (lead_id, event_id, start, text: a note for outside CRMs) → crmsync: a "
-                      "note in amoCRM, on commit",
+                      "note in amoCRM, on commit; tasks: a meeting task; followups: touches wait until after it",
 }
 
 _PRIMITIVES = (str, int, float, bool, type(None))

@@ -3,9 +3,16 @@ transaction: a cancellation or a schedule commits or rolls back with the change 
 that change (the inbound drain then redoes its batch message by message)."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from core.events import listener
 from followups.scheduling import CLOSED_STAGE_KINDS
-from followups.services import followups_cancel, followups_on_client_messages, followups_on_outbound_sent
+from followups.services import (
+    followups_cancel,
+    followups_on_client_messages,
+    followups_on_outbound_sent,
+    followups_pause,
+)
 
 
 @listener("messages.received", on_commit=False)
@@ -45,3 +52,27 @@ def returned_to_ai(*, lead_id: int, **_: object) -> None:
 def ai_stopped(*, lead_id: int, reason: str) -> None:
     """In the same transaction: refused, or the AI switched off for the lead — no more touches."""
     followups_cancel(lead_id=lead_id, reason=reason)
+
+
+def _moment(value: str | None) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+@listener("lead.call_requested", on_commit=False)
+def call_requested(*, lead_id: int, due_at: str | None = None, **_: object) -> None:
+    """In the request's transaction: a call is arranged, so the touches wait until after it."""
+    until = _moment(due_at)
+    if until is not None:
+        followups_pause(lead_id=lead_id, until=until, reason="call arranged")
+
+
+@listener("meeting.booked", on_commit=False)
+def meeting_booked(*, lead_id: int, start: str, **_: object) -> None:
+    """In the booking's transaction: a meeting is booked, so the touches wait until after it."""
+    until = _moment(start)
+    if until is not None:
+        followups_pause(lead_id=lead_id, until=until, reason="meeting booked")

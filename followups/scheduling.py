@@ -14,13 +14,17 @@ from django.utils import timezone
 
 from followups.models import FollowUp, FollowUpKind, FollowUpStatus
 from leads.models import Lead
+from tasks.selectors import lead_busy_until, leads_busy_after
 from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.followups")
 
 # Our messages with these purposes never start a follow-up schedule (they are touches themselves or human).
-NO_SCHEDULE_PURPOSES = ("followup", "reengagement", "onboarding", "human", "client")
+NO_SCHEDULE_PURPOSES = ("followup", "reengagement", "onboarding", "human", "client", "reminder")
 CLOSED_STAGE_KINDS = ("won", "lost")
+# A call arranged or a meeting booked: follow-ups wait until this long after its time (the manager's call or the
+# meeting itself is the next touch, not "актуально?").
+PAUSE_AFTER = timedelta(hours=2)
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,19 @@ def lead_block_reason(lead, s: FollowupSettings, *, stage_kind: str | None = Non
     return ""
 
 
+def paused_until(*, lead_id: int, now: datetime) -> datetime | None:
+    """Until when the lead's follow-ups wait: after its open call or meeting (tasks), or None."""
+    busy = lead_busy_until(lead_id=lead_id)
+    if busy is None or busy + PAUSE_AFTER <= now:
+        return None
+    return busy + PAUSE_AFTER
+
+
+def leads_with_call_or_meeting_ahead(*, now: datetime):
+    """Ids (a subquery) of the leads whose follow-ups wait for an open call or meeting (see paused_until)."""
+    return leads_busy_after(since=now - PAUSE_AFTER)
+
+
 def schedule_after_outbound(*, lead, message, now: datetime | None = None) -> list[FollowUp]:
     """Called once our message is sent: an AI/system message that waits for an answer (re)starts the steps."""
     if message.direction != "out" or message.purpose in NO_SCHEDULE_PURPOSES:
@@ -188,11 +205,15 @@ def followups_schedule(*, lead, now: datetime | None = None, rng: random.Random 
         offsets = [float(step["after_minutes"]) for step in s.steps]
         base_offset = offsets[sent_count - 1] if 0 < sent_count <= len(offsets) else 0.0
         previous_due = now
+        pause = paused_until(lead_id=fresh.pk, now=now)
         for index in range(sent_count, min(len(s.steps), sent_count + budget)):
             step = s.steps[index]
             gap = offsets[index] - (offsets[index - 1] if index else 0.0)
             planned_at = now + timedelta(minutes=offsets[index] - base_offset)
-            due = quiet_shift(max(planned_at, previous_due + timedelta(minutes=gap)), s, rng)
+            due = max(planned_at, previous_due + timedelta(minutes=gap))
+            if pause is not None and due < pause:  # a call or meeting ahead: the touches wait until after it
+                due = pause + (due - now)
+            due = quiet_shift(due, s, rng)
             previous_due = due
             row = pending.pop(index + 1, None)
             values = {"text": step.get("text", ""), "due_at": due, "planned_at": planned_at, "gap_minutes": gap,

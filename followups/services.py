@@ -62,6 +62,28 @@ def followups_cancel(*, lead=None, lead_id: int | None = None, reason: str, kind
     return count
 
 
+def followups_pause(*, lead_id: int, until: datetime, reason: str, rng: random.Random | None = None) -> int:
+    """A call arranged or a meeting booked for `until`: the lead's pending touches that would come before it move
+    to after it (keeping their order and spacing; quiet hours respected). Later schedules ask
+    scheduling.paused_until. Returns how many moved."""
+    s = scheduling.settings_current()
+    after = until + scheduling.PAUSE_AFTER
+    now = timezone.now()
+    if after <= now:
+        return 0
+    moved = 0
+    with transaction.atomic():  # the emitter's transaction, or its own when a caller has none
+        rows = list(FollowUp.objects.select_for_update().filter(
+            lead_id=lead_id, status=FollowUpStatus.PENDING, due_at__lt=after,
+            kind__in=(FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT)).order_by("due_at", "id"))
+        for row in rows:
+            due = scheduling.quiet_shift(after + max(timedelta(0), row.due_at - now), s, rng)
+            moved += FollowUp.objects.filter(pk=row.pk, status=FollowUpStatus.PENDING).update(due_at=due)
+    if moved:
+        log.info("lead=%s followups paused until=%s moved=%s reason=%s", lead_id, after.isoformat(), moved, reason)
+    return moved
+
+
 def followups_on_client_messages(*, firsts: dict[int, int]) -> None:
     """Clients answered (`firsts`: per lead id, the id of its earliest message not yet handled): the silence is over,
     so their follow-ups stop; each lead's last touch counts as answered (engagement), the tags of content it carried
@@ -603,7 +625,9 @@ def reengagement_plan(*, now: datetime | None = None, limit: int = 5000,
              .filter(refused=False, handler__isnull=True, ai_enabled=True)
              .exclude(stage__kind__in=scheduling.CLOSED_STAGE_KINDS)
              .filter(Q(last_message_at__lt=silent_since) | Q(last_message_at__isnull=True, created_at__lt=silent_since))
-             .exclude(pk__in=touched).exclude(pk__in=busy).order_by("last_message_at", "id")[:limit])
+             .exclude(pk__in=touched).exclude(pk__in=busy)
+             .exclude(pk__in=scheduling.leads_with_call_or_meeting_ahead(now=now))  # it is the next touch
+             .order_by("last_message_at", "id")[:limit])
     planned = []
     for lead in leads:
         picked = content_pick(lead=lead, limit=1)

@@ -5,7 +5,7 @@ from django.db import connection
 
 from core.redis_client import redis_lock
 from core.tasks import enqueue
-from followups import services
+from followups import reminders, services
 
 
 @shared_task(name="followups.tasks.sweep_due", acks_late=True, ignore_result=True)
@@ -29,3 +29,12 @@ def sweep_due() -> dict:
 def reengage() -> int:
     """Hourly (each lead at most once per K days): plan re-engagement touches for sleeping leads."""
     return len(services.reengagement_plan())
+
+
+@shared_task(name="followups.tasks.meeting_reminders", acks_late=True, ignore_result=True)
+def meeting_reminders() -> dict:
+    """Every few minutes: the client's meeting reminders due now (each exactly once, never in quiet hours)."""
+    with redis_lock(f"followups:meeting-reminders:{connection.schema_name}", timeout=600) as held:
+        if not held:
+            return {"busy": 1}
+        return reminders.meeting_reminders_sweep()

@@ -483,6 +483,24 @@ def book_meeting(
     return _booking_result(event or {}, start, end)
 
 
+def event_read(config: dict, event_id: str, *, service: Any = None) -> dict | None:
+    """The event's start (aware datetime) and links, read from the calendar (the truth: a meeting moved there is
+    moved for us too): {"start", "meet_link", "html_link"}; None when it was deleted or cancelled."""
+    service = service or build_service(config)
+    event = _existing_event(service, config.get("calendar_id") or "primary", event_id)
+    if event is None:
+        return None
+    raw = (event.get("start") or {}).get("dateTime")
+    if not isinstance(raw, str):
+        return None
+    try:
+        start = _parse_rfc3339(raw)
+    except ValueError:
+        return None
+    result = _booking_result(event, start, start)
+    return {"start": start, "meet_link": result["meet_link"], "html_link": result["html_link"]}
+
+
 # --- OAuth consent (admin flow) --------------------------------------------------------------------
 
 

@@ -13,6 +13,11 @@ class StageKind(models.TextChoices):
     CUSTOM = "custom", "Свой этап"
 
 
+# The kinds the AI's engine moves leads into (brain.engine.RANK): they may be renamed and recoloured, never deleted.
+ENGINE_STAGE_KINDS = (StageKind.NEW, StageKind.IN_DIALOG, StageKind.REQUESTS_CALL, StageKind.INCOMPLETE,
+                      StageKind.COMPLETE)
+MAX_STAGES = 8
+
 DEFAULT_STAGES = [
     (StageKind.NEW, "Новые", "#64748b"),
     (StageKind.IN_DIALOG, "AI ведёт диалог", "#3b82f6"),
@@ -64,8 +69,13 @@ class Lead(models.Model):
     external_id = models.CharField(max_length=64, blank=True, db_index=True)
 
     stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="leads")
-    # A person placed the lead by hand: the AI's engine leaves its stage alone from then on.
+    # A person placed the lead by hand (the pin): the AI's engine leaves its stage alone until the lead is returned
+    # to the AI. Who pinned it and when, for the card.
     stage_locked = models.BooleanField(default=False)
+    stage_pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="pinned_leads"
+    )
+    stage_pinned_at = models.DateTimeField(null=True, blank=True)
     data = models.JSONField(default=dict, blank=True)
     score = models.PositiveSmallIntegerField(default=0, db_index=True)
     temperature = models.CharField(max_length=8, choices=Temperature.choices, default=Temperature.COLD)

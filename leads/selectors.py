@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from accounts.models import Role
+from accounts.models import Role, User
 from core.realtime import group_staff, group_user
 from leads.models import Lead, Stage, StageKind
 from tenants.selectors import tenant_config_current
@@ -21,6 +21,15 @@ def qualification_fields() -> list[dict]:
     """The tenant's qualification fields as the lead card shows and edits them."""
     return [{k: f.get(k) for k in ("key", "label", "label_en", "type", "required", "choices")}
             for f in tenant_config_current()["qualification"]]
+
+
+def event_user_names(events) -> dict[str, str]:
+    """E-mail → name of the people a timeline's entries name by e-mail (one query; the timeline shows names)."""
+    emails = {value for event in events for value in (event.before, event.after)
+              if isinstance(value, str) and "@" in value}
+    if not emails:
+        return {}
+    return {user.email: user.full_name or user.email for user in User.objects.filter(email__in=emails)}
 
 
 def lead_no_answer(lead) -> bool:

@@ -2,7 +2,7 @@
 from rest_framework import serializers
 
 from core.serializers import PlannedRepresentation
-from leads.models import Lead, LeadEvent, Stage
+from leads.models import ENGINE_STAGE_KINDS, Lead, LeadEvent, Stage
 from leads.selectors import lead_no_answer
 
 
@@ -13,13 +13,21 @@ def user_brief(user) -> dict | None:
 
 
 class StageOut(serializers.ModelSerializer):
+    deletable = serializers.SerializerMethodField(help_text="False for the stages the AI moves leads into: they may "
+                                                            "be renamed and recoloured, not deleted.")
+
     class Meta:
         model = Stage
-        fields = ["id", "name", "kind", "color", "position"]
+        fields = ["id", "name", "kind", "color", "position", "deletable"]
+
+    def get_deletable(self, stage) -> bool:
+        return stage.kind not in ENGINE_STAGE_KINDS
 
 
 class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
     stage_kind = serializers.CharField(source="stage.kind", read_only=True)
+    stage_pinned = serializers.BooleanField(source="stage_locked", read_only=True,
+                                            help_text="A person placed the lead: the AI does not move its stage.")
     assignee = serializers.SerializerMethodField()
     handled_by = serializers.SerializerMethodField()
     no_answer = serializers.SerializerMethodField()
@@ -27,7 +35,8 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
     class Meta:
         model = Lead
         fields = [
-            "id", "name", "phone", "email", "city", "channel", "source", "campaign", "stage", "stage_kind", "score",
+            "id", "name", "phone", "email", "city", "channel", "source", "campaign", "stage", "stage_kind",
+            "stage_pinned", "score",
             "temperature", "score_reasons", "assignee", "ai_enabled", "handled_by", "needs_human",
             "needs_human_reason", "refused", "call_requested", "preferred_time", "last_message", "last_message_at",
             "waiting_since", "no_answer", "data", "source_info", "created_at", "updated_at",
@@ -46,7 +55,20 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
 
 
 class LeadCardOut(LeadOut):
-    """The card adds the tenant's qualification fields so the PWA can render and edit `data` by type."""
+    """The card adds the tenant's qualification fields so the PWA can render and edit `data` by type, and the pin:
+    who placed the lead on its stage by hand and when (the card says "Закреплено: Анна, 12:40")."""
+
+    stage_pinned_by = serializers.SerializerMethodField()
+    stage_pinned_at = serializers.SerializerMethodField()
+
+    class Meta(LeadOut.Meta):
+        fields = [*LeadOut.Meta.fields, "stage_pinned_by", "stage_pinned_at"]
+
+    def get_stage_pinned_by(self, lead) -> dict | None:
+        return user_brief(lead.stage_pinned_by) if lead.stage_locked else None
+
+    def get_stage_pinned_at(self, lead) -> str | None:
+        return lead.stage_pinned_at.isoformat() if lead.stage_locked and lead.stage_pinned_at else None
 
     def to_representation(self, lead):
         from leads.selectors import qualification_fields
@@ -57,11 +79,20 @@ class LeadCardOut(LeadOut):
 
 
 class LeadEventOut(serializers.ModelSerializer):
+    """One timeline entry. The PWA writes the sentence from `kind` + `field` + `before`/`after` in the UI's language;
+    `names` maps the e-mails an entry carries (assignments, takeovers) to people's names (context["names"])."""
+
     actor = serializers.SerializerMethodField()
+    names = serializers.SerializerMethodField()
 
     class Meta:
         model = LeadEvent
-        fields = ["id", "kind", "actor", "field", "before", "after", "text", "created_at"]
+        fields = ["id", "kind", "actor", "field", "before", "after", "text", "names", "created_at"]
+
+    def get_names(self, event) -> dict:
+        names = self.context.get("names") or {}
+        return {value: names[value] for value in (event.before, event.after)
+                if isinstance(value, str) and value in names}
 
     def get_actor(self, event) -> str | dict:
         if event.actor_kind == "user" and event.actor_user_id:

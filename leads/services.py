@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -14,13 +16,27 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from accounts.models import Role, User
+from brain import engine
+from brain.when import when_parse
 from core.db import server_bound_cursor
 from core.events import emit
 from core.realtime import group_user, publish
 from integrations.registry import find
-from leads.models import DEFAULT_STAGES, ActorKind, Channel, Lead, LeadEvent, LeadIdentity, Stage, StageKind
+from leads.models import (
+    DEFAULT_STAGES,
+    ENGINE_STAGE_KINDS,
+    MAX_STAGES,
+    ActorKind,
+    Channel,
+    Lead,
+    LeadEvent,
+    LeadIdentity,
+    Stage,
+    StageKind,
+)
 from leads.selectors import lead_audience_groups, managers_see_all
 from leads.serializers import LeadOut
+from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.leads")
 
@@ -40,6 +56,9 @@ class Actor:
     def label(self) -> str:
         return self.user.email if self.user is not None else self.kind
 
+
+STAGE_KEPT_MESSAGE = ("Этот этап ведёт AI: его можно переименовать и перекрасить, но не удалить. / "
+                      "The AI moves leads into this stage: rename or recolour it, it cannot be deleted.")
 
 AI = Actor(ActorKind.AI)
 SYSTEM = Actor(ActorKind.SYSTEM)
@@ -164,22 +183,29 @@ def lead_update(*, lead: Lead, actor: Actor, data: dict | None = None, **fields:
 
 
 def lead_move(*, lead: Lead, stage: Stage, actor: Actor) -> Lead:
-    """Moves a lead to a stage. A person's move pins the stage: the AI's engine no longer moves it."""
-    pin = actor.kind == ActorKind.USER and not lead.stage_locked
+    """Moves a lead to a stage. A person's move pins the stage (who and when, shown on the card): the AI's engine
+    no longer moves it until the lead is returned to the AI."""
+    pin = actor.kind == ActorKind.USER and (not lead.stage_locked or lead.stage_pinned_by_id != actor.user.pk)
     if lead.stage_id == stage.pk and not pin:
         return lead
     before = lead.stage
     lead.stage = stage
     if actor.kind == ActorKind.USER:
         lead.stage_locked = True
-    lead.save(update_fields=["stage", "stage_locked", "updated_at"])
+        lead.stage_pinned_by = actor.user
+        lead.stage_pinned_at = timezone.now()
+    lead.save(update_fields=["stage", "stage_locked", "stage_pinned_by", "stage_pinned_at", "updated_at"])
     if before.pk != stage.pk:
         event_add(lead=lead, actor=actor, kind="stage_changed", field="stage",
                   before={"id": before.pk, "name": before.name, "kind": before.kind},
                   after={"id": stage.pk, "name": stage.name, "kind": stage.kind})
         log.info("lead=%s stage %s→%s by=%s", lead.pk, before.kind, stage.kind, actor.label)
         emit("lead.stage_changed", lead_id=lead.pk, before=before.kind, after=stage.kind, actor=actor.kind)
-        publish_lead(lead)
+    elif pin:
+        event_add(lead=lead, actor=actor, kind="stage_pinned", field="stage",
+                  after={"id": stage.pk, "name": stage.name, "kind": stage.kind})
+        log.info("lead=%s stage %s pinned by=%s", lead.pk, stage.kind, actor.label)
+    publish_lead(lead)
     return lead
 
 
@@ -249,11 +275,14 @@ def lead_takeover(*, lead: Lead, user) -> Lead:
 
 
 def lead_return_to_ai(*, lead: Lead, user) -> Lead:
+    """The AI handles the lead again: the person's pin on the stage is released (the engine may move it again)."""
     before = lead.handler.email if lead.handler_id else "ai"
     lead.handler = None
     lead.ai_enabled = True
     lead.needs_human = False
-    lead.save(update_fields=["handler", "ai_enabled", "needs_human", "updated_at"])
+    lead.stage_locked, lead.stage_pinned_by, lead.stage_pinned_at = False, None, None
+    lead.save(update_fields=["handler", "ai_enabled", "needs_human", "stage_locked", "stage_pinned_by",
+                             "stage_pinned_at", "updated_at"])
     event_add(lead=lead, actor=user_actor(user), kind="returned_to_ai", field="handled_by", before=before, after="ai")
     emit("lead.returned_to_ai", lead_id=lead.pk, user_id=user.pk)
     log.info("lead=%s returned to ai by=%s", lead.pk, user.email)
@@ -272,6 +301,64 @@ def lead_set_score(*, lead: Lead, score: int, temperature: str, reasons: list, a
     lead.save(update_fields=["score", "temperature", "score_reasons", "updated_at"])
     publish_lead(lead)
     return lead
+
+
+def lead_score_input(*, lead: Lead, fields: list[dict], now: datetime | None = None) -> engine.ScoreInput:
+    """What the engine scores a lead from: its fields, the AI's bookkeeping (intents, quotes, "подумаю") and how
+    long the client has been silent while our message waits."""
+    now = now or timezone.now()
+    mem = lead.ai_state or {}
+    silent_days = 0.0
+    if lead.waiting_since is not None:
+        since = lead.last_inbound_at or lead.created_at or lead.waiting_since
+        silent_days = max(0.0, (now - since).total_seconds() / 86400)
+    call_soon = False
+    if lead.call_requested:
+        # "завтра в 11" read on the tenant's wall clock at the time the client asked
+        zone = ZoneInfo(tenant_config_current().get("timezone") or "UTC")
+        asked_at = (lead.last_inbound_at or now).astimezone(zone)
+        moment = when_parse(lead.preferred_time, now=asked_at) if lead.preferred_time else asked_at
+        call_soon = moment is not None and moment - asked_at <= timedelta(days=2)
+    return engine.ScoreInput(
+        fields=fields, data=lead.data or {}, city=lead.city, name=lead.name, call_requested=lead.call_requested,
+        preferred_time=lead.preferred_time, refused=lead.refused, meeting=bool(mem.get("meeting")),
+        quotes=mem.get("quotes") or {}, intents=set(mem.get("intents") or []),
+        client_messages=int(mem.get("client_messages", 0)), stage_kind=lead.stage.kind,
+        thinking=bool(mem.get("thinking")), silent_days=silent_days, call_soon=call_soon)
+
+
+def lead_rescore(*, lead: Lead, fields: list[dict] | None = None, now: datetime | None = None,
+                 actor: Actor = AI) -> Lead:
+    """Recomputes score, temperature and reasons. A pure function of the lead and `now`: running it twice (a turn
+    and a decay sweep, or two sweeps) changes nothing the second time."""
+    fields = fields if fields is not None else tenant_config_current()["qualification"]
+    score, temperature, reasons = engine.score_compute(lead_score_input(lead=lead, fields=fields, now=now))
+    return lead_set_score(lead=lead, score=score, temperature=temperature, reasons=reasons, actor=actor)
+
+
+def leads_decay_scores(*, now: datetime | None = None, limit: int = 2000) -> int:
+    """The hourly decay: leads whose client has been silent a day or more (our message waiting) are rescored, so
+    the score drops with the silence and the reason says so. Idempotent (see lead_rescore); returns how many
+    changed."""
+    now = now or timezone.now()
+    fields = tenant_config_current()["qualification"]
+    changed = 0
+    # Past DECAY_MAX / COLD_AFTER_DAYS nothing changes any more: a month back bounds the work of every run.
+    ids = list(Lead.objects.filter(waiting_since__lte=now - timedelta(days=1),
+                                   waiting_since__gte=now - timedelta(days=30), refused=False)
+               .exclude(stage__kind__in=(StageKind.WON, StageKind.LOST))
+               .order_by("waiting_since").values_list("pk", flat=True)[:limit])
+    for lead_id in ids:
+        with transaction.atomic():
+            lead = Lead.objects.select_for_update(of=("self",)).select_related("stage").filter(pk=lead_id).first()
+            if lead is None:
+                continue
+            before = (lead.score, lead.temperature, lead.score_reasons)
+            lead_rescore(lead=lead, fields=fields, now=now, actor=SYSTEM)
+            changed += before != (lead.score, lead.temperature, lead.score_reasons)
+    if changed:
+        log.info("scores decayed leads=%s", changed)
+    return changed
 
 
 def lead_flag_human(*, lead: Lead, reason: str, actor: Actor) -> Lead:
@@ -326,7 +413,10 @@ def leads_touch_messages(pairs: list[tuple[Lead, Any]]) -> None:
 
 
 def stage_delete(*, stage: Stage, move_to: Stage | None, actor: Actor) -> None:
-    """Deletes a stage; its leads move to `move_to` (required when it has leads)."""
+    """Deletes a stage; its leads move to `move_to` (required when it has leads). A stage the AI moves leads into
+    cannot go (rename or recolour it instead)."""
+    if stage.kind in ENGINE_STAGE_KINDS:
+        raise ValueError(STAGE_KEPT_MESSAGE)
     count = stage.leads.count()
     if count and move_to is None:
         raise ValueError(f"stage has {count} leads: say where they go (move_to)")
@@ -342,8 +432,11 @@ def stage_delete(*, stage: Stage, move_to: Stage | None, actor: Actor) -> None:
 
 
 def stage_create(*, actor: Actor, name: str, color: str = "#64748b", position: int | None = None) -> Stage:
+    """A custom stage; ValueError beyond MAX_STAGES (the board stays readable on a phone)."""
     with transaction.atomic():
         stages = list(Stage.objects.select_for_update().order_by("position", "id"))
+        if len(stages) >= MAX_STAGES:
+            raise ValueError(f"Не больше {MAX_STAGES} этапов / At most {MAX_STAGES} stages.")
         position = len(stages) if position is None else min(position, len(stages))
         stage = Stage(name=name, color=color, kind=StageKind.CUSTOM)
         stages.insert(position, stage)

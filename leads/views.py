@@ -17,7 +17,7 @@ from core.api import (
     query_params,
 )
 from leads import selectors, services
-from leads.models import Channel, Stage, StageKind, Temperature
+from leads.models import ENGINE_STAGE_KINDS, Channel, Stage, StageKind, Temperature
 from leads.serializers import LeadCardOut, LeadEventOut, LeadOut, StageOut
 
 
@@ -134,7 +134,8 @@ class LeadEventsView(APIView):
     @extend_schema(responses=LeadEventOut(many=True))
     def get(self, request, pk: int):
         lead = visible_lead(request, pk)
-        return Response(LeadEventOut(lead.events.select_related("actor_user")[:500], many=True).data)
+        events = list(lead.events.select_related("actor_user")[:500])
+        return Response(LeadEventOut(events, many=True, context={"names": selectors.event_user_names(events)}).data)
 
 
 class BoardColumnOut(serializers.Serializer):
@@ -192,7 +193,10 @@ class StageListView(APIView):
     def post(self, request):
         data = StageIn(data=request.data)
         data.is_valid(raise_exception=True)
-        stage = services.stage_create(actor=services.user_actor(request.user), **data.validated_data)
+        try:
+            stage = services.stage_create(actor=services.user_actor(request.user), **data.validated_data)
+        except ValueError as exc:
+            raise ValidationError({"detail": str(exc)}) from None
         return Response(StageOut(stage).data, status=status.HTTP_201_CREATED)
 
 
@@ -210,6 +214,8 @@ class StageDetailView(APIView):
     @extend_schema(parameters=[StageDeleteIn], responses={204: None})
     def delete(self, request, pk: int):
         stage = get_object_or_404(Stage, pk=pk)
+        if stage.kind in ENGINE_STAGE_KINDS:
+            raise ValidationError({"detail": services.STAGE_KEPT_MESSAGE})
         move_to_id = query_params(request, StageDeleteIn).get("move_to")
         if move_to_id is None and isinstance(request.data, dict) and request.data.get("move_to") not in (None, ""):
             body = StageDeleteIn(data=request.data)  # the PWA of old sent it in the body

@@ -1,8 +1,9 @@
 """Meetings in the tenant's Google Calendar, for the AI tools `check_availability` and `book_meeting`.
 
-Google Calendar is the truth: we store no meeting rows. A booking leaves its event id and links in the
-lead's timeline (`meeting_booked`) and says so (`meeting.booked`: crmsync adds a note in amoCRM when the lead came
-from there). Broken credentials
+Google Calendar is the truth (seed 000): a Meeting row keeps only the event's id and link (and when the client's
+reminders went out); the time is read from the calendar when needed (`meeting_read`). A booking says so
+(`meeting.booked`: crmsync adds a note in amoCRM when the lead came from there; tasks puts it on the manager's list;
+follow-ups wait until after it). Broken credentials
 raise CalendarUnavailable and show in the admin health view; a slot taken meanwhile raises SlotTaken
 with two or three other slots in words the client understands.
 """
@@ -21,6 +22,7 @@ from core.events import emit
 from integrations import google_calendar as gc
 from leads import services as lead_services
 from leads.models import Lead
+from meetings.models import Meeting
 from tenants.models import Tenant
 from tenants.selectors import tenant_config_get
 from tenants.services import health_record
@@ -137,6 +139,33 @@ def _booked_text(*, when: str, meet: str | None, email: str | None, language: st
     return " ".join(parts)
 
 
+def meeting_record(*, lead: Lead, event_id: str, link: str) -> Meeting | None:
+    """The booked event's id and link (once per event: a retried booking finds its row)."""
+    if not event_id:
+        return None
+    meeting, _ = Meeting.objects.get_or_create(event_id=event_id[:200], defaults={"lead": lead, "link": link[:1000]})
+    return meeting
+
+
+def meeting_read(meeting: Meeting) -> dict | None:
+    """The meeting as the calendar has it now: {"start": aware datetime, "meet_link", "html_link"}; None when it
+    was deleted or cancelled there. Raises CalendarUnavailable."""
+    tenant_id, config, _tz, _language, _company = _settings(meeting.lead)
+    _check_configured(tenant_id, config)
+    try:
+        return gc.event_read(config, meeting.event_id)
+    except gc.CalendarError as exc:
+        raise _unavailable(tenant_id, exc.detail, retryable=exc.retryable) from exc
+
+
+def describe_moment(moment: datetime, *, lead: Lead, now: datetime | None = None) -> str:
+    """«завтра в 11:00» / «tomorrow at 11:00» in the tenant's zone and the lead's language."""
+    _tenant_id, _config, tz, language, _company = _settings(lead)
+    zone = ZoneInfo(tz)
+    return gc.describe_slots([moment.astimezone(zone)], now=(now or timezone.now()).astimezone(zone),
+                             language=language)
+
+
 def calendar_book(*, lead: Lead, start: datetime, duration_minutes: int | None = None, email: str | None = None,
                   summary: str | None = None) -> dict:
     """Books `start` (naive = tenant wall time) after re-checking it is free; invites `email` with
@@ -175,11 +204,11 @@ def calendar_book(*, lead: Lead, start: datetime, duration_minutes: int | None =
     when = gc.describe_slots([start], now=now, language=language)
     if email and not lead.email:
         lead_services.lead_update(lead=lead, actor=lead_services.AI, email=email)
-    lead_services.event_add(
-        lead=lead, actor=lead_services.AI, kind="meeting_booked", field="meeting",
-        after={**booked, "attendee": attendee},
-        text=f"Встреча {start.strftime('%d.%m.%Y %H:%M')} ({tz}): {booked.get('html_link') or booked.get('event_id')}",
-    )
+    link = booked.get("meet_link") or booked.get("html_link") or ""
+    meeting_record(lead=lead, event_id=str(booked.get("event_id") or ""), link=link)
+    # Seed 000: the calendar keeps the meeting; our timeline keeps its id and link only.
+    lead_services.event_add(lead=lead, actor=lead_services.AI, kind="meeting_booked", field="meeting",
+                            after={"event_id": booked.get("event_id"), "link": link})
     note = f"Назначена встреча {start.strftime('%d.%m.%Y %H:%M')} ({tz})."
     if booked.get("meet_link"):
         note += f" Google Meet: {booked['meet_link']}"

@@ -2,6 +2,8 @@
 
 A preset is a list of field dicts; tenants start from one and may edit or add fields. The AI asks only
 for `required` fields before moving on to selling, so required = "we cannot quote or route without it".
+The construction preset requires all six (seed 002): "Полные данные" means city, the size with its height,
+the foundation, windows, doors and whether a project exists are all known.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
             "label": "Закрывать фундамент",
             "label_en": "Close the foundation",
             "type": "boolean",
-            "required": False,
+            "required": True,
             "hint": "Будет ли клиент закрывать фундамент",
         },
         {
@@ -85,7 +87,7 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
             "label": "Окна",
             "label_en": "Windows",
             "type": "number",
-            "required": False,
+            "required": True,
             "hint": "Количество окон",
         },
         {
@@ -93,7 +95,7 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
             "label": "Двери",
             "label_en": "Doors",
             "type": "number",
-            "required": False,
+            "required": True,
             "hint": "Количество дверей",
         },
         {
@@ -101,8 +103,8 @@ PRESETS: dict[str, list[dict[str, Any]]] = {
             "label": "Есть проект",
             "label_en": "Has a project",
             "type": "boolean",
-            "required": False,
-            "hint": "Есть ли проект или фото",
+            "required": True,
+            "hint": "Есть ли проект или фото (да/нет)",
         },
     ],
 }

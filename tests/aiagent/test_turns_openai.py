@@ -24,6 +24,11 @@ def llm(ai_tenant):
         yield standin
 
 
+# Everything the construction preset requires for "Полные данные" (seed 002).
+FULL = {"dimensions": {"length": 10, "width": 12, "height": 3}, "foundation_closed": True, "windows": 8, "doors": 2,
+        "has_project": False}
+
+
 def system_of(request: dict) -> str:
     assert request["messages"][0]["role"] == "system"
     return request["messages"][0]["content"]
@@ -31,12 +36,12 @@ def system_of(request: dict) -> str:
 
 def test_tools_prompt_and_tool_result_loop(chat, llm):
     llm.script(
-        llm.tool_calls(("update_lead", {"city": "Алматы", "name": "Айгуль",
-                                        "data": {"dimensions": {"length": 10, "width": 12, "height": 3}}})),
+        llm.tool_calls(("update_lead", {"city": "Алматы", "name": "Айгуль", "data": FULL})),
         llm.text("Отлично, Айгуль! Дом 10×12 в Алматы — хороший выбор. Когда удобно созвониться?"),
     )
     c = chat()
-    reply = c.say("Здравствуйте, я Айгуль, строим в Алматы дом 10 на 12, высота 3")
+    reply = c.say("Здравствуйте, я Айгуль, строим в Алматы дом 10 на 12, высота 3; фундамент закрываем, 8 окон, "
+                  "2 двери, проекта нет")
     assert [m["text"] for m in reply] == [
         "Отлично, Айгуль! Дом 10×12 в Алматы — хороший выбор. Когда удобно созвониться?"]
 
@@ -56,8 +61,8 @@ def test_tools_prompt_and_tool_result_loop(chat, llm):
     assert "склад в Алматы" in system and "only when city eq Алматы" in system  # facts with conditions
     assert "Phase: QUALIFY" in system and "dimensions (Размеры дома)" in system  # phase and what is missing
     assert "first reply to a new client" in system
-    assert first["messages"][-1] == {"role": "user",
-                                     "content": "Здравствуйте, я Айгуль, строим в Алматы дом 10 на 12, высота 3"}
+    assert first["messages"][-1] == {"role": "user", "content": "Здравствуйте, я Айгуль, строим в Алматы дом 10 на 12, "
+                                     "высота 3; фундамент закрываем, 8 окон, 2 двери, проекта нет"}
 
     # The loop: our assistant message with the model's tool call, then the tool result with its id.
     assistant, tool = second["messages"][-2:]
@@ -73,7 +78,7 @@ def test_tools_prompt_and_tool_result_loop(chat, llm):
     turn = c.turns()[-1]
     assert turn.brain == "openai" and turn.llm_calls == 2 and turn.prompt_tokens > 500
     assert turn.tool_calls == [{"name": "update_lead", "ok": True, "arguments": {
-        "city": "Алматы", "name": "Айгуль", "data": {"dimensions": {"length": 10, "width": 12, "height": 3}}}}]
+        "city": "Алматы", "name": "Айгуль", "data": FULL}}]
 
     # All required data in: the next prompt sells, with the collected data in the profile.
     llm.script(llm.tool_calls(("request_call", {"preferred_time": "завтра в 10"})),
@@ -135,7 +140,8 @@ def test_calendar_errors_are_tool_results(chat, llm):
 def test_llm_failure_retries_then_offline_answers_and_flags(chat, llm):
     llm.script(llm.error(500), llm.error(502), llm.error(503))
     c = chat()
-    reply = c.say("Здравствуйте, дом 10 на 12 в Алматы, сколько стоит?")
+    reply = c.say("Здравствуйте, дом 10 на 12 высота 3 в Алматы, фундамент закроем, 8 окон, 2 двери, проект есть, "
+                  "сколько стоит?")
     assert len(llm.requests) == 3  # one call + two retries, then we give up on the model
     assert reply and reply[0]["author_kind"] == "ai" and reply[0]["text"]
     lead = c.lead()

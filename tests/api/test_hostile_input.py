@@ -5,6 +5,7 @@ numbers out of range, NaN / Infinity, 10,000-deep nesting, more than 1 MiB."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.django_db
 
 BIG = "9" * 20  # beyond bigint
 UNDECLARED = "x_unknown"
+SOON = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0).isoformat()  # a task's due time in range
 
 
 def _schema() -> dict:
@@ -40,6 +42,7 @@ VALID_BODIES = {
     "PATCH /api/content/{id}/": {"title": "FAQ"},
     "PATCH /api/leads/{id}/": {"name": "Асель"},
     "POST /api/leads/{id}/messages/": {"text": "Здравствуйте"},
+    "POST /api/leads/{id}/tasks/": {"kind": "call", "title": "Перезвонить", "due_at": SOON},
     "POST /api/sandbox/messages/": {"phone": "+7 701 111 22 33", "name": "Асель", "text": "Здравствуйте"},
     "POST /api/stages/": {"name": "Замер"},
     "PATCH /api/stages/{id}/": {"name": "Замер"},
@@ -69,14 +72,18 @@ def resolve(ref_or_schema: dict) -> dict:
 
 @pytest.fixture
 def objects(tenant_a):
-    """Something real behind every {id}: a lead, a custom stage, a content item, a manager."""
+    """Something real behind every {id}: a lead, a custom stage, a content item, a manager, a task."""
+    from django.utils import timezone
+
     from followups.models import Content
     from leads.models import Stage
+    from tasks.models import Task
 
     lead = make_lead(tenant_a, name="Асель", phone="77011112233")
     with tenant_context(tenant_a):
         stage = Stage.objects.create(name="Замер", position=9)
         content = Content.objects.create(type="text", title="FAQ", text="Ответы")
+        task = Task.objects.create(lead=lead, kind="call", due_at=timezone.now())
         from knowledge.models import QA, DeliveryRule, PriceItem, Term
 
         knowledge = {"knowledge/qa": QA.objects.create(question="Окна?", answer="ПВХ").pk,
@@ -84,7 +91,8 @@ def objects(tenant_a):
                      "knowledge/delivery": DeliveryRule.objects.create(city="Алматы", text="Склад").pk,
                      "knowledge/terms": Term.objects.create(title="Оплата", text="30%").pk}
     return {"leads": lead.pk, "stages": stage.pk, "content": content.pk,
-            "users": user_of(tenant_a, "manager").pk, **knowledge}
+            "users": user_of(tenant_a, "manager").pk, **knowledge,
+            "tasks": task.pk}
 
 
 def url(path: str, objects: dict | None, ident: str | None = None) -> str:

@@ -96,7 +96,8 @@ def test_price_rule_and_insisting() -> None:
 
 
 def test_price_with_all_required_offers_a_call() -> None:
-    st = state(data={"city": "Шымкент", "dimensions": {"length": 8, "width": 9, "height": 3}}, city="Шымкент")
+    st = state(data={"city": "Шымкент", "dimensions": {"length": 8, "width": 9, "height": 3}, "foundation_closed": True,
+                     "windows": 6, "doors": 2, "has_project": False}, city="Шымкент")
     p = plan_turn(st, "сколько стоит?")
     assert "preferred_time" in p.awaiting and "call" in p.awaiting
     assert "8×9×3" in p.replies[0]
@@ -122,7 +123,8 @@ def test_handoff() -> None:
 
 
 def test_phase_two_summarises_and_pushes_to_a_call() -> None:
-    st = state(data={"dimensions": {"length": 10, "width": 12, "height": 3}})
+    st = state(data={"dimensions": {"length": 10, "width": 12, "height": 3}, "foundation_closed": True, "windows": 8,
+                     "doors": 2, "has_project": True})
     p = plan_turn(st, "Мы в Алматы")
     reply = p.replies[0]
     assert "Алматы" in reply and "10×12" in reply

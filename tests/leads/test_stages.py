@@ -24,16 +24,18 @@ def test_every_role_reads_the_seven_default_stages_in_order(tenant_a, client_for
 
 
 @pytest.mark.parametrize("role", ["owner", "head"])
-def test_create_at_end_and_at_a_position(tenant_a, client_for, role):
+def test_create_at_end_and_at_a_position_at_most_eight(tenant_a, client_for, role):
     client = client_for(tenant_a, role)
-    res = client.post("/api/stages/", {"name": "Замер", "color": "#123abc"}, format="json")
+    res = client.post("/api/stages/", {"name": "Первый", "color": "#123abc", "position": 0}, format="json")
     assert res.status_code == 201, res.content
-    assert res.json()["kind"] == "custom" and res.json()["position"] == 7 and res.json()["color"] == "#123abc"
-    res = client.post("/api/stages/", {"name": "Первый", "position": 0}, format="json")
-    assert res.status_code == 201 and res.json()["position"] == 0
+    assert res.json()["kind"] == "custom" and res.json()["position"] == 0 and res.json()["color"] == "#123abc"
+    assert res.json()["deletable"] is True
+    # Eight stages at most (the board stays readable on a phone): the ninth is a 400 that says so.
+    res = client.post("/api/stages/", {"name": "Замер"}, format="json")
+    assert res.status_code == 400 and "8" in res.json()["detail"]
     names = [s["name"] for s in stages(client)]
-    assert names[0] == "Первый" and names[-1] == "Замер" and len(names) == 9
-    assert [s["position"] for s in stages(client)] == list(range(9))
+    assert names[0] == "Первый" and len(names) == 8
+    assert [s["position"] for s in stages(client)] == list(range(8))
 
 
 def test_manager_cannot_change_stages(tenant_a, client_for):
@@ -81,23 +83,27 @@ def test_delete_an_empty_stage(tenant_a, client_for):
 def test_delete_a_stage_with_leads_needs_move_to(tenant_a, client_for):
     client = client_for(tenant_a, "owner")
     by_kind = {s["kind"]: s["id"] for s in stages(client)}
+    custom = client.post("/api/stages/", {"name": "Замер"}, format="json").json()["id"]
     lead = make_lead(tenant_a, stage_kind="incomplete")
-    url = f"/api/stages/{by_kind['incomplete']}/"
-    for query in ("", f"?move_to={by_kind['incomplete']}", "?move_to=999999", "?move_to=abc"):
+    from leads.models import Lead, Stage
+
+    with tenant_context(tenant_a):
+        Lead.objects.filter(pk=lead.pk).update(stage=Stage.objects.get(pk=custom))
+    url = f"/api/stages/{custom}/"
+    for query in ("", f"?move_to={custom}", "?move_to=999999", "?move_to=abc"):
         res = client.delete(url + query)
         assert res.status_code == 400, (query, res.content)
         assert "move_to" in res.json() and "move_to" in res.json()["detail"]
-    assert len(stages(client)) == 7
+    assert len(stages(client)) == 8
     res = client.delete(f"{url}?move_to={by_kind['complete']}")
     assert res.status_code == 204
-    from leads.models import Lead
 
     with tenant_context(tenant_a):
         moved = Lead.objects.get(pk=lead.pk)
         assert moved.stage_id == by_kind["complete"]
         event = moved.events.get(kind="stage_changed")
-        assert event.before["kind"] == "incomplete" and event.after["kind"] == "complete"
-    assert [s["kind"] for s in stages(client)] == [k for k in KINDS if k != "incomplete"]
+        assert event.before["kind"] == "custom" and event.after["kind"] == "complete"
+    assert [s["kind"] for s in stages(client)] == KINDS
 
 
 def test_delete_with_move_to_in_the_body(tenant_a, client_for):
@@ -109,11 +115,18 @@ def test_delete_with_move_to_in_the_body(tenant_a, client_for):
     assert client.get("/api/board/").json()["stages"][-1]["count"] == 1
 
 
-def test_the_last_stage_cannot_be_deleted(tenant_a, client_for):
+def test_the_ai_stages_can_be_renamed_and_recoloured_but_not_deleted(tenant_a, client_for):
+    """The stages the AI moves leads into stay; won and lost are a person's and may go."""
     client = client_for(tenant_a, "owner")
-    ids = [s["id"] for s in stages(client)]
-    for stage_id in ids[1:]:
-        assert client.delete(f"/api/stages/{stage_id}/").status_code == 204
-    res = client.delete(f"/api/stages/{ids[0]}/")
-    assert res.status_code == 400 and res.json()["detail"]
-    assert len(stages(client)) == 1
+    body = stages(client)
+    assert {s["kind"]: s["deletable"] for s in body} == {
+        "new": False, "in_dialog": False, "requests_call": False, "incomplete": False, "complete": False,
+        "won": True, "lost": True}
+    for stage in body[:5]:
+        res = client.delete(f"/api/stages/{stage['id']}/")
+        assert res.status_code == 400 and "AI" in res.json()["detail"], stage["kind"]
+    complete = next(s for s in body if s["kind"] == "complete")
+    res = client.patch(f"/api/stages/{complete['id']}/", {"name": "Данные собраны", "color": "#111111"},
+                       format="json")
+    assert res.status_code == 200 and (res.json()["name"], res.json()["kind"]) == ("Данные собраны", "complete")
+    assert len(stages(client)) == 7

@@ -19,6 +19,7 @@ from crmsync.models import AmoLeadLink
 from integrations.google_calendar import SCOPE
 from leads import services as lead_services
 from leads.models import LeadEvent
+from meetings.models import Meeting
 from meetings.services import CalendarUnavailable, SlotTaken, calendar_availability, calendar_book
 from tenants.models import Tenant, TenantHealth
 from tenants.services import tenant_config_get, tenant_config_import
@@ -164,8 +165,10 @@ def test_booking_invites_the_lead_with_meet_and_keeps_the_event_in_the_timeline(
                               f"{event['hangoutLink']} Приглашение отправлено на aigul@stroydom.kz.")
     with tenant_context(alpha):
         (timeline,) = LeadEvent.objects.filter(lead=lead, kind="meeting_booked")
-        assert timeline.after["event_id"] == booked["event_id"]
-        assert timeline.after["html_link"] == event["htmlLink"] and timeline.after["meet_link"] == event["hangoutLink"]
+        # Seed 000: the calendar keeps the meeting; we keep its id and link only (timeline, memory, Meeting row).
+        assert timeline.after == {"event_id": booked["event_id"], "link": event["hangoutLink"]}
+        (meeting,) = Meeting.objects.filter(lead=lead)
+        assert (meeting.event_id, meeting.link) == (booked["event_id"], event["hangoutLink"])
         lead.refresh_from_db()
         assert lead.email == "aigul@stroydom.kz"
 
@@ -369,3 +372,26 @@ def test_consent_views_are_for_platform_superusers_only(alpha, google, db):
     tenant_client = Client(HTTP_HOST=f"{alpha.slug}.{settings.TENANT_BASE_DOMAIN}")
     assert tenant_client.get(f"/oauth/google/connect/{alpha.pk}/").status_code in (200, 404)
     assert google.requests == []
+
+
+def test_the_migration_keeps_only_the_event_id_and_link_of_older_bookings(alpha, lead):
+    """Seed 000: what earlier versions kept of a booking (start, end, links, attendee) becomes the id and link."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("meetings.migrations.0001_meeting_event_id_and_link")
+    old = {"event_id": "ev-old", "start": "2026-12-01T11:00:00+05:00", "end": "2026-12-01T11:30:00+05:00",
+           "html_link": "https://calendar.example/ev-old", "meet_link": "https://meet.google.com/old"}
+    with tenant_context(alpha):
+        lead.ai_state = {**lead.ai_state, "meeting": old}
+        lead.save(update_fields=["ai_state"])
+        LeadEvent.objects.create(lead=lead, kind="meeting_booked", actor_kind="ai", field="meeting",
+                                 after={**old, "attendee": "aigul@stroydom.kz"}, text="Встреча 01.12.2026 11:00")
+        migration.keep_only_id_and_link(apps, None)
+        lead.refresh_from_db()
+        assert lead.ai_state["meeting"] == {"event_id": "ev-old", "link": "https://meet.google.com/old"}
+        event = LeadEvent.objects.get(lead=lead, kind="meeting_booked")
+        assert (event.after, event.text) == ({"event_id": "ev-old", "link": "https://meet.google.com/old"}, "")
+        meeting = Meeting.objects.get(event_id="ev-old")
+        assert (meeting.lead_id, meeting.link) == (lead.pk, "https://meet.google.com/old")

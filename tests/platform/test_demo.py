@@ -50,6 +50,11 @@ def test_seed_demo_leads_twice_gives_twelve_leads_on_every_stage(tenant_a, clien
         assert not Message.objects.filter(status="queued").exists()
         assert not FollowUp.objects.filter(status="pending").exists()
         assert LeadEvent.objects.filter(kind="stage_changed").count() >= 8
+        # the lead that asked for a call has it on its manager's task list, due when the client said
+        from tasks.models import Task
+
+        (task,) = Task.objects.filter(kind="call")
+        assert task.lead.call_requested and task.note == task.lead.preferred_time and task.assignee_id
 
     board = client_for(tenant_a, "owner").get("/api/board/").json()["stages"]
     assert all(column["count"] >= 1 for column in board)
@@ -66,3 +71,26 @@ def test_seed_does_nothing_when_the_tenant_has_leads(tenant_a):
     with tenant_context(tenant_a):
         seed_demo_leads()
         assert list(Lead.objects.values_list("name", flat=True)) == ["Настоящий клиент"]
+
+
+def test_the_ai_never_answers_the_seeds_own_old_messages_at_start_up(tenant_a):
+    """Seeded client messages are history the AI has answered: the unanswered sweep (run at start-up by beat) queues
+    no turn for them, even for a demo lead whose last message is the client's and only hours old."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from aiagent.tasks import sweep_unanswered
+    from buildcrm.demo import seed_demo_leads
+    from conversations.models import Message
+    from leads.models import Lead
+
+    with tenant_context(tenant_a):
+        seed_demo_leads()
+        # a demo lead whose last word is the client's, well inside the sweep's one-day look-back
+        lead = next(lead for lead in Lead.objects.all() if lead.last_message["direction"] == "in")
+        Lead.objects.filter(pk=lead.pk).update(last_inbound_at=timezone.now() - timedelta(hours=2))
+        assert sweep_unanswered() == 0
+        newest = Message.objects.filter(lead=lead, direction="in").order_by("-id").first()
+        lead.refresh_from_db()
+        assert lead.ai_state["answered_upto"] == newest.pk

@@ -7,7 +7,7 @@ export function Temp({ t: temp }: { t: Lead['temperature'] }) {
   return <span className={`temp temp-${temp}`} title={t(`temp.${temp}`)} data-testid="temperature" data-temperature={temp}>{temperatureEmoji(temp)}</span>;
 }
 
-export function HandlerBadge({ lead }: { lead: Pick<Lead, 'handled_by' | 'ai_enabled' | 'needs_human'> }) {
+export function HandlerBadge({ lead }: { lead: Pick<Lead, 'handled_by' | 'ai_enabled' | 'needs_human' | 'stage_pinned'> }) {
   const t = useT();
   const h = lead.handled_by;
   // 'ai', a person ({id, email, full_name}), or null: AI switched off and nobody took the dialog
@@ -21,6 +21,7 @@ export function HandlerBadge({ lead }: { lead: Pick<Lead, 'handled_by' | 'ai_ena
         {label}
       </span>
       {lead.needs_human && <span className="badge badge-warn" title={t('badge.needsHuman')}>❗</span>}
+      {lead.stage_pinned && <span className="badge" title={t('lead.pinnedHint')} data-testid="pin-badge">📌</span>}
     </>
   );
 }

@@ -7,11 +7,11 @@ export interface Me { id: number; email: string; full_name: string; role: Role; 
 export interface UserShort { id: number; email: string; full_name: string }
 export interface User extends UserShort { role: Role; is_active: boolean }
 
-export interface Stage { id: number; name: string; kind: StageKind; color: string; position: number }
+export interface Stage { id: number; name: string; kind: StageKind; color: string; position: number; deletable?: boolean }
 export interface BoardColumn extends Stage { count: number; leads: Lead[]; page?: number; complete?: boolean }
 export interface Board { stages: BoardColumn[] }
 
-export interface ScoreReason { points: number; reason: string; quote?: string }
+export interface ScoreReason { points: number; reason: string; quote?: string; key?: string; params?: Record<string, unknown> }
 export interface QualField { key: string; label: string; label_en?: string | null; type: string; required: boolean; options?: string[] | null; choices?: string[] | null }
 export interface LastMessage { text: string; direction: 'in' | 'out'; author_kind: AuthorKind; created_at: string }
 
@@ -21,6 +21,7 @@ export interface Lead {
   assignee: UserShort | null; ai_enabled: boolean; handled_by: 'ai' | UserShort | null; needs_human: boolean;
   last_message: LastMessage | null; last_message_at: string | null; waiting_since: string | null; no_answer: boolean;
   data: Record<string, unknown>; fields?: QualField[]; source_info?: unknown; created_at: string; updated_at: string;
+  stage_pinned?: boolean; stage_pinned_by?: UserShort | null; stage_pinned_at?: string | null;
 }
 
 export interface Page<T> { count: number; next: string | null; previous: string | null; results: T[] }
@@ -38,7 +39,12 @@ export interface Message {
 
 export interface LeadEvent {
   id: number; kind: string; actor: 'ai' | 'system' | { id: number; full_name: string };
-  field: string; before: unknown; after: unknown; text: string; created_at: string;
+  field: string; before: unknown; after: unknown; text: string; created_at: string; names?: Record<string, string>;
+}
+export interface Task {
+  id: number; lead: number; lead_name: string; kind: 'call' | 'meeting' | 'other'; title: string; note: string; due_at: string;
+  due_named: boolean; assignee: UserShort | null; done_at: string | null; done_by: UserShort | null;
+  created_by: 'ai' | UserShort | null; created_at: string;
 }
 export interface Followup { id: number; step: number; due_at: string; status: 'pending' | 'sent' | 'cancelled' | 'skipped'; reason: string }
 

@@ -1,11 +1,12 @@
 import { useEffect, useState } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, errorText } from '../lib/api';
-import { eventValue, formatTime } from '../lib/format';
+import { formatTime } from '../lib/format';
 import { useNow, useStages, useUsers } from '../lib/hooks';
 import { useLang, useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
-import type { Followup, Lead, LeadEvent, Me, QualField } from '../lib/types';
+import { describeReason, describeTask, timelineEntries } from '../lib/timeline';
+import type { Followup, Lead, LeadEvent, Me, QualField, Task } from '../lib/types';
 import { applyLead } from '../lib/wsCache';
 import { channelLabel, HandlerBadge, NoAnswerTimer, Temp } from '../components/LeadBits';
 import { Chat } from './Chat';
@@ -62,10 +63,10 @@ export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onC
             <div className={`panel-body tab-${tab}`}>
               <div className="panel-col col-info">
                 <LeadInfo lead={lead.data} me={me} act={act} />
-                <div className="col-history-inline"><Timeline id={id} /></div>
+                <div className="col-history-inline"><Timeline id={id} fields={lead.data.fields} /></div>
               </div>
               <div className="panel-col col-chat"><Chat lead={lead.data} /></div>
-              <div className="panel-col col-history"><Timeline id={id} /></div>
+              <div className="panel-col col-history"><Timeline id={id} fields={lead.data.fields} /></div>
             </div>
           </>
         )}
@@ -85,7 +86,7 @@ function HandoffButtons({ lead, act }: { lead: Lead; act: Act }) {
       <HandlerBadge lead={lead} />
       {/* handled_by: 'ai' → take over; a person → return to AI; null (AI off, nobody) → both */}
       {(lead.handled_by === 'ai' || !lead.handled_by) && <button className="btn btn-primary btn-sm" disabled={busy} onClick={() => run('takeover/')} data-testid="takeover">✋ {t('lead.takeover')}</button>}
-      {lead.handled_by !== 'ai' && <button className="btn btn-accent btn-sm" disabled={busy} onClick={() => run('return-to-ai/')} data-testid="return-to-ai">🤖 {t('lead.returnToAi')}</button>}
+      {(lead.handled_by !== 'ai' || lead.stage_pinned) && <button className="btn btn-accent btn-sm" disabled={busy} onClick={() => run('return-to-ai/')} data-testid="return-to-ai">🤖 {t('lead.returnToAi')}</button>}
     </div>
   );
 }
@@ -129,6 +130,11 @@ function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
           </select>
         </label>
       </div>
+      {lead.stage_pinned && (
+        <div className="pin small" data-testid="lead-pin" title={t('lead.pinnedHint')}>
+          {t('lead.pinned', { name: lead.stage_pinned_by?.full_name || lead.stage_pinned_by?.email.split('@')[0] || '—', time: formatTime(lead.stage_pinned_at, lang, now) })}
+        </div>
+      )}
       <div className="meta muted small">
         {lead.waiting_since && <NoAnswerTimer lead={lead} now={now} />}
         {lead.source && <span>{t('lead.source')}: {lead.source}</span>}
@@ -162,9 +168,11 @@ function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
       <ul className="reasons" data-testid="score-reasons">
         {(lead.score_reasons || []).length === 0 && <li className="muted">{t('lead.noReasons')}</li>}
         {(lead.score_reasons || []).map((r, i) => (
-          <li key={i}><b className={r.points >= 0 ? 'pos' : 'neg'}>{r.points > 0 ? '+' : ''}{r.points}</b> {r.reason}{r.quote ? <q className="muted"> {r.quote}</q> : null}</li>
+          <li key={i}><b className={r.points >= 0 ? 'pos' : 'neg'}>{r.points > 0 ? '+' : ''}{r.points}</b> {describeReason(r, lang, lead.fields)}{r.quote ? <q className="muted"> {r.quote}</q> : null}</li>
         ))}
       </ul>
+
+      <LeadTasks lead={lead} now={now} />
 
       <h3>{t('lead.followups')}</h3>
       <ul className="followups" data-testid="followups">
@@ -227,13 +235,63 @@ function QualInput({ field, value, onChange }: { field: QualField; value: unknow
     onChange={(e) => onChange(e.target.value)} /></label>;
 }
 
-function Timeline({ id }: { id: number }) {
+function LeadTasks({ lead, now }: { lead: Lead; now: number }) {
+  const t = useT();
+  const lang = useLang();
+  const qc = useQueryClient();
+  const tasks = useQuery<Task[]>({ queryKey: ['tasks', lead.id, lead.updated_at], queryFn: () => api<Task[]>(`/api/leads/${lead.id}/tasks/`), retry: false });
+  const [adding, setAdding] = useState(false);
+  const [kind, setKind] = useState<Task['kind']>('call');
+  const [title, setTitle] = useState('');
+  const [due, setDue] = useState('');
+  const fail = (e: unknown) => toast(t('common.error', { detail: e instanceof ApiError ? errorText(e.body, e.message) : String(e) }), 'error');
+  const refresh = () => { void qc.invalidateQueries({ queryKey: ['tasks', lead.id] }); void qc.invalidateQueries({ queryKey: ['events', lead.id] }); };
+  const done = async (task: Task) => {
+    try { await api(`/api/tasks/${task.id}/done/`, { method: 'POST' }); refresh(); } catch (e) { fail(e); }
+  };
+  const add = async () => {
+    if (!due) return;
+    try {
+      await api(`/api/leads/${lead.id}/tasks/`, { method: 'POST', body: { kind, title: title.trim(), due_at: new Date(due).toISOString() } });
+      setAdding(false); setTitle(''); setDue(''); toast(t('lead.taskAdded')); refresh();
+    } catch (e) { fail(e); }
+  };
+  const open = (tasks.data ?? []).filter((x) => !x.done_at);
+  return (
+    <>
+      <h3>{t('lead.tasks')}</h3>
+      <ul className="tasks" data-testid="lead-tasks">
+        {open.length === 0 && <li className="muted">{tasks.isPending ? t('common.loading') : t('lead.noTasks')}</li>}
+        {open.map((task) => (
+          <li key={task.id} className="row gap wrap" data-testid={`task-${task.id}`}>
+            <span className="grow">{task.kind === 'call' ? '📞' : task.kind === 'meeting' ? '📅' : '✅'} {describeTask(task, lang, now)}
+              {task.note && task.created_by === 'ai' ? <q className="muted small"> {task.note}</q> : null}
+              {task.assignee ? <span className="muted small"> · {task.assignee.full_name || task.assignee.email.split('@')[0]}</span> : null}
+            </span>
+            <button className="btn btn-sm btn-ghost" onClick={() => done(task)} data-testid={`task-done-${task.id}`}>✓ {t('lead.taskDone')}</button>
+          </li>
+        ))}
+      </ul>
+      {adding ? (
+        <div className="row gap wrap card-form" data-testid="task-form">
+          <select value={kind} onChange={(e) => setKind(e.target.value as Task['kind'])} aria-label={t('lead.tasks')}>
+            {(['call', 'meeting', 'other'] as const).map((k) => <option key={k} value={k}>{t(`taskKind.${k}`)}</option>)}
+          </select>
+          <input className="grow" value={title} maxLength={200} placeholder={t('lead.taskTitle')} onChange={(e) => setTitle(e.target.value)} data-testid="task-title" />
+          <input type="datetime-local" value={due} aria-label={t('lead.taskDue')} onChange={(e) => setDue(e.target.value)} data-testid="task-due" />
+          <button className="btn btn-sm btn-primary" disabled={!due} onClick={add} data-testid="task-save">{t('common.save')}</button>
+          <button className="btn btn-sm btn-ghost" onClick={() => setAdding(false)}>{t('common.cancel')}</button>
+        </div>
+      ) : <button className="btn btn-sm btn-ghost" onClick={() => setAdding(true)} data-testid="task-add">＋ {t('lead.addTask')}</button>}
+    </>
+  );
+}
+
+function Timeline({ id, fields }: { id: number; fields?: QualField[] }) {
   const t = useT();
   const lang = useLang();
   const events = useQuery<LeadEvent[]>({ queryKey: ['events', id], queryFn: () => api<LeadEvent[]>(`/api/leads/${id}/events/`), retry: false });
-  const show = eventValue;
-  const label = (k: string) => { const s = t(`event.${k}`); return s === `event.${k}` ? k : s; };
-  const list = (events.data ?? []).slice().sort((a, b) => (a.created_at < b.created_at ? 1 : -1));
+  const list = timelineEntries(events.data ?? [], lang, { fields });
   return (
     <div className="timeline-wrap">
       <h3>{t('lead.timeline')}</h3>
@@ -241,11 +299,9 @@ function Timeline({ id }: { id: number }) {
         {list.length === 0 && <li className="muted">{events.isPending ? t('common.loading') : t('lead.noEvents')}</li>}
         {list.map((e) => (
           <li key={e.id}>
-            <span className="muted small">{formatTime(e.created_at, lang)}</span>{' '}
-            <b>{e.actor === 'ai' ? '🤖 AI' : e.actor === 'system' ? `⚙️ ${t('event.actor.system')}` : `👤 ${e.actor?.full_name ?? ''}`}</b>{' '}
-            {e.field && label(e.field) === label(e.kind) ? null : label(e.kind)}
-            {e.field ? <> {label(e.field) === label(e.kind) ? '' : '· '}{label(e.field)}: {show(e.before)} → {show(e.after)}</> : (e.before !== null && e.before !== undefined) || (e.after !== null && e.after !== undefined) ? <>: {show(e.before)} → {show(e.after)}</> : null}
-            {e.text && <div className="muted">{e.text}</div>}
+            <span className="muted small">{formatTime(e.at, lang)}</span>{' '}
+            <b>{e.actor === 'ai' ? '🤖 AI' : e.actor === 'system' ? `⚙️ ${t('event.actor.system')}` : `👤 ${e.actor?.full_name || ''}`}</b>{' '}
+            {e.text}
           </li>
         ))}
       </ul>

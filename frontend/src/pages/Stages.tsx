@@ -6,6 +6,9 @@ import { useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
 import type { Board, Stage } from '../lib/types';
 
+// The server refuses a ninth stage (leads.models.MAX_STAGES): the board stays readable on a phone.
+const MAX_STAGES = 8;
+
 export default function Stages() {
   const t = useT();
   const qc = useQueryClient();
@@ -63,15 +66,18 @@ export default function Stages() {
             <span className="muted small">{s.kind !== 'custom' ? t(`kind.${s.kind}`) : ''}{counts.has(s.id) ? ` · ${t('stages.leads', { n: counts.get(s.id)! })}` : ''}</span>
             <button className="btn btn-sm btn-ghost" disabled={i === 0} onClick={() => reorder(i, -1)} title={t('stages.up')} data-testid={`stage-up-${s.id}`}>↑</button>
             <button className="btn btn-sm btn-ghost" disabled={i === list.length - 1} onClick={() => reorder(i, 1)} title={t('stages.down')} data-testid={`stage-down-${s.id}`}>↓</button>
-            <button className="btn btn-sm btn-danger" onClick={() => { setDeleting(s); setMoveTo(''); }} data-testid={`stage-delete-${s.id}`}>{t('common.delete')}</button>
+            {s.deletable === false
+              ? <span className="muted small" title={t('stages.keptHint')} data-testid={`stage-kept-${s.id}`}>🤖</span>
+              : <button className="btn btn-sm btn-danger" onClick={() => { setDeleting(s); setMoveTo(''); }} data-testid={`stage-delete-${s.id}`}>{t('common.delete')}</button>}
           </li>
         ))}
       </ul>
-      <form className="row gap wrap card-form" onSubmit={add}>
+      <p className="muted small">🤖 {t('stages.keptHint')} · {t('stages.max', { n: MAX_STAGES })}</p>
+      {list.length < MAX_STAGES && <form className="row gap wrap card-form" onSubmit={add}>
         <input type="color" value={color} onChange={(e) => setColor(e.target.value)} aria-label={t('stages.color')} />
         <input className="grow" value={name} placeholder={t('stages.name')} onChange={(e) => setName(e.target.value)} data-testid="stage-new-name" />
         <button className="btn btn-primary" type="submit" data-testid="stage-add">{t('stages.add')}</button>
-      </form>
+      </form>}
       {deleting && (
         <div className="modal-backdrop" onClick={(e) => { if (e.target === e.currentTarget) setDeleting(null); }}>
           <div className="modal" role="dialog" data-testid="stage-delete-dialog">
