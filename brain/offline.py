@@ -601,6 +601,25 @@ def _sent_keys(texts: list[str]) -> set[str]:
     return keys
 
 
+_LATIN = dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяәғқңөұүһі",
+                  ["a", "b", "v", "g", "d", "e", "yo", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",
+                   "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya", "a", "g", "q", "ng",
+                   "o", "u", "u", "h", "i"], strict=True))
+
+
+def latin(name: str) -> str:
+    """A Cyrillic name in Latin letters for an English reply (Алия → Aliya, Айгерим → Aygerim)."""
+    out = []
+    for ch in name[:100]:
+        low = ch.lower()
+        if low in _LATIN:
+            t = _LATIN[low]
+            out.append(t.capitalize() if ch != low else t)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 def _without_repeats(parts: list[str], used: set[str]) -> list[str]:
     """The parts minus every sentence already sent (or already in this reply)."""
     out = []
@@ -903,11 +922,12 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
     no_call = NO_CALL in carry
 
     def plan(replies: list[str]) -> TurnPlan:
-        fresh = _without_repeats([p for p in replies if p], used)
+        # Gendered before the repeat check: the sentences sent before were sent in the persona's gender.
+        fresh = _without_repeats([_gendered(p, state.persona) for p in replies if p], used)
         if not fresh:
             closer = _first_fresh(_CLOSERS.get(lang, _CLOSERS["ru"]), turn, used, n=n_comma)
-            fresh = [closer] if closer else []
-        text = _gendered(" ".join(fresh).strip(), state.persona)
+            fresh = [_gendered(closer, state.persona)] if closer else []
+        text = " ".join(fresh).strip()
         return TurnPlan(calls, [text], awaiting + sorted(carry), lang, ex, facts_new)
 
     # 1. Refusal and 2. human request end the AI's part of the dialog.
@@ -926,7 +946,7 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
         if turn == 0 and state.company:
             greet += f" Это {state.company}." if lang == "ru" else f" This is {state.company}."
         if turn == 0 and state.persona.name:
-            greet += f" Меня зовут {state.persona.name}." if lang == "ru" else f" My name is {state.persona.name}."
+            greet += f" Меня зовут {state.persona.name}." if lang == "ru" else f" My name is {latin(state.persona.name)}."
         parts.append(greet)
     if said_lang == "kk" and KK_SAID not in carry:
         parts.append(_KK_NOTICE)
@@ -1183,9 +1203,9 @@ def first_contact_text(
     else:
         parts.append(f"Hello, {name}!" if name else "Hello!")
         if company:
-            parts.append(f"This is {company}." if not persona_name else f"This is {persona_name} from {company}.")
+            parts.append(f"This is {company}." if not persona_name else f"This is {latin(persona_name)} from {company}.")
         elif persona_name:
-            parts.append(f"My name is {persona_name}.")
+            parts.append(f"My name is {latin(persona_name)}.")
         if src:
             parts.append(f"You left a request: “{src}”.")
         if offer:

@@ -126,8 +126,13 @@ def test_small_talk_is_not_put_on_the_card() -> None:
 # --- 2. never repeat ------------------------------------------------------------------------------------------
 
 
+# The construction preset's other required details, known from earlier in the dialog.
+OTHER_DETAILS = {"foundation_closed": True, "windows": 8, "doors": 2, "has_project": False}
+
+
 def test_no_sentence_is_ever_sent_twice_and_the_summary_comes_once() -> None:
     st = new_state()
+    st.data.update(OTHER_DETAILS)
     plans = play(
         st,
         "Добрый день",
@@ -189,6 +194,7 @@ def test_wait_with_the_call_stops_call_offers_until_the_client_returns() -> None
 
 def test_not_now_in_english() -> None:
     st = new_state()
+    st.data.update(OTHER_DETAILS)
     p1, p2 = play(st, "Hi, house in Almaty 8 by 10, 3 m high", "not now, let's text please")
     assert offers_call(p1.replies[0]) and not offers_call(p2.replies[0])
     (p3,) = play(st, "how much would it cost?")
