@@ -11,7 +11,8 @@ class MessageOut(PlannedRepresentation, serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = ["id", "lead", "direction", "kind", "text", "media_url", "caption", "items", "status", "error",
-                  "author_kind", "author", "purpose", "created_at", "sent_at", "reaction"]
+                  "author_kind", "author", "purpose", "created_at", "sent_at", "reaction",
+                  "deleted_at"]
 
     def get_author(self, message) -> dict | None:
         user = message.author_user

@@ -191,6 +191,12 @@ def _campaign(path: str, v: Any) -> dict:
     return campaign
 
 
+def _ig_account_id(path: str, v: Any) -> str:
+    if not isinstance(v, str) or (v and not re.fullmatch(r"[0-9]{1,32}", v)):
+        raise ConfigError(path, "must be an Instagram account id (digits)")
+    return v
+
+
 WINDOW = {"start": _time, "end": _time}
 SPEC: dict[str, Any] = {
     "timezone": _tz,
@@ -228,6 +234,8 @@ SPEC: dict[str, Any] = {
                            # an approved template that opens the dialog with a lead who never wrote (amoCRM)
                            "greeting_template": _obj({"name": _str, "language": _str}, required=("name",))},
         "telegram": {"api_url": _url, "bot_token": _secret, "secret_token": _secret},
+        "instagram": {"api_url": _url, "ig_account_id": _ig_account_id, "page_access_token": _secret,
+                      "app_secret": _secret, "verify_token": _secret},
     },
     "amocrm": {
         "base_url": _url, "account_id": _int, "access_token": _secret, "refresh_token": _secret,
