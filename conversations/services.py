@@ -490,7 +490,7 @@ def message_unsend_apply(*, unsend: Unsend) -> Message | None:
     marked deleted (`deleted_at`, a `message.updated` live event), never removed. Only the client's own
     message: None when there is no such message of theirs (the caller records the event as such)."""
     mid = unsend.target_message_id
-    messages = list(Message.objects.select_for_update().select_related("lead").filter(
+    messages = list(Message.objects.select_for_update().filter(
         Q(provider_message_id=mid) | Q(provider_message_id__startswith=f"{mid}:"), provider=unsend.provider,
         direction=Direction.IN, meta__identity=unsend.identity).order_by("id"))
     if not messages:
