@@ -186,6 +186,11 @@ def parse_webhook(
 # --- outbound --------------------------------------------------------------------------------------------
 
 
+def _auth(config: dict) -> dict[str, str]:
+    """The page access token (`access_token` is the contract's name of the same key)."""
+    return {"Authorization": f"Bearer {config.get('page_access_token') or config.get('access_token') or ''}"}
+
+
 def _attachment(kind: str, url: str) -> dict:
     return {"attachment": {"type": kind, "payload": {"url": url}}}
 
@@ -245,7 +250,7 @@ def send(
         raise SendError("instagram: ig_account_id is not configured", retryable=False)
     base = str(config.get("api_url") or DEFAULT_API_URL).rstrip("/")
     url = f"{base}/{account}/messages"
-    headers = {"Authorization": f"Bearer {config.get('page_access_token') or ''}"}
+    headers = _auth(config)
     tag = {"messaging_type": "RESPONSE"} if window_open else {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
     ids: list[str] = []
     with http_client(client) as http:
@@ -267,7 +272,7 @@ def profile_name(config: dict, identity: str, *, client: httpx.Client | None = N
     if not _IG_ID.fullmatch(identity or ""):
         return None
     base = str(config.get("api_url") or DEFAULT_API_URL).rstrip("/")
-    headers = {"Authorization": f"Bearer {config.get('page_access_token') or ''}"}
+    headers = _auth(config)
     try:
         with http_client(client) as http:
             response = perform(http, PROVIDER, "GET", f"{base}/{identity}", params={"fields": "name,username"},

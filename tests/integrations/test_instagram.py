@@ -234,3 +234,9 @@ def test_fetch_media_reads_the_cdn_url_bounded(standin: StandIn) -> None:  # noq
     with pytest.raises(MediaFetchError) as big:
         ig.fetch_media(CONFIG, standin.url + "/cdn/b", max_bytes=1000)
     assert big.value.too_large
+
+
+def test_the_contracts_access_token_name_is_read_too(standin: StandIn) -> None:  # noqa: F811
+    config = {k: v for k, v in live(standin).items() if k != "page_access_token"} | {"access_token": "IGAA-other"}
+    ig.send(config, OutboundMessage(kind="text", to=IGSID, text="x"))
+    assert standin.last.headers["authorization"] == "Bearer IGAA-other"
