@@ -37,6 +37,7 @@ export function MessageContent({ m }: { m: Message }) {
       {media}
       {caption}
       {m.text && <div className="msg-text">{linkify(m.text)}</div>}
+      {m.deleted_at && <div className="msg-unsent" data-testid="msg-unsent">{t('chat.unsent')}</div>}
     </>
   );
 }

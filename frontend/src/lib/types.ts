@@ -32,6 +32,7 @@ export interface Message {
   kind: 'text' | 'image' | 'album' | 'audio' | 'voice' | 'video' | 'document' | 'link';
   text: string; media_url: string | null; caption: string; items: { url: string; caption: string }[] | null;
   status: MessageStatus; error: string; author_kind: AuthorKind; author: { id: number; full_name: string } | null; created_at: string;
+  deleted_at?: string | null; // the client withdrew it (Instagram's unsend): kept, shown as withdrawn
 }
 
 export interface LeadEvent {
