@@ -56,6 +56,7 @@ TENANT_APPS = [
     "integrations",
     "crmsync",
     "meetings",
+    "voicecalls",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

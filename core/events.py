@@ -50,6 +50,8 @@ EVENTS: dict[str, str] = {
                          "trigger for client messages); aiagent: the turn for each lead's newest message, on commit",
     "messages.sent": "conversations: outbound messages the provider accepted (message_ids) → followups: the schedule "
                      "after our message",
+    "call.missed": "voicecalls: an AI call nobody answered (no answer, busy, voicemail) (lead_id, call_id, reason) → "
+                   "followups: a message in the chat instead",
     "meeting.booked": "meetings.calendar_book (lead_id, event_id, start, text: a note for outside CRMs) → crmsync: a "
                       "note in amoCRM, on commit",
 }

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from core.events import listener
 from followups.scheduling import CLOSED_STAGE_KINDS
-from followups.services import followups_cancel, followups_on_client_messages, followups_on_outbound_sent
+from followups.services import (
+    followup_after_missed_call,
+    followups_cancel,
+    followups_on_client_messages,
+    followups_on_outbound_sent,
+)
 
 
 @listener("messages.received", on_commit=False)
@@ -45,3 +50,9 @@ def returned_to_ai(*, lead_id: int, **_: object) -> None:
 def ai_stopped(*, lead_id: int, reason: str) -> None:
     """In the same transaction: refused, or the AI switched off for the lead — no more touches."""
     followups_cancel(lead_id=lead_id, reason=reason)
+
+
+@listener("call.missed", on_commit=False)
+def call_missed(*, lead_id: int, call_id: str, **_: object) -> None:
+    """In the webhook's transaction: an AI call nobody answered becomes a touch in the chat."""
+    followup_after_missed_call(lead_id=lead_id, call_id=call_id)

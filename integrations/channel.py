@@ -51,7 +51,8 @@ class Channel:
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str],
                       config: dict) -> list[InboundMessage | StatusUpdate | Reaction | Unsend]:
-        """A webhook body → the messages, statuses, reactions and unsends it carries; WebhookError (400/403) otherwise."""
+        """A webhook body → the messages, statuses, reactions and unsends it carries; WebhookError (400/403)
+        otherwise."""
         raise WebhookError(404, f"{self.provider} has no webhook")
 
     def verify_subscription(self, query: Mapping[str, str], config: dict) -> str:

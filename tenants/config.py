@@ -238,6 +238,9 @@ SPEC: dict[str, Any] = {
         "instagram": {"api_url": _url, "ig_account_id": _ig_account_id, "page_access_token": _secret,
                       "access_token": _secret, "app_secret": _secret, "verify_token": _secret},
     },
+    # AI phone calls through Retell (integrations/retell.py), placed when a lead asks for a call and `enabled`
+    "voice_calls": {"retell": {"api_url": _url, "api_key": _secret, "agent_id": _str, "from_number": _str,
+                               "enabled": _bool}},
     "amocrm": {
         "base_url": _url, "account_id": _int, "access_token": _secret, "refresh_token": _secret,
         "client_id": _str, "client_secret": _secret, "redirect_uri": _str, "info_field": _str,

@@ -137,9 +137,10 @@ def test_the_apps_register_the_catalogues_listeners():
         "lead.returned_to_ai": [("followups.listeners.returned_to_ai", "in txn")],
         "lead.ai_stopped": [("followups.listeners.ai_stopped", "in txn")],
         "lead.qualified": [("crmsync.listeners.qualified", "on commit")],
-        "lead.call_requested": [],
+        "lead.call_requested": [("voicecalls.listeners.call_requested", "on commit")],
         "messages.received": [("aiagent.listeners.client_wrote", "on commit"),
                               ("followups.listeners.client_answered", "in txn")],
         "messages.sent": [("followups.listeners.our_message_sent", "in txn")],
+        "call.missed": [("followups.listeners.call_missed", "in txn")],
         "meeting.booked": [("crmsync.listeners.meeting_booked", "on commit")],
     }
