@@ -14,6 +14,7 @@ from django_tenants.utils import tenant_context
 
 from conversations.models import InboundEvent, Message
 from core.redis_client import redis_client
+from integrations import retell
 from tenants.models import WebhookToken
 from tenants.selectors import WEBHOOK_PROVIDERS
 from tenants.services import tenant_config_import, webhook_token_rotate
@@ -33,6 +34,7 @@ AMO_BODY = "leads[add][0][id]=4101&leads[add][0][status_id]=142&account[subdomai
 
 
 IG_ACCOUNT = "17841400000000001"
+RETELL_KEY = "key_door_retell"
 
 
 @pytest.fixture
@@ -51,6 +53,7 @@ def every_provider(tenant_a):
             "instagram": {"api_url": "http://127.0.0.1:9", "ig_account_id": IG_ACCOUNT, "app_secret": APP_SECRET,
                           "verify_token": VERIFY_TOKEN}},
         "amocrm": {"base_url": "https://buildco.amocrm.ru", "account_id": 30000001, "access_token": "amo"},
+        "voice_calls": {"retell": {"api_key": RETELL_KEY}},
     })
     return tenant_a
 
@@ -77,6 +80,10 @@ def send(web, provider: str, path: str, n: int = 1):
     if provider == "telegram":
         return web.post(path, json.dumps(tg_update(message_id=n)), content_type="application/json",
                         HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=TG_SECRET)
+    if provider == "retell":
+        body = json.dumps({"event": "call_started", "call": {"call_id": f"call-DOOR-{n}"}}).encode()
+        return web.generic("POST", path, body, content_type="application/json",
+                           HTTP_X_RETELL_SIGNATURE=retell.sign(body, RETELL_KEY))
     if provider == "instagram":
         body = json.dumps({"object": "instagram", "entry": [{"id": IG_ACCOUNT, "time": 1735000000, "messaging": [
             {"sender": {"id": "1234567890123456"}, "recipient": {"id": IG_ACCOUNT}, "timestamp": 1735000000000,
@@ -132,6 +139,7 @@ def test_the_tenants_old_webhook_key_opens_nothing(web, every_provider):
     ("instagram", {"channels": {"instagram": {"app_secret": APP_SECRET}}}, "ig_account_id"),
     ("instagram", {"channels": {"instagram": {"ig_account_id": IG_ACCOUNT}}}, "app_secret"),
     ("amocrm", {"amocrm": {"account_id": 30000001, "access_token": "amo"}}, "base_url"),
+    ("retell", {"voice_calls": {"retell": {"enabled": True, "agent_id": "a"}}}, "api_key"),
 ])
 def test_a_half_configured_provider_is_404(web, tenant_a, provider, section, missing):
     tenant_config_import(tenant_a, section)
