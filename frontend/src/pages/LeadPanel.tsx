@@ -244,8 +244,8 @@ function Timeline({ id }: { id: number }) {
             <span className="muted small">{formatTime(e.created_at, lang)}</span>{' '}
             <b>{e.actor === 'ai' ? '🤖 AI' : e.actor === 'system' ? `⚙️ ${t('event.actor.system')}` : `👤 ${e.actor?.full_name ?? ''}`}</b>{' '}
             {e.field && label(e.field) === label(e.kind) ? null : label(e.kind)}
-            {e.field ? <> {label(e.field) === label(e.kind) ? '' : '· '}{label(e.field)}: {show(e.before)} → {show(e.after)}</> : (e.before !== null && e.before !== undefined) || (e.after !== null && e.after !== undefined) ? <>: {show(e.before)} → {show(e.after)}</> : null}
-            {e.text && <div className="muted">{e.text}</div>}
+            {e.field ? <> {label(e.field) === label(e.kind) ? '' : '· '}{label(e.field)}: {show(e.before)} → {show(e.after)}</> : e.kind.startsWith('call_') ? null : (e.before !== null && e.before !== undefined) || (e.after !== null && e.after !== undefined) ? <>: {show(e.before)} → {show(e.after)}</> : null}
+            {e.text && <div className={e.kind.startsWith('call_') ? 'muted call-text' : 'muted'}>{e.text}</div>}
           </li>
         ))}
       </ul>
