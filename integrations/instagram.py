@@ -108,17 +108,40 @@ def _attachments(msg: dict, base: dict) -> list[InboundMessage]:
         if kind_name in _MEDIA_KINDS and url:
             # A story mention's media is the story (image or video): its type is read from the file itself.
             story = kind_name == "story_mention"
-            items.append(InboundMessage(**{**base, "provider_message_id": mid}, kind=_MEDIA_KINDS[kind_name],
-                                        text=caption or ("Instagram story mention" if story else ""),
-                                        media_url=url, mimetype=None, caption=caption))
+            items.append(
+                InboundMessage(
+                    **{**base, "provider_message_id": mid},
+                    kind=_MEDIA_KINDS[kind_name],
+                    text=caption or ("Instagram story mention" if story else ""),
+                    media_url=url,
+                    mimetype=None,
+                    caption=caption,
+                )
+            )
         elif kind_name in _LINK_TYPES:
             title = opt_text(payload, "title", f"{where}.payload.title")
             shared = " ".join(part for part in (caption, title, url) if part)
-            items.append(InboundMessage(**{**base, "provider_message_id": mid}, kind="text", text=shared,
-                                        media_url=None, mimetype=None, caption=None))
+            items.append(
+                InboundMessage(
+                    **{**base, "provider_message_id": mid},
+                    kind="text",
+                    text=shared,
+                    media_url=None,
+                    mimetype=None,
+                    caption=None,
+                )
+            )
         else:  # a sticker without a URL, an unknown type: kept, shown as unsupported
-            items.append(InboundMessage(**{**base, "provider_message_id": mid}, kind="unknown", text=caption or "",
-                                        media_url=None, mimetype=None, caption=None))
+            items.append(
+                InboundMessage(
+                    **{**base, "provider_message_id": mid},
+                    kind="unknown",
+                    text=caption or "",
+                    media_url=None,
+                    mimetype=None,
+                    caption=None,
+                )
+            )
     return items
 
 
@@ -136,21 +159,42 @@ def _parse_event(event: dict, own_id: str) -> list[InboundMessage | StatusUpdate
     if reaction:
         action = opt_text(reaction, "action", "reaction.action")
         emoji = opt_text(reaction, "emoji", "reaction.emoji") if action != "unreact" else ""
-        return [Reaction(provider=PROVIDER, target_message_id=provider_id(reaction.get("mid"), "reaction.mid"),
-                         identity=sender, emoji=emoji, timestamp=timestamp)]
+        return [
+            Reaction(
+                provider=PROVIDER,
+                target_message_id=provider_id(reaction.get("mid"), "reaction.mid"),
+                identity=sender,
+                emoji=emoji,
+                timestamp=timestamp,
+            )
+        ]
     read = opt_obj(event, "read", "messaging[].read")
     if read:  # messaging_seen: the client saw our messages up to this one
         if read.get("mid") in (None, ""):
             return []
-        return [StatusUpdate(provider=PROVIDER, provider_message_id=provider_id(read.get("mid"), "read.mid"),
-                             status="read", error=None, timestamp=timestamp)]
+        return [
+            StatusUpdate(
+                provider=PROVIDER,
+                provider_message_id=provider_id(read.get("mid"), "read.mid"),
+                status="read",
+                error=None,
+                timestamp=timestamp,
+            )
+        ]
     if not msg:  # postbacks, referrals, …: nothing our dialog holds
         return []
     mid = provider_id(msg.get("mid"), "message.mid")
     if msg.get("is_deleted") is True:
         return [Unsend(provider=PROVIDER, target_message_id=mid, identity=sender, timestamp=timestamp)]
-    base = {"provider": PROVIDER, "provider_message_id": mid, "identity": sender, "phone": None, "name": None,
-            "timestamp": timestamp, "raw": event}
+    base = {
+        "provider": PROVIDER,
+        "provider_message_id": mid,
+        "identity": sender,
+        "phone": None,
+        "name": None,
+        "timestamp": timestamp,
+        "raw": event,
+    }
     if msg.get("is_unsupported") is True:
         return [InboundMessage(**base, kind="unknown", text="", media_url=None, mimetype=None, caption=None)]
     if msg.get("attachments") is not None:
@@ -160,8 +204,11 @@ def _parse_event(event: dict, own_id: str) -> list[InboundMessage | StatusUpdate
     if story:
         # A reply to our story: the client's words, with the story they answered kept as the message's media.
         url = _url(story, "message.reply_to.story")
-        return [InboundMessage(**base, kind="image" if url else "text", text=text, media_url=url, mimetype=None,
-                               caption=text or None)]
+        return [
+            InboundMessage(
+                **base, kind="image" if url else "text", text=text, media_url=url, mimetype=None, caption=text or None
+            )
+        ]
     return [InboundMessage(**base, kind="text", text=text, media_url=None, mimetype=None, caption=None)]
 
 
@@ -230,10 +277,13 @@ def _error(response: httpx.Response) -> SendError:
     else:
         detail = f"instagram HTTP {response.status_code}: {short_body(response) or 'no response body'}"
     if code in WINDOW_CODES:
-        return SendError(detail + " — outside the messaging window", retryable=False,
-                         status_code=response.status_code)
-    return SendError(detail, retryable=retryable_status(response.status_code) or code in RETRYABLE_CODES,
-                     status_code=response.status_code, retry_after=retry_after_header(response))
+        return SendError(detail + " — outside the messaging window", retryable=False, status_code=response.status_code)
+    return SendError(
+        detail,
+        retryable=retryable_status(response.status_code) or code in RETRYABLE_CODES,
+        status_code=response.status_code,
+        retry_after=retry_after_header(response),
+    )
 
 
 def send(
@@ -275,8 +325,9 @@ def profile_name(config: dict, identity: str, *, client: httpx.Client | None = N
     headers = _auth(config)
     try:
         with http_client(client) as http:
-            response = perform(http, PROVIDER, "GET", f"{base}/{identity}", params={"fields": "name,username"},
-                               headers=headers)
+            response = perform(
+                http, PROVIDER, "GET", f"{base}/{identity}", params={"fields": "name,username"}, headers=headers
+            )
     except SendError as exc:
         log.warning("instagram profile of %s not fetched: %s", identity, exc.detail)
         return None

@@ -17,9 +17,7 @@ def verify_subscription(params: Mapping[str, str], config: dict) -> str:
     mode = params.get("hub.mode")
     token = params.get("hub.verify_token")
     if mode != "subscribe" or not secrets_equal(token, str(config.get("verify_token") or "")):
-        raise WebhookError(
-            403, "verification failed: hub.mode must be 'subscribe' and hub.verify_token must match"
-        )
+        raise WebhookError(403, "verification failed: hub.mode must be 'subscribe' and hub.verify_token must match")
     challenge = params.get("hub.challenge")
     if challenge is None or challenge == "":
         raise WebhookError(400, "missing hub.challenge")

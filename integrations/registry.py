@@ -9,8 +9,9 @@ from integrations.sandbox import Sandbox
 from integrations.telegram import Telegram
 from integrations.whatsapp_cloud import WhatsAppCloud
 
-_CHANNELS: dict[str, Channel] = {c.provider: c for c in (ChatFlow(), WhatsAppCloud(), Telegram(), Sandbox(),
-                                                       Instagram())}
+_CHANNELS: dict[str, Channel] = {
+    c.provider: c for c in (ChatFlow(), WhatsAppCloud(), Telegram(), Sandbox(), Instagram())
+}
 
 
 def channel(provider: str) -> Channel:

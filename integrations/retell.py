@@ -44,8 +44,17 @@ SIGNATURE_HEADER = "x-retell-signature"
 SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000
 EVENTS = ("call_started", "call_ended", "call_analyzed")
 # Why a call ended without anybody talking to our agent: the client gets a follow-up in the chat instead.
-MISSED_REASONS = frozenset({"dial_no_answer", "dial_busy", "dial_failed", "voicemail_reached", "no_valid_payment",
-                            "invalid_destination", "telephony_provider_unavailable"})
+MISSED_REASONS = frozenset(
+    {
+        "dial_no_answer",
+        "dial_busy",
+        "dial_failed",
+        "voicemail_reached",
+        "no_valid_payment",
+        "invalid_destination",
+        "telephony_provider_unavailable",
+    }
+)
 MAX_TRANSCRIPT = 20_000  # characters of a transcript kept on the timeline
 MAX_SUMMARY = 4_000
 MAX_FIELDS = 50  # extracted fields (custom analysis data) read from one call
@@ -131,23 +140,27 @@ def parse_webhook(body: bytes, headers: Mapping[str, str], config: dict) -> list
         return []
     analysis = opt_obj(call, "call_analysis", "call.call_analysis")
     duration = call.get("duration_ms")
-    return [CallEvent(
-        event=event,
-        call_id=provider_id(call.get("call_id"), "call.call_id"),
-        lead_id=_lead_id(opt_obj(call, "metadata", "call.metadata")),
-        status=opt_text(call, "call_status", "call.call_status")[:40],
-        disconnection_reason=opt_text(call, "disconnection_reason", "call.disconnection_reason")[:80],
-        transcript=opt_text(call, "transcript", "call.transcript")[:MAX_TRANSCRIPT],
-        summary=opt_text(analysis, "call_summary", "call.call_analysis.call_summary")[:MAX_SUMMARY],
-        in_voicemail=analysis.get("in_voicemail") is True,
-        duration_ms=duration if isinstance(duration, int) and not isinstance(duration, bool) and duration >= 0
-        else None,
-        fields=_fields(opt_obj(analysis, "custom_analysis_data", "call.call_analysis.custom_analysis_data")),
-    )]
+    return [
+        CallEvent(
+            event=event,
+            call_id=provider_id(call.get("call_id"), "call.call_id"),
+            lead_id=_lead_id(opt_obj(call, "metadata", "call.metadata")),
+            status=opt_text(call, "call_status", "call.call_status")[:40],
+            disconnection_reason=opt_text(call, "disconnection_reason", "call.disconnection_reason")[:80],
+            transcript=opt_text(call, "transcript", "call.transcript")[:MAX_TRANSCRIPT],
+            summary=opt_text(analysis, "call_summary", "call.call_analysis.call_summary")[:MAX_SUMMARY],
+            in_voicemail=analysis.get("in_voicemail") is True,
+            duration_ms=duration
+            if isinstance(duration, int) and not isinstance(duration, bool) and duration >= 0
+            else None,
+            fields=_fields(opt_obj(analysis, "custom_analysis_data", "call.call_analysis.custom_analysis_data")),
+        )
+    ]
 
 
-def create_phone_call(config: dict, *, to_number: str, metadata: dict, variables: dict[str, str],
-                      client: httpx.Client | None = None) -> str:
+def create_phone_call(
+    config: dict, *, to_number: str, metadata: dict, variables: dict[str, str], client: httpx.Client | None = None
+) -> str:
     """Places an outbound AI call from `from_number` to `to_number` (E.164) with the tenant's agent; `metadata`
     comes back on every webhook of the call, `variables` fill the agent's prompt ({{name}} …). Returns the
     call id; SendError otherwise (`retryable`: 5xx, 429, timeouts)."""
@@ -156,8 +169,12 @@ def create_phone_call(config: dict, *, to_number: str, metadata: dict, variables
     except WebhookError:
         raise SendError(f"retell: {str(to_number)[:40]!r} is not a phone number", retryable=False) from None
     base = str(config.get("api_url") or DEFAULT_API_URL).rstrip("/")
-    payload: dict[str, Any] = {"from_number": str(config.get("from_number") or ""), "to_number": to,
-                               "metadata": metadata, "retell_llm_dynamic_variables": variables}
+    payload: dict[str, Any] = {
+        "from_number": str(config.get("from_number") or ""),
+        "to_number": to,
+        "metadata": metadata,
+        "retell_llm_dynamic_variables": variables,
+    }
     if config.get("agent_id"):
         payload["override_agent_id"] = str(config["agent_id"])
     headers = {"Authorization": f"Bearer {config.get('api_key') or ''}"}
@@ -166,7 +183,10 @@ def create_phone_call(config: dict, *, to_number: str, metadata: dict, variables
     data = as_dict(response_json(response))
     if response.status_code >= 400 or not data.get("call_id"):
         detail = data.get("message") or data.get("error") or short_body(response) or "no response body"
-        raise SendError(f"retell HTTP {response.status_code}: {str(detail)[:300]}",
-                        retryable=retryable_status(response.status_code), status_code=response.status_code,
-                        retry_after=retry_after_header(response))
+        raise SendError(
+            f"retell HTTP {response.status_code}: {str(detail)[:300]}",
+            retryable=retryable_status(response.status_code),
+            status_code=response.status_code,
+            retry_after=retry_after_header(response),
+        )
     return str(data["call_id"])[:200]

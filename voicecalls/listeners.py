@@ -1,4 +1,5 @@
 """What voice calls do when something happens elsewhere (core.events)."""
+
 from __future__ import annotations
 
 from core.events import listener

@@ -5,6 +5,7 @@ call extracted on its card, and a call nobody answered becomes a follow-up in th
 The timeline is the lead's events (leads.LeadEvent): `call_placed` (after: call_id, to), `call_failed`,
 `call_started`, `call_ended` (text: the transcript), `call_summary` (text: summary and transcript, after: the
 extracted fields), `call_missed`. A webhook is trusted only for a call we placed for that very lead."""
+
 from __future__ import annotations
 
 import json
@@ -74,9 +75,15 @@ def _variables(lead: Lead) -> dict[str, str]:
     cfg = tenant_config_current()
     labels = {f.get("key"): f.get("label") or f.get("key") for f in cfg.get("qualification") or []}
     known = "; ".join(f"{labels.get(k, k)}: {v}" for k, v in (lead.data or {}).items() if v not in (None, "", []))
-    return {"lead_id": str(lead.pk), "name": lead.name or "", "city": lead.city or "",
-            "company": str(cfg.get("company") or ""), "language": str(cfg.get("language") or "ru"),
-            "preferred_time": lead.preferred_time or "", "known": known[:2000]}
+    return {
+        "lead_id": str(lead.pk),
+        "name": lead.name or "",
+        "city": lead.city or "",
+        "company": str(cfg.get("company") or ""),
+        "language": str(cfg.get("language") or "ru"),
+        "preferred_time": lead.preferred_time or "",
+        "known": known[:2000],
+    }
 
 
 def call_place(*, lead_id: int, final: bool = False) -> str:
@@ -89,8 +96,9 @@ def call_place(*, lead_id: int, final: bool = False) -> str:
     if LeadEvent.objects.filter(lead=lead, kind="call_placed", created_at__gte=timezone.now() - CALL_DEDUP).exists():
         return "skipped"
     try:
-        call_id = retell.create_phone_call(config, to_number=lead.phone, metadata={"lead_id": lead.pk},
-                                           variables=_variables(lead))
+        call_id = retell.create_phone_call(
+            config, to_number=lead.phone, metadata={"lead_id": lead.pk}, variables=_variables(lead)
+        )
     except SendError as exc:
         if exc.retryable and not final:
             log.warning("lead=%s AI call retry: %s", lead.pk, exc.detail)
@@ -101,8 +109,9 @@ def call_place(*, lead_id: int, final: bool = False) -> str:
             lead_services.publish_lead(lead)
         return "failed"
     with transaction.atomic():
-        lead_services.event_add(lead=lead, actor=lead_services.AI, kind="call_placed",
-                                after={"call_id": call_id, "to": lead.phone})
+        lead_services.event_add(
+            lead=lead, actor=lead_services.AI, kind="call_placed", after={"call_id": call_id, "to": lead.phone}
+        )
         lead_services.publish_lead(lead)
     log.info("lead=%s AI call placed call_id=%s", lead.pk, call_id)
     return "placed"
@@ -122,14 +131,23 @@ def retell_webhook(body: bytes, headers: Mapping[str, str]) -> HttpResponse:
     if not events:  # transcript_updated, transfers, …: nothing the card holds
         return JsonResponse({"ok": True, "ignored": True})
     event = events[0]
-    payload = {"event": event.event, "call_id": event.call_id, "lead_id": event.lead_id, "status": event.status,
-               "disconnection_reason": event.disconnection_reason, "duration_ms": event.duration_ms,
-               "fields": event.fields}
+    payload = {
+        "event": event.event,
+        "call_id": event.call_id,
+        "lead_id": event.lead_id,
+        "status": event.status,
+        "disconnection_reason": event.disconnection_reason,
+        "duration_ms": event.duration_ms,
+        "fields": event.fields,
+    }
     with transaction.atomic():
         try:
             with transaction.atomic():
-                stored = InboundEvent.objects.create(provider=PROVIDER, event_id=f"{event.call_id}:{event.event}"[:200],
-                                                     payload=json.loads(json.dumps(payload)))
+                stored = InboundEvent.objects.create(
+                    provider=PROVIDER,
+                    event_id=f"{event.call_id}:{event.event}"[:200],
+                    payload=json.loads(json.dumps(payload)),
+                )
         except IntegrityError:  # Retell retried: applied once already
             return JsonResponse({"ok": True, "duplicate": True})
         error = call_event_apply(event=event)
@@ -140,8 +158,10 @@ def retell_webhook(body: bytes, headers: Mapping[str, str]) -> HttpResponse:
 def call_event_apply(*, event: retell.CallEvent) -> str:
     """One call event onto its lead; returns why it was ignored ("" when applied)."""
     lead = Lead.objects.select_for_update(of=("self",)).filter(pk=event.lead_id).first() if event.lead_id else None
-    placed = lead is not None and LeadEvent.objects.filter(lead=lead, kind="call_placed",
-                                                           after__call_id=event.call_id).exists()
+    placed = (
+        lead is not None
+        and LeadEvent.objects.filter(lead=lead, kind="call_placed", after__call_id=event.call_id).exists()
+    )
     if not placed:
         log.info("retell %s of call %s: no call of ours to lead %s, ignored", event.event, event.call_id, event.lead_id)
         return "not a call we placed for this tenant's lead"
@@ -152,13 +172,22 @@ def call_event_apply(*, event: retell.CallEvent) -> str:
         if event.missed:
             _missed(lead, event)
         else:
-            lead_services.event_add(lead=lead, actor=lead_services.AI, kind="call_ended", text=event.transcript,
-                                    after={**ids, "duration_ms": event.duration_ms,
-                                           "reason": event.disconnection_reason})
+            lead_services.event_add(
+                lead=lead,
+                actor=lead_services.AI,
+                kind="call_ended",
+                text=event.transcript,
+                after={**ids, "duration_ms": event.duration_ms, "reason": event.disconnection_reason},
+            )
     else:  # call_analyzed
         text = "\n\n".join(part for part in (event.summary, event.transcript) if part)
-        lead_services.event_add(lead=lead, actor=lead_services.AI, kind="call_summary", text=text,
-                                after={**ids, "summary": event.summary, "fields": event.fields})
+        lead_services.event_add(
+            lead=lead,
+            actor=lead_services.AI,
+            kind="call_summary",
+            text=text,
+            after={**ids, "summary": event.summary, "fields": event.fields},
+        )
         _fields_apply(lead, event.fields)
         if event.missed:
             _missed(lead, event)
@@ -172,8 +201,13 @@ def _missed(lead: Lead, event: retell.CallEvent) -> None:
     if LeadEvent.objects.filter(lead=lead, kind="call_missed", after__call_id=event.call_id).exists():
         return
     reason = event.disconnection_reason or ("voicemail" if event.in_voicemail else event.status)
-    lead_services.event_add(lead=lead, actor=lead_services.SYSTEM, kind="call_missed", text=reason,
-                            after={"call_id": event.call_id, "reason": reason})
+    lead_services.event_add(
+        lead=lead,
+        actor=lead_services.SYSTEM,
+        kind="call_missed",
+        text=reason,
+        after={"call_id": event.call_id, "reason": reason},
+    )
     emit("call.missed", lead_id=lead.pk, call_id=event.call_id, reason=reason)
 
 
@@ -182,7 +216,10 @@ def _fields_apply(lead: Lead, fields: dict) -> None:
     lacks; anything else stays on the timeline only."""
     keys = {f.get("key") for f in tenant_config_current().get("qualification") or []}
     data = {key: value for key, value in fields.items() if key in keys and value not in (None, "")}
-    plain = {key: str(fields[key])[:150] for key in ("name", "city")
-             if isinstance(fields.get(key), str) and fields[key].strip() and not getattr(lead, key)}
+    plain = {
+        key: str(fields[key])[:150]
+        for key in ("name", "city")
+        if isinstance(fields.get(key), str) and fields[key].strip() and not getattr(lead, key)
+    }
     if data or plain:
         lead_services.lead_update(lead=lead, actor=lead_services.AI, data=data or None, **plain)

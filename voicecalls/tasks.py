@@ -1,4 +1,5 @@
 """Celery tasks of voice calls: thin wrappers over voicecalls.services."""
+
 from celery import shared_task
 
 from voicecalls import services

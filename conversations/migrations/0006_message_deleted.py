@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('conversations', '0005_message_claimed_at'),
+        ("conversations", "0005_message_claimed_at"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='deleted_at',
+            model_name="message",
+            name="deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -2,6 +2,7 @@
 leads on the `instagram` channel keyed by IGSID, reactions, unsends, echoes, every hostile input, tenants apart),
 the profile name looked up once per new lead and the send pipeline's 24 h / 7-day HUMAN_AGENT rules against a
 stand-in Graph API that checks what we send."""
+
 from __future__ import annotations
 
 import hashlib
@@ -31,8 +32,14 @@ TOKEN = "IGAA-token-alpha"
 
 
 def configure(tenant, api_url: str = "https://graph.example/v21.0", **overrides) -> None:
-    section = {"api_url": api_url, "ig_account_id": OWN, "page_access_token": TOKEN, "app_secret": APP_SECRET,
-               "verify_token": VERIFY, **overrides}
+    section = {
+        "api_url": api_url,
+        "ig_account_id": OWN,
+        "page_access_token": TOKEN,
+        "app_secret": APP_SECRET,
+        "verify_token": VERIFY,
+        **overrides,
+    }
     tenant_config_import(tenant, {"channels": {"instagram": section}})
 
 
@@ -65,8 +72,9 @@ def signed(body: bytes, secret: str = APP_SECRET) -> dict:
 
 def post(web, tenant, payload, secret: str = APP_SECRET, body: bytes | None = None):
     body = body if body is not None else json.dumps(payload).encode()
-    return web.generic("POST", webhook_path(tenant, "instagram"), body, content_type="application/json",
-                       **signed(body, secret))
+    return web.generic(
+        "POST", webhook_path(tenant, "instagram"), body, content_type="application/json", **signed(body, secret)
+    )
 
 
 def drain(tenant) -> int:
@@ -89,7 +97,11 @@ def test_a_client_message_makes_an_instagram_lead_keyed_by_igsid(web, ig_a):
     with tenant_context(ig_a):
         message = Message.objects.get()
         assert (message.provider, message.provider_message_id, message.kind, message.text) == (
-            "instagram", "aWdfZAG1faXRlbTox", "text", "Здравствуйте, сколько стоит дом?")
+            "instagram",
+            "aWdfZAG1faXRlbTox",
+            "text",
+            "Здравствуйте, сколько стоит дом?",
+        )
         lead = Lead.objects.get()
         assert (lead.channel, lead.provider, lead.phone) == ("instagram", "instagram", "")
         assert LeadIdentity.objects.get().identity == IGSID and message.lead_id == lead.pk
@@ -97,19 +109,32 @@ def test_a_client_message_makes_an_instagram_lead_keyed_by_igsid(web, ig_a):
 
 def test_media_story_and_several_attachments(web, ig_a):
     payload = envelope(
-        event(message={"mid": "m-photos", "attachments": [
-            {"type": "image", "payload": {"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1"}},
-            {"type": "image", "payload": {"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=2"}}]}),
-        event(message={"mid": "m-story", "text": "Это сколько?",
-                       "reply_to": {"story": {"url": "https://lookaside.fbsbx.com/story/9", "id": "1790"}}}),
+        event(
+            message={
+                "mid": "m-photos",
+                "attachments": [
+                    {"type": "image", "payload": {"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1"}},
+                    {"type": "image", "payload": {"url": "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=2"}},
+                ],
+            }
+        ),
+        event(
+            message={
+                "mid": "m-story",
+                "text": "Это сколько?",
+                "reply_to": {"story": {"url": "https://lookaside.fbsbx.com/story/9", "id": "1790"}},
+            }
+        ),
     )
     assert post(web, ig_a, payload).status_code == 200
     assert drain(ig_a) == 3
     with tenant_context(ig_a):
         rows = list(Message.objects.values_list("provider_message_id", "kind", "media_url"))
-    assert rows == [("m-photos", "image", "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1"),
-                    ("m-photos:1", "image", "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=2"),
-                    ("m-story", "image", "https://lookaside.fbsbx.com/story/9")]
+    assert rows == [
+        ("m-photos", "image", "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=1"),
+        ("m-photos:1", "image", "https://lookaside.fbsbx.com/ig_messaging_cdn/?asset_id=2"),
+        ("m-story", "image", "https://lookaside.fbsbx.com/story/9"),
+    ]
 
 
 def test_echoes_and_events_of_another_account_store_no_message(web, ig_a):
@@ -128,11 +153,20 @@ def test_a_reaction_attaches_to_our_message_and_an_unsend_marks_the_clients_dele
     drain(ig_a)
     with tenant_context(ig_a):
         lead = Lead.objects.get()
-        ours = Message.objects.create(lead=lead, direction="out", text="Дом от 10 млн", provider="instagram",
-                                      provider_message_id="m-ours", status="sent", author_kind="ai")
-    payload = envelope(event(reaction={"mid": "m-ours", "action": "react", "reaction": "love", "emoji": "❤"}),
-                       event(read={"mid": "m-ours"}),
-                       event(message={"mid": "m-client", "is_deleted": True}))
+        ours = Message.objects.create(
+            lead=lead,
+            direction="out",
+            text="Дом от 10 млн",
+            provider="instagram",
+            provider_message_id="m-ours",
+            status="sent",
+            author_kind="ai",
+        )
+    payload = envelope(
+        event(reaction={"mid": "m-ours", "action": "react", "reaction": "love", "emoji": "❤"}),
+        event(read={"mid": "m-ours"}),
+        event(message={"mid": "m-client", "is_deleted": True}),
+    )
     assert post(web, ig_a, payload).status_code == 200
     with tenant_context(ig_a):
         ours.refresh_from_db()
@@ -141,8 +175,9 @@ def test_a_reaction_attaches_to_our_message_and_an_unsend_marks_the_clients_dele
         assert client.deleted_at is not None and client.text  # marked, never erased
         assert Message.objects.count() == 2  # neither became a message of its own
     # somebody else cannot unsend this client's message
-    assert post(web, ig_a, envelope(event(sender="999", message={"mid": "m-ours", "is_deleted": True}))).status_code \
-        == 200
+    assert (
+        post(web, ig_a, envelope(event(sender="999", message={"mid": "m-ours", "is_deleted": True}))).status_code == 200
+    )
     with tenant_context(ig_a):
         assert Message.objects.get(pk=ours.pk).deleted_at is None
         assert "unsend" in InboundEvent.objects.order_by("-id").first().error
@@ -173,8 +208,9 @@ def test_not_configured_is_404_even_with_the_right_token(web, tenant_b):
     configure(tenant_b, ig_account_id="")
     assert post(web, tenant_b, text_event()).status_code == 404  # no account id: no way to tell ours apart
     configure(tenant_b, verify_token="")
-    res = web.get(webhook_path(tenant_b, "instagram"), {"hub.mode": "subscribe", "hub.verify_token": "",
-                                                         "hub.challenge": "1"})
+    res = web.get(
+        webhook_path(tenant_b, "instagram"), {"hub.mode": "subscribe", "hub.verify_token": "", "hub.challenge": "1"}
+    )
     assert res.status_code == 404
 
 
@@ -189,10 +225,18 @@ def test_tenants_stay_apart(web, ig_a, tenant_b):
             assert Message.objects.count() == 1 and Lead.objects.count() == 1
     # B's client "reacting" to A's message id through B's URL touches nothing of A's
     with tenant_context(ig_a):
-        Message.objects.create(lead=Lead.objects.get(), direction="out", text="A", provider="instagram",
-                               provider_message_id="m-a-out", status="sent", author_kind="ai")
-    post(web, tenant_b, envelope(event(reaction={"mid": "m-a-out", "action": "react", "emoji": "👍"})),
-         secret="b-secret")
+        Message.objects.create(
+            lead=Lead.objects.get(),
+            direction="out",
+            text="A",
+            provider="instagram",
+            provider_message_id="m-a-out",
+            status="sent",
+            author_kind="ai",
+        )
+    post(
+        web, tenant_b, envelope(event(reaction={"mid": "m-a-out", "action": "react", "emoji": "👍"})), secret="b-secret"
+    )
     with tenant_context(ig_a):
         assert "reaction" not in Message.objects.get(provider_message_id="m-a-out").meta
 
@@ -209,7 +253,10 @@ def test_the_profile_name_is_fetched_once_per_new_lead(web, tenant_a, standin):
         assert lead_profile_fetch(lead_id=lead.pk) == "skipped"  # once: a name is there
     [request] = standin.requests
     assert (request.path, request.query, request.headers["authorization"]) == (
-        f"/v21.0/{IGSID}", {"fields": "name,username"}, f"Bearer {TOKEN}")
+        f"/v21.0/{IGSID}",
+        {"fields": "name,username"},
+        f"Bearer {TOKEN}",
+    )
 
 
 # --- the send pipeline ----------------------------------------------------------------------------------------
@@ -233,12 +280,15 @@ def deliver(tenant, lead: Lead, **fields) -> Message:
         return message
 
 
-@pytest.mark.parametrize("ago, author, expected", [
-    (timedelta(hours=2), "ai", {"messaging_type": "RESPONSE"}),
-    (timedelta(days=2), "user", {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}),
-    (timedelta(days=2), "ai", None),  # the AI never sends outside 24 h
-    (timedelta(days=8), "user", None),  # nor a person after 7 days
-])
+@pytest.mark.parametrize(
+    "ago, author, expected",
+    [
+        (timedelta(hours=2), "ai", {"messaging_type": "RESPONSE"}),
+        (timedelta(days=2), "user", {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}),
+        (timedelta(days=2), "ai", None),  # the AI never sends outside 24 h
+        (timedelta(days=8), "user", None),  # nor a person after 7 days
+    ],
+)
 def test_window_rules(tenant_a, standin, ago, author, expected):
     configure(tenant_a, api_url=standin.url + "/v21.0")
     standin.reply(json={"recipient_id": IGSID, "message_id": "m-out"})

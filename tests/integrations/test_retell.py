@@ -13,17 +13,32 @@ from integrations.base import SendError, WebhookError
 from tests.integrations.standin import StandIn, standin  # noqa: F401  (fixture)
 
 API_KEY = "key_retell_webhook_badge"
-CONFIG = {"api_url": "https://api.retell.example", "api_key": API_KEY, "agent_id": "oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD",
-          "from_number": "+77270000000", "enabled": True}
+CONFIG = {
+    "api_url": "https://api.retell.example",
+    "api_key": API_KEY,
+    "agent_id": "oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD",
+    "from_number": "+77270000000",
+    "enabled": True,
+}
 
 
 def call(**fields) -> dict:
     """Retell's call object (documented fields), as its webhooks carry it."""
-    return {"call_type": "phone_call", "from_number": "+77270000000", "to_number": "+77011112233",
-            "direction": "outbound", "call_id": "Jabr9TXYYJHfvl6Syypi88rdAHYHmcq6",
-            "agent_id": "oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD", "call_status": "ended", "metadata": {"lead_id": 42},
-            "retell_llm_dynamic_variables": {"name": "Ерлан"}, "start_timestamp": 1703302407333,
-            "end_timestamp": 1703302428855, "duration_ms": 21522, **fields}
+    return {
+        "call_type": "phone_call",
+        "from_number": "+77270000000",
+        "to_number": "+77011112233",
+        "direction": "outbound",
+        "call_id": "Jabr9TXYYJHfvl6Syypi88rdAHYHmcq6",
+        "agent_id": "oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD",
+        "call_status": "ended",
+        "metadata": {"lead_id": 42},
+        "retell_llm_dynamic_variables": {"name": "Ерлан"},
+        "start_timestamp": 1703302407333,
+        "end_timestamp": 1703302428855,
+        "duration_ms": 21522,
+        **fields,
+    }
 
 
 def parse(payload: dict, *, key: str = API_KEY, now_ms: int | None = None) -> list:
@@ -37,9 +52,13 @@ def test_signature_scheme() -> None:
     header = retell.sign(body, API_KEY, now_ms=stamp)
     assert header.startswith(f"v={stamp},d=") and len(header.split(",d=")[1]) == 64
     retell.check_signature(body, {"x-retell-signature": header}, API_KEY, now_ms=stamp + 1000)
-    bad = [({}, API_KEY, stamp), ({"x-retell-signature": header}, "another-key", stamp),
-           ({"x-retell-signature": header}, API_KEY, stamp + 6 * 60 * 1000),
-           ({"x-retell-signature": "sha256=abc"}, API_KEY, stamp), ({"x-retell-signature": header}, "", stamp)]
+    bad = [
+        ({}, API_KEY, stamp),
+        ({"x-retell-signature": header}, "another-key", stamp),
+        ({"x-retell-signature": header}, API_KEY, stamp + 6 * 60 * 1000),
+        ({"x-retell-signature": "sha256=abc"}, API_KEY, stamp),
+        ({"x-retell-signature": header}, "", stamp),
+    ]
     for headers, key, now in bad:
         with pytest.raises(WebhookError) as exc:
             retell.check_signature(body, headers, key, now_ms=now)
@@ -49,32 +68,57 @@ def test_signature_scheme() -> None:
 
 
 def test_call_ended_and_analyzed() -> None:
-    [ended] = parse({"event": "call_ended", "call": call(transcript="Agent: Здравствуйте!\nUser: Да, слушаю.",
-                                                         disconnection_reason="user_hangup")})
+    [ended] = parse(
+        {
+            "event": "call_ended",
+            "call": call(transcript="Agent: Здравствуйте!\nUser: Да, слушаю.", disconnection_reason="user_hangup"),
+        }
+    )
     assert (ended.event, ended.lead_id, ended.duration_ms, ended.missed) == ("call_ended", 42, 21522, False)
     assert ended.transcript.startswith("Agent: Здравствуйте!")
-    [analyzed] = parse({"event": "call_analyzed", "call": call(call_analysis={
-        "call_summary": "Клиент хочет дом 10×12 в Алматы.", "in_voicemail": False, "user_sentiment": "Positive",
-        "call_successful": True, "custom_analysis_data": {"city": "Алматы", "windows": 6, "Bad Key": 1,
-                                                          "nested": {"x": 1}}})})
+    [analyzed] = parse(
+        {
+            "event": "call_analyzed",
+            "call": call(
+                call_analysis={
+                    "call_summary": "Клиент хочет дом 10×12 в Алматы.",
+                    "in_voicemail": False,
+                    "user_sentiment": "Positive",
+                    "call_successful": True,
+                    "custom_analysis_data": {"city": "Алматы", "windows": 6, "Bad Key": 1, "nested": {"x": 1}},
+                }
+            ),
+        }
+    )
     assert analyzed.summary == "Клиент хочет дом 10×12 в Алматы."
     assert analyzed.fields == {"city": "Алматы", "windows": 6}
 
 
-@pytest.mark.parametrize("reason, voicemail, missed", [
-    ("dial_no_answer", False, True), ("dial_busy", False, True), ("voicemail_reached", False, True),
-    ("agent_hangup", True, True), ("user_hangup", False, False),
-])
+@pytest.mark.parametrize(
+    "reason, voicemail, missed",
+    [
+        ("dial_no_answer", False, True),
+        ("dial_busy", False, True),
+        ("voicemail_reached", False, True),
+        ("agent_hangup", True, True),
+        ("user_hangup", False, False),
+    ],
+)
 def test_missed_calls(reason: str, voicemail: bool, missed: bool) -> None:
-    [event] = parse({"event": "call_analyzed", "call": call(disconnection_reason=reason,
-                                                            call_analysis={"in_voicemail": voicemail})})
+    [event] = parse(
+        {"event": "call_analyzed", "call": call(disconnection_reason=reason, call_analysis={"in_voicemail": voicemail})}
+    )
     assert event.missed is missed
 
 
 def test_other_events_are_no_items_and_malformed_is_400() -> None:
     assert parse({"event": "transcript_updated", "call": call()}) == []
-    for payload in ({"call": call()}, {"event": "call_ended", "call": "x"}, {"event": "call_ended", "call": {}},
-                    {"event": "call_ended", "call": call(transcript=5)}):
+    for payload in (
+        {"call": call()},
+        {"event": "call_ended", "call": "x"},
+        {"event": "call_ended", "call": {}},
+        {"event": "call_ended", "call": call(transcript=5)},
+    ):
         with pytest.raises(WebhookError) as exc:
             parse(payload)
         assert exc.value.status_code == 400
@@ -85,15 +129,23 @@ def test_other_events_are_no_items_and_malformed_is_400() -> None:
 def test_create_phone_call(standin: StandIn) -> None:  # noqa: F811
     standin.reply(201, {"call_id": "call_123", "call_status": "registered"})
     config = {**CONFIG, "api_url": standin.url}
-    call_id = retell.create_phone_call(config, to_number="77011112233", metadata={"lead_id": 7},
-                                       variables={"name": "Ерлан"})
+    call_id = retell.create_phone_call(
+        config, to_number="77011112233", metadata={"lead_id": 7}, variables={"name": "Ерлан"}
+    )
     assert call_id == "call_123"
     request = standin.last
     assert (request.method, request.path, request.headers["authorization"]) == (
-        "POST", "/v2/create-phone-call", f"Bearer {API_KEY}")
-    assert request.json == {"from_number": "+77270000000", "to_number": "+77011112233", "metadata": {"lead_id": 7},
-                            "retell_llm_dynamic_variables": {"name": "Ерлан"},
-                            "override_agent_id": CONFIG["agent_id"]}
+        "POST",
+        "/v2/create-phone-call",
+        f"Bearer {API_KEY}",
+    )
+    assert request.json == {
+        "from_number": "+77270000000",
+        "to_number": "+77011112233",
+        "metadata": {"lead_id": 7},
+        "retell_llm_dynamic_variables": {"name": "Ерлан"},
+        "override_agent_id": CONFIG["agent_id"],
+    }
 
 
 def test_create_phone_call_errors(standin: StandIn) -> None:  # noqa: F811

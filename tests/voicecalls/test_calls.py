@@ -1,6 +1,7 @@
 """AI voice calls through Retell, end to end against a stand-in Retell API: the call a lead asks for (with its
 context), Retell's signed webhooks through the real view (timeline, card fields, a missed call becoming a follow-up),
 duplicates once, every hostile input, and tenants apart."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,14 @@ AGENT = "oBeDLoLOeuAbiuaMFXRtDOLriTJ5tSxD"
 
 
 def configure(tenant, api_url: str = "https://api.retell.example", **overrides) -> None:
-    section = {"api_url": api_url, "api_key": API_KEY, "agent_id": AGENT, "from_number": "+77270000000",
-               "enabled": True, **overrides}
+    section = {
+        "api_url": api_url,
+        "api_key": API_KEY,
+        "agent_id": AGENT,
+        "from_number": "+77270000000",
+        "enabled": True,
+        **overrides,
+    }
     tenant_config_import(tenant, {"voice_calls": {"retell": section}})
 
 
@@ -38,8 +45,17 @@ def web():
 
 
 def lead_with_phone(tenant, **fields) -> Lead:
-    return make_lead(tenant, phone="77011112233", name="Ерлан", city="", provider="sandbox", channel="sandbox",
-                     preferred_time="после 18:00", data={"windows": 4}, **fields)
+    return make_lead(
+        tenant,
+        phone="77011112233",
+        name="Ерлан",
+        city="",
+        provider="sandbox",
+        channel="sandbox",
+        preferred_time="после 18:00",
+        data={"windows": 4},
+        **fields,
+    )
 
 
 def placed(tenant, lead: Lead, call_id: str = "call_1") -> None:
@@ -47,22 +63,38 @@ def placed(tenant, lead: Lead, call_id: str = "call_1") -> None:
     from leads import services as lead_services
 
     with tenant_context(tenant):
-        lead_services.event_add(lead=lead, actor=lead_services.AI, kind="call_placed",
-                                after={"call_id": call_id, "to": lead.phone})
+        lead_services.event_add(
+            lead=lead, actor=lead_services.AI, kind="call_placed", after={"call_id": call_id, "to": lead.phone}
+        )
 
 
 def hook(web, tenant, event: str, *, call_id: str = "call_1", lead_id: int, key: str = API_KEY, body=None, **call):
-    payload = {"event": event, "call": {"call_id": call_id, "call_status": "ended", "metadata": {"lead_id": lead_id},
-                                        "agent_id": AGENT, "direction": "outbound", **call}}
+    payload = {
+        "event": event,
+        "call": {
+            "call_id": call_id,
+            "call_status": "ended",
+            "metadata": {"lead_id": lead_id},
+            "agent_id": AGENT,
+            "direction": "outbound",
+            **call,
+        },
+    }
     body = body if body is not None else json.dumps(payload).encode()
-    return web.generic("POST", webhook_path(tenant, "retell"), body, content_type="application/json",
-                       HTTP_X_RETELL_SIGNATURE=retell.sign(body, key))
+    return web.generic(
+        "POST",
+        webhook_path(tenant, "retell"),
+        body,
+        content_type="application/json",
+        HTTP_X_RETELL_SIGNATURE=retell.sign(body, key),
+    )
 
 
 def timeline(tenant, lead: Lead) -> list[str]:
     with tenant_context(tenant):
-        return list(LeadEvent.objects.filter(lead=lead, kind__startswith="call_").order_by("id")
-                    .values_list("kind", flat=True))
+        return list(
+            LeadEvent.objects.filter(lead=lead, kind__startswith="call_").order_by("id").values_list("kind", flat=True)
+        )
 
 
 # --- placing the call -----------------------------------------------------------------------------------------
@@ -96,7 +128,11 @@ def test_the_call_goes_out_with_the_leads_context_once(tenant_a, standin):
     assert (request.path, request.headers["authorization"]) == ("/v2/create-phone-call", f"Bearer {API_KEY}")
     body = request.json
     assert (body["from_number"], body["to_number"], body["override_agent_id"], body["metadata"]) == (
-        "+77270000000", "+77011112233", AGENT, {"lead_id": lead.pk})
+        "+77270000000",
+        "+77011112233",
+        AGENT,
+        {"lead_id": lead.pk},
+    )
     variables = body["retell_llm_dynamic_variables"]
     assert variables["name"] == "Ерлан" and variables["preferred_time"] == "после 18:00"
     assert "4" in variables["known"] and all(isinstance(v, str) for v in variables.values())
@@ -122,15 +158,34 @@ def test_a_call_onto_the_timeline_and_the_card(web, tenant_a):
     placed(tenant_a, lead)
     assert hook(web, tenant_a, "call_started", lead_id=lead.pk, call_status="ongoing").status_code == 200
     transcript = "Agent: Здравствуйте, это Алия.\nUser: Да, хочу дом в Алматы, 6 окон."
-    assert hook(web, tenant_a, "call_ended", lead_id=lead.pk, transcript=transcript,
-                disconnection_reason="user_hangup", duration_ms=61000).status_code == 200
-    analysis = {"call_summary": "Клиент хочет дом в Алматы, 6 окон, проект есть.", "in_voicemail": False,
-                "custom_analysis_data": {"city": "Алматы", "windows": 6, "has_project": True, "not_a_field": "x"}}
-    assert hook(web, tenant_a, "call_analyzed", lead_id=lead.pk, transcript=transcript,
-                call_analysis=analysis).status_code == 200
+    assert (
+        hook(
+            web,
+            tenant_a,
+            "call_ended",
+            lead_id=lead.pk,
+            transcript=transcript,
+            disconnection_reason="user_hangup",
+            duration_ms=61000,
+        ).status_code
+        == 200
+    )
+    analysis = {
+        "call_summary": "Клиент хочет дом в Алматы, 6 окон, проект есть.",
+        "in_voicemail": False,
+        "custom_analysis_data": {"city": "Алматы", "windows": 6, "has_project": True, "not_a_field": "x"},
+    }
+    assert (
+        hook(web, tenant_a, "call_analyzed", lead_id=lead.pk, transcript=transcript, call_analysis=analysis).status_code
+        == 200
+    )
     # Retell retries: applied once
-    assert hook(web, tenant_a, "call_analyzed", lead_id=lead.pk, transcript=transcript,
-                call_analysis=analysis).json()["duplicate"] is True
+    assert (
+        hook(web, tenant_a, "call_analyzed", lead_id=lead.pk, transcript=transcript, call_analysis=analysis).json()[
+            "duplicate"
+        ]
+        is True
+    )
     assert timeline(tenant_a, lead) == ["call_placed", "call_started", "call_ended", "call_summary"]
     with tenant_context(tenant_a):
         summary = LeadEvent.objects.get(lead=lead, kind="call_summary")
@@ -151,10 +206,23 @@ def test_a_missed_call_becomes_a_follow_up_in_the_chat(web, tenant_a, reason):
     with tenant_context(tenant_a):
         Lead.objects.filter(pk=lead.pk).update(waiting_since=lead.created_at)  # our last message waits for them
     placed(tenant_a, lead)
-    assert hook(web, tenant_a, "call_ended", lead_id=lead.pk, call_status="not_connected",
-                disconnection_reason=reason).status_code == 200
-    assert hook(web, tenant_a, "call_analyzed", lead_id=lead.pk, disconnection_reason=reason,
-                call_analysis={"in_voicemail": reason == "voicemail_reached"}).status_code == 200
+    assert (
+        hook(
+            web, tenant_a, "call_ended", lead_id=lead.pk, call_status="not_connected", disconnection_reason=reason
+        ).status_code
+        == 200
+    )
+    assert (
+        hook(
+            web,
+            tenant_a,
+            "call_analyzed",
+            lead_id=lead.pk,
+            disconnection_reason=reason,
+            call_analysis={"in_voicemail": reason == "voicemail_reached"},
+        ).status_code
+        == 200
+    )
     assert timeline(tenant_a, lead) == ["call_placed", "call_missed", "call_summary"]
     with tenant_context(tenant_a):
         [touch] = FollowUp.objects.filter(lead=lead)  # once per call
@@ -186,8 +254,12 @@ def test_hostile_inputs(web, tenant_a, tenant_b):
     assert timeline(tenant_a, other) == [] and timeline(tenant_a, lead) == ["call_placed"]
     # tenant B's Retell account cannot write onto tenant A's lead (same lead id in B's schema is B's own)
     configure(tenant_b)
-    assert hook(web, tenant_b, "call_analyzed", lead_id=lead.pk,
-                call_analysis={"custom_analysis_data": {"windows": 99}}).status_code == 200
+    assert (
+        hook(
+            web, tenant_b, "call_analyzed", lead_id=lead.pk, call_analysis={"custom_analysis_data": {"windows": 99}}
+        ).status_code
+        == 200
+    )
     with tenant_context(tenant_a):
         assert Lead.objects.get(pk=lead.pk).data == {"windows": 4}
 
