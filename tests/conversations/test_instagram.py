@@ -303,3 +303,33 @@ def test_window_rules(tenant_a, standin, ago, author, expected):
     assert message.status == MessageStatus.SENT and message.provider_message_id == "m-out"
     assert standin.last.path == f"/v21.0/{OWN}/messages"
     assert standin.last.json == {"recipient": {"id": IGSID}, **expected, "message": {"text": "Здравствуйте"}}
+
+
+def test_a_clients_photo_is_fetched_from_the_cdn_url_once(web, tenant_a, standin, settings, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from conversations.services import message_media_fetch
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.PUBLIC_URL_SCHEME, settings.PUBLIC_URL_PORT = "http", 8000
+    configure(tenant_a)
+    buffer = io.BytesIO()
+    Image.new("RGB", (3, 2), (200, 30, 30)).save(buffer, "PNG")
+    cdn = f"{standin.url}/ig_messaging_cdn/?asset_id=1&signature=x"
+    payload = envelope(event(message={"mid": "m-photo", "attachments": [{"type": "image", "payload": {"url": cdn}}]}))
+    assert post(web, tenant_a, payload).status_code == 200
+    drain(tenant_a)
+    standin.reply(body=buffer.getvalue(), headers={"Content-Type": "image/png"})
+    with tenant_context(tenant_a):
+        message = Message.objects.get(provider_message_id="m-photo")
+        assert message_media_fetch(message_id=message.pk) == "fetched"
+        message.refresh_from_db()
+        assert (
+            message.media_url.startswith("http://alpha.localhost:8000/media/alpha/") and message.mimetype == "image/png"
+        )
+        assert message.meta["media"]["ref"] == cdn
+        assert message_media_fetch(message_id=message.pk) == "skipped"
+    [request] = standin.requests
+    assert request.path == "/ig_messaging_cdn/" and "authorization" not in request.headers  # a signed URL, no token
