@@ -946,7 +946,8 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
         if turn == 0 and state.company:
             greet += f" Это {state.company}." if lang == "ru" else f" This is {state.company}."
         if turn == 0 and state.persona.name:
-            greet += f" Меня зовут {state.persona.name}." if lang == "ru" else f" My name is {latin(state.persona.name)}."
+            persona = state.persona.name
+            greet += f" Меня зовут {persona}." if lang == "ru" else f" My name is {latin(persona)}."
         parts.append(greet)
     if said_lang == "kk" and KK_SAID not in carry:
         parts.append(_KK_NOTICE)
@@ -1203,7 +1204,7 @@ def first_contact_text(
     else:
         parts.append(f"Hello, {name}!" if name else "Hello!")
         if company:
-            parts.append(f"This is {company}." if not persona_name else f"This is {latin(persona_name)} from {company}.")
+            parts.append(f"This is {latin(persona_name)} from {company}." if persona_name else f"This is {company}.")
         elif persona_name:
             parts.append(f"My name is {latin(persona_name)}.")
         if src:

@@ -18,6 +18,7 @@ from crmsync.intake import amocrm_webhook
 from integrations.base import InboundMessage, WebhookError
 from integrations.registry import find
 from tenants.selectors import WEBHOOK_PROVIDERS, tenant_by_webhook_key, webhook_provider_configured
+from voicecalls.services import retell_webhook
 
 log = logging.getLogger("buildcrm.webhooks")
 UNKNOWN_KEY = "unknown webhook key"
@@ -59,6 +60,8 @@ def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, 
             return JsonResponse({"detail": "method not allowed"}, status=405)
         if body is None:
             return JsonResponse({"detail": "request body too large (limit 1 MiB)"}, status=413)
+        if provider == "retell":  # AI call events (voicecalls), verified with the tenant's Retell key
+            return retell_webhook(body, headers)
         if source is None:
             return amocrm_webhook(body)
         items = source.parse_webhook(body, headers, channel_config(provider))

@@ -48,6 +48,8 @@ class Message(models.Model):
     # Why we sent it: reply, first_contact, followup, reengagement, onboarding, human.
     purpose = models.CharField(max_length=20, blank=True)
     meta = models.JSONField(default=dict, blank=True)
+    # When the client took the message back (Instagram's unsend): kept, shown as withdrawn.
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     # A client message stored by a webhook whose follow-up work (lead preview, live events, follow-ups,

@@ -12,7 +12,8 @@ class MessageOut(PlannedRepresentation, serializers.ModelSerializer):
         model = Message
         fields = ["id", "lead", "direction", "kind", "text", "media_url", "caption", "items", "status", "error",
                   "author_kind", "author", "purpose", "created_at", "sent_at", "reaction",
-                  "transcript", "transcript_status"]
+                  "transcript", "transcript_status",
+                  "deleted_at"]
 
     def get_author(self, message) -> dict | None:
         user = message.author_user

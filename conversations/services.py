@@ -38,7 +38,7 @@ from core.redis_client import redis_client
 from core.tasks import enqueue
 from integrations import audio as audio_codec
 from integrations import speech
-from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, clean_text
+from integrations.base import InboundMessage, OutboundMessage, Reaction, SendError, StatusUpdate, Unsend, clean_text
 from integrations.media import MEDIA_TIMEOUT, MediaFetchError, download, media_client
 from integrations.registry import channel, find
 from leads import services as lead_services
@@ -100,7 +100,7 @@ def _publish_now(tenant_id: int, messages: list[Message], event_type: str) -> No
                 {"type": event_type, "lead_id": message.lead_id, "message": data})
 
 
-def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate | Reaction], raw: Any,
+def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate | Reaction | Unsend], raw: Any,
                     event_id: str, source: str = "") -> list[Message]:
     """Stores the raw event and every message it carries in one transaction; a provider message id seen
     before is skipped (200 to the provider, still one message). `raw` is the body as received (JSON text)
@@ -124,13 +124,15 @@ def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate 
                     status_apply(update=item)
                 elif isinstance(item, Reaction):
                     unattached += reaction_apply(reaction=item) is None
+                elif isinstance(item, Unsend):
+                    unattached += message_unsend_apply(unsend=item) is None
                 else:
                     message = _store_inbound_message(item, source=source)
                     if message is not None:
                         stored.append(message)
             if unattached:  # recorded with the raw event, and otherwise ignored
                 InboundEvent.objects.filter(provider=provider, event_id=event["event_id"]).update(
-                    error=f"{unattached} reaction(s) to a message this tenant does not have")
+                    error=f"{unattached} reaction(s) or unsend(s) of a message this tenant does not have")
     if stored:
         schema = connection.schema_name
         transaction.on_commit(lambda: inbound_processing_kick(schema=schema))
@@ -424,6 +426,47 @@ def _inbound_after_store(messages: list[Message]) -> None:
     # Voice notes the provider hands us as a link (ChatFlow) are transcribed now; a reference is fetched first
     # (message_media_fetch queues the transcription once the file is ours).
     transcription_queue(messages=[m for m in messages if media_reference(m) is None])
+    profile_fetch_queue(lead_ids=[lead_id for lead_id in new_leads if leads[lead_id].provider in _PROFILE_PROVIDERS
+                                  and not leads[lead_id].name])
+
+
+# Channels whose webhooks carry no name: the client's profile is looked up once, for a new lead (Instagram).
+_PROFILE_PROVIDERS = {"instagram"}
+
+
+def profile_fetch_queue(*, lead_ids: list[int]) -> None:
+    """Once the transaction commits, one profile lookup per new lead of a channel without names in webhooks."""
+    if lead_ids:
+        transaction.on_commit(lambda: _enqueue_each("conversations.fetch_profile", lead_ids))
+
+
+def _enqueue_each(task: str, ids: list[int]) -> None:
+    for item_id in ids:
+        try:
+            enqueue(task, item_id)
+        except Exception as exc:  # the broker is down: the lead just keeps no name
+            log.warning("%s %s not queued: %s", task, item_id, exc)
+
+
+def lead_profile_fetch(*, lead_id: int) -> str:
+    """The name of a new lead's client looked up at its channel (once; a name set meanwhile is kept)."""
+    lead = Lead.objects.filter(pk=lead_id).first()
+    if lead is None or lead.name:
+        return "skipped"
+    source = find(lead.provider)
+    identity = LeadIdentity.objects.filter(lead=lead, channel=lead.channel).values_list("identity", flat=True).first()
+    if source is None or not identity:
+        return "skipped"
+    name = source.profile_name(channel_config(lead.provider), identity)
+    if not name:
+        return "none"
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead_id)
+        if lead.name:
+            return "skipped"
+        lead_services.lead_update(lead=lead, actor=lead_services.SYSTEM, name=name)
+    log.info("lead=%s profile name fetched from %s", lead_id, lead.provider)
+    return "fetched"
 
 
 def reaction_apply(*, reaction: Reaction) -> Message | None:
@@ -457,6 +500,27 @@ def reaction_apply(*, reaction: Reaction) -> Message | None:
     if message.lead_id is not None:
         _publish_message(message, "message.updated")
     return message
+
+
+def message_unsend_apply(*, unsend: Unsend) -> Message | None:
+    """A client withdrew their message: it (and the further attachments of the same message, `<mid>:<n>`) is
+    marked deleted (`deleted_at`, a `message.updated` live event), never removed. Only the client's own
+    message: None when there is no such message of theirs (the caller records the event as such)."""
+    mid = unsend.target_message_id
+    messages = list(Message.objects.select_for_update().filter(
+        Q(provider_message_id=mid) | Q(provider_message_id__startswith=f"{mid}:"), provider=unsend.provider,
+        direction=Direction.IN, meta__identity=unsend.identity).order_by("id"))
+    if not messages:
+        log.info("unsend by %s on %s of unknown message %s: ignored", unsend.identity, unsend.provider, mid)
+        return None
+    for message in messages:
+        if message.deleted_at is None:
+            message.deleted_at = unsend.timestamp
+            Message.objects.filter(pk=message.pk).update(deleted_at=unsend.timestamp)
+            log.info("lead=%s message=%s unsent by the client", message.lead_id, message.pk)
+            if message.lead_id is not None:
+                _publish_message(message, "message.updated")
+    return messages[0]
 
 
 def status_apply(*, update: StatusUpdate) -> Message | None:
@@ -677,7 +741,11 @@ def _deliver_claimed(message: Message, attempt: int, *, recipient: str, sent: li
                                items=message.items, template=message.template)
     try:
         sender = channel(message.provider)
-        window_open = sender.window_open(lead.last_inbound_at, timezone.now())
+        now = timezone.now()
+        window_open = sender.window_open(lead.last_inbound_at, now)
+        # Past the window a person (never the AI or a follow-up) may still reply where the channel allows it.
+        outbound.human_agent = (not window_open and message.author_kind == AuthorKind.USER
+                                and sender.human_window_open(lead.last_inbound_at, now))
         result = sender.send(channel_config(message.provider), outbound, window_open=window_open)
     except SendError as exc:
         if exc.retryable and attempt < settings.SEND_MAX_ATTEMPTS:

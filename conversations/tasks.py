@@ -56,3 +56,9 @@ def transcribe(self, message_id: int, attempt: int = 1) -> str:
         return services.message_transcribe(message_id=message_id, attempt=attempt)
     except services.RetryLater as later:
         raise self.retry(args=(message_id,), kwargs={"attempt": later.attempt + 1}, countdown=later.delay) from None
+
+
+@shared_task(name="conversations.fetch_profile", acks_late=True, ignore_result=True)
+def fetch_profile(lead_id: int) -> str:
+    """A new lead's name looked up at its channel (Instagram's profile), once."""
+    return services.lead_profile_fetch(lead_id=lead_id)

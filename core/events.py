@@ -53,6 +53,8 @@ EVENTS: dict[str, str] = {
                             "to (lead_id, message_id, ok) → aiagent: the turn the note was waiting for, on commit",
     "messages.sent": "conversations: outbound messages the provider accepted (message_ids) → followups: the schedule "
                      "after our message",
+    "call.missed": "voicecalls: an AI call nobody answered (no answer, busy, voicemail) (lead_id, call_id, reason) → "
+                   "followups: a message in the chat instead",
     "meeting.booked": "meetings.calendar_book (lead_id, event_id, start, text: a note for outside CRMs) → crmsync: a "
                       "note in amoCRM, on commit; tasks: a meeting task; followups: touches wait until after it",
 }

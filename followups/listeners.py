@@ -8,6 +8,7 @@ from datetime import datetime
 from core.events import listener
 from followups.scheduling import CLOSED_STAGE_KINDS
 from followups.services import (
+    followup_after_missed_call,
     followups_cancel,
     followups_on_client_messages,
     followups_on_outbound_sent,
@@ -76,3 +77,9 @@ def meeting_booked(*, lead_id: int, start: str, **_: object) -> None:
     until = _moment(start)
     if until is not None:
         followups_pause(lead_id=lead_id, until=until, reason="meeting booked")
+
+
+@listener("call.missed", on_commit=False)
+def call_missed(*, lead_id: int, call_id: str, **_: object) -> None:
+    """In the webhook's transaction: an AI call nobody answered becomes a touch in the chat."""
+    followup_after_missed_call(lead_id=lead_id, call_id=call_id)

@@ -123,6 +123,31 @@ def followups_on_client_messages(*, firsts: dict[int, int]) -> None:
                 campaign_on_new_lead(lead=lead, text=message.text or message.caption or "")
 
 
+MISSED_CALL_TEXT = {
+    "ru": "Здравствуйте{name_comma}! Мы пытались вам дозвониться, но не получилось. Когда вам удобно поговорить? "
+          "Можно и здесь, в переписке.",
+    "en": "Hi{name_comma}! We tried to call you but could not get through. When would be a good time to talk? "
+          "We can also continue here in the chat.",
+}
+
+
+def followup_after_missed_call(*, lead_id: int, call_id: str, now: datetime | None = None) -> FollowUp | None:
+    """An AI call nobody answered becomes a touch in the chat, due now (moved out of quiet hours), once per call. It is
+    an ordinary follow-up: the client writing first, a person taking over or the lead closing cancels it."""
+    now = now or timezone.now()
+    lead = Lead.objects.filter(pk=lead_id).first()
+    if lead is None or FollowUp.objects.filter(lead=lead, meta__missed_call=call_id).exists():
+        return None
+    s = settings_current()
+    language = (lead.ai_state or {}).get("language") or (tenant_config_current().get("language") or "ru")
+    due = scheduling.quiet_shift(now, s)
+    row = FollowUp.objects.create(lead=lead, kind=FollowUpKind.FOLLOWUP, step=0, due_at=due, planned_at=now,
+                                  text=MISSED_CALL_TEXT.get(language, MISSED_CALL_TEXT["ru"]),
+                                  meta={"missed_call": call_id})
+    log.info("lead=%s missed call %s: follow-up due=%s", lead.pk, call_id, due.isoformat())
+    return row
+
+
 class _Leads:
     """The batch's leads, read in one query when first needed (most batches need none of them)."""
 

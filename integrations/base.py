@@ -120,6 +120,21 @@ class Reaction:
 
 
 @dataclass
+class Unsend:
+    """A client took back one of their messages (Instagram's unsend): that message is marked deleted, never
+    removed (the dialog keeps what was said, the chat shows it was withdrawn)."""
+
+    provider: str
+    target_message_id: str  # the provider's id of the withdrawn message
+    identity: str  # who withdrew it, as in InboundMessage.identity
+    timestamp: datetime
+
+    def __post_init__(self) -> None:
+        self.target_message_id = provider_id(self.target_message_id, "unsent message id")
+        self.identity = channel_identity(self.identity, "sender")
+
+
+@dataclass
 class OutboundMessage:
     kind: str  # one of OUTBOUND_KINDS
     to: str  # identity (phone digits or chat id)
@@ -128,6 +143,9 @@ class OutboundMessage:
     caption: str | None = None
     items: list[dict] = field(default_factory=list)  # album: [{"url", "caption"}]
     template: dict | None = None  # Cloud API template {"name", "language", "components"?}
+    # A person's reply past the channel's window that its human-agent allowance still covers (Instagram's
+    # HUMAN_AGENT tag, up to 7 days): the channel marks it so; never set for the AI or follow-ups.
+    human_agent: bool = False
 
 
 @dataclass

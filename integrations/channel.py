@@ -14,7 +14,15 @@ from typing import ClassVar
 
 import httpx
 
-from integrations.base import InboundMessage, OutboundMessage, Reaction, SendResult, StatusUpdate, WebhookError
+from integrations.base import (
+    InboundMessage,
+    OutboundMessage,
+    Reaction,
+    SendResult,
+    StatusUpdate,
+    Unsend,
+    WebhookError,
+)
 from integrations.media import FetchedMedia, MediaFetchError
 
 
@@ -32,6 +40,8 @@ class Channel:
     subscription_keys: ClassVar[tuple[str, ...]] = ()
     # How long after the client's last message free text may go out (the Cloud API's 24 h); None: always.
     window: ClassVar[timedelta | None] = None
+    # How long a person's (not the AI's) reply may still go out past `window` (Instagram's HUMAN_AGENT tag: 7 days).
+    human_window: ClassVar[timedelta | None] = None
 
     def configured(self, config: object, *, method: str = "POST") -> bool:
         """Whether the tenant's section of this channel, as stored (a set secret is a non-empty encrypted
@@ -40,8 +50,9 @@ class Channel:
         return self.webhook and isinstance(config, dict) and all(config.get(key) for key in keys)
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str],
-                      config: dict) -> list[InboundMessage | StatusUpdate | Reaction]:
-        """A webhook body → the messages, statuses and reactions it carries; WebhookError (400/403) otherwise."""
+                      config: dict) -> list[InboundMessage | StatusUpdate | Reaction | Unsend]:
+        """A webhook body → the messages, statuses, reactions and unsends it carries; WebhookError (400/403)
+        otherwise."""
         raise WebhookError(404, f"{self.provider} has no webhook")
 
     def verify_subscription(self, query: Mapping[str, str], config: dict) -> str:
@@ -59,6 +70,17 @@ class Channel:
         if self.window is None:
             return True
         return bool(last_inbound_at and now - last_inbound_at < self.window)
+
+    def human_window_open(self, last_inbound_at: datetime | None, now: datetime) -> bool:
+        """Whether a person's reply may still go out now although `window` is closed (`human_window`)."""
+        if self.human_window is None:
+            return False
+        return bool(last_inbound_at and now - last_inbound_at < self.human_window)
+
+    def profile_name(self, config: dict, identity: str, *, client: httpx.Client | None = None) -> str | None:
+        """The client's display name looked up at the provider (once per new lead), for channels whose webhooks
+        carry none; None when there is no such lookup or it failed."""
+        return None
 
     def media_ref(self, media_url: str) -> str | None:
         """The provider's reference to a client's media inside the `media_url` its parser wrote (what

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from integrations.channel import Channel
 from integrations.chatflow import ChatFlow
+from integrations.instagram import Instagram
 from integrations.sandbox import Sandbox
 from integrations.telegram import Telegram
 from integrations.whatsapp_cloud import WhatsAppCloud
 
-_CHANNELS: dict[str, Channel] = {c.provider: c for c in (ChatFlow(), WhatsAppCloud(), Telegram(), Sandbox())}
+_CHANNELS: dict[str, Channel] = {
+    c.provider: c for c in (ChatFlow(), WhatsAppCloud(), Telegram(), Sandbox(), Instagram())
+}
 
 
 def channel(provider: str) -> Channel:
@@ -22,5 +25,5 @@ def find(provider: str) -> Channel | None:
 
 
 def channels() -> tuple[Channel, ...]:
-    """Every channel, in a fixed order (ChatFlow, the Cloud API, Telegram, the sandbox)."""
+    """Every channel, in a fixed order (ChatFlow, the Cloud API, Telegram, the sandbox, Instagram)."""
     return tuple(_CHANNELS.values())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -12,6 +10,7 @@ from urllib.parse import unquote, urlparse
 
 import httpx
 
+from integrations import meta
 from integrations.base import (
     MEDIA_KINDS,
     InboundMessage,
@@ -35,7 +34,6 @@ from integrations.base import (
     link_text,
     load_json_object,
     location_text,
-    normalise_headers,
     obj,
     opt_list,
     opt_obj,
@@ -46,7 +44,6 @@ from integrations.base import (
     response_json,
     retry_after_header,
     retryable_status,
-    secrets_equal,
     short_body,
     utc_from_timestamp,
     webhook_parser,
@@ -56,7 +53,8 @@ from integrations.media import FetchedMedia, MediaFetchError, download, media_cl
 
 PROVIDER = "whatsapp"
 DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
-SIGNATURE_HEADER = "x-hub-signature-256"
+SIGNATURE_HEADER = meta.SIGNATURE_HEADER
+verify_subscription = meta.verify_subscription  # the handshake is Meta's, the same for Instagram
 
 # Meta's error codes: re-engagement (outside the 24-hour window) can never succeed by retrying.
 REENGAGEMENT_CODE = 131047
@@ -69,33 +67,8 @@ WINDOW_CLOSED_DETAIL = (
 STATUSES = ("sent", "delivered", "read", "failed")
 
 
-def verify_subscription(params: Mapping[str, str], config: dict) -> str:
-    """Answer Meta's GET handshake: return hub.challenge when mode and verify token match."""
-    mode = params.get("hub.mode")
-    token = params.get("hub.verify_token")
-    if mode != "subscribe" or not secrets_equal(token, str(config.get("verify_token") or "")):
-        raise WebhookError(
-            403, "verification failed: hub.mode must be 'subscribe' and hub.verify_token must match"
-        )
-    challenge = params.get("hub.challenge")
-    if challenge is None or challenge == "":
-        raise WebhookError(400, "missing hub.challenge")
-    return str(challenge)
-
-
 def _check_signature(body: bytes, headers: Mapping[str, str], config: dict) -> None:
-    app_secret = str(config.get("app_secret") or "")
-    if not app_secret:
-        raise WebhookError(403, "whatsapp app_secret is not configured; cannot verify X-Hub-Signature-256")
-    header = normalise_headers(headers).get(SIGNATURE_HEADER, "").strip()
-    if not header:
-        raise WebhookError(403, "missing X-Hub-Signature-256 header")
-    algorithm, _, given = header.partition("=")
-    if algorithm.lower() != "sha256" or not given:
-        raise WebhookError(403, "X-Hub-Signature-256 must look like 'sha256=<hex>'")
-    expected = hmac.new(app_secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(given.strip().lower().encode("ascii", "replace"), expected.encode("ascii")):
-        raise WebhookError(403, "X-Hub-Signature-256 does not match the body")
+    meta.check_signature(body, headers, config, provider=PROVIDER)
 
 
 def _media(part: dict, where: str, api_url: str) -> tuple[str | None, str | None, str | None]:

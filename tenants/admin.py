@@ -93,6 +93,16 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("tg_api_url", ("channels", "telegram", "api_url"), S, "Telegram: api_url", ()),
     ("tg_bot_token", ("channels", "telegram", "bot_token"), P, "Telegram: bot_token", ()),
     ("tg_secret_token", ("channels", "telegram", "secret_token"), P, "Telegram: secret_token", ()),
+    ("ig_api_url", ("channels", "instagram", "api_url"), S, "Instagram: api_url", ()),
+    ("ig_account_id", ("channels", "instagram", "ig_account_id"), S, "Instagram: ig_account_id", ()),
+    ("ig_page_access_token", ("channels", "instagram", "page_access_token"), P, "Instagram: page_access_token", ()),
+    ("ig_app_secret", ("channels", "instagram", "app_secret"), P, "Instagram: app_secret", ()),
+    ("ig_verify_token", ("channels", "instagram", "verify_token"), P, "Instagram: verify_token", ()),
+    ("retell_enabled", ("voice_calls", "retell", "enabled"), B, "Retell: AI-звонки лидам, которые просят звонок", ()),
+    ("retell_api_url", ("voice_calls", "retell", "api_url"), S, "Retell: api_url", ()),
+    ("retell_api_key", ("voice_calls", "retell", "api_key"), P, "Retell: API key (с отметкой webhook)", ()),
+    ("retell_agent_id", ("voice_calls", "retell", "agent_id"), S, "Retell: agent_id", ()),
+    ("retell_from_number", ("voice_calls", "retell", "from_number"), S, "Retell: from_number (+7…)", ()),
     ("amo_base_url", ("amocrm", "base_url"), S, "amoCRM: base_url", ()),
     ("amo_account_id", ("amocrm", "account_id"), N, "amoCRM: account_id", ()),
     ("amo_access_token", ("amocrm", "access_token"), P, "amoCRM: access_token", ()),
@@ -320,7 +330,10 @@ class TenantAdmin(admin.ModelAdmin):
         rows = []
         for provider in WEBHOOK_PROVIDERS:
             token = tokens.get(provider)
-            if token is None:
+            if token is None:  # a provider added after the tenant was made (Instagram): its URL is made here
+                create = reverse("admin:tenants_tenant_rotate_webhook", args=[obj.pk, provider])
+                rows.append(format_html('<tr><th>{}</th><td>URL ещё нет <a class="button" href="{}">Создать URL</a>'
+                                        '</td></tr>', provider, create))
                 continue
             state = ("настроен" if webhook_provider_configured(config=obj.config or {}, provider=provider)
                      else "не настроен — URL отвечает 404")

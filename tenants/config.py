@@ -191,6 +191,12 @@ def _campaign(path: str, v: Any) -> dict:
     return campaign
 
 
+def _ig_account_id(path: str, v: Any) -> str:
+    if not isinstance(v, str) or (v and not re.fullmatch(r"[0-9]{1,32}", v)):
+        raise ConfigError(path, "must be an Instagram account id (digits)")
+    return v
+
+
 WINDOW = {"start": _time, "end": _time}
 SPEC: dict[str, Any] = {
     "timezone": _tz,
@@ -234,7 +240,13 @@ SPEC: dict[str, Any] = {
                            # an approved template that opens the dialog with a lead who never wrote (amoCRM)
                            "greeting_template": _obj({"name": _str, "language": _str}, required=("name",))},
         "telegram": {"api_url": _url, "bot_token": _secret, "secret_token": _secret},
+        # access_token: the contract's name of the page access token, read when page_access_token is unset
+        "instagram": {"api_url": _url, "ig_account_id": _ig_account_id, "page_access_token": _secret,
+                      "access_token": _secret, "app_secret": _secret, "verify_token": _secret},
     },
+    # AI phone calls through Retell (integrations/retell.py), placed when a lead asks for a call and `enabled`
+    "voice_calls": {"retell": {"api_url": _url, "api_key": _secret, "agent_id": _str, "from_number": _str,
+                               "enabled": _bool}},
     "amocrm": {
         "base_url": _url, "account_id": _int, "access_token": _secret, "refresh_token": _secret,
         "client_id": _str, "client_secret": _secret, "redirect_uri": _str, "info_field": _str,

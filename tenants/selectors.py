@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 from brain import llm
 from core.db import server_bound_cursor
 from core.hosts import hostname
-from integrations import amocrm
+from integrations import amocrm, retell
 from integrations.registry import channel, channels
 from tenants import config as tconfig
 from tenants.models import Domain, Tenant, WebhookToken
@@ -57,8 +57,9 @@ def tenants_active() -> QuerySet[Tenant]:
     return Tenant.objects.filter(is_active=True, is_template=False).exclude(schema_name="public")
 
 
-# The providers with a webhook URL (each with its own token): the channels that take webhooks, and amoCRM.
-WEBHOOK_PROVIDERS: tuple[str, ...] = (*(c.provider for c in channels() if c.webhook), amocrm.PROVIDER)
+# The providers with a webhook URL (each with its own token): the channels that take webhooks, amoCRM, Retell's calls.
+WEBHOOK_PROVIDERS: tuple[str, ...] = (*(c.provider for c in channels() if c.webhook), amocrm.PROVIDER,
+                                      retell.PROVIDER)
 
 
 def webhook_provider_configured(*, config: dict, provider: str, method: str = "POST") -> bool:
@@ -70,6 +71,10 @@ def webhook_provider_configured(*, config: dict, provider: str, method: str = "P
         return False
     if provider == amocrm.PROVIDER:
         return amocrm.webhook_configured(config.get("amocrm"))
+    if provider == retell.PROVIDER:  # its signature is made with the api_key: none, no way to trust a call event
+        voice = config.get("voice_calls")
+        section = voice.get("retell") if isinstance(voice, dict) else None
+        return method == "POST" and isinstance(section, dict) and bool(section.get("api_key"))
     found = channel(provider)
     sections = config.get("channels")
     return found.configured(sections.get(found.config_key) if isinstance(sections, dict) else None, method=method)

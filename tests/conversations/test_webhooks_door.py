@@ -14,6 +14,7 @@ from django_tenants.utils import tenant_context
 
 from conversations.models import InboundEvent, Message
 from core.redis_client import redis_client
+from integrations import retell
 from tenants.models import WebhookToken
 from tenants.selectors import WEBHOOK_PROVIDERS
 from tenants.services import tenant_config_import, webhook_token_rotate
@@ -32,6 +33,10 @@ pytestmark = pytest.mark.django_db
 AMO_BODY = "leads[add][0][id]=4101&leads[add][0][status_id]=142&account[subdomain]=buildco&account[id]=30000001"
 
 
+IG_ACCOUNT = "17841400000000001"
+RETELL_KEY = "key_door_retell"
+
+
 @pytest.fixture
 def web():
     return Client(HTTP_HOST=settings.PUBLIC_DOMAIN)
@@ -44,8 +49,11 @@ def every_provider(tenant_a):
             "chatflow": {"api_url": "http://127.0.0.1:9/api/v1", "token": "cf-token", "instance_id": "inst-1"},
             "whatsapp_cloud": {"api_url": "http://127.0.0.1:9", "phone_number_id": "1099", "access_token": "EAAG",
                                "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN},
-            "telegram": {"api_url": "http://127.0.0.1:9", "bot_token": "1:abc", "secret_token": TG_SECRET}},
+            "telegram": {"api_url": "http://127.0.0.1:9", "bot_token": "1:abc", "secret_token": TG_SECRET},
+            "instagram": {"api_url": "http://127.0.0.1:9", "ig_account_id": IG_ACCOUNT, "app_secret": APP_SECRET,
+                          "verify_token": VERIFY_TOKEN}},
         "amocrm": {"base_url": "https://buildco.amocrm.ru", "account_id": 30000001, "access_token": "amo"},
+        "voice_calls": {"retell": {"api_key": RETELL_KEY}},
     })
     return tenant_a
 
@@ -72,6 +80,15 @@ def send(web, provider: str, path: str, n: int = 1):
     if provider == "telegram":
         return web.post(path, json.dumps(tg_update(message_id=n)), content_type="application/json",
                         HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=TG_SECRET)
+    if provider == "retell":
+        body = json.dumps({"event": "call_started", "call": {"call_id": f"call-DOOR-{n}"}}).encode()
+        return web.generic("POST", path, body, content_type="application/json",
+                           HTTP_X_RETELL_SIGNATURE=retell.sign(body, RETELL_KEY))
+    if provider == "instagram":
+        body = json.dumps({"object": "instagram", "entry": [{"id": IG_ACCOUNT, "time": 1735000000, "messaging": [
+            {"sender": {"id": "1234567890123456"}, "recipient": {"id": IG_ACCOUNT}, "timestamp": 1735000000000,
+             "message": {"mid": f"ig-DOOR-{n}", "text": "hi"}}]}]}).encode()
+        return web.generic("POST", path, body, content_type="application/json", **wa_sign(body))
     return web.post(path, AMO_BODY.replace("4101", str(4100 + n)), content_type="application/x-www-form-urlencoded")
 
 
@@ -119,7 +136,10 @@ def test_the_tenants_old_webhook_key_opens_nothing(web, every_provider):
     ("whatsapp", {"channels": {"whatsapp_cloud": {"phone_number_id": "1", "access_token": "a"}}}, "app_secret"),
     ("telegram", {"channels": {"telegram": {"secret_token": TG_SECRET}}}, "bot_token"),
     ("telegram", {"channels": {"telegram": {"bot_token": "1:abc"}}}, "secret_token"),
+    ("instagram", {"channels": {"instagram": {"app_secret": APP_SECRET}}}, "ig_account_id"),
+    ("instagram", {"channels": {"instagram": {"ig_account_id": IG_ACCOUNT}}}, "app_secret"),
     ("amocrm", {"amocrm": {"account_id": 30000001, "access_token": "amo"}}, "base_url"),
+    ("retell", {"voice_calls": {"retell": {"enabled": True, "agent_id": "a"}}}, "api_key"),
 ])
 def test_a_half_configured_provider_is_404(web, tenant_a, provider, section, missing):
     tenant_config_import(tenant_a, section)

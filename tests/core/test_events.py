@@ -138,7 +138,8 @@ def test_the_apps_register_the_catalogues_listeners():
         "lead.ai_stopped": [("followups.listeners.ai_stopped", "in txn")],
         "lead.qualified": [("crmsync.listeners.qualified", "on commit")],
         "lead.call_requested": [("followups.listeners.call_requested", "in txn"),
-                                ("tasks.listeners.call_requested", "in txn")],
+                                ("tasks.listeners.call_requested", "in txn"),
+                                ("voicecalls.listeners.call_requested", "on commit")],
         "messages.received": [("aiagent.listeners.client_wrote", "on commit"),
                               ("followups.listeners.client_answered", "in txn")],
         "messages.sent": [("followups.listeners.our_message_sent", "in txn")],
@@ -146,4 +147,5 @@ def test_the_apps_register_the_catalogues_listeners():
         "meeting.booked": [("crmsync.listeners.meeting_booked", "on commit"),
                            ("followups.listeners.meeting_booked", "in txn"),
                            ("tasks.listeners.meeting_booked", "in txn")],
+        "call.missed": [("followups.listeners.call_missed", "in txn")],
     }

@@ -17,8 +17,9 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 def test_every_messenger_has_one_channel_with_its_config_section_and_lead_channel():
     assert [(c.provider, c.config_key, c.lead_channel, c.webhook) for c in channels()] == [
         ("chatflow", "chatflow", "whatsapp", True), ("whatsapp", "whatsapp_cloud", "whatsapp", True),
-        ("telegram", "telegram", "telegram", True), ("sandbox", None, "sandbox", False)]
-    assert find("amocrm") is None and find("instagram") is None
+        ("telegram", "telegram", "telegram", True), ("sandbox", None, "sandbox", False),
+        ("instagram", "instagram", "instagram", True)]
+    assert find("amocrm") is None and find("wwebjs") is None
     with pytest.raises(KeyError):
         channel("amocrm")
 
@@ -34,6 +35,7 @@ def test_the_channels_methods_are_their_modules_functions():
     ("chatflow", {"token": "t", "instance_id": "i"}, ()),
     ("whatsapp", {"app_secret": "s"}, ("verify_token",)),
     ("telegram", {"bot_token": "b", "secret_token": "s"}, ()),
+    ("instagram", {"app_secret": "s", "ig_account_id": "178414"}, ("verify_token",)),
 ])
 def test_a_webhook_opens_only_with_every_required_key(provider, section, get_too):
     found = channel(provider)
@@ -52,20 +54,30 @@ def test_the_sandbox_has_no_webhook():
     assert refused.value.status_code == 404
 
 
-def test_only_the_cloud_api_has_a_subscription_handshake():
+def test_only_meta_channels_have_a_subscription_handshake():
     query = {"hub.mode": "subscribe", "hub.verify_token": "v", "hub.challenge": "42"}
     assert channel("whatsapp").verify_subscription(query, {"verify_token": "v"}) == "42"
+    assert channel("instagram").verify_subscription(query, {"verify_token": "v"}) == "42"
     for provider in ("chatflow", "telegram", "sandbox"):
         with pytest.raises(WebhookError) as refused:
             channel(provider).verify_subscription(query, {"verify_token": "v"})
         assert refused.value.status_code == 405
 
 
-def test_only_the_cloud_api_has_a_24_hour_window():
-    cloud = channel("whatsapp")
-    assert cloud.window_open(NOW - timedelta(hours=23, minutes=59), NOW)
-    assert not cloud.window_open(NOW - timedelta(hours=24), NOW)
-    assert not cloud.window_open(None, NOW)  # a client who never wrote opened no window
+def test_only_meta_channels_have_a_24_hour_window():
+    for provider in ("whatsapp", "instagram"):
+        cloud = channel(provider)
+        assert cloud.window_open(NOW - timedelta(hours=23, minutes=59), NOW)
+        assert not cloud.window_open(NOW - timedelta(hours=24), NOW)
+        assert not cloud.window_open(None, NOW)  # a client who never wrote opened no window
+
+
+def test_only_instagram_lets_a_person_reply_for_7_days():
+    assert channel("instagram").human_window_open(NOW - timedelta(days=6, hours=23), NOW)
+    assert not channel("instagram").human_window_open(NOW - timedelta(days=7), NOW)
+    assert not channel("instagram").human_window_open(None, NOW)
+    for provider in ("whatsapp", "chatflow", "telegram", "sandbox"):
+        assert not channel(provider).human_window_open(NOW - timedelta(hours=25), NOW)
     for provider in ("chatflow", "telegram", "sandbox"):
         assert channel(provider).window_open(None, NOW) and channel(provider).window_open(NOW - timedelta(days=9), NOW)
 

@@ -43,7 +43,17 @@ def test_admin_shows_each_providers_url_and_whether_it_opens(admin_client, tenan
     for provider, token in tokens_of(tenant_a).items():
         assert f"/webhooks/{provider}/{token}/" in page
         assert f"/admin/tenants/tenant/{tenant_a.pk}/webhook-token/{provider}/rotate/" in page
-    assert page.count("не настроен — URL отвечает 404") == 3  # whatsapp, telegram, amocrm
+    assert page.count("не настроен — URL отвечает 404") == 5  # whatsapp, telegram, instagram, amocrm, retell
+
+
+def test_a_provider_added_after_the_tenant_gets_its_url_from_the_admin(admin_client, tenant_a):
+    """A tenant made before Instagram existed has no token for it: the admin offers to make its URL."""
+    WebhookToken.objects.filter(tenant=tenant_a, provider="instagram").delete()
+    create = f"/admin/tenants/tenant/{tenant_a.pk}/webhook-token/instagram/rotate/"
+    page = admin_client.get(f"/admin/tenants/tenant/{tenant_a.pk}/change/").content.decode()
+    assert "Создать URL" in page and create in page
+    assert admin_client.post(create).status_code == 302
+    assert len(tokens_of(tenant_a)["instagram"]) >= 24
 
 
 def test_admin_rotates_one_providers_token_after_confirmation(admin_client, tenant_a):

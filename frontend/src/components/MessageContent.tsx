@@ -38,6 +38,7 @@ export function MessageContent({ m }: { m: Message }) {
       <Transcript m={m} />
       {caption}
       {m.text && <div className="msg-text">{linkify(m.text)}</div>}
+      {m.deleted_at && <div className="msg-unsent" data-testid="msg-unsent">{t('chat.unsent')}</div>}
     </>
   );
 }

@@ -35,6 +35,7 @@ export interface Message {
   status: MessageStatus; error: string; author_kind: AuthorKind; author: { id: number; full_name: string } | null; created_at: string;
   // A client's voice note as text (speech to text): '' nothing to transcribe | pending | done | failed.
   transcript?: string; transcript_status?: '' | 'pending' | 'done' | 'failed';
+  deleted_at?: string | null; // the client withdrew it (Instagram's unsend): kept, shown as withdrawn
 }
 
 export interface LeadEvent {
