@@ -337,12 +337,16 @@ def _touch_texts(part: list[dict], *, leads: dict, s: FollowupSettings, now: dat
             continue
         if verdict == ("send", None):
             scratch[lead.pk] = now
-            texts[row["id"]] = _touch_text(row, lead)
+            texts[row["id"]] = _touch_text(row, lead, s)
     return texts
 
 
-def _touch_text(row: dict, lead) -> str:
-    return followup_text(lead=lead, template=row["text"], touch=max(0, (row["step"] or 1) - 1))
+def _touch_text(row: dict, lead, s: FollowupSettings | None = None) -> str:
+    step = row["step"] or 1
+    # A step's English variant (`text_en`) for an English-speaking client; without one the brain writes it.
+    steps = s.steps if s is not None and row["kind"] == FollowUpKind.FOLLOWUP else ()
+    template_en = str((steps[step - 1] or {}).get("text_en") or "") if 0 < step <= len(steps) else ""
+    return followup_text(lead=lead, template=row["text"], template_en=template_en, touch=max(0, step - 1))
 
 
 def _send_chunk(part: list[dict], *, leads: dict, texts: dict, s: FollowupSettings, token: uuid.UUID, now: datetime,
@@ -504,7 +508,7 @@ def _decide(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: 
     text = row["text"] or ""  # a template carries the words itself; the row keeps its intent
     if template is None and text and kind in (FollowUpKind.FOLLOWUP, FollowUpKind.REENGAGEMENT):
         # Written before the locks; a row that only now may go (its lead changed meanwhile) gets them here.
-        text = texts[row["id"]] if row["id"] in texts else _touch_text(row, lead)
+        text = texts[row["id"]] if row["id"] in texts else _touch_text(row, lead, s)
     purpose = {"followup": "followup", "reengagement": "reengagement", "onboarding": "onboarding"}[kind]
     meta = {"followup_id": row["id"], "step": row["step"]}
     message = None
@@ -529,7 +533,7 @@ def _decide(row: dict, *, lead, state: dict | None, s: FollowupSettings, token: 
     return message, text
 
 
-def followup_text(*, lead, template: str, touch: int | None = None) -> str:
+def followup_text(*, lead, template: str, touch: int | None = None, template_en: str = "") -> str:
     """The touch's words: in `openai` mode the model writes them from the dialog (the template is the intent);
     offline, or when the model fails, the template lightly varied and personalised (brain.texts). `touch` (how
     many touches of this silence went before) picks the variation; without it the lead's follow-ups are counted.
@@ -545,7 +549,7 @@ def followup_text(*, lead, template: str, touch: int | None = None) -> str:
         count = touch if touch is not None else Message.objects.filter(lead=lead, purpose="followup").count()
         values = texts.TemplateValues(name=lead.name or "", company=cfg.get("company") or "", city=lead.city or "",
                                       language=mem.get("language") or cfg.get("language") or "ru")
-        text = texts.followup_offline(template, values, variant=lead.pk + count)
+        text = texts.followup_offline(template, values, variant=lead.pk + count, template_en=template_en)
         return text.strip() or template
     except Exception:  # the AI failing must not stop a touch
         log.exception("lead=%s followup text failed; template used", lead.pk)

@@ -222,7 +222,8 @@ SPEC: dict[str, Any] = {
     "first_contact": _list(_first_contact_step),
     "followups": {
         "enabled": _bool,
-        "steps": _list(_obj({"after_minutes": _positive, "text": _str, "template": _str}, required=("after_minutes",))),
+        "steps": _list(_obj({"after_minutes": _positive, "text": _str, "text_en": _str, "template": _str},
+                            required=("after_minutes",))),
         "quiet_hours": _obj(WINDOW, required=("start", "end")),
         "max_per_lead": _int,
         "spread_minutes": _number,

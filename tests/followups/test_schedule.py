@@ -323,3 +323,15 @@ def test_no_quiet_settings_fixture_sanity(alpha):
     from followups.scheduling import settings_current
 
     assert settings_current().quiet_start == NO_QUIET["start"]
+
+
+def test_an_english_client_gets_the_steps_english_variant(alpha):
+    configure(alpha, {"followups": {"steps": [{"after_minutes": 15, "text": "Подскажите, актуально?",
+                                               "text_en": "Is the house still on your mind?"}]}})
+    lead = client_writes("Hello, how much is a house?")
+    lead.ai_state = {**(lead.ai_state or {}), "language": "en"}
+    lead.save(update_fields=["ai_state"])
+    t0 = ai_says(lead).sent_at
+    assert followups_sweep(now=t0 + 15 * MIN).sent == 1
+    (touch,) = touches(lead)
+    assert "is the house still on your mind?" in touch.text.lower() and "актуально" not in touch.text
