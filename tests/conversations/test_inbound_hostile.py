@@ -375,7 +375,7 @@ def test_a_reaction_to_an_unknown_or_somebody_elses_message_is_recorded_and_igno
         message.refresh_from_db()
         assert "reaction" not in message.meta and Message.objects.count() == 1
         events = InboundEvent.objects.filter(provider="whatsapp").order_by("id")
-        assert [e.error for e in events] == ["1 reaction(s) to a message this tenant does not have"] * 2
+        assert [e.error for e in events] == ["1 reaction(s) or unsend(s) of a message this tenant does not have"] * 2
         assert not Lead.objects.filter(phone="16505551234").exists()
 
 
