@@ -291,6 +291,8 @@ def best_content(
         itype = {"album": "image", "link": "file"}.get(item.type, item.type)
         if itype in wanted_types:
             score += 2
+        if score <= 0:  # nothing of what was asked for (a price list is no answer to «фото»): not this item
+            continue
         if item.language and item.language == lang:
             score += 0.5
         elif item.language and item.language != lang:

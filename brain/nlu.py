@@ -234,7 +234,8 @@ def _normalise(text: str) -> str:
 # A correction «не 10, а 12» / «10, нет, 12» / «not 10 but 12»: the replaced number and the words around it are
 # masked so only the new one is read. Bounded runs, no nested repetition: linear.
 _CORRECTED_RE = re.compile(
-    r"(?<![\w-])(?:не|not)\s{1,3}\d{1,6}(?:[.,]\d{1,3})?\s{0,3}[,;]?\s{0,3}(?:а|but|but rather)\s{1,3}(?=\d)"
+    r"(?<![\w-])(?P<neg>(?:не|not)\s{1,3}\d{1,6}(?:[.,]\d{1,3})?)(?P<mid2>\s{1,3}[a-zа-я]{1,20})?"
+    r"(?P<cut2>\s{0,3}[,;]?\s{0,3}(?:а|but|but rather)\s{1,3})(?=\d)"
     r"|(?<![\w.,])(?P<old>\d{1,6}(?:[.,]\d{1,3})?)(?P<mid>\s{1,3}[a-zа-я]{1,20})?"
     r"(?P<cut>\s{0,3}[,;-]?\s{0,3}(?:нет|вернее|точнее|no|sorry|i mean|oops)\s{0,3}[,;-]?\s{0,3})(?=\d)"
 )
@@ -244,8 +245,8 @@ def _mask_corrections(low: str) -> str:
     """The replaced number and the correction word masked; a word between («5 windows, no, 6») stays to bind."""
 
     def repl(m: re.Match[str]) -> str:
-        if m.group("old") is None:
-            return "@" * len(m.group(0))
+        if m.group("neg") is not None:  # «не 10 окон, а 12»: the word between stays to bind the new number
+            return "@" * len(m.group("neg")) + (m.group("mid2") or "") + "@" * len(m.group("cut2"))
         return "@" * len(m.group("old")) + (m.group("mid") or "") + "@" * len(m.group("cut"))
 
     return _CORRECTED_RE.sub(repl, low)

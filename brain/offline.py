@@ -913,9 +913,12 @@ def plan_turn(state: DialogState, client_text: str, *, deadline: float | None = 
     low = client_text.lower()
 
     # The client's pace: «не сейчас / давайте письменно» stops call offers until they ask for a call themselves.
+    # «давайте без звонка» names the call too: the pace wins unless the client names a time for the call.
+    pace_now = wants_text_only(client_text) and not ("call_request" in intents and ex.preferred_time)
+    if pace_now:
+        intents.discard("call_request")
     if "call_request" in intents:
         carry.discard(NO_CALL)
-    pace_now = wants_text_only(client_text) and "call_request" not in intents
     declined = "call" in asked_before and bool(_NO_RE.search(low)) and not (_YES_RE.search(low) or ex.preferred_time)
     if pace_now or declined:
         carry.add(NO_CALL)

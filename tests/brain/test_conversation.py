@@ -410,3 +410,29 @@ def test_an_english_client_gets_no_russian_only_entry_but_the_managers_answer() 
     assert "note_question" in calls(p)
     (ru,) = play(new_state(knowledge=kb), "А баню строите?")
     assert "Баню строим" in ru.replies[0] and "note_question" not in calls(ru)
+
+
+# --- found by talking to the demo tenant through the sandbox ------------------------------------------------
+
+
+def test_without_a_call_in_the_words_stops_call_offers() -> None:
+    st = new_state()
+    st.data.update(OTHER_DETAILS)
+    play(st, "Алматы, дом 8 на 10, высота 3")
+    (p,) = play(st, "давайте пока без звонка, лучше переписываться")
+    assert "request_call" not in calls(p) and not offers_call(p.replies[0])
+    (later,) = play(st, "а сколько стоит?")
+    assert not offers_call(later.replies[0])
+
+
+def test_a_correction_with_the_noun_between_is_heard() -> None:
+    st = new_state()
+    play(st, "Окон у нас 10 штук")
+    (p,) = play(st, "не 10 окон, а 12")
+    assert calls(p)["update_lead"]["data"]["windows"] == 12
+
+
+def test_a_request_for_photos_never_sends_a_price_list() -> None:
+    st = new_state(content=[c for c in CONTENT if c.id == 14])  # the library holds a price list only
+    (p,) = play(st, "Пришлите фото готовых домов")
+    assert "send_content" not in calls(p) and "note_question" in calls(p)
