@@ -13,6 +13,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from buildcrm.webhook_rate import retry_after, webhook_rate_wait
+from core import metrics
 from conversations.services import channel_config, inbound_receive
 from crmsync.intake import amocrm_webhook
 from integrations.base import InboundMessage, WebhookError
@@ -30,6 +31,19 @@ def _event_id(items: list, body: bytes) -> str:
 
 def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, headers: Mapping[str, str],
                    query: Mapping[str, str]) -> HttpResponse:
+    """`_webhook_answer`, counted in the metrics by provider and status (an exception counts as 500)."""
+    status: int | str = 500
+    try:
+        response = _webhook_answer(provider=provider, key=key, method=method, body=body, headers=headers, query=query)
+        status = response.status_code
+        return response
+    finally:
+        metrics.webhook_answered(provider=provider if provider in WEBHOOK_PROVIDERS else "other", status=status,
+                                 tenant=getattr(connection, "schema_name", None))
+
+
+def _webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, headers: Mapping[str, str],
+                    query: Mapping[str, str]) -> HttpResponse:
     """Everything a webhook request gets, whoever serves it (Django's view below, or the ASGI fast path in
     buildcrm/asgi_webhooks.py). `body` is None when it was over the size limit. Leaves the connection on the
     tenant's schema: the caller resets it (the next webhook on the same tenant then needs no SET search_path).

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from conversations.media import MediaRejected, media_verified
 from conversations.models import AuthorKind, Direction, InboundEvent, Message, MessageStatus
 from conversations.serializers import MessageOut
+from core import metrics
 from core.db import insert_rows, server_bound_cursor
 from core.events import emit
 from core.realtime import publish
@@ -122,6 +123,7 @@ def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate 
     if stored:
         schema = connection.schema_name
         transaction.on_commit(lambda: inbound_processing_kick(schema=schema))
+        metrics.messages_counted(channel=provider, event="stored", count=len(stored), tenant=schema)
     return stored
 
 
@@ -654,7 +656,8 @@ def _deliver_claimed(message: Message, attempt: int, *, recipient: str, sent: li
     try:
         sender = channel(message.provider)
         window_open = sender.window_open(lead.last_inbound_at, timezone.now())
-        result = sender.send(channel_config(message.provider), outbound, window_open=window_open)
+        with metrics.provider_call(message.provider):
+            result = sender.send(channel_config(message.provider), outbound, window_open=window_open)
     except SendError as exc:
         if exc.retryable and attempt < settings.SEND_MAX_ATTEMPTS:
             log.warning("lead=%s message=%s send retry attempt=%s: %s", lead.pk, message.pk, attempt, exc.detail)
@@ -682,6 +685,9 @@ def _record_sent(messages: list[Message]) -> None:
     if not messages:
         return
     health_record(tenant_id=connection.tenant.id, send_ok=True)
+    for provider in {message.provider for message in messages}:
+        metrics.messages_counted(channel=provider, event="sent", tenant=connection.schema_name,
+                                 count=sum(message.provider == provider for message in messages))
     try:
         with transaction.atomic():
             _record_sent_rows(messages)
@@ -724,6 +730,7 @@ def _recipients(leads: list[Lead]) -> dict[int, str]:
 
 
 def _mark_failed(message: Message, detail: str, attempt: int) -> None:
+    metrics.messages_counted(channel=message.provider, event="failed", tenant=connection.schema_name)
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED, error=detail[:2000], attempts=attempt)
     message.status, message.error = MessageStatus.FAILED, detail
     log.warning("lead=%s message=%s failed: %s", message.lead_id, message.pk, detail)
