@@ -5,6 +5,7 @@ process (web, workers) are added up from `PROMETHEUS_MULTIPROC_DIR` when it is s
 (core.metrics). Read at scrape, here: the Celery queues' depth (Redis LLEN), the inbound drain lag (age of the
 oldest client message waiting for a worker) and the follow-ups due but not sent, over every active tenant.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -39,7 +40,7 @@ def celery_queue_depths() -> dict[str, int]:
             pipe.llen(queue + suffix)
     counts = pipe.execute()
     per = len(_PRIORITY_SUFFIXES)
-    return {queue: sum(counts[i * per:(i + 1) * per]) for i, queue in enumerate(queues)}
+    return {queue: sum(counts[i * per : (i + 1) * per]) for i, queue in enumerate(queues)}
 
 
 def tenant_backlogs() -> list[tuple[str, float, int]]:
@@ -48,10 +49,13 @@ def tenant_backlogs() -> list[tuple[str, float, int]]:
     schemas = list(tenants_active().values_list("schema_name", flat=True))
     if not schemas:
         return []
-    parts = [sql.SQL(
-        "SELECT {name}::text, (SELECT created_at FROM {s}.conversations_message WHERE inbound_pending ORDER BY id "
-        "LIMIT 1), (SELECT count(*) FROM {s}.followups_followup WHERE status = 'pending' AND due_at <= now())"
-    ).format(name=sql.Literal(schema), s=sql.Identifier(schema)) for schema in schemas]
+    parts = [
+        sql.SQL(
+            "SELECT {name}::text, (SELECT created_at FROM {s}.conversations_message WHERE inbound_pending ORDER BY id "
+            "LIMIT 1), (SELECT count(*) FROM {s}.followups_followup WHERE status = 'pending' AND due_at <= now())"
+        ).format(name=sql.Literal(schema), s=sql.Identifier(schema))
+        for schema in schemas
+    ]
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(sql.SQL(" UNION ALL ").join(parts))
@@ -71,8 +75,11 @@ class ScrapeCollector:
             log.warning("metrics: queue depth not read: %s", exc)
         yield depth
         labels = ["tenant"] if TENANT_LABELS else []
-        lag = GaugeMetricFamily("buildcrm_inbound_drain_lag_seconds",
-                                "Age of the oldest stored client message not yet processed by a worker", labels=labels)
+        lag = GaugeMetricFamily(
+            "buildcrm_inbound_drain_lag_seconds",
+            "Age of the oldest stored client message not yet processed by a worker",
+            labels=labels,
+        )
         due = GaugeMetricFamily("buildcrm_followups_overdue", "Follow-up touches due and not yet sent", labels=labels)
         try:
             rows = tenant_backlogs()

@@ -13,8 +13,8 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from buildcrm.webhook_rate import retry_after, webhook_rate_wait
-from core import metrics
 from conversations.services import channel_config, inbound_receive
+from core import metrics
 from crmsync.intake import amocrm_webhook
 from integrations.base import InboundMessage, WebhookError
 from integrations.registry import find

@@ -1,5 +1,6 @@
 """LOG_FORMAT=json: one JSON object per line — time (UTC, ISO 8601), level, logger, message, and the tenant whose
 schema the thread's database connection is on when it is one (a log collector can then filter by tenant)."""
+
 from __future__ import annotations
 
 import json

@@ -9,6 +9,7 @@ Values read at scrape time (queue depth, drain lag, follow-ups due) are collecte
 Labels stay bounded: providers and channels are a fixed set (the callers map anything else to "other"), reasons
 are classified here. A `tenant` label is added only with METRICS_TENANT_LABELS=1 (opt-in: one series per tenant).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,17 +25,32 @@ TENANT_LABELS = os.environ.get("METRICS_TENANT_LABELS", "") in ("1", "true", "ye
 _T = ["tenant"] if TENANT_LABELS else []
 
 WEBHOOKS = Counter("buildcrm_webhooks", "Webhooks answered, by provider and HTTP status", ["provider", "status", *_T])
-MESSAGES = Counter("buildcrm_messages", "Messages by channel and what happened to them: stored (a client's, "
-                   "inbound), sent (the provider accepted ours), failed (ours, given up)", ["channel", "event", *_T])
-OUTBOUND_LATENCY = Histogram("buildcrm_outbound_provider_seconds", "Time of one send call to the provider",
-                             ["provider"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30))
-AI_TURN = Histogram("buildcrm_ai_turn_seconds", "One AI turn of one lead, from the worker picking it up to the reply "
-                    "queued, by result", ["result"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 45, 90))
+MESSAGES = Counter(
+    "buildcrm_messages",
+    "Messages by channel and what happened to them: stored (a client's, "
+    "inbound), sent (the provider accepted ours), failed (ours, given up)",
+    ["channel", "event", *_T],
+)
+OUTBOUND_LATENCY = Histogram(
+    "buildcrm_outbound_provider_seconds",
+    "Time of one send call to the provider",
+    ["provider"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+)
+AI_TURN = Histogram(
+    "buildcrm_ai_turn_seconds",
+    "One AI turn of one lead, from the worker picking it up to the reply queued, by result",
+    ["result"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 45, 90),
+)
 LLM_ERRORS = Counter("buildcrm_llm_errors", "LLM calls that failed (the offline brain answered), by reason", ["reason"])
 FOLLOWUPS_DUE = Counter("buildcrm_followups_due", "Follow-up touches that came due and were claimed by a sweep")
 FOLLOWUPS_SENT = Counter("buildcrm_followups_sent", "Follow-up touches sent")
-FOLLOWUP_LATENESS = Histogram("buildcrm_followup_lateness_seconds", "How late a follow-up touch went out after its "
-                              "due time", buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600))
+FOLLOWUP_LATENESS = Histogram(
+    "buildcrm_followup_lateness_seconds",
+    "How late a follow-up touch went out after its due time",
+    buckets=(1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600),
+)
 WS_CONNECTIONS = Gauge("buildcrm_websocket_connections", "Open CRM websockets", multiprocess_mode="livesum")
 
 _LLM_REASONS = (  # first match wins: (label, pattern over the lowercased reason)

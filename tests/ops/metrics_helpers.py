@@ -1,4 +1,5 @@
 """Reading /metrics as a scraper does."""
+
 from __future__ import annotations
 
 from django.test import Client
@@ -16,8 +17,11 @@ def scrape(token: str = TOKEN) -> dict[tuple, float]:
 
 
 def parse(text: str) -> dict[tuple, float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(samples: dict[tuple, float], name: str, **labels: str) -> float:

@@ -1,4 +1,5 @@
 """LOG_FORMAT=json: one JSON object per line with time, level, logger, message and the tenant when known."""
+
 from __future__ import annotations
 
 import io
@@ -18,13 +19,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_settings_switch_the_console_to_json_lines():
-    code = ("import django, logging; django.setup(); "
-            "log = logging.getLogger('buildcrm.test'); log.info('lead=%s stage new→won', 7); "
-            "log.warning('two\\nlines \"quoted\"')\n"
-            "try:\n    1 / 0\nexcept ZeroDivisionError:\n    log.exception('boom')\n")
+    code = (
+        "import django, logging; django.setup(); "
+        "log = logging.getLogger('buildcrm.test'); log.info('lead=%s stage new→won', 7); "
+        "log.warning('two\\nlines \"quoted\"')\n"
+        "try:\n    1 / 0\nexcept ZeroDivisionError:\n    log.exception('boom')\n"
+    )
     env = {**os.environ, "LOG_FORMAT": "json", "DJANGO_SETTINGS_MODULE": "buildcrm.settings"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     entries = [json.loads(line) for line in lines]  # every line is one object
     assert [e["message"] for e in entries] == ["lead=7 stage new→won", 'two\nlines "quoted"', "boom"]
@@ -37,8 +41,9 @@ def test_plain_lines_by_default():
     code = "import django, logging; django.setup(); logging.getLogger('buildcrm.test').info('hello')"
     env = {k: v for k, v in os.environ.items() if k != "LOG_FORMAT"}
     env["DJANGO_SETTINGS_MODULE"] = "buildcrm.settings"
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
     assert "INFO buildcrm.test hello" in result.stderr and not result.stderr.lstrip().startswith("{")
 
 

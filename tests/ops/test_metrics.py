@@ -1,6 +1,7 @@
 """/metrics on the platform host: the bearer token, the counters moved by real webhook, send, AI and follow-up
 flows, the values read at scrape (queue depth, drain lag, follow-ups due), the websocket gauge, and the
 multiprocess mode that adds up the samples of several processes."""
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ from django_tenants.utils import tenant_context
 from core.redis_client import redis_client
 from tenants.services import tenant_config_import
 from tests.conftest import webhook_path
-from tests.ops.metrics_helpers import TOKEN, parse, scrape, value
+from tests.ops.metrics_helpers import TOKEN, scrape, value
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,15 +31,31 @@ def metrics_token(settings):
 
 
 def chatflow(phone: str = "77011112233", text: str = "Здравствуйте") -> bytes:
-    return json.dumps({"messageType": "text", "message": text, "metadata": {
-        "remoteJid": f"{phone}@s.whatsapp.net", "messageId": uuid.uuid4().hex, "timestamp": 1735000000,
-        "instanceId": "inst-1", "sender": "Ерлан"}}).encode()
+    return json.dumps(
+        {
+            "messageType": "text",
+            "message": text,
+            "metadata": {
+                "remoteJid": f"{phone}@s.whatsapp.net",
+                "messageId": uuid.uuid4().hex,
+                "timestamp": 1735000000,
+                "instanceId": "inst-1",
+                "sender": "Ерлан",
+            },
+        }
+    ).encode()
 
 
 @pytest.fixture
 def chatflow_a(tenant_a):
-    tenant_config_import(tenant_a, {"channels": {"chatflow": {
-        "api_url": "https://chatflow.example/api/v1", "token": "cf-token", "instance_id": "inst-1"}}})
+    tenant_config_import(
+        tenant_a,
+        {
+            "channels": {
+                "chatflow": {"api_url": "https://chatflow.example/api/v1", "token": "cf-token", "instance_id": "inst-1"}
+            }
+        },
+    )
     return tenant_a
 
 
@@ -46,8 +63,13 @@ def chatflow_a(tenant_a):
 def test_token_required(settings):
     web = Client(HTTP_HOST="localhost")
     assert web.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
-    for header in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}, {"HTTP_AUTHORIZATION": f"Basic {TOKEN}"},
-                   {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}x"}, {"HTTP_AUTHORIZATION": "Bearer \u00e9"}):
+    for header in (
+        {},
+        {"HTTP_AUTHORIZATION": "Bearer wrong"},
+        {"HTTP_AUTHORIZATION": f"Basic {TOKEN}"},
+        {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}x"},
+        {"HTTP_AUTHORIZATION": "Bearer \u00e9"},
+    ):
         response = web.get("/metrics", **header)
         assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Bearer")
         assert b"buildcrm_" not in response.content
@@ -94,11 +116,11 @@ def test_drain_lag_queue_depth_and_followups_due(tenant_a):
 
     with tenant_context(tenant_a):
         lead = Lead.objects.create(name="Lag", phone="+77010000001", stage=Stage.objects.first())
-        message = Message.objects.create(lead=lead, direction="in", text="hi", provider="sandbox",
-                                         inbound_pending=True)
+        message = Message.objects.create(lead=lead, direction="in", text="hi", provider="sandbox", inbound_pending=True)
         Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(seconds=120))
-        FollowUp.objects.create(lead=lead, kind="followup", step=1, text="?", due_at=timezone.now()
-                                - timedelta(minutes=1))
+        FollowUp.objects.create(
+            lead=lead, kind="followup", step=1, text="?", due_at=timezone.now() - timedelta(minutes=1)
+        )
     redis = redis_client()
     redis.delete("celery")
     redis.lpush("celery", "a", "b", "c")
@@ -113,10 +135,12 @@ def test_drain_lag_queue_depth_and_followups_due(tenant_a):
 
 def test_multiprocess_samples_add_up(tmp_path, settings, monkeypatch, db):
     """Two processes count webhooks into one PROMETHEUS_MULTIPROC_DIR; /metrics reports their sum."""
-    code = ("from core import metrics\n"
-            "import sys\n"
-            "for _ in range(int(sys.argv[1])): metrics.webhook_answered(provider='telegram', status=200)\n"
-            "metrics.followups_sent([3.0])\n")
+    code = (
+        "from core import metrics\n"
+        "import sys\n"
+        "for _ in range(int(sys.argv[1])): metrics.webhook_answered(provider='telegram', status=200)\n"
+        "metrics.followups_sent([3.0])\n"
+    )
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     for count in (2, 3):
         subprocess.run([sys.executable, "-c", code, str(count)], cwd=ROOT, env=env, check=True, timeout=60)
@@ -144,9 +168,9 @@ def test_dashboard_and_alerts_name_metrics_we_export():
     """Every buildcrm_* series the Grafana dashboard and the alert rules query is one /metrics exports."""
     import re
 
-    from core import metrics
-
     import yaml
+
+    from core import metrics
 
     metrics.followups_sent([1.0])
     metrics.followups_claimed(1)
