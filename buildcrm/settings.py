@@ -77,6 +77,8 @@ MIDDLEWARE = [
     # Before the tenant lookup, which is the first thing to need the database: 503 while it is down.
     "buildcrm.middleware.DatabaseUnavailableMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
+    # A suspended tenant's host: a 503 page in Russian and English (the API: JSON), nothing else runs.
+    "buildcrm.middleware.TenantSuspendedMiddleware",
     "buildcrm.middleware.BodySizeLimitMiddleware",
     "buildcrm.api_input.ApiInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -226,6 +228,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("AI_SWEEP_SECONDS", default=60.0),
         "args": ("aiagent.tasks.sweep_unanswered",),
     },
+    # Tenants marked for deletion whose grace period (TENANT_DELETE_GRACE_DAYS) is over: schema and media dropped.
+    "tenants-purge-deleted": {"task": "tenants.tasks.purge_deleted", "schedule": 3600.0},
 }
 # A queued outbound message untouched this long is handed to the workers again (its task was lost, or its worker
 # died mid-attempt). Keep it above the longest attempt (the adapters' 10 s HTTP timeout per request).

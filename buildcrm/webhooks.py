@@ -55,6 +55,11 @@ def _webhook_answer(*, provider: str, key: str, method: str, body: bytes | None,
     tenant = tenant_by_webhook_key(key, provider=provider)  # never cached: a new secret applies to the next one
     if tenant is None:
         return JsonResponse({"detail": UNKNOWN_KEY}, status=404)
+    if tenant.status != "active":
+        # Suspended (or awaiting deletion): not stored, and not a 2xx, so the provider keeps it and retries later.
+        response = JsonResponse({"detail": "this account is suspended, retry later"}, status=503)
+        response["Retry-After"] = "600"
+        return response
     if not webhook_provider_configured(config=tenant.config or {}, provider=provider, method=method):
         log.info("tenant=%s webhook %s refused 404: not configured (%s)", tenant.slug, provider, method)
         return JsonResponse({"detail": UNKNOWN_KEY}, status=404)
