@@ -21,6 +21,7 @@ from django_tenants.utils import schema_context, schema_exists
 from core.events import emit
 from tenants import config as tconfig
 from tenants.models import Domain, Tenant, TenantHealth, TenantStatus, WebhookToken
+from tenants.schema_clone import base_schema_refresh
 from tenants.selectors import WEBHOOK_PROVIDERS, tenant_config_get, webhook_urls
 
 log = logging.getLogger("buildcrm.tenants")
@@ -97,6 +98,7 @@ def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: 
         raise ProvisioningError("owner password: " + " ".join(exc.messages)) from None
     if not schema_exists(settings.TENANT_BASE_SCHEMA):
         raise ProvisioningError("the platform is not set up: run `python manage.py setup_platform` first")
+    base_schema_refresh(settings.TENANT_BASE_SCHEMA)  # a migration added since: the base catches up first
     document = tconfig.default_config(preset)
     document["timezone"] = tconfig.validate({"timezone": timezone_name})["timezone"]
     document["company"] = name
