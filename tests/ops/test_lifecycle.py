@@ -184,3 +184,23 @@ def test_delete_from_cli_with_cancel_and_purge(live_tenant):
         call_command("tenant_suspend", "public")
     with pytest.raises(CommandError, match="no tenant"):
         call_command("tenant_delete", "nobody-here")
+
+
+def test_tasks_of_a_suspended_tenant_are_deferred_until_resume(live_tenant):
+    from conversations.tasks import process_inbound
+    from leads.models import Lead, Stage
+    from tenants.services import tenant_resume
+
+    with tenant_context(live_tenant):
+        lead = Lead.objects.create(name="S", phone="+77010000009", stage=Stage.objects.first())
+        pending = Message.objects.create(
+            lead=lead, direction="in", text="привет", provider="sandbox", inbound_pending=True
+        )
+    tenant_suspend(tenant=live_tenant)
+    with tenant_context(live_tenant):  # the task runs as a worker runs it: the schema from its headers
+        assert process_inbound.apply().get() is None
+        assert Message.objects.get(pk=pending.pk).inbound_pending  # left for after the resume
+    tenant_resume(tenant=live_tenant)
+    with tenant_context(live_tenant):
+        assert process_inbound.apply().get() == 1
+        assert not Message.objects.get(pk=pending.pk).inbound_pending

@@ -51,7 +51,12 @@ class Command(BaseCommand):
             _, error = _migrate_schema(base)  # first: provisioning clones it while the rest migrate
             if error:
                 raise CommandError(f"base schema {base}: {error}")
-        connections.close_all()  # forked processes must not share this process's connection
+        # Forked processes must not share this process's connections, nor its connection pool (its sockets and
+        # its threads, which a fork does not copy): closed here, each process opens its own.
+        connections.close_all()
+        for conn in connections.all():
+            if hasattr(conn, "close_pool"):
+                conn.close_pool()
         total, done, failed = len(schemas), 0, []
         tty = self.stdout.isatty()
         context = multiprocessing.get_context("fork")
