@@ -117,10 +117,10 @@ def code_migration_leaves() -> set[tuple[str, str]]:
     return _CODE_LEAVES
 
 
-def base_schema_missing_migrations(base: str) -> set[tuple[str, str]]:
-    """The code's latest migrations the base schema has not applied (empty: it is current)."""
+def schema_missing_migrations(schema: str) -> set[tuple[str, str]]:
+    """The code's latest migrations a schema has not applied (empty: it is current)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql.SQL("SELECT app, name FROM {}.django_migrations").format(sql.Identifier(base)))
+        cursor.execute(sql.SQL("SELECT app, name FROM {}.django_migrations").format(sql.Identifier(schema)))
         applied = set(cursor.fetchall())
     return code_migration_leaves() - applied
 
@@ -128,7 +128,7 @@ def base_schema_missing_migrations(base: str) -> set[tuple[str, str]]:
 def base_schema_refresh(base: str) -> bool:
     """Migrates the base schema when the code has migrations it lacks; True when it did. One process at a time
     (a PostgreSQL advisory lock, waited for: a second provisioning then finds the base current)."""
-    if not base_schema_missing_migrations(base):
+    if not schema_missing_migrations(base):
         return False
     from django.core.management import call_command  # a command run from here, not at import: Django's registry
 
@@ -136,7 +136,7 @@ def base_schema_refresh(base: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [lock])
     try:
-        missing = base_schema_missing_migrations(base)
+        missing = schema_missing_migrations(base)
         if missing:
             call_command("migrate_schemas", schema_name=base, interactive=False, verbosity=0)
             log.info("base schema %s migrated before cloning (was missing %s)", base, sorted(missing))

@@ -13,7 +13,7 @@ from django.db import connection
 from psycopg import sql
 
 from tenants.models import Tenant
-from tenants.schema_clone import base_schema_missing_migrations
+from tenants.schema_clone import schema_missing_migrations
 from tenants.services import tenant_provision
 
 pytestmark = pytest.mark.live
@@ -51,14 +51,14 @@ def has_migration(schema: str) -> bool:
 
 
 def test_provisioning_brings_a_stale_base_schema_current_first(live_db):
-    assert not base_schema_missing_migrations(BASE)
+    assert not schema_missing_migrations(BASE)
     unapply(BASE)
-    assert base_schema_missing_migrations(BASE) == {MIGRATION}
+    assert schema_missing_migrations(BASE) == {MIGRATION}
     result = tenant_provision(
         slug="after-upgrade", name="After", owner_email="o@after.test", owner_password="Test-pass-123!"
     )
     connection.set_schema_to_public()
-    assert has_migration(BASE) and not base_schema_missing_migrations(BASE)
+    assert has_migration(BASE) and not schema_missing_migrations(BASE)
     assert has_migration(result.tenant.schema_name)  # cloned from the migrated base: the new column is there
     # The clone plan followed the base: the next tenant gets the same structure.
     second = tenant_provision(
@@ -116,3 +116,20 @@ def test_a_failing_schema_is_reported_and_the_others_go_on(live_tenant, live_db)
             list(MIGRATION),
         )
     call_command("migrate_tenants", "--jobs", "2", "--skip-public", stdout=StringIO())
+
+
+def test_current_schemas_are_skipped(live_tenant, live_db):
+    """Nothing to migrate: every schema is checked with one query and left alone (its migrations table unchanged)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("SELECT max(applied) FROM {}.django_migrations").format(sql.Identifier(live_tenant.schema_name))
+        )
+        before = cursor.fetchone()[0]
+    out = StringIO()
+    call_command("migrate_tenants", "--jobs", "2", "--skip-public", stdout=out)
+    assert "0 failed" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("SELECT max(applied) FROM {}.django_migrations").format(sql.Identifier(live_tenant.schema_name))
+        )
+        assert cursor.fetchone()[0] == before
