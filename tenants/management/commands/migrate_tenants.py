@@ -10,24 +10,9 @@ import time
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
 
 from tenants.models import Tenant
-from tenants.schema_clone import schema_missing_migrations
-
-
-def _migrate_schema(schema: str) -> tuple[str, str | None]:
-    """In a pool process (forked with Django set up): one schema, its own connection."""
-    try:
-        # A schema with every latest migration applied is skipped: an upgrade that changed nothing costs one query
-        # per tenant instead of a migrate run (which loads the migration graph each time).
-        if schema_missing_migrations(schema):
-            call_command("migrate_schemas", schema_name=schema, interactive=False, verbosity=0)
-        return schema, None
-    except BaseException as exc:  # reported by the parent, the other schemas go on
-        return schema, f"{type(exc).__name__}: {exc}"
-    finally:
-        connections.close_all()
+from tenants.parallel_migrate import init, migrate_schema
 
 
 class Command(BaseCommand):
@@ -52,20 +37,17 @@ class Command(BaseCommand):
             .values_list("schema_name", flat=True)
         )
         if Tenant.objects.filter(schema_name=base).exists():
-            _, error = _migrate_schema(base)  # first: provisioning clones it while the rest migrate
+            _, error = migrate_schema(base)  # first: provisioning clones it while the rest migrate
             if error:
                 raise CommandError(f"base schema {base}: {error}")
-        # Forked processes must not share this process's connections, nor its connection pool (its sockets and
-        # its threads, which a fork does not copy): closed here, each process opens its own.
-        connections.close_all()
-        for conn in connections.all():
-            if hasattr(conn, "close_pool"):
-                conn.close_pool()
         total, done, failed = len(schemas), 0, []
         tty = self.stdout.isatty()
-        context = multiprocessing.get_context("fork")
-        with context.Pool(processes=max(1, min(jobs, total or 1))) as pool:
-            for schema, error in pool.imap_unordered(_migrate_schema, schemas):
+        context = multiprocessing.get_context("spawn")
+        processes = max(1, min(jobs, total or 1))
+        with context.Pool(
+            processes=processes, initializer=init, initargs=(settings.DATABASES["default"]["NAME"],)
+        ) as pool:
+            for schema, error in pool.imap_unordered(migrate_schema, schemas):
                 done += 1
                 if error:
                     failed.append((schema, error))
