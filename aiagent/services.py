@@ -41,6 +41,7 @@ from brain.offline import DialogState, TurnPlan, first_contact_text, plan_turn
 from conversations.models import VOICE_KINDS, Direction, Message, TranscriptStatus
 from conversations.selectors import dialog_context, texts_sent_by_ai
 from conversations.services import message_send
+from core import metrics
 from core.db import advisory_lock
 from core.events import emit
 from core.tasks import enqueue
@@ -157,7 +158,12 @@ def ai_turn_run(*, lead_id: int, message_id: int) -> str:
     with advisory_lock(f"aiturn:{connection.schema_name}:{lead_id}") as held:
         if not held:
             return "busy"
-        return _turn(lead_id=lead_id, trigger_id=message_id)
+        started, result = time.monotonic(), "error"
+        try:
+            result = _turn(lead_id=lead_id, trigger_id=message_id)
+            return result
+        finally:
+            metrics.ai_turn_observed(result=result, seconds=time.monotonic() - started)
 
 
 def ai_turn_failed(*, lead_id: int, message_id: int, error: str) -> None:
@@ -330,6 +336,7 @@ def _think(turn: Turn) -> bool:
             turn.updates.update(language=lang, awaiting=[])
         except llm_mod.LlmFailure as exc:
             turn.failure = exc.reason
+            metrics.llm_failed(exc.reason)
             log.warning("lead=%s llm failed, offline brain answers: %s", turn.lead_id, turn.failure)
     if not turn.took and turn.brain == "offline":
         if turn.failure:  # the offline answer keeps its reserve even when the model ran over its share

@@ -130,6 +130,19 @@ def read_procfile(path: Path) -> dict[str, str]:
     return processes
 
 
+def prometheus_multiproc_env(env: dict[str, str]) -> dict[str, str]:
+    """Every process of the Procfile writes its metrics to one directory that /metrics adds up
+    (prometheus-client's multiprocess mode); emptied at start, since files of processes gone would count."""
+    folder = Path(env.get("PROMETHEUS_MULTIPROC_DIR") or Path(env.get("DEVSTACK_DATA", ".data")) / "prometheus")
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(folder.resolve())
+    return env
+
+
 def run_procfile(path: Path) -> int:
     """A tiny foreman: start each Procfile line in a shell, prefix its output, stop all on Ctrl-C or SIGTERM."""
     processes = read_procfile(path)
@@ -143,10 +156,11 @@ def run_procfile(path: Path) -> int:
 
     stop_on_signals()
     code = 0
+    env = prometheus_multiproc_env(dict(os.environ))
     try:
         for name, cmd in processes.items():
             proc = subprocess.Popen(
-                ["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+                ["sh", "-c", cmd], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, env=env
             )
             children[name] = proc
             threading.Thread(target=pump, args=(name, proc), daemon=True).start()

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.core.signals import got_request_exception
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
 from django_tenants.utils import get_public_schema_name
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -184,3 +185,45 @@ def pwa_content_security_policy(request) -> str:
             "media-src 'self' blob: https:; font-src 'self' data:; "
             f"connect-src 'self'{sockets}; worker-src 'self'; manifest-src 'self'; object-src 'none'; "
             "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+SUSPENDED_TEXT = {
+    "ru": ("Аккаунт приостановлен", "Доступ к CRM временно приостановлен владельцем платформы. Сообщения клиентов "
+           "не теряются: они будут получены после возобновления. Обратитесь к администратору платформы."),
+    "en": ("This account is suspended", "Access to the CRM has been suspended by the platform owner. Your clients' "
+           "messages are not lost: they arrive once the account is resumed. "
+           "Please contact the platform administrator."),
+}
+_SUSPENDED_PAGE = (
+    '<!doctype html><html lang="ru"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"><title>{ru_title} / {en_title}</title>'
+    "<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1e293b;"
+    "line-height:1.5}}h1{{font-size:1.4rem}}hr{{border:0;border-top:1px solid #e2e8f0;margin:2rem 0}}</style></head>"
+    '<body><main><h1>{ru_title}</h1><p>{ru_text}</p><hr><div lang="en"><h1>{en_title}</h1><p>{en_text}</p></div>'
+    "</main></body></html>"
+)
+
+
+class TenantSuspendedMiddleware:
+    """A suspended tenant's host (or one marked for deletion) answers 503 to everything: a page in Russian and
+    English to a browser, `{"detail"}` to the API. Nothing is changed or lost (webhooks get 503 too and are retried
+    by the providers)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tenant = getattr(request, "tenant", None)
+        if tenant is None or tenant.schema_name == "public" or getattr(tenant, "status", "active") == "active":
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            ru, en = SUSPENDED_TEXT["ru"][0], SUSPENDED_TEXT["en"][0]
+            response = JsonResponse({"detail": f"{ru} / {en}", "suspended": True}, status=503)
+        else:
+            page = _SUSPENDED_PAGE.format(**{f"{lang}_{part}": escape(text) for lang, (title, body) in
+                                             SUSPENDED_TEXT.items() for part, text in (("title", title),
+                                                                                        ("text", body))})
+            response = HttpResponse(page, status=503, content_type="text/html; charset=utf-8")
+        response["Retry-After"] = "3600"
+        response["Cache-Control"] = "no-store"
+        return response

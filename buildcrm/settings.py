@@ -80,6 +80,8 @@ MIDDLEWARE = [
     # Before the tenant lookup, which is the first thing to need the database: 503 while it is down.
     "buildcrm.middleware.DatabaseUnavailableMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
+    # A suspended tenant's host: a 503 page in Russian and English (the API: JSON), nothing else runs.
+    "buildcrm.middleware.TenantSuspendedMiddleware",
     "buildcrm.middleware.BodySizeLimitMiddleware",
     "buildcrm.api_input.ApiInputMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -244,6 +246,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("AI_SWEEP_SECONDS", default=60.0),
         "args": ("aiagent.tasks.sweep_unanswered",),
     },
+    # Tenants marked for deletion whose grace period (TENANT_DELETE_GRACE_DAYS) is over: schema and media dropped.
+    "tenants-purge-deleted": {"task": "tenants.tasks.purge_deleted", "schedule": 3600.0},
 }
 # A queued outbound message untouched this long is handed to the workers again (its task was lost, or its worker
 # died mid-attempt). Keep it above the longest attempt (the adapters' 10 s HTTP timeout per request).
@@ -347,11 +351,15 @@ SPECTACULAR_SETTINGS = {
                             "TaskKindEnum": "tasks.models.TaskKind"},
 }
 
+# LOG_FORMAT=json: one JSON object per line (time, level, logger, message, tenant) for a log collector.
+LOG_FORMAT = env("LOG_FORMAT", default="line")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "core.logjson.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             "formatter": "json" if LOG_FORMAT == "json" else "line"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -365,3 +373,11 @@ SEND_MAX_ATTEMPTS = env.int("SEND_MAX_ATTEMPTS", default=5)
 SEND_RETRY_BASE_SECONDS = env.float("SEND_RETRY_BASE_SECONDS", default=2.0)
 # A lead shows the "no answer" flag once our message has waited this long (the card's timer runs before).
 NO_ANSWER_AFTER_MINUTES = env.float("NO_ANSWER_AFTER_MINUTES", default=10.0)
+
+# Operations (issue 17). /metrics on the platform host answers only with `Authorization: Bearer METRICS_TOKEN`
+# (unset: 404). The Celery queues whose depth it reports. METRICS_TENANT_LABELS=1 (read by core.metrics) adds a
+# tenant label to per-tenant series: one series per tenant, so only where their number stays small.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["celery"])
+# A tenant marked for deletion keeps its schema and media this many days (suspended meanwhile), then beat drops it.
+TENANT_DELETE_GRACE_DAYS = env.float("TENANT_DELETE_GRACE_DAYS", default=30.0)

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from buildcrm.health import healthz
+from buildcrm.metrics import metrics_view
 from buildcrm.webhooks import webhook
 
 admin.site.site_header = "BuildCRM — платформа"
@@ -16,4 +17,5 @@ urlpatterns = [
     path("webhooks/<str:provider>/<str:key>/", webhook),
     path("oauth/google/", include("tenants.oauth")),
     path("healthz", healthz),
+    path("metrics", metrics_view),
 ]

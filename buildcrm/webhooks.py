@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from buildcrm.webhook_rate import retry_after, webhook_rate_wait
 from conversations.services import channel_config, inbound_receive
+from core import metrics
 from crmsync.intake import amocrm_webhook
 from integrations.base import InboundMessage, WebhookError
 from integrations.registry import find
@@ -31,6 +32,19 @@ def _event_id(items: list, body: bytes) -> str:
 
 def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, headers: Mapping[str, str],
                    query: Mapping[str, str]) -> HttpResponse:
+    """`_webhook_answer`, counted in the metrics by provider and status (an exception counts as 500)."""
+    status: int | str = 500
+    try:
+        response = _webhook_answer(provider=provider, key=key, method=method, body=body, headers=headers, query=query)
+        status = response.status_code
+        return response
+    finally:
+        metrics.webhook_answered(provider=provider if provider in WEBHOOK_PROVIDERS else "other", status=status,
+                                 tenant=getattr(connection, "schema_name", None))
+
+
+def _webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, headers: Mapping[str, str],
+                    query: Mapping[str, str]) -> HttpResponse:
     """Everything a webhook request gets, whoever serves it (Django's view below, or the ASGI fast path in
     buildcrm/asgi_webhooks.py). `body` is None when it was over the size limit. Leaves the connection on the
     tenant's schema: the caller resets it (the next webhook on the same tenant then needs no SET search_path).
@@ -42,6 +56,11 @@ def webhook_answer(*, provider: str, key: str, method: str, body: bytes | None, 
     tenant = tenant_by_webhook_key(key, provider=provider)  # never cached: a new secret applies to the next one
     if tenant is None:
         return JsonResponse({"detail": UNKNOWN_KEY}, status=404)
+    if tenant.status != "active":
+        # Suspended (or awaiting deletion): not stored, and not a 2xx, so the provider keeps it and retries later.
+        response = JsonResponse({"detail": "this account is suspended, retry later"}, status=503)
+        response["Retry-After"] = "600"
+        return response
     if not webhook_provider_configured(config=tenant.config or {}, provider=provider, method=method):
         log.info("tenant=%s webhook %s refused 404: not configured (%s)", tenant.slug, provider, method)
         return JsonResponse({"detail": UNKNOWN_KEY}, status=404)

@@ -40,7 +40,7 @@ def _resolve(host: str, session_key: str | None, token: str | None):
     from django.utils.crypto import constant_time_compare
 
     tenant = tenant_by_host(host)
-    if tenant is None or tenant.schema_name == "public" or not tenant.is_active:
+    if tenant is None or tenant.schema_name == "public" or not tenant.is_active or tenant.status != "active":
         return None, AnonymousUser()
     with tenant_context(tenant):
         user = None

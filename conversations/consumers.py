@@ -3,6 +3,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import tenant_context
 
+from core import metrics
 from core.realtime import LocalFanout, group_account, group_staff, group_user, session_fingerprint
 from leads.selectors import user_sees_all_leads
 
@@ -26,9 +27,14 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await fanout.join(group, self)
         await self.accept()
+        self.counted = True
+        metrics.websocket_opened()
         await self.send_json({"type": "hello", "user": user.id, "tenant": tenant.slug})
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.websocket_closed()
         for group in getattr(self, "groups_joined", []):
             await self.fanout.leave(group, self)
 

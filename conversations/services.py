@@ -31,6 +31,7 @@ from conversations.models import (
     TranscriptStatus,
 )
 from conversations.serializers import MessageOut
+from core import metrics
 from core.db import insert_rows, server_bound_cursor
 from core.events import emit
 from core.realtime import publish
@@ -136,6 +137,7 @@ def inbound_receive(*, provider: str, items: list[InboundMessage | StatusUpdate 
     if stored:
         schema = connection.schema_name
         transaction.on_commit(lambda: inbound_processing_kick(schema=schema))
+        metrics.messages_counted(channel=provider, event="stored", count=len(stored), tenant=schema)
     return stored
 
 
@@ -746,7 +748,8 @@ def _deliver_claimed(message: Message, attempt: int, *, recipient: str, sent: li
         # Past the window a person (never the AI or a follow-up) may still reply where the channel allows it.
         outbound.human_agent = (not window_open and message.author_kind == AuthorKind.USER
                                 and sender.human_window_open(lead.last_inbound_at, now))
-        result = sender.send(channel_config(message.provider), outbound, window_open=window_open)
+        with metrics.provider_call(message.provider):
+            result = sender.send(channel_config(message.provider), outbound, window_open=window_open)
     except SendError as exc:
         if exc.retryable and attempt < settings.SEND_MAX_ATTEMPTS:
             log.warning("lead=%s message=%s send retry attempt=%s: %s", lead.pk, message.pk, attempt, exc.detail)
@@ -774,6 +777,9 @@ def _record_sent(messages: list[Message], *, rows_recorded: bool = False) -> Non
     if not messages:
         return
     health_record(tenant_id=connection.tenant.id, send_ok=True)
+    for provider in {message.provider for message in messages}:
+        metrics.messages_counted(channel=provider, event="sent", tenant=connection.schema_name,
+                                 count=sum(message.provider == provider for message in messages))
     if not rows_recorded:
         _record_sent_status(messages)
     with transaction.atomic():
@@ -821,6 +827,7 @@ def _recipients(leads: list[Lead]) -> dict[int, str]:
 
 
 def _mark_failed(message: Message, detail: str, attempt: int) -> None:
+    metrics.messages_counted(channel=message.provider, event="failed", tenant=connection.schema_name)
     Message.objects.filter(pk=message.pk).update(status=MessageStatus.FAILED, error=detail[:2000], attempts=attempt)
     message.status, message.error = MessageStatus.FAILED, detail
     log.warning("lead=%s message=%s failed: %s", message.lead_id, message.pk, detail)

@@ -27,6 +27,7 @@ from brain import llm, prompts, texts
 from conversations.models import Message
 from conversations.selectors import dialog_context
 from conversations.services import message_send, messages_send, outbound_batch, outbound_message
+from core import metrics
 from core.db import server_bound_cursor
 from followups import scheduling
 from followups.models import OPEN_STATUSES, Content, ContentDelivery, FollowUp, FollowUpKind, FollowUpStatus
@@ -210,6 +211,7 @@ def followups_sweep(*, now: datetime | None = None, batch: int = 200, time_budge
         if not rows:
             break
         result.claimed += len(rows)
+        metrics.followups_claimed(len(rows))
         _send_batch(rows, s=s, token=token, clock=clock, result=result, chunk=chunk, rng=rng,
                     deadline=start + time_budget)
         if result.more or len(rows) < batch:
@@ -386,6 +388,9 @@ def _send_chunk(part: list[dict], *, leads: dict, texts: dict, s: FollowupSettin
                      [text for _, _, text in sends], token])
                 if cursor.rowcount != len(sends):  # cannot happen while we hold the rows' locks
                     raise RuntimeError(f"followups: {len(sends) - cursor.rowcount} claims lost under lock")
+        if sends:
+            lateness = [(now - row["due_at"]).total_seconds() for row, _, _ in sends]
+            transaction.on_commit(lambda: metrics.followups_sent(lateness))
         for row, message, _ in sends:
             log.info("lead=%s followup=%s %s step=%s sent message=%s", row["lead_id"], row["id"], row["kind"],
                      row["step"], message.pk)

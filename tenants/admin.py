@@ -27,7 +27,10 @@ from tenants.selectors import (
 from tenants.services import (
     ProvisioningError,
     tenant_config_import,
+    tenant_delete_mark,
     tenant_provision,
+    tenant_resume,
+    tenant_suspend,
     webhook_token_rotate,
 )
 
@@ -257,10 +260,13 @@ class DomainInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "is_active", "last_inbound", "last_send_ok", "last_error_short", "pending"]
+    list_display = ["slug", "name", "is_active", "status", "last_inbound", "last_send_ok", "last_error_short",
+                    "pending"]
+    list_filter = ["status"]
     search_fields = ["slug", "name"]
     readonly_fields = ["slug", "schema_name", "webhook_urls", "health_report", "calendar_connect",
-                       "created_at"]
+                       "created_at", "status", "suspended_at", "delete_after"]
+    actions = ["suspend_tenants", "resume_tenants", "delete_tenants"]
     inlines = [DomainInline]
 
     def get_queryset(self, request):
@@ -281,11 +287,31 @@ class TenantAdmin(admin.ModelAdmin):
         return [
             (None, {"fields": ["name", "slug", "is_active", "schema_name", "webhook_urls",
                                "created_at"]}),
+            ("Статус / Status", {"fields": ["status", "suspended_at", "delete_after"]}),
             ("Здоровье", {"fields": ["health_report"]}),
             ("Google Calendar", {"fields": ["calendar_connect"]}),
         ] + [(title, {"fields": fields, "classes": ["collapse"] if title in ("amocrm", "google_calendar") else [],
                       **({"description": AI_GROUP_NOTE} if title == "ai" else {})})
              for title, fields in groups.items()]
+
+    @admin.action(description="Приостановить (вебхуки 503, пользователи видят страницу) / Suspend")
+    def suspend_tenants(self, request, queryset):
+        for tenant in queryset:
+            tenant_suspend(tenant=tenant, by=request.user.email)
+        messages.success(request, f"Приостановлено: {', '.join(t.slug for t in queryset)}")
+
+    @admin.action(description="Возобновить (и отменить удаление) / Resume")
+    def resume_tenants(self, request, queryset):
+        for tenant in queryset:
+            tenant_resume(tenant=tenant, by=request.user.email)
+        messages.success(request, f"Возобновлено: {', '.join(t.slug for t in queryset)}")
+
+    @admin.action(description=f"Удалить после {settings.TENANT_DELETE_GRACE_DAYS:g} дн. (сразу приостановить) / "
+                              "Delete after the grace period")
+    def delete_tenants(self, request, queryset):
+        marked = [tenant_delete_mark(tenant=tenant, by=request.user.email) for tenant in queryset]
+        messages.warning(request, "Будут удалены (схема и файлы): " + ", ".join(
+            f"{t.slug} после {t.delete_after:%Y-%m-%d %H:%M} UTC" for t in marked))
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj else []

@@ -2,6 +2,14 @@ from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
 
+class TenantStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    # Webhooks answer 503 (providers retry: nothing is lost), users see a page saying so, beat skips the tenant.
+    SUSPENDED = "suspended", "Suspended"
+    # Suspended, and dropped (schema and media) by beat once `delete_after` has passed.
+    DELETING = "deleting", "Marked for deletion"
+
+
 class Tenant(TenantMixin):
     """A customer company: one PostgreSQL schema. Configuration is one JSON document (secrets encrypted)."""
 
@@ -13,6 +21,9 @@ class Tenant(TenantMixin):
     # The migrated schema that provisioning clones is a tenant row too, so migrate_schemas keeps it current.
     is_template = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=TenantStatus.choices, default=TenantStatus.ACTIVE)
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    delete_after = models.DateTimeField(null=True, blank=True)
 
     auto_create_schema = True
     auto_drop_schema = True

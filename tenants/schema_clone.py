@@ -6,9 +6,12 @@ the whole schema; tests compare the catalog of a clone with the base schema's.
 """
 from __future__ import annotations
 
+import logging
+
 from django.db import connection, transaction
 from psycopg import sql
 
+log = logging.getLogger("buildcrm.tenants")
 _CACHE: dict[tuple, list[tuple[str, str]]] = {}
 
 
@@ -93,3 +96,52 @@ def schema_clone(base: str, new: str) -> None:
                     cursor.execute(sql.SQL(
                         "SELECT setval(pg_get_serial_sequence(%s, %s), (SELECT max({}) FROM {}.{}))").format(
                         sql.Identifier(column), n, t), [f'"{new}"."{table}"', column])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Keeping the base schema current: a deployment that added a migration but has not run migrate_schemas yet (or ran
+# it for some schemas only) must not hand new tenants a schema of the old version. Provisioning checks the base's
+# applied migrations against the code's (one query; the code's set is read once per process) and migrates the base
+# first when it is behind; the clone plan above is keyed by the base's migrations, so it is rebuilt with it.
+
+_CODE_LEAVES: set[tuple[str, str]] | None = None
+
+
+def code_migration_leaves() -> set[tuple[str, str]]:
+    """The latest migration of every app, as the code on disk has them."""
+    global _CODE_LEAVES
+    if _CODE_LEAVES is None:
+        from django.db.migrations.loader import MigrationLoader
+
+        _CODE_LEAVES = set(MigrationLoader(None, ignore_no_migrations=True).graph.leaf_nodes())
+    return _CODE_LEAVES
+
+
+def schema_missing_migrations(schema: str) -> set[tuple[str, str]]:
+    """The code's latest migrations a schema has not applied (empty: it is current)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("SELECT app, name FROM {}.django_migrations").format(sql.Identifier(schema)))
+        applied = set(cursor.fetchall())
+    return code_migration_leaves() - applied
+
+
+def base_schema_refresh(base: str) -> bool:
+    """Migrates the base schema when the code has migrations it lacks; True when it did. One process at a time
+    (a PostgreSQL advisory lock, waited for: a second provisioning then finds the base current)."""
+    if not schema_missing_migrations(base):
+        return False
+    from django.core.management import call_command  # a command run from here, not at import: Django's registry
+
+    lock = f"tenant-base-migrate:{base}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [lock])
+    try:
+        missing = schema_missing_migrations(base)
+        if missing:
+            call_command("migrate_schemas", schema_name=base, interactive=False, verbosity=0)
+            log.info("base schema %s migrated before cloning (was missing %s)", base, sorted(missing))
+    finally:
+        connection.set_schema_to_public()
+        with connection.cursor() as cursor:  # migrate may have closed the connection, and the lock with it
+            cursor.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [lock])
+    return True

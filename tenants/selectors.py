@@ -15,7 +15,7 @@ from core.hosts import hostname
 from integrations import amocrm, retell
 from integrations.registry import channel, channels
 from tenants import config as tconfig
-from tenants.models import Domain, Tenant, WebhookToken
+from tenants.models import Domain, Tenant, TenantStatus, WebhookToken
 
 _CONFIGS: dict[tuple, dict] = {}
 
@@ -54,7 +54,9 @@ def ai_llm_settings(cfg: dict) -> llm.LlmSettings:
 
 
 def tenants_active() -> QuerySet[Tenant]:
-    return Tenant.objects.filter(is_active=True, is_template=False).exclude(schema_name="public")
+    """Tenants whose periodic work beat fans out: not suspended, not marked for deletion."""
+    return Tenant.objects.filter(is_active=True, is_template=False, status=TenantStatus.ACTIVE).exclude(
+        schema_name="public")
 
 
 # The providers with a webhook URL (each with its own token): the channels that take webhooks, amoCRM, Retell's calls.

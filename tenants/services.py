@@ -4,8 +4,10 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import shutil
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,7 +20,8 @@ from django_tenants.utils import schema_context, schema_exists
 
 from core.events import emit
 from tenants import config as tconfig
-from tenants.models import Domain, Tenant, TenantHealth, WebhookToken
+from tenants.models import Domain, Tenant, TenantHealth, TenantStatus, WebhookToken
+from tenants.schema_clone import base_schema_refresh
 from tenants.selectors import WEBHOOK_PROVIDERS, tenant_config_get, webhook_urls
 
 log = logging.getLogger("buildcrm.tenants")
@@ -95,6 +98,7 @@ def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: 
         raise ProvisioningError("owner password: " + " ".join(exc.messages)) from None
     if not schema_exists(settings.TENANT_BASE_SCHEMA):
         raise ProvisioningError("the platform is not set up: run `python manage.py setup_platform` first")
+    base_schema_refresh(settings.TENANT_BASE_SCHEMA)  # a migration added since: the base catches up first
     document = tconfig.default_config(preset)
     document["timezone"] = tconfig.validate({"timezone": timezone_name})["timezone"]
     document["company"] = name
@@ -184,3 +188,75 @@ def health_record(*, tenant_id: int, inbound_provider: str | None = None, send_o
             rows = rows.filter(Q(last_send_ok_at__isnull=True) | Q(last_send_ok_at__lt=recent))
     if fields:
         rows.update(**fields)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Lifecycle: suspend, resume, delete after a grace period (global admin actions and CLI commands).
+
+
+class LifecycleError(ValueError):
+    pass
+
+
+def _lifecycle_target(tenant: Tenant) -> None:
+    if tenant.schema_name == "public" or tenant.is_template:
+        raise LifecycleError(f"{tenant.slug} is not a customer tenant")
+
+
+def tenant_suspend(*, tenant: Tenant, by: str = "") -> Tenant:
+    """Webhooks answer 503 from now on (providers retry them later: nothing is lost), users see a page saying the
+    account is suspended, beat skips the tenant (its due follow-ups and drains wait). Resume undoes it."""
+    _lifecycle_target(tenant)
+    if tenant.status == TenantStatus.ACTIVE:
+        tenant.status, tenant.suspended_at = TenantStatus.SUSPENDED, timezone.now()
+        Tenant.objects.filter(pk=tenant.pk).update(status=tenant.status, suspended_at=tenant.suspended_at)
+        log.info("tenant=%s suspended by=%s", tenant.slug, by or "system")
+    return tenant
+
+
+def tenant_resume(*, tenant: Tenant, by: str = "") -> Tenant:
+    """Back to active (also cancels a pending deletion); beat's sweeps take up the waiting work at once."""
+    _lifecycle_target(tenant)
+    if tenant.status != TenantStatus.ACTIVE:
+        tenant.status, tenant.suspended_at, tenant.delete_after = TenantStatus.ACTIVE, None, None
+        Tenant.objects.filter(pk=tenant.pk).update(status=tenant.status, suspended_at=None, delete_after=None)
+        log.info("tenant=%s resumed by=%s", tenant.slug, by or "system")
+    return tenant
+
+
+def tenant_delete_mark(*, tenant: Tenant, grace_days: float | None = None, by: str = "") -> Tenant:
+    """Suspends the tenant now and deletes it (schema, media, public rows) once `grace_days` (default
+    TENANT_DELETE_GRACE_DAYS) have passed; resume before then keeps everything."""
+    _lifecycle_target(tenant)
+    days = settings.TENANT_DELETE_GRACE_DAYS if grace_days is None else grace_days
+    if days < 0:
+        raise LifecycleError("the grace period cannot be negative")
+    now = timezone.now()
+    tenant.status, tenant.suspended_at = TenantStatus.DELETING, tenant.suspended_at or now
+    tenant.delete_after = now + timedelta(days=days)
+    Tenant.objects.filter(pk=tenant.pk).update(status=tenant.status, suspended_at=tenant.suspended_at,
+                                               delete_after=tenant.delete_after)
+    log.info("tenant=%s marked for deletion after=%s by=%s", tenant.slug, tenant.delete_after.isoformat(),
+             by or "system")
+    return tenant
+
+
+def tenant_media_dir(tenant: Tenant) -> Path:
+    """Where the tenant's stored media live (conversations' media storage: MEDIA_ROOT/<schema>/)."""
+    return Path(settings.MEDIA_ROOT) / tenant.schema_name
+
+
+def tenants_purge_due(*, now: datetime | None = None) -> list[str]:
+    """Drops every tenant marked for deletion whose grace period is over: its schema, its media, its public rows
+    (domains, webhook tokens, health). Returns their slugs."""
+    now = now or timezone.now()
+    purged = []
+    for tenant in Tenant.objects.filter(status=TenantStatus.DELETING, delete_after__lte=now, is_template=False) \
+            .exclude(schema_name="public"):
+        media = tenant_media_dir(tenant)
+        connection.set_schema_to_public()
+        tenant.delete(force_drop=True)  # DROP SCHEMA … CASCADE, then the rows that reference the tenant
+        shutil.rmtree(media, ignore_errors=True)
+        log.info("tenant=%s deleted: schema dropped, media removed", tenant.slug)
+        purged.append(tenant.slug)
+    return purged

@@ -6,6 +6,7 @@ from django_tenants.utils import tenant_context
 
 from core.tasks import enqueue
 from tenants.selectors import tenants_active
+from tenants.services import tenants_purge_due
 
 log = logging.getLogger("buildcrm.tasks")
 
@@ -19,3 +20,9 @@ def dispatch_to_tenants(task_name: str) -> int:
             enqueue(task_name)
         count += 1
     return count
+
+
+@shared_task(name="tenants.tasks.purge_deleted", ignore_result=True)
+def purge_deleted() -> list[str]:
+    """Drops the tenants whose deletion grace period is over (schema, media, public rows)."""
+    return tenants_purge_due()
