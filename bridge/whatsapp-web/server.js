@@ -1,0 +1,20 @@
+'use strict';
+// Entry point: `node bridge/whatsapp-web/server.js` (Procfile `bridge`, docker-compose `bridge`, `make run`).
+const path = require('node:path');
+const { createBridge } = require('./bridge');
+
+const port = Number(process.env.BRIDGE_PORT || 3100);
+const bridge = createBridge({
+  secret: process.env.BRIDGE_SECRET,
+  dataDir: path.resolve(process.env.BRIDGE_DATA_DIR || path.join(__dirname, 'data')),
+  buildcrmUrl: process.env.BUILDCRM_URL || 'http://localhost:8000',
+  publicUrl: process.env.BRIDGE_PUBLIC_URL || `http://localhost:${port}`,
+  chromiumPath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+});
+bridge.server.listen(port, process.env.BRIDGE_HOST || '127.0.0.1', () => {
+  console.log(`[bridge] listening on ${port}`);
+  bridge.restore();
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => bridge.close().finally(() => process.exit(0)));
+}
