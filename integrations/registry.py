@@ -26,5 +26,6 @@ def find(provider: str) -> Channel | None:
 
 
 def channels() -> tuple[Channel, ...]:
-    """Every channel, in a fixed order (ChatFlow, the Cloud API, Telegram, the sandbox, Instagram, the WhatsApp Web bridge)."""
+    """Every channel, in a fixed order (ChatFlow, the Cloud API, Telegram, the sandbox, Instagram, the WhatsApp
+    Web bridge)."""
     return tuple(_CHANNELS.values())

@@ -221,7 +221,8 @@ def session_state(config: dict, *, client: httpx.Client | None = None) -> dict:
     if response.status_code >= 400 or data.get("state") not in STATES:
         return {"state": "unreachable", "qr": None, "detail": f"bridge HTTP {response.status_code}"}
     qr = data.get("qr")
-    return {"state": data["state"], "qr": qr if isinstance(qr, str) and qr.startswith("data:image/png;base64,") else None}
+    png = isinstance(qr, str) and qr.startswith("data:image/png;base64,")
+    return {"state": data["state"], "qr": qr if png else None}
 
 
 def _one(http: httpx.Client, config: dict, payload: dict) -> str | None:

@@ -110,7 +110,7 @@ def test_not_configured_is_404_and_tenants_stay_apart(web, tenant_a, tenant_b):
             assert Message.objects.count() == 1 and Lead.objects.count() == 1
 
 
-def test_replies_go_through_the_bridge_and_acks_update_them(web, tenant_a, standin: StandIn):
+def test_replies_go_through_the_bridge_and_acks_update_them(web, tenant_a, standin: StandIn):  # noqa: F811
     secret = configure(tenant_a, bridge_url=standin.url)
     post(web, tenant_a, event(), secret)
     drain(tenant_a)
@@ -133,7 +133,7 @@ def test_replies_go_through_the_bridge_and_acks_update_them(web, tenant_a, stand
         assert Message.objects.get(pk=message.pk).status == MessageStatus.READ
 
 
-def test_a_voice_reply_goes_as_a_voice_note_by_its_url(web, tenant_a, standin: StandIn):
+def test_a_voice_reply_goes_as_a_voice_note_by_its_url(web, tenant_a, standin: StandIn):  # noqa: F811
     secret = configure(tenant_a, bridge_url=standin.url)
     post(web, tenant_a, event(), secret)
     drain(tenant_a)

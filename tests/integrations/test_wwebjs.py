@@ -122,7 +122,7 @@ def expected_signature(request, secret: str = SECRET) -> str:
     return hmac.new(secret.encode(), text, hashlib.sha256).hexdigest()
 
 
-def test_sends_are_signed_requests_to_the_bridge(standin: StandIn) -> None:
+def test_sends_are_signed_requests_to_the_bridge(standin: StandIn) -> None:  # noqa: F811
     config = {**CONFIG, "bridge_url": standin.url}
     standin.reply(json={"id": "true_77011112233@c.us_OUT1"})
     result = wwebjs.send(config, OutboundMessage(kind="text", to="77011112233", text="Здравствуйте"))
@@ -141,7 +141,7 @@ def test_sends_are_signed_requests_to_the_bridge(standin: StandIn) -> None:
     assert wwebjs.send(config, album).provider_message_ids == ["A1", "A2"]
 
 
-def test_send_failures_say_whether_a_retry_helps(standin: StandIn) -> None:
+def test_send_failures_say_whether_a_retry_helps(standin: StandIn) -> None:  # noqa: F811
     config = {**CONFIG, "bridge_url": standin.url}
     standin.reply(409, {"detail": "session is not connected"})
     with pytest.raises(SendError) as offline:
@@ -156,7 +156,7 @@ def test_send_failures_say_whether_a_retry_helps(standin: StandIn) -> None:
     assert not unset.value.retryable
 
 
-def test_session_state_reads_the_qr(standin: StandIn) -> None:
+def test_session_state_reads_the_qr(standin: StandIn) -> None:  # noqa: F811
     config = {**CONFIG, "bridge_url": standin.url}
     standin.reply(json={"state": "pairing", "qr": "data:image/png;base64,iVBORw0KGgo="})
     assert wwebjs.session_state(config) == {"state": "pairing", "qr": "data:image/png;base64,iVBORw0KGgo="}
