@@ -195,6 +195,11 @@ def wwebjs_session_call(*, tenant: Tenant, action: str, by: str = "") -> dict:
     if action not in ("start", "logout"):
         raise ValueError(f"unknown bridge action {action!r}")
     section = (tenant_config_get(tenant).get("channels") or {}).get("wwebjs") or {}
+    if action == "start" and settings.BRIDGE_SECRET and not (section.get("secret") and section.get("session")):
+        # The platform's own bridge: the tenant's section is filled in (its slug, the secret derived for it).
+        section = {"bridge_url": section.get("bridge_url") or settings.BRIDGE_URL, "session": tenant.slug,
+                   "secret": wwebjs.tenant_secret(settings.BRIDGE_SECRET, tenant.slug)}
+        tenant_config_import(tenant, {"channels": {"wwebjs": section}})
     payload: dict = {}
     if action == "start":
         token = webhook_tokens(tenant).get(wwebjs.PROVIDER)

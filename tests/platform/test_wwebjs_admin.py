@@ -79,3 +79,15 @@ def test_only_a_platform_superuser_reaches_it(tenant_a, standin: StandIn):  # no
             res = getattr(client, method)(f"/admin/tenants/tenant/{tenant_a.pk}/wwebjs/{action}/")
             assert res.status_code == 302 and "/login/" in res["Location"]
     assert standin.requests == []  # nothing reached the bridge
+
+
+def test_start_fills_the_section_from_the_platforms_bridge(admin_client, tenant_a, standin: StandIn, settings):  # noqa: F811
+    from tenants.selectors import tenant_config_get
+
+    settings.BRIDGE_URL, settings.BRIDGE_SECRET = standin.url, "platform-bridge-secret"
+    standin.reply(json={"state": "pairing", "qr": None})
+    assert admin_client.post(f"/admin/tenants/tenant/{tenant_a.pk}/wwebjs/start/").status_code == 302
+    section = tenant_config_get(tenant_a)["channels"]["wwebjs"]
+    secret = wwebjs.tenant_secret("platform-bridge-secret", tenant_a.slug)
+    assert section == {"bridge_url": standin.url, "session": tenant_a.slug, "secret": secret}
+    assert standin.last.path == f"/sessions/{tenant_a.slug}/start" and signature_ok(standin.last, secret)
