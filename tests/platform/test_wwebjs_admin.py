@@ -87,6 +87,7 @@ def test_start_fills_the_section_from_the_platforms_bridge(admin_client, tenant_
     settings.BRIDGE_URL, settings.BRIDGE_SECRET = standin.url, "platform-bridge-secret"
     standin.reply(json={"state": "pairing", "qr": None})
     assert admin_client.post(f"/admin/tenants/tenant/{tenant_a.pk}/wwebjs/start/").status_code == 302
+    tenant_a.refresh_from_db()
     section = tenant_config_get(tenant_a)["channels"]["wwebjs"]
     secret = wwebjs.tenant_secret("platform-bridge-secret", tenant_a.slug)
     assert section == {"bridge_url": standin.url, "session": tenant_a.slug, "secret": secret}
