@@ -67,11 +67,29 @@ SIGNATURE_HEADER = "x-bridge-signature"
 STATES = ("pairing", "connected", "logged_out")
 # whatsapp-web.js message types → our kinds; the rest (notifications, calls, polls, …) are not a client's words.
 _KINDS = {
-    "chat": "text", "image": "image", "video": "video", "audio": "audio", "ptt": "voice", "document": "document",
-    "sticker": "sticker", "location": "location", "vcard": "text", "multi_vcard": "text",
+    "chat": "text",
+    "image": "image",
+    "video": "video",
+    "audio": "audio",
+    "ptt": "voice",
+    "document": "document",
+    "sticker": "sticker",
+    "location": "location",
+    "vcard": "text",
+    "multi_vcard": "text",
 }
-_SKIPPED = {"revoked", "e2e_notification", "notification", "notification_template", "gp2", "call_log",
-            "protocol", "ciphertext", "broadcast_notification", "debug"}
+_SKIPPED = {
+    "revoked",
+    "e2e_notification",
+    "notification",
+    "notification_template",
+    "gp2",
+    "call_log",
+    "protocol",
+    "ciphertext",
+    "broadcast_notification",
+    "debug",
+}
 _PHONE_SERVERS = {"c.us", "s.whatsapp.net"}
 _LID_USER = re.compile(r"[0-9]{1,40}")
 _SESSION = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -193,8 +211,9 @@ def _session(config: dict) -> tuple[str, str, str]:
     return base, session, secret
 
 
-def bridge_call(config: dict, action: str, payload: dict | None = None, *,
-                client: httpx.Client | None = None) -> httpx.Response:
+def bridge_call(
+    config: dict, action: str, payload: dict | None = None, *, client: httpx.Client | None = None
+) -> httpx.Response:
     """One signed call to the bridge: `state` (GET) or `start`, `send`, `logout` (POST). SendError when the
     bridge is unreachable or not configured."""
     base, session, secret = _session(config)
@@ -233,12 +252,17 @@ def _one(http: httpx.Client, config: dict, payload: dict) -> str | None:
     detail = f"wwebjs HTTP {response.status_code}: {str(data.get('detail') or short_body(response))[:300]}"
     # 409: the phone's session is not connected (pairing, phone offline): a later retry can find it back.
     retryable = response.status_code == 409 or retryable_status(response.status_code)
-    raise SendError(detail, retryable=retryable, status_code=response.status_code,
-                    retry_after=retry_after_header(response) or (60.0 if response.status_code == 409 else None))
+    raise SendError(
+        detail,
+        retryable=retryable,
+        status_code=response.status_code,
+        retry_after=retry_after_header(response) or (60.0 if response.status_code == 409 else None),
+    )
 
 
-def send(config: dict, message: OutboundMessage, *, client: httpx.Client | None = None,
-         window_open: bool = True) -> SendResult:
+def send(
+    config: dict, message: OutboundMessage, *, client: httpx.Client | None = None, window_open: bool = True
+) -> SendResult:
     """Send through the bridge. `window_open` is ignored: an ordinary WhatsApp account has no window. Voice notes
     go by media_url (the bridge fetches the file and sends it as a voice note)."""
     check_kind(PROVIDER, message, ("text", "link", "album", *MEDIA_KINDS))

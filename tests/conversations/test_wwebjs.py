@@ -27,8 +27,9 @@ MASTER = "platform-bridge-secret"
 
 def configure(tenant, bridge_url: str = "http://127.0.0.1:9") -> str:
     secret = wwebjs.tenant_secret(MASTER, tenant.slug)
-    tenant_config_import(tenant, {"channels": {"wwebjs": {"bridge_url": bridge_url, "session": tenant.slug,
-                                                          "secret": secret}}})
+    tenant_config_import(
+        tenant, {"channels": {"wwebjs": {"bridge_url": bridge_url, "session": tenant.slug, "secret": secret}}}
+    )
     return secret
 
 
@@ -38,16 +39,29 @@ def web():
 
 
 def event(mid: str = "false_77011112233@c.us_3EB0A1", text: str = "Здравствуйте, нужен дом", **fields) -> dict:
-    return {"tenant": "alpha", "event": "message", "message": {
-        "id": mid, "from": "77011112233@c.us", "type": "chat", "body": text, "timestamp": 1735000000,
-        "name": "Айгуль", "media_url": None, "mimetype": None, **fields}}
+    return {
+        "tenant": "alpha",
+        "event": "message",
+        "message": {
+            "id": mid,
+            "from": "77011112233@c.us",
+            "type": "chat",
+            "body": text,
+            "timestamp": 1735000000,
+            "name": "Айгуль",
+            "media_url": None,
+            "mimetype": None,
+            **fields,
+        },
+    }
 
 
 def post(web, tenant, payload, secret: str, body: bytes | None = None):
     body = body if body is not None else json.dumps(payload).encode()
     signature = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return web.generic("POST", webhook_path(tenant, "wwebjs"), body, content_type="application/json",
-                       HTTP_X_BRIDGE_SIGNATURE=signature)
+    return web.generic(
+        "POST", webhook_path(tenant, "wwebjs"), body, content_type="application/json", HTTP_X_BRIDGE_SIGNATURE=signature
+    )
 
 
 def drain(tenant) -> int:
@@ -71,8 +85,14 @@ def test_a_client_message_makes_a_whatsapp_lead_keyed_by_the_number(web, tenant_
 def test_a_privacy_id_and_a_voice_note(web, tenant_a):
     secret = configure(tenant_a)
     url = "http://127.0.0.1:3100/media/alpha/" + "a" * 32 + "?exp=9999999999&sig=" + "b" * 64
-    voice = event(mid="false_1@lid_V1", type="ptt", body="", media_url=url, mimetype="audio/ogg; codecs=opus",
-                  **{"from": "123456789012345@lid"})
+    voice = event(
+        mid="false_1@lid_V1",
+        type="ptt",
+        body="",
+        media_url=url,
+        mimetype="audio/ogg; codecs=opus",
+        **{"from": "123456789012345@lid"},
+    )
     assert post(web, tenant_a, voice, secret).status_code == 200
     drain(tenant_a)
     with tenant_context(tenant_a):
@@ -141,8 +161,13 @@ def test_a_voice_reply_goes_as_a_voice_note_by_its_url(web, tenant_a, standin: S
     with tenant_context(tenant_a):
         lead = Lead.objects.get()
         with transaction.atomic():
-            message = message_send(lead=lead, author_kind="ai", kind="voice", text="Здравствуйте",
-                                   media_url="https://alpha.test/media/alpha/reply.ogg")
+            message = message_send(
+                lead=lead,
+                author_kind="ai",
+                kind="voice",
+                text="Здравствуйте",
+                media_url="https://alpha.test/media/alpha/reply.ogg",
+            )
         message_deliver(message_id=message.pk)
         message.refresh_from_db()
         assert message.status == MessageStatus.SENT and message.text == "Здравствуйте"

@@ -30,9 +30,20 @@ def parse(payload: dict, config: dict = CONFIG) -> list:
 
 
 def message(**fields) -> dict:
-    return {"event": "message", "message": {"id": "false_77011112233@c.us_3EB0A1", "from": "77011112233@c.us",
-                                            "type": "chat", "body": "Нужен дом", "timestamp": 1735000000,
-                                            "name": "Айгуль", "media_url": None, "mimetype": None, **fields}}
+    return {
+        "event": "message",
+        "message": {
+            "id": "false_77011112233@c.us_3EB0A1",
+            "from": "77011112233@c.us",
+            "type": "chat",
+            "body": "Нужен дом",
+            "timestamp": 1735000000,
+            "name": "Айгуль",
+            "media_url": None,
+            "mimetype": None,
+            **fields,
+        },
+    }
 
 
 def test_registered_as_a_whatsapp_channel() -> None:
@@ -51,7 +62,14 @@ def test_text_from_a_phone_number() -> None:
     [item] = parse(message())
     assert isinstance(item, InboundMessage)
     assert (item.provider, item.provider_message_id, item.identity, item.phone, item.name, item.kind, item.text) == (
-        "wwebjs", "false_77011112233@c.us_3EB0A1", "77011112233", "77011112233", "Айгуль", "text", "Нужен дом")
+        "wwebjs",
+        "false_77011112233@c.us_3EB0A1",
+        "77011112233",
+        "77011112233",
+        "Айгуль",
+        "text",
+        "Нужен дом",
+    )
     assert item.timestamp.year == 2024
 
 
@@ -87,16 +105,21 @@ def test_acks_are_delivery_statuses() -> None:
     assert failed.status == "failed" and failed.error
 
 
-@pytest.mark.parametrize("payload", [
-    {"event": "message", "message": "x"},
-    {"event": "message", "message": {"id": "1", "from": "abc@c.us", "type": "chat"}},
-    {"event": "message", "message": {"from": "77011112233@c.us", "type": "chat"}},
-    {"event": "message", "message": {"id": "1", "from": "x@lid", "type": "chat"}},
-    {"event": "message", "message": {"id": "1", "from": "77011112233@c.us", "media_url": "file:///etc/passwd",
-                                     "type": "image"}},
-    {"event": "ack", "message": {"id": "1", "status": "exploded"}},
-    {"event": "nope"},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"event": "message", "message": "x"},
+        {"event": "message", "message": {"id": "1", "from": "abc@c.us", "type": "chat"}},
+        {"event": "message", "message": {"from": "77011112233@c.us", "type": "chat"}},
+        {"event": "message", "message": {"id": "1", "from": "x@lid", "type": "chat"}},
+        {
+            "event": "message",
+            "message": {"id": "1", "from": "77011112233@c.us", "media_url": "file:///etc/passwd", "type": "image"},
+        },
+        {"event": "ack", "message": {"id": "1", "status": "exploded"}},
+        {"event": "nope"},
+    ],
+)
 def test_malformed_is_400(payload) -> None:
     with pytest.raises(WebhookError) as bad:
         parse(payload)
@@ -136,8 +159,9 @@ def test_sends_are_signed_requests_to_the_bridge(standin: StandIn) -> None:  # n
     wwebjs.send(config, OutboundMessage(kind="voice", to="123@lid", media_url="https://crm.test/m/v.ogg"))
     assert standin.last.json == {"to": "123@lid", "kind": "voice", "media_url": "https://crm.test/m/v.ogg", "text": ""}
     standin.reply(json={"id": "A1"}).reply(json={"id": "A2"})
-    album = OutboundMessage(kind="album", to="77011112233", items=[{"url": "https://x/1.jpg", "caption": "Дом"},
-                                                                  {"url": "https://x/2.jpg"}])
+    album = OutboundMessage(
+        kind="album", to="77011112233", items=[{"url": "https://x/1.jpg", "caption": "Дом"}, {"url": "https://x/2.jpg"}]
+    )
     assert wwebjs.send(config, album).provider_message_ids == ["A1", "A2"]
 
 

@@ -1,5 +1,6 @@
 """The global admin's WhatsApp Web block on a tenant's page: the session state and pairing QR read live from a
 stand-in bridge through a superuser-only endpoint, Start and Log out posted to the bridge, signed."""
+
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +23,9 @@ QR = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=="
 
 def configure(tenant, url: str) -> str:
     secret = wwebjs.tenant_secret("platform-bridge-secret", tenant.slug)
-    tenant_config_import(tenant, {"channels": {"wwebjs": {"bridge_url": url, "session": tenant.slug,
-                                                          "secret": secret}}})
+    tenant_config_import(
+        tenant, {"channels": {"wwebjs": {"bridge_url": url, "session": tenant.slug, "secret": secret}}}
+    )
     return secret
 
 
@@ -38,7 +40,9 @@ def test_the_page_shows_the_live_qr_block(admin_client, tenant_a):  # noqa: F811
     assert 'id="wwebjs-qr"' in page and "setTimeout(poll" in page
     assert f"/admin/tenants/tenant/{tenant_a.pk}/wwebjs/logout/" in page
     assert admin_client.get(f"/admin/tenants/tenant/{tenant_a.pk}/wwebjs/state/").json() == {
-        "state": "not_configured", "qr": None}
+        "state": "not_configured",
+        "qr": None,
+    }
 
 
 def test_state_start_and_logout_go_to_the_bridge_signed(admin_client, tenant_a, standin: StandIn):  # noqa: F811
