@@ -173,3 +173,25 @@ def test_a_voice_reply_goes_as_a_voice_note_by_its_url(web, tenant_a, standin: S
         assert message.status == MessageStatus.SENT and message.text == "Здравствуйте"
     voice = [r.json for r in standin.requests if r.json and r.json.get("kind") == "voice"]
     assert voice[-1]["media_url"] == "https://alpha.test/media/alpha/reply.ogg" and voice[-1]["to"] == "77011112233"
+
+
+def test_a_voice_notes_file_is_fetched_from_the_bridges_signed_link_once(web, tenant_a, standin, settings, tmp_path):  # noqa: F811
+    from conversations.services import message_media_fetch
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.PUBLIC_URL_SCHEME, settings.PUBLIC_URL_PORT = "http", 8000
+    secret = configure(tenant_a)
+    link = f"{standin.url}/media/alpha/{'c' * 32}?exp=9999999999&sig={'d' * 64}"
+    voice = event(mid="false_77011112233@c.us_V2", type="ptt", body="", media_url=link, mimetype="audio/ogg")
+    assert post(web, tenant_a, voice, secret).status_code == 200
+    drain(tenant_a)
+    standin.reply(body=b"OggS\x00\x02voice-bytes", headers={"Content-Type": "audio/ogg"})
+    with tenant_context(tenant_a):
+        message = Message.objects.get(provider_message_id="false_77011112233@c.us_V2")
+        assert message_media_fetch(message_id=message.pk) == "fetched"
+        message.refresh_from_db()
+        assert message.media_url.startswith("http://alpha.localhost:8000/media/alpha/")
+        assert message.meta["media"]["ref"] == link
+        assert message_media_fetch(message_id=message.pk) == "skipped"
+    fetches = [r for r in standin.requests if r.path.startswith("/media/")]
+    assert len(fetches) == 1 and fetches[0].query == {"exp": "9999999999", "sig": "d" * 64}
