@@ -350,6 +350,30 @@ function createBridge(options) {
     });
   });
 
+  /** Deletes received files whose links have expired (BuildCRM fetches them within minutes). */
+  function sweepMedia(now = Date.now()) {
+    let removed = 0;
+    for (const tenant of fs.existsSync(mediaDir) ? fs.readdirSync(mediaDir) : []) {
+      const dir = path.join(mediaDir, tenant);
+      for (const name of fs.readdirSync(dir)) {
+        const file = path.join(dir, name);
+        if (now - fs.statSync(file).mtimeMs > MEDIA_TTL_S * 1000) {
+          fs.rmSync(file, { force: true });
+          removed += 1;
+        }
+      }
+    }
+    return removed;
+  }
+  const sweeper = setInterval(() => {
+    try {
+      sweepMedia();
+    } catch (err) {
+      log(`media sweep failed: ${err.message}`);
+    }
+  }, 3600 * 1000);
+  sweeper.unref();
+
   /** Restarts the sessions of the tenants that had one (LocalAuth keeps them paired across restarts). */
   function restore() {
     for (const [tenant, { token }] of Object.entries(savedTenants())) {
@@ -358,6 +382,7 @@ function createBridge(options) {
   }
 
   async function close() {
+    clearInterval(sweeper);
     for (const session of sessions.values()) {
       try {
         await session.client.destroy();
@@ -369,7 +394,7 @@ function createBridge(options) {
     await new Promise((r) => server.close(r));
   }
 
-  return { server, sessions, restore, close, mediaUrl };
+  return { server, sessions, restore, close, mediaUrl, sweepMedia };
 }
 
 module.exports = { createBridge, tenantSecret, signRequest, hmacHex, chatId, ACK_STATUS };

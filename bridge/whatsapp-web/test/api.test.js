@@ -195,6 +195,10 @@ test('forwards inbound text, media by signed expiring URL, voice notes and acks,
   const exp = Math.floor(Date.now() / 1000) - 1;
   const expired = hmacHex(secret, `media:acme/${link.pathname.split('/').at(-1)}:${exp}`);
   assert.equal((await fetch(`${base}${link.pathname}?exp=${exp}&sig=${expired}`)).status, 403);
+  // files outlive their links by nothing: a day later the sweep deletes them
+  assert.equal(bridge.sweepMedia(Date.now()), 0);
+  assert.equal(bridge.sweepMedia(Date.now() + 25 * 3600 * 1000), 2); // the file and its type
+  assert.equal((await fetch(base + link.pathname + link.search)).status, 404);
 });
 
 test('logging out ends the session', async () => {
