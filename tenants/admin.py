@@ -83,7 +83,7 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("reengagement", ("reengagement",), J, "Реактивация (JSON)", ()),
     ("campaigns", ("campaigns",), J, "Лид-магниты и кампании (JSON)", ()),
     ("outbound_channel", ("outbound_channel",), C, "Канал для новых лидов (amoCRM); auto — настроенный WhatsApp",
-     ("auto", "sandbox", "chatflow", "whatsapp_cloud", "telegram")),
+     ("auto", "sandbox", "chatflow", "whatsapp_cloud", "telegram", "wwebjs")),
     ("chatflow_api_url", ("channels", "chatflow", "api_url"), S, "ChatFlow: api_url", ()),
     ("chatflow_token", ("channels", "chatflow", "token"), P, "ChatFlow: token", ()),
     ("chatflow_instance_id", ("channels", "chatflow", "instance_id"), S, "ChatFlow: instance_id", ()),

@@ -232,7 +232,7 @@ SPEC: dict[str, Any] = {
                      "window": _obj(WINDOW, required=("start", "end"))},
     "campaigns": _list(_campaign),
     # auto: the configured WhatsApp channel (ChatFlow, else Cloud API), else the sandbox
-    "outbound_channel": _choice("auto", "chatflow", "whatsapp_cloud", "telegram", "sandbox"),
+    "outbound_channel": _choice("auto", "chatflow", "whatsapp_cloud", "telegram", "sandbox", "wwebjs"),
     "channels": {
         "chatflow": {"api_url": _url, "token": _secret, "instance_id": _str},
         "whatsapp_cloud": {"api_url": _url, "phone_number_id": _str, "access_token": _secret,

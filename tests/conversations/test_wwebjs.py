@@ -195,3 +195,14 @@ def test_a_voice_notes_file_is_fetched_from_the_bridges_signed_link_once(web, te
         assert message_media_fetch(message_id=message.pk) == "skipped"
     fetches = [r for r in standin.requests if r.path.startswith("/media/")]
     assert len(fetches) == 1 and fetches[0].query == {"exp": "9999999999", "sig": "d" * 64}
+
+
+def test_amocrm_leads_are_greeted_over_the_bridge_when_it_is_the_whatsapp_channel():
+    from crmsync.intake import OUTBOUND, outbound_channel
+
+    bridge = {"bridge_url": "http://bridge:3100", "session": "alpha", "secret": "s"}
+    assert outbound_channel({"channels": {"wwebjs": bridge}}) == "wwebjs"
+    assert OUTBOUND["wwebjs"] == ("whatsapp", "wwebjs")
+    chatflow = {"token": "t", "instance_id": "i"}
+    assert outbound_channel({"channels": {"wwebjs": bridge, "chatflow": chatflow}}) == "chatflow"
+    assert outbound_channel({"channels": {"wwebjs": {**bridge, "secret": ""}}}) == "sandbox"
