@@ -8,9 +8,9 @@ PYTEST_ARGS ?= -n 2
 EXTERNAL_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 EXTERNAL_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: setup run test test-python test-frontend test-external test-api lint lint-imports bench
+.PHONY: setup run test test-python test-frontend test-bridge test-external test-api lint lint-imports bench
 
-setup: .venv/.installed frontend/dist/index.html
+setup: .venv/.installed frontend/dist/index.html bridge/whatsapp-web/node_modules/.installed
 
 .venv/.installed: requirements.txt requirements-dev.txt
 	test -x .venv/bin/python || python3 -m venv .venv
@@ -22,9 +22,16 @@ frontend/node_modules/.installed: frontend/package.json frontend/package-lock.js
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The WhatsApp Web bridge's packages; Puppeteer uses Debian's chromium (CHROMIUM_PATH), it downloads no browser.
+bridge/whatsapp-web/node_modules/.installed: bridge/whatsapp-web/package.json bridge/whatsapp-web/package-lock.json
+	cd bridge/whatsapp-web && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 frontend/dist/index.html: frontend/node_modules/.installed $(FRONTEND_SOURCES)
 	cd frontend && npm run build
 
+# A development secret for the bridge unless one is set (production sets its own in .env).
+run: export BRIDGE_SECRET ?= buildcrm-dev-bridge-secret
 run: setup
 	$(PY) -m buildcrm.devstack --data .data -- sh -c '\
 	  $(PY) manage.py setup_platform --admin-email $${ADMIN_EMAIL:-admin@buildcrm.local} \
@@ -36,6 +43,7 @@ test: setup
 	$(MAKE) --no-print-directory lint-imports
 	$(PY) -m buildcrm.devstack --tmp -- $(MAKE) --no-print-directory test-python
 	$(MAKE) --no-print-directory test-frontend
+	$(MAKE) --no-print-directory test-bridge
 
 # Browser tests run in a pytest process of their own: Playwright's sync API keeps an event loop running in
 # the worker's main thread, which would break the asyncio (websocket) tests scheduled after it.
@@ -49,6 +57,11 @@ test-python:
 
 test-frontend:
 	cd frontend && npm test
+
+# The bridge's own tests (node's test runner): its HTTP API with the library's Client faked at its event boundary,
+# and one launch of the real whatsapp-web.js with Debian's Chromium up to where it needs the network.
+test-bridge:
+	cd bridge/whatsapp-web && node --test test/
 
 # The tenant API on its own (also part of `make test`): malformed input for every operation of its OpenAPI schema, and
 # Schemathesis against a live daphne server (ST_SEED=<seed> replays a run, ST_MAX_EXAMPLES=<n> examples per operation).

@@ -21,6 +21,10 @@ OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="https://api.openai.com/v1")
 OPENAI_MODEL = env("OPENAI_MODEL", default="gpt-4o-mini")
 AI_TURN_BUDGET_SECONDS = env.float("AI_TURN_BUDGET_SECONDS", default=45.0)
 AI_TEXT_PREFIX_CHARS = env.int("AI_TEXT_PREFIX_CHARS", default=4000)
+# The WhatsApp Web bridge (bridge/whatsapp-web): where it listens and the secret each tenant's is derived from; the
+# admin's "Start" fills a tenant's channels.wwebjs from them when the tenant has none of its own.
+BRIDGE_URL = env("BRIDGE_URL", default="http://localhost:3100")
+BRIDGE_SECRET = env("BRIDGE_SECRET", default="")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list(

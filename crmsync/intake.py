@@ -50,6 +50,7 @@ OUTBOUND = {
     "sandbox": ("sandbox", "sandbox"),
     "chatflow": ("whatsapp", "chatflow"),
     "whatsapp_cloud": ("whatsapp", "whatsapp"),
+    "wwebjs": ("whatsapp", "wwebjs"),  # WhatsApp Web through our bridge: an ordinary number, may write first
     "telegram": None,
 }
 NO_PHONE_REASON = "amoCRM: у контакта нет телефона — написать клиенту некуда"
@@ -61,7 +62,8 @@ NO_TEMPLATE_REASON = ("amoCRM: WhatsApp Cloud API не даёт написать
 def outbound_channel(config: dict) -> str:
     """The channel new amoCRM leads are greeted over (`config`: the tenant's whole configuration).
     `outbound_channel` names it; `auto` (the default) is the configured WhatsApp channel — ChatFlow first (it may
-    write first with the tenant's whole greeting), then the Cloud API (a template) — else the sandbox."""
+    write first with the tenant's whole greeting), then the WhatsApp Web bridge (the same), then the Cloud API (a
+    template) — else the sandbox."""
     chosen = config.get("outbound_channel") or "auto"
     if chosen != "auto":
         return chosen
@@ -69,6 +71,9 @@ def outbound_channel(config: dict) -> str:
     chatflow, cloud = channels.get("chatflow") or {}, channels.get("whatsapp_cloud") or {}
     if chatflow.get("token") and chatflow.get("instance_id"):
         return "chatflow"
+    bridge = channels.get("wwebjs") or {}
+    if bridge.get("bridge_url") and bridge.get("session") and bridge.get("secret"):
+        return "wwebjs"
     if cloud.get("phone_number_id") and cloud.get("access_token"):
         return "whatsapp_cloud"
     return "sandbox"

@@ -8,9 +8,10 @@ from integrations.instagram import Instagram
 from integrations.sandbox import Sandbox
 from integrations.telegram import Telegram
 from integrations.whatsapp_cloud import WhatsAppCloud
+from integrations.wwebjs import WWebJS
 
 _CHANNELS: dict[str, Channel] = {
-    c.provider: c for c in (ChatFlow(), WhatsAppCloud(), Telegram(), Sandbox(), Instagram())
+    c.provider: c for c in (ChatFlow(), WhatsAppCloud(), Telegram(), Sandbox(), Instagram(), WWebJS())
 }
 
 
@@ -25,5 +26,6 @@ def find(provider: str) -> Channel | None:
 
 
 def channels() -> tuple[Channel, ...]:
-    """Every channel, in a fixed order (ChatFlow, the Cloud API, Telegram, the sandbox, Instagram)."""
+    """Every channel, in a fixed order (ChatFlow, the Cloud API, Telegram, the sandbox, Instagram, the WhatsApp
+    Web bridge)."""
     return tuple(_CHANNELS.values())

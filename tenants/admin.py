@@ -7,11 +7,12 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path as url_path
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 from tenants import config as tconfig
 from tenants.models import Domain, Tenant, TenantHealth
@@ -23,6 +24,7 @@ from tenants.selectors import (
     webhook_provider_configured,
     webhook_tokens,
     webhook_urls,
+    wwebjs_session_state,
 )
 from tenants.services import (
     ProvisioningError,
@@ -32,10 +34,16 @@ from tenants.services import (
     tenant_resume,
     tenant_suspend,
     webhook_token_rotate,
+    wwebjs_session_call,
 )
 
 # Only platform superusers may use the global admin.
 admin.site.has_permission = lambda request: request.user.is_active and request.user.is_superuser
+
+# The WhatsApp Web session's states as the admin page names them (Russian / English).
+WWEBJS_STATES = {"pairing": "ожидает сканирования QR / pairing", "connected": "подключён / connected",
+                 "logged_out": "не в сети / logged out", "unreachable": "мост недоступен / bridge unreachable",
+                 "not_configured": "не настроен / not configured"}
 
 S, T, B, N, J, C, P = "str", "text", "bool", "num", "json", "choice", "secret"
 # form field → (config path, kind, label, choices)
@@ -78,7 +86,7 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("reengagement", ("reengagement",), J, "Реактивация (JSON)", ()),
     ("campaigns", ("campaigns",), J, "Лид-магниты и кампании (JSON)", ()),
     ("outbound_channel", ("outbound_channel",), C, "Канал для новых лидов (amoCRM); auto — настроенный WhatsApp",
-     ("auto", "sandbox", "chatflow", "whatsapp_cloud", "telegram")),
+     ("auto", "sandbox", "chatflow", "whatsapp_cloud", "telegram", "wwebjs")),
     ("chatflow_api_url", ("channels", "chatflow", "api_url"), S, "ChatFlow: api_url", ()),
     ("chatflow_token", ("channels", "chatflow", "token"), P, "ChatFlow: token", ()),
     ("chatflow_instance_id", ("channels", "chatflow", "instance_id"), S, "ChatFlow: instance_id", ()),
@@ -101,6 +109,10 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("ig_page_access_token", ("channels", "instagram", "page_access_token"), P, "Instagram: page_access_token", ()),
     ("ig_app_secret", ("channels", "instagram", "app_secret"), P, "Instagram: app_secret", ()),
     ("ig_verify_token", ("channels", "instagram", "verify_token"), P, "Instagram: verify_token", ()),
+    ("wwebjs_bridge_url", ("channels", "wwebjs", "bridge_url"), S, "WhatsApp Web (мост): bridge_url", ()),
+    ("wwebjs_session", ("channels", "wwebjs", "session"), S, "WhatsApp Web (мост): session (slug тенанта)", ()),
+    ("wwebjs_secret", ("channels", "wwebjs", "secret"), P,
+     "WhatsApp Web (мост): secret = HMAC-SHA256(BRIDGE_SECRET, session) hex", ()),
     ("retell_enabled", ("voice_calls", "retell", "enabled"), B, "Retell: AI-звонки лидам, которые просят звонок", ()),
     ("retell_api_url", ("voice_calls", "retell", "api_url"), S, "Retell: api_url", ()),
     ("retell_api_key", ("voice_calls", "retell", "api_key"), P, "Retell: API key (с отметкой webhook)", ()),
@@ -265,7 +277,7 @@ class TenantAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["slug", "name"]
     readonly_fields = ["slug", "schema_name", "webhook_urls", "health_report", "calendar_connect",
-                       "created_at", "status", "suspended_at", "delete_after"]
+                       "whatsapp_web", "created_at", "status", "suspended_at", "delete_after"]
     actions = ["suspend_tenants", "resume_tenants", "delete_tenants"]
     inlines = [DomainInline]
 
@@ -290,6 +302,7 @@ class TenantAdmin(admin.ModelAdmin):
             ("Статус / Status", {"fields": ["status", "suspended_at", "delete_after"]}),
             ("Здоровье", {"fields": ["health_report"]}),
             ("Google Calendar", {"fields": ["calendar_connect"]}),
+            ("WhatsApp Web", {"fields": ["whatsapp_web"]}),
         ] + [(title, {"fields": fields, "classes": ["collapse"] if title in ("amocrm", "google_calendar") else [],
                       **({"description": AI_GROUP_NOTE} if title == "ai" else {})})
              for title, fields in groups.items()]
@@ -373,7 +386,11 @@ class TenantAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         own = [url_path("<int:tenant_id>/webhook-token/<str:provider>/rotate/",
-                    self.admin_site.admin_view(self.rotate_webhook_token), name="tenants_tenant_rotate_webhook")]
+                    self.admin_site.admin_view(self.rotate_webhook_token), name="tenants_tenant_rotate_webhook"),
+               url_path("<int:tenant_id>/wwebjs/state/", self.admin_site.admin_view(self.wwebjs_state),
+                        name="tenants_tenant_wwebjs_state"),
+               url_path("<int:tenant_id>/wwebjs/<str:action>/", self.admin_site.admin_view(self.wwebjs_action),
+                        name="tenants_tenant_wwebjs_action")]
         return own + super().get_urls()
 
     def rotate_webhook_token(self, request, tenant_id: int, provider: str):
@@ -392,6 +409,69 @@ class TenantAdmin(admin.ModelAdmin):
             "tenant": tenant, "provider": provider, "current": webhook_urls(tenant).get(provider, ""),
             "back": page, "opts": self.model._meta,
         })
+
+    @admin.display(description="WhatsApp Web (мост)")
+    def whatsapp_web(self, obj):
+        """The session's state and pairing QR, refreshed live by polling the staff-only state endpoint."""
+        if not obj or not obj.pk:
+            return "—"
+        state_url = reverse("admin:tenants_tenant_wwebjs_state", args=[obj.pk])
+        start = reverse("admin:tenants_tenant_wwebjs_action", args=[obj.pk, "start"])
+        logout = reverse("admin:tenants_tenant_wwebjs_action", args=[obj.pk, "logout"])
+        labels = json.dumps(WWEBJS_STATES, ensure_ascii=False)
+        return format_html(
+            '<div id="wwebjs-session" data-state-url="{}">'
+            '<p>Состояние / state: <strong id="wwebjs-state">…</strong> <span id="wwebjs-detail"></span></p>'
+            '<img id="wwebjs-qr" alt="QR WhatsApp Web" width="264" height="264" hidden '
+            'style="image-rendering:pixelated;background:#fff;max-width:100%;height:auto">'
+            '<p>Отсканируйте QR в WhatsApp → Связанные устройства / Scan in WhatsApp → Linked devices.</p>'
+            '<button type="submit" form="wwebjs-start" class="button">Запустить сессию / Start</button> '
+            '<button type="submit" form="wwebjs-logout" class="button">Выйти / Log out</button></div>'
+            '<script>(function(){{var box=document.getElementById("wwebjs-session"),L={};'
+            'function show(d){{document.getElementById("wwebjs-state").textContent=L[d.state]||d.state;'
+            'document.getElementById("wwebjs-detail").textContent=d.detail||"";'
+            'var img=document.getElementById("wwebjs-qr");if(d.qr){{img.src=d.qr;img.hidden=false;}}'
+            'else{{img.hidden=true;img.removeAttribute("src");}}}}'
+            'function poll(){{fetch(box.dataset.stateUrl,{{credentials:"same-origin"}}).then(function(r){{'
+            'return r.json();}}).then(show).catch(function(){{}}).finally(function(){{setTimeout(poll,3000);}});}}'
+            'poll();}})();</script>',
+            state_url, mark_safe(labels),  # noqa: S308 (our constant labels)
+        ) + format_html(
+            # The forms live outside the change form (forms cannot nest): the buttons point at them by id.
+            '<template id="wwebjs-forms"></template><script>(function(){{var csrf=(document.querySelector('
+            '"[name=csrfmiddlewaretoken]")||{{}}).value||"";[["wwebjs-start","{}"],["wwebjs-logout","{}"]].forEach('
+            'function(p){{var f=document.createElement("form");f.id=p[0];f.method="post";f.action=p[1];'
+            'var i=document.createElement("input");i.type="hidden";i.name="csrfmiddlewaretoken";i.value=csrf;'
+            'f.appendChild(i);document.body.appendChild(f);}});}})();</script>',
+            start, logout,
+        )
+
+    def _tenant_or_404(self, request, tenant_id: int) -> Tenant:
+        tenant = self.get_queryset(request).filter(pk=tenant_id).first()
+        if tenant is None:
+            raise Http404("no such tenant")
+        return tenant
+
+    def wwebjs_state(self, request, tenant_id: int):
+        """GET: the session's state and QR from the bridge (the admin page polls it)."""
+        tenant = self._tenant_or_404(request, tenant_id)
+        response = JsonResponse(wwebjs_session_state(tenant))
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def wwebjs_action(self, request, tenant_id: int, action: str):
+        """POST start | logout: the bridge opens or ends the tenant's WhatsApp Web session."""
+        tenant = self._tenant_or_404(request, tenant_id)
+        if action not in ("start", "logout"):
+            raise Http404("no such action")
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        answer = wwebjs_session_call(tenant=tenant, action=action, by=request.user.email)
+        if answer["state"] == "unreachable":
+            messages.error(request, f"WhatsApp Web: мост недоступен / bridge unreachable: {answer.get('detail', '')}")
+        else:
+            messages.success(request, f"WhatsApp Web: {WWEBJS_STATES.get(answer['state'], answer['state'])}")
+        return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
 
     def _health(self, obj) -> TenantHealth | None:
         return getattr(obj, "health", None)

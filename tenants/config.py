@@ -232,7 +232,7 @@ SPEC: dict[str, Any] = {
                      "window": _obj(WINDOW, required=("start", "end"))},
     "campaigns": _list(_campaign),
     # auto: the configured WhatsApp channel (ChatFlow, else Cloud API), else the sandbox
-    "outbound_channel": _choice("auto", "chatflow", "whatsapp_cloud", "telegram", "sandbox"),
+    "outbound_channel": _choice("auto", "chatflow", "whatsapp_cloud", "telegram", "sandbox", "wwebjs"),
     "channels": {
         "chatflow": {"api_url": _url, "token": _secret, "instance_id": _str},
         "whatsapp_cloud": {"api_url": _url, "phone_number_id": _str, "access_token": _secret,
@@ -244,6 +244,8 @@ SPEC: dict[str, Any] = {
         # access_token: the contract's name of the page access token, read when page_access_token is unset
         "instagram": {"api_url": _url, "ig_account_id": _ig_account_id, "page_access_token": _secret,
                       "access_token": _secret, "app_secret": _secret, "verify_token": _secret},
+        # WhatsApp Web through our bridge (bridge/whatsapp-web): session = the tenant's name on the bridge
+        "wwebjs": {"bridge_url": _url, "session": _str, "secret": _secret},
     },
     # AI phone calls through Retell (integrations/retell.py), placed when a lead asks for a call and `enabled`
     "voice_calls": {"retell": {"api_url": _url, "api_key": _secret, "agent_id": _str, "from_number": _str,

@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 from brain import llm
 from core.db import server_bound_cursor
 from core.hosts import hostname
-from integrations import amocrm, retell
+from integrations import amocrm, retell, wwebjs
 from integrations.registry import channel, channels
 from tenants import config as tconfig
 from tenants.models import Domain, Tenant, TenantStatus, WebhookToken
@@ -152,3 +152,12 @@ def tenant_pending_work(tenant: Tenant) -> dict:
         for counter in _PENDING_WORK.values():
             counts.update(counter())
     return counts
+
+
+def wwebjs_session_state(tenant: Tenant) -> dict:
+    """The tenant's WhatsApp Web session on the bridge: {"state": pairing | connected | logged_out | unreachable |
+    not_configured, "qr": a data-URL PNG while pairing, else None}."""
+    section = (tenant_config_get(tenant).get("channels") or {}).get("wwebjs") or {}
+    if not (section.get("bridge_url") and section.get("session") and section.get("secret")):
+        return {"state": "not_configured", "qr": None}
+    return wwebjs.session_state(section)

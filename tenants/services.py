@@ -19,10 +19,12 @@ from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
 from core.events import emit
+from integrations import wwebjs
+from integrations.base import SendError
 from tenants import config as tconfig
 from tenants.models import Domain, Tenant, TenantHealth, TenantStatus, WebhookToken
 from tenants.schema_clone import base_schema_refresh
-from tenants.selectors import WEBHOOK_PROVIDERS, tenant_config_get, webhook_urls
+from tenants.selectors import WEBHOOK_PROVIDERS, tenant_config_get, webhook_tokens, webhook_urls
 
 log = logging.getLogger("buildcrm.tenants")
 
@@ -260,3 +262,34 @@ def tenants_purge_due(*, now: datetime | None = None) -> list[str]:
         log.info("tenant=%s deleted: schema dropped, media removed", tenant.slug)
         purged.append(tenant.slug)
     return purged
+
+
+def wwebjs_session_call(*, tenant: Tenant, action: str, by: str = "") -> dict:
+    """Starts (`start`: the bridge opens the tenant's WhatsApp Web session and posts what it receives to the
+    tenant's wwebjs webhook URL) or ends (`logout`) the tenant's session on the bridge. Returns the bridge's answer
+    {"state", "qr"} or {"state": "unreachable", "detail"}."""
+    if action not in ("start", "logout"):
+        raise ValueError(f"unknown bridge action {action!r}")
+    section = (tenant_config_get(tenant).get("channels") or {}).get("wwebjs") or {}
+    if action == "start" and settings.BRIDGE_SECRET and not (section.get("secret") and section.get("session")):
+        # The platform's own bridge: the tenant's section is filled in (its slug, the secret derived for it).
+        section = {"bridge_url": section.get("bridge_url") or settings.BRIDGE_URL, "session": tenant.slug,
+                   "secret": wwebjs.tenant_secret(settings.BRIDGE_SECRET, tenant.slug)}
+        tenant_config_import(tenant, {"channels": {"wwebjs": section}})
+    payload: dict = {}
+    if action == "start":
+        token = webhook_tokens(tenant).get(wwebjs.PROVIDER)
+        token = token or webhook_token_rotate(tenant=tenant, provider=wwebjs.PROVIDER, by=by)
+        payload = {"token": token.token}
+    try:
+        response = wwebjs.bridge_call(section, action, payload)
+    except SendError as exc:
+        log.warning("tenant=%s wwebjs %s failed: %s", tenant.slug, action, exc.detail)
+        return {"state": "unreachable", "qr": None, "detail": exc.detail}
+    answer = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    if response.status_code >= 400:
+        detail = str(answer.get("detail") or f"bridge HTTP {response.status_code}")[:300]
+        log.warning("tenant=%s wwebjs %s refused: %s", tenant.slug, action, detail)
+        return {"state": "unreachable", "qr": None, "detail": detail}
+    log.info("tenant=%s wwebjs session %s by=%s", tenant.slug, action, by or "system")
+    return {"state": answer.get("state"), "qr": answer.get("qr")}

@@ -3,6 +3,8 @@ a rotated token closes the old URL at once; each URL is rate-limited in Redis (4
 Redis that is down or hanging never refuses or fails a webhook."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import socket
 import threading
@@ -35,6 +37,7 @@ AMO_BODY = "leads[add][0][id]=4101&leads[add][0][status_id]=142&account[subdomai
 
 IG_ACCOUNT = "17841400000000001"
 RETELL_KEY = "key_door_retell"
+BRIDGE_SECRET = "b" * 64
 
 
 @pytest.fixture
@@ -51,7 +54,8 @@ def every_provider(tenant_a):
                                "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN},
             "telegram": {"api_url": "http://127.0.0.1:9", "bot_token": "1:abc", "secret_token": TG_SECRET},
             "instagram": {"api_url": "http://127.0.0.1:9", "ig_account_id": IG_ACCOUNT, "app_secret": APP_SECRET,
-                          "verify_token": VERIFY_TOKEN}},
+                          "verify_token": VERIFY_TOKEN},
+            "wwebjs": {"bridge_url": "http://127.0.0.1:9", "session": "door", "secret": BRIDGE_SECRET}},
         "amocrm": {"base_url": "https://buildco.amocrm.ru", "account_id": 30000001, "access_token": "amo"},
         "voice_calls": {"retell": {"api_key": RETELL_KEY}},
     })
@@ -89,6 +93,12 @@ def send(web, provider: str, path: str, n: int = 1):
             {"sender": {"id": "1234567890123456"}, "recipient": {"id": IG_ACCOUNT}, "timestamp": 1735000000000,
              "message": {"mid": f"ig-DOOR-{n}", "text": "hi"}}]}]}).encode()
         return web.generic("POST", path, body, content_type="application/json", **wa_sign(body))
+    if provider == "wwebjs":
+        body = json.dumps({"event": "message", "message": {"id": f"false_77011112233@c.us_DOOR{n}", "type": "chat",
+                                                          "from": "77011112233@c.us", "body": "hi",
+                                                          "timestamp": 1735000000}}).encode()
+        signature = hmac.new(BRIDGE_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        return web.generic("POST", path, body, content_type="application/json", HTTP_X_BRIDGE_SIGNATURE=signature)
     return web.post(path, AMO_BODY.replace("4101", str(4100 + n)), content_type="application/x-www-form-urlencoded")
 
 
@@ -138,6 +148,8 @@ def test_the_tenants_old_webhook_key_opens_nothing(web, every_provider):
     ("telegram", {"channels": {"telegram": {"bot_token": "1:abc"}}}, "secret_token"),
     ("instagram", {"channels": {"instagram": {"app_secret": APP_SECRET}}}, "ig_account_id"),
     ("instagram", {"channels": {"instagram": {"ig_account_id": IG_ACCOUNT}}}, "app_secret"),
+    ("wwebjs", {"channels": {"wwebjs": {"bridge_url": "http://b", "session": "door"}}}, "secret"),
+    ("wwebjs", {"channels": {"wwebjs": {"secret": BRIDGE_SECRET, "session": "door"}}}, "bridge_url"),
     ("amocrm", {"amocrm": {"account_id": 30000001, "access_token": "amo"}}, "base_url"),
     ("retell", {"voice_calls": {"retell": {"enabled": True, "agent_id": "a"}}}, "api_key"),
 ])

@@ -18,8 +18,8 @@ def test_every_messenger_has_one_channel_with_its_config_section_and_lead_channe
     assert [(c.provider, c.config_key, c.lead_channel, c.webhook) for c in channels()] == [
         ("chatflow", "chatflow", "whatsapp", True), ("whatsapp", "whatsapp_cloud", "whatsapp", True),
         ("telegram", "telegram", "telegram", True), ("sandbox", None, "sandbox", False),
-        ("instagram", "instagram", "instagram", True)]
-    assert find("amocrm") is None and find("wwebjs") is None
+        ("instagram", "instagram", "instagram", True), ("wwebjs", "wwebjs", "whatsapp", True)]
+    assert find("amocrm") is None and find("nope") is None
     with pytest.raises(KeyError):
         channel("amocrm")
 
@@ -36,6 +36,7 @@ def test_the_channels_methods_are_their_modules_functions():
     ("whatsapp", {"app_secret": "s"}, ("verify_token",)),
     ("telegram", {"bot_token": "b", "secret_token": "s"}, ()),
     ("instagram", {"app_secret": "s", "ig_account_id": "178414"}, ("verify_token",)),
+    ("wwebjs", {"bridge_url": "http://bridge:3100", "session": "alpha", "secret": "s"}, ()),
 ])
 def test_a_webhook_opens_only_with_every_required_key(provider, section, get_too):
     found = channel(provider)

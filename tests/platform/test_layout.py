@@ -15,7 +15,8 @@ def _procfile() -> dict[str, str]:
 
 def test_procfile_names_web_worker_beat():
     procs = _procfile()
-    assert set(procs) == {"web", "worker", "beat"}
+    assert set(procs) == {"web", "worker", "beat", "bridge"}
+    assert procs["bridge"] == "node bridge/whatsapp-web/server.js"
     assert procs["web"].startswith("daphne") and "${PORT:-8000}" in procs["web"]
     assert "celery" in procs["worker"] and " worker" in procs["worker"]
     assert "celery" in procs["beat"] and " beat" in procs["beat"]
@@ -33,6 +34,9 @@ def test_compose_services_run_the_procfile_commands():
         assert re.sub(r"\s+", " ", command.replace("sh -c ", "").replace("$$", "$").strip("'\"")) == expected, name
         env = services[name].get("environment", {})
         assert "DATABASE_URL" in env and "REDIS_URL" in env, name
+    bridge = services["bridge"]  # the WhatsApp Web bridge: its own image (Node + Chromium), the same command
+    assert " ".join(bridge["command"]).replace("sh -c ", "") == procs["bridge"]
+    assert (ROOT / bridge["build"] / "Dockerfile").is_file() and "BRIDGE_SECRET" in bridge["environment"]
 
 
 def test_layout_has_every_part_of_the_design():

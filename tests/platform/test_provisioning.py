@@ -36,8 +36,8 @@ def test_provision_creates_schema_domain_owner_stages_and_settings(db):
     # one URL per provider, each with its own token (none is the tenant's webhook_key)
     tokens = {p: url.rstrip("/").rsplit("/", 1)[1] for p, url in payload["webhooks"].items()}
     assert {p: url.rsplit("/", 3)[1] for p, url in payload["webhooks"].items()} == {
-        p: p for p in ("chatflow", "whatsapp", "telegram", "instagram", "amocrm", "retell")}
-    assert len(set(tokens.values())) == 6 and tenant.webhook_key not in tokens.values()
+        p: p for p in ("chatflow", "whatsapp", "telegram", "instagram", "wwebjs", "amocrm", "retell")}
+    assert len(set(tokens.values())) == 7 and tenant.webhook_key not in tokens.values()
     assert all(len(t) >= 24 for t in tokens.values())
 
 
@@ -71,7 +71,7 @@ def test_provision_command_prints_json_and_exits_1_on_a_taken_slug(db, capsys):
     call_command("provision_tenant", "delta", name="Delta", owner_email="o@delta.kz", owner_password=PASSWORD)
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(out) == {"slug", "domain", "webhook_key", "webhooks"}
-    assert set(out["webhooks"]) >= {"chatflow", "whatsapp", "telegram", "instagram", "amocrm", "retell"}
+    assert set(out["webhooks"]) >= {"chatflow", "whatsapp", "telegram", "instagram", "wwebjs", "amocrm", "retell"}
     with pytest.raises(CommandError, match="taken"):
         call_command("provision_tenant", "delta", name="Delta", owner_email="o@delta.kz", owner_password=PASSWORD)
 

@@ -43,7 +43,8 @@ def test_admin_shows_each_providers_url_and_whether_it_opens(admin_client, tenan
     for provider, token in tokens_of(tenant_a).items():
         assert f"/webhooks/{provider}/{token}/" in page
         assert f"/admin/tenants/tenant/{tenant_a.pk}/webhook-token/{provider}/rotate/" in page
-    assert page.count("не настроен — URL отвечает 404") == 5  # whatsapp, telegram, instagram, amocrm, retell
+    # whatsapp, telegram, instagram, wwebjs, amocrm, retell
+    assert page.count("не настроен — URL отвечает 404") == 6
 
 
 def test_a_provider_added_after_the_tenant_gets_its_url_from_the_admin(admin_client, tenant_a):
