@@ -132,6 +132,82 @@ def lead_for_inbound(*, provider: str, identity: str, phone: str | None, name: s
     return lead, created  # lead.created goes out with its first message (conversations.services)
 
 
+@dataclass(frozen=True)
+class InboundClient:
+    """Who wrote a stored client message whose lead is not known yet (the drain's input to `leads_for_inbound`)."""
+
+    provider: str
+    identity: str
+    phone: str | None
+    name: str | None
+    source: str = ""
+
+
+def leads_for_inbound(clients: list[InboundClient]) -> list[tuple[Lead, bool]]:
+    """`lead_for_inbound` for a drain's batch, in order, set-based for the common case: the known identities in
+    one query, the brand-new clients as one INSERT of leads, one of their `created` events and one of their
+    identities. A client that needs more (a lead answering on another provider, a phone another lead has, a
+    phone two new clients of this batch share) goes through `lead_for_inbound` one by one, after the bulk
+    insert, so a later message of the batch merges into a lead an earlier one created. The caller holds the
+    tenant's drain lock (no second drainer creates leads meanwhile); an identity created concurrently by
+    someone else (manual entry) fails the INSERT and the caller's savepoint, and its fallback redoes the batch
+    one message at a time. Returns (lead, created) per client; the same identity twice gives the same lead."""
+    keyed = [(channel_of(c.provider), c.identity, c) for c in clients]
+    wanted = {(channel, identity) for channel, identity, _ in keyed}
+    known: dict[tuple[str, str], Lead] = {}
+    if wanted:
+        found = LeadIdentity.objects.select_related("lead").filter(
+            channel__in={k[0] for k in wanted}, identity__in={k[1] for k in wanted})
+        known = {(i.channel, i.identity): i.lead for i in found if (i.channel, i.identity) in wanted}
+    phones = {c.phone for _, _, c in keyed if c.phone}
+    taken_phones = set(Lead.objects.filter(phone__in=phones).values_list("phone", flat=True)) if phones else set()
+    fresh: dict[tuple[str, str], Lead] = {}  # new leads of this batch by identity, in creation order
+    slow: list[tuple[str, str, InboundClient]] = []  # done one by one after the bulk insert
+    stage = None
+    for channel, identity, client in keyed:
+        key = (channel, identity)
+        if key in fresh:
+            continue
+        lead = known.get(key)
+        if lead is not None:
+            if lead.provider != client.provider or lead.channel != channel:
+                slow.append((channel, identity, client))
+            continue
+        if client.phone and client.phone in taken_phones:
+            slow.append((channel, identity, client))
+            continue
+        if stage is None:
+            stage = stage_of_kind(StageKind.NEW)
+        fresh[key] = Lead(name=(client.name or "")[:150], phone=client.phone or "", channel=channel,
+                          provider=client.provider, source=client.source or channel, stage=stage)
+        if client.phone:
+            taken_phones.add(client.phone)
+    if fresh:
+        Lead.objects.bulk_create(fresh.values())  # PostgreSQL returns the new ids
+        LeadEvent.objects.bulk_create(
+            LeadEvent(lead=lead, kind="created", actor_kind=SYSTEM.kind, text=f"Новая заявка из канала {lead.channel}")
+            for lead in fresh.values())
+        LeadIdentity.objects.bulk_create(LeadIdentity(channel=channel, identity=identity, lead=lead)
+                                         for (channel, identity), lead in fresh.items())
+        log.info("leads=%s created by=system (inbound batch)", len(fresh))
+    slowly: dict[tuple[str, str], tuple[Lead, bool]] = {}
+    for channel, identity, client in slow:
+        if (channel, identity) not in slowly:
+            slowly[(channel, identity)] = lead_for_inbound(provider=client.provider, identity=identity,
+                                                           phone=client.phone, name=client.name,
+                                                           source=client.source)
+    result: list[tuple[Lead, bool]] = []
+    for channel, identity, _ in keyed:
+        key = (channel, identity)
+        if key in fresh:
+            result.append((fresh[key], True))
+        elif key in slowly:
+            result.append(slowly[key])
+        else:
+            result.append((known[key], False))
+    return result
+
+
 def lead_create(*, actor: Actor, name: str = "", phone: str = "", city: str = "", source: str = "",
                 channel: str = Channel.WHATSAPP, provider: str = "", source_info: str = "", external_id: str = "",
                 campaign: str = "") -> Lead:
