@@ -41,7 +41,7 @@ from brain.offline import DialogState, TurnPlan, first_contact_text, plan_turn
 from conversations.models import VOICE_KINDS, Direction, Message, TranscriptStatus
 from conversations.selectors import dialog_context, texts_sent_by_ai
 from conversations.services import message_send
-from core.db import advisory_lock
+from core.db import advisory_lock, insert_rows
 from core.events import emit
 from core.tasks import enqueue
 from followups.selectors import campaign_joined, content_offerable
@@ -164,8 +164,8 @@ def _turns_skipped(upto: dict[int, int], reasons: dict[int, str]) -> None:
             "FROM unnest(%s::bigint[], %s::bigint[]) AS batch(id, upto) WHERE leads_lead.id = batch.id "
             "RETURNING leads_lead.id", [list(upto), list(upto.values())])
         updated = [row[0] for row in cursor.fetchall()]
-        AiTurn.objects.bulk_create(AiTurn(lead_id=lead_id, message_id=upto[lead_id], status="skipped",
-                                          detail=reasons[lead_id]) for lead_id in updated)
+        insert_rows([AiTurn(lead_id=lead_id, message_id=upto[lead_id], status="skipped", detail=reasons[lead_id])
+                     for lead_id in updated])
     log.info("ai silent for %s lead(s) of a batch: %s", len(updated), ", ".join(sorted(set(reasons.values()))))
 
 

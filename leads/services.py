@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from accounts.models import Role, User
 from brain import engine
 from brain.when import when_parse
-from core.db import server_bound_cursor
+from core.db import insert_rows, server_bound_cursor
 from core.events import emit
 from core.realtime import group_user, publish
 from integrations.registry import find
@@ -162,19 +162,21 @@ def leads_for_inbound(clients: list[InboundClient]) -> list[tuple[Lead, bool]]:
     phones = {c.phone for _, _, c in keyed if c.phone}
     taken_phones = set(Lead.objects.filter(phone__in=phones).values_list("phone", flat=True)) if phones else set()
     fresh: dict[tuple[str, str], Lead] = {}  # new leads of this batch by identity, in creation order
-    slow: list[tuple[str, str, InboundClient]] = []  # done one by one after the bulk insert
+    answering: dict[tuple[str, str], str] = {}  # the provider each identity's lead answers on, as of this client
+    slow: dict[int, InboundClient] = {}  # by position: done one by one, in order, after the bulk insert
     stage = None
-    for channel, identity, client in keyed:
+    for n, (channel, identity, client) in enumerate(keyed):
         key = (channel, identity)
-        if key in fresh:
+        if key in fresh:  # a new client's next message: its lead answers on the provider it last used
+            fresh[key].provider = client.provider
             continue
         lead = known.get(key)
-        if lead is not None:
-            if lead.provider != client.provider or lead.channel != channel:
-                slow.append((channel, identity, client))
+        if lead is not None and answering.setdefault(key, lead.provider) == client.provider \
+                and lead.channel == channel:
             continue
-        if client.phone and client.phone in taken_phones:
-            slow.append((channel, identity, client))
+        if lead is not None or key in answering or (client.phone and client.phone in taken_phones):
+            slow[n] = client
+            answering[key] = client.provider
             continue
         if stage is None:
             stage = stage_of_kind(StageKind.NEW)
@@ -183,28 +185,29 @@ def leads_for_inbound(clients: list[InboundClient]) -> list[tuple[Lead, bool]]:
         if client.phone:
             taken_phones.add(client.phone)
     if fresh:
-        Lead.objects.bulk_create(fresh.values())  # PostgreSQL returns the new ids
-        LeadEvent.objects.bulk_create(
-            LeadEvent(lead=lead, kind="created", actor_kind=SYSTEM.kind, text=f"Новая заявка из канала {lead.channel}")
-            for lead in fresh.values())
-        LeadIdentity.objects.bulk_create(LeadIdentity(channel=channel, identity=identity, lead=lead)
-                                         for (channel, identity), lead in fresh.items())
+        insert_rows(list(fresh.values()))  # one prepared INSERT … unnest each, ids back in order
+        insert_rows([LeadEvent(lead=lead, kind="created", actor_kind=SYSTEM.kind,
+                               text=f"Новая заявка из канала {lead.channel}") for lead in fresh.values()])
+        insert_rows([LeadIdentity(channel=channel, identity=identity, lead=lead)
+                     for (channel, identity), lead in fresh.items()])
         log.info("leads=%s created by=system (inbound batch)", len(fresh))
-    slowly: dict[tuple[str, str], tuple[Lead, bool]] = {}
-    for channel, identity, client in slow:
-        if (channel, identity) not in slowly:
-            slowly[(channel, identity)] = lead_for_inbound(provider=client.provider, identity=identity,
-                                                           phone=client.phone, name=client.name,
-                                                           source=client.source)
+    slowly = {n: lead_for_inbound(provider=client.provider, identity=keyed[n][1], phone=client.phone,
+                                  name=client.name, source=client.source) for n, client in slow.items()}
+    # One object per lead, the one read last (a later call saw the earlier ones' changes): a caller saving the
+    # lead (a name set) must not write back a provider as it was before this batch.
+    latest = {lead.pk: lead for lead, _ in slowly.values()}
     result: list[tuple[Lead, bool]] = []
-    for channel, identity, _ in keyed:
+    first_of: set[tuple[str, str]] = set()
+    for n, (channel, identity, _) in enumerate(keyed):
         key = (channel, identity)
-        if key in fresh:
-            result.append((fresh[key], True))
-        elif key in slowly:
-            result.append(slowly[key])
+        if n in slowly:
+            lead, created = slowly[n]
+        elif key in fresh:
+            lead, created = fresh[key], key not in first_of
         else:
-            result.append((known[key], False))
+            lead, created = known[key], False
+        result.append((latest.get(lead.pk, lead), created))
+        first_of.add(key)
     return result
 
 
