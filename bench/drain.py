@@ -7,6 +7,7 @@ Stores N ChatFlow messages from N new clients (plus a second message from a tent
 `inbound_process_pending` in this process and prints messages drained per second; `--profile` writes a
 cProfile of the drain (read it with `python -m pstats`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,10 +28,20 @@ def store(count: int, prefix: str) -> int:
     for n in range(count):
         phone = f"7702{n:07d}"
         for k in range(2 if n % 10 == 0 else 1):
-            item = InboundMessage(provider="chatflow", identity=phone, phone=phone, name=f"Клиент {n}",
-                                  kind="text", text=f"Здравствуйте, интересует дом {n}/{k}",
-                                  provider_message_id=f"{prefix}-{n}-{k}", media_url=None,
-                                  mimetype=None, caption=None, timestamp=None, raw={})
+            item = InboundMessage(
+                provider="chatflow",
+                identity=phone,
+                phone=phone,
+                name=f"Клиент {n}",
+                kind="text",
+                text=f"Здравствуйте, интересует дом {n}/{k}",
+                provider_message_id=f"{prefix}-{n}-{k}",
+                media_url=None,
+                mimetype=None,
+                caption=None,
+                timestamp=None,
+                raw={},
+            )
             stored += len(inbound_receive(provider="chatflow", items=[item], raw="{}", event_id=f"{prefix}-{n}-{k}"))
     return stored
 
@@ -70,8 +81,10 @@ def main() -> int:
         with connection.cursor() as cur:
             cur.execute("SELECT count(*) FROM conversations_message WHERE inbound_pending OR lead_id IS NULL")
             left = cur.fetchone()[0]
-    print(f"drain: {drained} of {stored} new-client messages in {elapsed:.2f} s = {drained / elapsed:.0f} messages/s "
-          f"(one process), {left} left pending or without a lead")
+    print(
+        f"drain: {drained} of {stored} new-client messages in {elapsed:.2f} s = {drained / elapsed:.0f} messages/s "
+        f"(one process), {left} left pending or without a lead"
+    )
     return 0 if left == 0 else 1
 
 

@@ -136,7 +136,6 @@ def wait_processed(tenant, timeout: float) -> float:
 def new_client_burst(tenant, path: str, count: int, concurrency: int) -> tuple[str, float, float, bool]:
     """(d): the ingest rate of `count` first messages of new clients, then the rate two worker processes drain
     them at. Returns (summary, ingest rate, drain rate, every message has its lead)."""
-    import time
 
     from django.db import connection
     from django_tenants.utils import tenant_context

@@ -2,6 +2,7 @@
 message links and previews in a few statements, with the same outcome as one message at a time (the same
 identity twice is one lead, a phone another lead has merges into it, a lead answering on another provider is
 moved to it), tenants apart; and a lead the AI may not answer gets no AI task, its skipped turn recorded."""
+
 from __future__ import annotations
 
 import pytest
@@ -18,11 +19,28 @@ from leads.services import SYSTEM, lead_create
 from tenants.services import tenant_config_import
 
 
-def chatflow(phone: str, text: str, message_id: str, provider: str = "chatflow", name: str | None = "Клиент",
-             identity: str | None = None) -> InboundMessage:
-    return InboundMessage(provider=provider, provider_message_id=message_id, identity=identity or phone, phone=phone,
-                          name=name, kind="text", text=text, media_url=None, mimetype=None, caption=None,
-                          timestamp=None, raw={})
+def chatflow(
+    phone: str,
+    text: str,
+    message_id: str,
+    provider: str = "chatflow",
+    name: str | None = "Клиент",
+    identity: str | None = None,
+) -> InboundMessage:
+    return InboundMessage(
+        provider=provider,
+        provider_message_id=message_id,
+        identity=identity or phone,
+        phone=phone,
+        name=name,
+        kind="text",
+        text=text,
+        media_url=None,
+        mimetype=None,
+        caption=None,
+        timestamp=None,
+        raw={},
+    )
 
 
 def store(item: InboundMessage) -> Message:
@@ -48,13 +66,15 @@ def tasks():
     task_prerun.disconnect(record)
 
 
-def test_a_batch_of_new_and_known_clients_gets_the_leads_one_by_one_would(tenant_a, tenant_b,
-                                                                          django_capture_on_commit_callbacks):
+def test_a_batch_of_new_and_known_clients_gets_the_leads_one_by_one_would(
+    tenant_a, tenant_b, django_capture_on_commit_callbacks
+):
     with tenant_context(tenant_b):
         lead_create(actor=SYSTEM, name="Чужой", phone="77015550001", channel="whatsapp", provider="chatflow")
     with tenant_context(tenant_a):
-        known = lead_create(actor=SYSTEM, name="Известный", phone="77015550002", channel="whatsapp",
-                            provider="whatsapp")  # answers on the Cloud API; now writes through ChatFlow
+        known = lead_create(
+            actor=SYSTEM, name="Известный", phone="77015550002", channel="whatsapp", provider="whatsapp"
+        )  # answers on the Cloud API; now writes through ChatFlow
         by_phone = lead_create(actor=SYSTEM, name="", phone="77015550003", channel="sandbox", provider="sandbox")
         events_before = LeadEvent.objects.count()
         stored = [
@@ -75,8 +95,11 @@ def test_a_batch_of_new_and_known_clients_gets_the_leads_one_by_one_would(tenant
         assert lead_of["m1"] == lead_of["m3"] and lead_of["m1"].last_message["text"] == "Второй того же"
         assert lead_of["m2"].name == "Асель" and lead_of["m2"].stage.kind == "new"
         assert lead_of["m4"] == known and lead_of["m4"].provider == "chatflow"
-        assert lead_of["m5"] == by_phone and lead_of["m5"].name == "Ержан" and by_phone.pk not in (
-            lead_of["m1"].pk, lead_of["m2"].pk)
+        assert (
+            lead_of["m5"] == by_phone
+            and lead_of["m5"].name == "Ержан"
+            and by_phone.pk not in (lead_of["m1"].pk, lead_of["m2"].pk)
+        )
         assert lead_of["m6"] == lead_of["m7"] and lead_of["m7"].provider == "chatflow"
         assert Lead.objects.count() == 2 + 3  # m1/m3, m2, m6/m7 are new
         assert LeadIdentity.objects.filter(channel="whatsapp", identity="77015550001").get().lead == lead_of["m1"]
@@ -93,8 +116,7 @@ def test_a_client_entered_by_hand_after_writing_gets_its_message(tenant_a, djang
         first = store(chatflow("77015550011", "Первый", "n1"))
         second = store(chatflow("77015550012", "Второй", "n2"))
         # A person enters the second client by hand after its message was stored, before the drain.
-        manual = lead_create(actor=SYSTEM, name="Вручную", phone="77015550012", channel="whatsapp",
-                             provider="chatflow")
+        manual = lead_create(actor=SYSTEM, name="Вручную", phone="77015550012", channel="whatsapp", provider="chatflow")
         with django_capture_on_commit_callbacks(execute=True):
             assert inbound_process_pending() == 2
         first.refresh_from_db()
@@ -114,8 +136,11 @@ def test_no_ai_task_for_a_lead_the_ai_may_not_answer(tenant_a, tasks, django_cap
             inbound_process_pending()
         assert tasks.count("aiagent.reply") == 1  # the lead the AI answers; one for all its messages
         (skipped,) = AiTurn.objects.filter(lead=muted)
-        assert (skipped.status, skipped.message_id, skipped.detail) == ("skipped", quiet[-1].pk,
-                                                                         "AI is off for the lead")
+        assert (skipped.status, skipped.message_id, skipped.detail) == (
+            "skipped",
+            quiet[-1].pk,
+            "AI is off for the lead",
+        )
         muted.refresh_from_db()
         assert muted.ai_state["answered_upto"] == quiet[-1].pk
         talker.refresh_from_db()
@@ -132,7 +157,8 @@ def test_no_ai_task_at_all_when_the_tenant_ai_is_off(tenant_a, tenant_b, tasks, 
         assert "aiagent.reply" not in tasks
         turns = AiTurn.objects.order_by("message_id")
         assert [(t.status, t.message_id, t.detail) for t in turns] == [
-            ("skipped", m.pk, "AI is off for the tenant") for m in messages]
+            ("skipped", m.pk, "AI is off for the tenant") for m in messages
+        ]
     with tenant_context(tenant_b):  # the other tenant's AI still answers
         other = store(sandbox.inbound("77015550039", None, "Здравствуйте"))
         with django_capture_on_commit_callbacks(execute=True):
