@@ -50,6 +50,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--profile")
+    parser.add_argument("--batch", type=int, default=200, help="messages per drain batch")
     args = parser.parse_args()
     setup_platform()
     django_setup()
@@ -70,7 +71,7 @@ def main() -> int:
             profiler.enable()
         drained = 0
         while True:
-            done = __import__("conversations.services", fromlist=["x"]).inbound_process_pending()
+            done = __import__("conversations.services", fromlist=["x"]).inbound_process_pending(batch=args.batch)
             if not done:
                 break
             drained += done
