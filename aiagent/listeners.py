@@ -3,17 +3,15 @@ transaction has committed: they only queue work (a turn task) or start the first
 which must see the committed lead and messages; a failure is logged and undoes nothing of the emitter's."""
 from __future__ import annotations
 
-from aiagent.services import ai_first_contact, ai_on_client_message, ai_on_voice_transcribed
+from aiagent.services import ai_first_contact, ai_on_client_messages, ai_on_voice_transcribed
 from core.events import listener
 
 
 @listener("messages.received", on_commit=True)
 def client_wrote(*, newest: dict[int, int], new_lead_ids: list[int], **_: object) -> None:
     """On commit of the drain's batch: one debounced turn per lead, for its newest message (a turn answers every
-    message not answered yet)."""
-    new = set(new_lead_ids)
-    for lead_id, message_id in newest.items():
-        ai_on_client_message(lead_id=lead_id, message_id=message_id, new_lead=lead_id in new)
+    message not answered yet); none for a lead the AI may not answer (the tenant's AI or the lead's is off)."""
+    ai_on_client_messages(newest=newest, new_lead_ids=new_lead_ids)
 
 
 @listener("messages.transcribed", on_commit=True)

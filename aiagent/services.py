@@ -42,7 +42,7 @@ from conversations.models import VOICE_KINDS, Direction, Message, TranscriptStat
 from conversations.selectors import dialog_context, texts_sent_by_ai
 from conversations.services import message_send
 from core import metrics
-from core.db import advisory_lock
+from core.db import advisory_lock, insert_rows
 from core.events import emit
 from core.tasks import enqueue
 from followups.selectors import campaign_joined, content_offerable
@@ -134,6 +134,40 @@ def ai_on_client_message(*, lead_id: int, message_id: int, new_lead: bool) -> No
         log.exception("lead=%s ai turn not queued message=%s", lead_id, message_id)
         return
     log.info("lead=%s ai turn queued message=%s in=%.1fs new=%s", lead_id, message_id, delay, new_lead)
+
+
+def ai_on_client_messages(*, newest: dict[int, int], new_lead_ids: list[int]) -> None:
+    """A drain's batch was committed (`newest`: lead id → its newest client message): one debounced turn per lead
+    that the AI may answer. A lead it may not (the tenant's AI off, or the lead's) queues no task at all: its
+    skipped turn is recorded here for the whole batch — `answered_upto` moved in one UPDATE, the AiTurn rows in
+    one INSERT — as the turn itself would record it."""
+    if not newest:
+        return
+    if not ((ai_config().get("ai") or {}).get("enabled", True)):
+        silent = dict.fromkeys(newest, "AI is off for the tenant")
+    else:
+        silent = dict.fromkeys(Lead.objects.filter(pk__in=list(newest), ai_enabled=False)
+                               .values_list("id", flat=True), "AI is off for the lead")
+    if silent:
+        _turns_skipped({lead_id: newest[lead_id] for lead_id in silent}, silent)
+    new = set(new_lead_ids)
+    for lead_id, message_id in newest.items():
+        if lead_id not in silent:
+            ai_on_client_message(lead_id=lead_id, message_id=message_id, new_lead=lead_id in new)
+
+
+def _turns_skipped(upto: dict[int, int], reasons: dict[int, str]) -> None:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE leads_lead SET updated_at = now(), ai_state = COALESCE(ai_state, '{}'::jsonb) || "
+            "jsonb_build_object('answered_upto', GREATEST(batch.upto, "
+            "COALESCE((leads_lead.ai_state->>'answered_upto')::bigint, 0))) "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS batch(id, upto) WHERE leads_lead.id = batch.id "
+            "RETURNING leads_lead.id", [list(upto), list(upto.values())])
+        updated = [row[0] for row in cursor.fetchall()]
+        insert_rows([AiTurn(lead_id=lead_id, message_id=upto[lead_id], status="skipped", detail=reasons[lead_id])
+                     for lead_id in updated])
+    log.info("ai silent for %s lead(s) of a batch: %s", len(updated), ", ".join(sorted(set(reasons.values()))))
 
 
 def ai_on_voice_transcribed(*, lead_id: int, message_id: int) -> None:

@@ -22,7 +22,14 @@ the web process on the same two cores (informational: the realistic steady state
 every stored message is processed.
 
 Clients write from a pool of 2,000 phone numbers, so the run creates ~2,000 leads and then appends to them.
-Targets: ≥ 300 messages/s, ratio ≥ 0.6, p99 < 50 ms at 100/s, 0 lost, 0 duplicated.
+
+  (d) the drain keeps up with the door (issue 17): a burst of 10,000 webhooks from 10,000 new clients is stored
+      by the web process (workers stopped: the ingest rate), then two Celery worker processes (concurrency 1
+      each) turn them into leads: the drain rate is the new-client messages over the time from the first new
+      lead to the last processed message, printed beside the ingest rate (`--new-clients-only` runs just this).
+
+Targets: ≥ 300 messages/s, ratio ≥ 0.6, p99 < 50 ms at 100/s, 0 lost, 0 duplicated; (d) ≥ 500 messages/s
+drained.
 """
 from __future__ import annotations
 
@@ -126,6 +133,44 @@ def wait_processed(tenant, timeout: float) -> float:
     return time.perf_counter() - started
 
 
+def new_client_burst(tenant, path: str, count: int, concurrency: int) -> tuple[str, float, float, bool]:
+    """(d): the ingest rate of `count` first messages of new clients, then the rate two worker processes drain
+    them at. Returns (summary, ingest rate, drain rate, every message has its lead)."""
+
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    rng = random.Random(23)
+    tag = f"{rng.getrandbits(24):06X}"
+    requests = [http_request("POST", path, chatflow_body(f"N{tag}-{n:06d}", f"7799{int(tag, 16) % 1000:03d}{n:05d}",
+                                                        n)) for n in range(count)]
+    with tenant_context(tenant), connection.cursor() as cur:
+        cur.execute("SELECT COALESCE(max(id), 0) FROM leads_lead")
+        leads_before = cur.fetchone()[0]
+    errors: list[bytes] = []
+    with Server("buildcrm.asgi:application", name="web-burst", env={
+            "CONN_MAX_AGE": "0", "WEBHOOK_RATE_PER_SECOND": "1000000", "WEBHOOK_RATE_BURST": "1000000"}) as web:
+        door = closed_loop(web.port, requests, concurrency, errors)
+    workers = start_workers(2, 1)
+    try:
+        wall = wait_processed(tenant, timeout=1200)
+    finally:
+        stop(workers)
+    with tenant_context(tenant), connection.cursor() as cur:
+        cur.execute("SELECT count(*), min(created_at), max(created_at) FROM leads_lead WHERE id > %s", [leads_before])
+        leads, first_lead, last_lead = cur.fetchone()
+        cur.execute("SELECT count(*) FROM conversations_message WHERE provider_message_id LIKE %s "
+                    "AND (lead_id IS NULL OR inbound_pending)", [f"N{tag}-%"])
+        unfinished = cur.fetchone()[0]
+    # The workers' start-up (Celery boot, ~seconds) is not the drain's: the window opens with the first new lead.
+    window = (last_lead - first_lead).total_seconds() if leads > 1 else wall
+    drain_rate = count / window if window else 0.0
+    summary = (f"{count} new clients: stored at {count / door.elapsed:.0f} messages/s (web, {len(errors)} errors); "
+               f"drained at {drain_rate:.0f} messages/s by 2 worker processes ({leads} leads in {window:.1f} s, "
+               f"{wall:.1f} s with the workers' start), {unfinished} unfinished")
+    return summary, count / door.elapsed, drain_rate, unfinished == 0 and leads == count and not errors
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=20000)
@@ -135,6 +180,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--open-seconds", type=float, default=30.0)
     parser.add_argument("--app", default="buildcrm.asgi:application")
+    parser.add_argument("--new-clients", type=int, default=10000, help="(d): the new-client burst's size")
+    parser.add_argument("--new-clients-only", action="store_true", help="run only (d)")
     parser.add_argument("--profile", help="write a py-spy profile (raw format, GIL holder only) of the web "
                         "process's saturated run here")
     args = parser.parse_args()
@@ -144,6 +191,11 @@ def main() -> int:
     tenant = bench_tenant("bench-ingest", {"channels": {"chatflow": {"api_url": "http://127.0.0.1:9/api/v1",
                                                                      "token": "bench", "instance_id": "bench"}}})
     path = webhook_path(tenant, "chatflow")
+    if args.new_clients_only:
+        summary, door, drain, ok = new_client_burst(tenant, path, args.new_clients, args.concurrency)
+        print(f"(d) {summary}\n  drain/door ratio {drain / door:.2f}  target ≥ 500 msg/s "
+              f"{'OK' if ok and drain >= 500 else 'MISSED'}")
+        return 0 if ok and drain >= 500 else 1
     rng = random.Random(7)
     phones = [f"7701{rng.randrange(10**7):07d}" for _ in range(args.phones)]
     work = Workload(path, phones, args.duplicates, seed=11)
@@ -195,6 +247,9 @@ def main() -> int:
     if errors:
         print(f"non-200 answers: {len(errors)}, first: {errors[0]!r}")
     counts = stored_counts(tenant, work.unique)
+    burst_summary, burst_door, burst_drain, burst_ok = new_client_burst(tenant, path, args.new_clients,
+                                                                        args.concurrency)
+    print(f"new-client burst: {burst_summary}")
 
     msg_rate = unique_saturated / sat.elapsed
     ratio = sat.rate / bare_run.rate
@@ -213,6 +268,8 @@ def main() -> int:
         ("(c) processed, each with a lead", f"{counts['pending']} waiting, {counts['without_lead']} without lead, "
          f"{counts['leads']} leads for {len(phones)} phones",
          counts["pending"] == 0 and counts["without_lead"] == 0 and counts["leads"] <= len(phones), "all"),
+        ("(d) new-client burst drained", f"{burst_drain:.0f} messages/s (stored at {burst_door:.0f}/s)",
+         burst_ok and burst_drain >= 500, "≥ 500 msg/s"),
     ]
     print(f"\nstored: {counts['rows']} messages, {counts['leads']} leads, {counts['inbound_events']} raw events")
     print(f"processed by the worker: {counts['rows'] - counts['pending']} of {counts['rows']} messages, "

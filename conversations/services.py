@@ -385,17 +385,28 @@ def inbound_receive_now(*, provider: str, item: InboundMessage, raw: Any, source
         time.sleep(0.05)
 
 
-def _lead_of_new_client(message: Message) -> bool:
-    """The lead of a message stored before its client was known on this provider: found or created (and
-    merged by phone) now. Returns whether the lead is new."""
-    meta = message.meta
-    lead, created = lead_services.lead_for_inbound(
-        provider=message.provider, identity=meta.get("identity") or meta.get("phone") or "",
-        phone=meta.get("phone") or None, name=meta.get("sender_name") or None, source=meta.get("source", ""))
-    message.lead = lead
-    Message.objects.filter(pk=message.pk).update(lead=lead)
-    lead_services.lead_touch_message(lead=lead, message=message)
-    return created
+def _leads_of_new_clients(messages: list[Message]) -> set[int]:
+    """The leads of messages stored before their clients were known on this provider: found or created (and
+    merged by phone) for the whole batch at once, the messages pointed at them in one UPDATE and the leads'
+    previews and timers in another. Returns the ids of the new leads."""
+    if not messages:
+        return set()
+    clients = [lead_services.InboundClient(
+        provider=m.provider, identity=m.meta.get("identity") or m.meta.get("phone") or "",
+        phone=m.meta.get("phone") or None, name=m.meta.get("sender_name") or None, source=m.meta.get("source", ""))
+        for m in messages]
+    new_leads: set[int] = set()
+    for message, (lead, created) in zip(messages, lead_services.leads_for_inbound(clients), strict=True):
+        message.lead = lead
+        if created:
+            new_leads.add(lead.pk)
+    with server_bound_cursor() as cursor:
+        cursor.execute("UPDATE conversations_message SET lead_id = batch.lead_id "
+                       "FROM unnest(%s::bigint[], %s::bigint[]) AS batch(id, lead_id) "
+                       "WHERE conversations_message.id = batch.id",
+                       [[m.pk for m in messages], [m.lead_id for m in messages]])
+    lead_services.leads_touch_messages([(m.lead, m) for m in messages])
+    return new_leads
 
 
 def _inbound_after_store(messages: list[Message]) -> None:
@@ -404,10 +415,8 @@ def _inbound_after_store(messages: list[Message]) -> None:
     batch is told to the apps that react (`messages.received`: follow-ups stop waiting and campaigns start in this
     transaction, the AI's turn for each lead's newest message is queued on commit)."""
     by_lead: dict[int, list[Message]] = {}
-    new_leads: set[int] = set()
+    new_leads: set[int] = _leads_of_new_clients([m for m in messages if m.lead_id is None])
     for message in messages:
-        if message.lead_id is None and _lead_of_new_client(message):
-            new_leads.add(message.lead_id)
         by_lead.setdefault(message.lead_id, []).append(message)
     leads = {lead_id: batch[-1].lead for lead_id, batch in by_lead.items()}
     for message in messages:

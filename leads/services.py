@@ -18,7 +18,7 @@ from psycopg.types.json import Jsonb
 from accounts.models import Role, User
 from brain import engine
 from brain.when import when_parse
-from core.db import server_bound_cursor
+from core.db import insert_rows, server_bound_cursor
 from core.events import emit
 from core.realtime import group_user, publish
 from integrations.registry import find
@@ -130,6 +130,85 @@ def lead_for_inbound(*, provider: str, identity: str, phone: str | None, name: s
         lead.provider, lead.channel = provider, channel
     LeadIdentity.objects.create(channel=channel, identity=identity, lead=lead)
     return lead, created  # lead.created goes out with its first message (conversations.services)
+
+
+@dataclass(frozen=True)
+class InboundClient:
+    """Who wrote a stored client message whose lead is not known yet (the drain's input to `leads_for_inbound`)."""
+
+    provider: str
+    identity: str
+    phone: str | None
+    name: str | None
+    source: str = ""
+
+
+def leads_for_inbound(clients: list[InboundClient]) -> list[tuple[Lead, bool]]:
+    """`lead_for_inbound` for a drain's batch, in order, set-based for the common case: the known identities in
+    one query, the brand-new clients as one INSERT of leads, one of their `created` events and one of their
+    identities. A client that needs more (a lead answering on another provider, a phone another lead has, a
+    phone two new clients of this batch share) goes through `lead_for_inbound` one by one, after the bulk
+    insert, so a later message of the batch merges into a lead an earlier one created. The caller holds the
+    tenant's drain lock (no second drainer creates leads meanwhile); an identity created concurrently by
+    someone else (manual entry) fails the INSERT and the caller's savepoint, and its fallback redoes the batch
+    one message at a time. Returns (lead, created) per client; the same identity twice gives the same lead."""
+    keyed = [(channel_of(c.provider), c.identity, c) for c in clients]
+    wanted = {(channel, identity) for channel, identity, _ in keyed}
+    known: dict[tuple[str, str], Lead] = {}
+    if wanted:
+        found = LeadIdentity.objects.select_related("lead").filter(
+            channel__in={k[0] for k in wanted}, identity__in={k[1] for k in wanted})
+        known = {(i.channel, i.identity): i.lead for i in found if (i.channel, i.identity) in wanted}
+    phones = {c.phone for _, _, c in keyed if c.phone}
+    taken_phones = set(Lead.objects.filter(phone__in=phones).values_list("phone", flat=True)) if phones else set()
+    fresh: dict[tuple[str, str], Lead] = {}  # new leads of this batch by identity, in creation order
+    answering: dict[tuple[str, str], str] = {}  # the provider each identity's lead answers on, as of this client
+    slow: dict[int, InboundClient] = {}  # by position: done one by one, in order, after the bulk insert
+    stage = None
+    for n, (channel, identity, client) in enumerate(keyed):
+        key = (channel, identity)
+        if key in fresh:  # a new client's next message: its lead answers on the provider it last used
+            fresh[key].provider = client.provider
+            continue
+        lead = known.get(key)
+        if lead is not None and answering.setdefault(key, lead.provider) == client.provider \
+                and lead.channel == channel:
+            continue
+        if lead is not None or key in answering or (client.phone and client.phone in taken_phones):
+            slow[n] = client
+            answering[key] = client.provider
+            continue
+        if stage is None:
+            stage = stage_of_kind(StageKind.NEW)
+        fresh[key] = Lead(name=(client.name or "")[:150], phone=client.phone or "", channel=channel,
+                          provider=client.provider, source=client.source or channel, stage=stage)
+        if client.phone:
+            taken_phones.add(client.phone)
+    if fresh:
+        insert_rows(list(fresh.values()))  # one prepared INSERT … unnest each, ids back in order
+        insert_rows([LeadEvent(lead=lead, kind="created", actor_kind=SYSTEM.kind,
+                               text=f"Новая заявка из канала {lead.channel}") for lead in fresh.values()])
+        insert_rows([LeadIdentity(channel=channel, identity=identity, lead=lead)
+                     for (channel, identity), lead in fresh.items()])
+        log.info("leads=%s created by=system (inbound batch)", len(fresh))
+    slowly = {n: lead_for_inbound(provider=client.provider, identity=keyed[n][1], phone=client.phone,
+                                  name=client.name, source=client.source) for n, client in slow.items()}
+    # One object per lead, the one read last (a later call saw the earlier ones' changes): a caller saving the
+    # lead (a name set) must not write back a provider as it was before this batch.
+    latest = {lead.pk: lead for lead, _ in slowly.values()}
+    result: list[tuple[Lead, bool]] = []
+    first_of: set[tuple[str, str]] = set()
+    for n, (channel, identity, _) in enumerate(keyed):
+        key = (channel, identity)
+        if n in slowly:
+            lead, created = slowly[n]
+        elif key in fresh:
+            lead, created = fresh[key], key not in first_of
+        else:
+            lead, created = known[key], False
+        result.append((latest.get(lead.pk, lead), created))
+        first_of.add(key)
+    return result
 
 
 def lead_create(*, actor: Actor, name: str = "", phone: str = "", city: str = "", source: str = "",
