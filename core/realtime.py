@@ -141,6 +141,11 @@ class LocalFanout:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis away for a moment: the layer reconnects on the next receive
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # A cancel that surfaced as another error (a read cut mid-way) still ends the reader: a loop
+                    # shutting down waits for it, and swallowing it would hang that shutdown forever.
+                    raise asyncio.CancelledError from exc
                 log.warning("websocket fan-out receive failed: %s", exc)
                 await asyncio.sleep(1)
                 continue
