@@ -51,7 +51,7 @@ from integrations.base import (
     webhook_parser,
 )
 from integrations.channel import Channel
-from integrations.media import FetchedMedia, MediaFetchError, download, media_client
+from integrations.media import FetchedMedia, fetch_signed_url, signed_url_ref
 
 log = logging.getLogger("buildcrm.integrations")
 
@@ -341,18 +341,12 @@ def profile_name(config: dict, identity: str, *, client: httpx.Client | None = N
 # --- inbound media ---------------------------------------------------------------------------------------
 
 
-def media_ref(media_url: str) -> str | None:
-    """A client's media as the webhook gave it: Meta's CDN URL itself (signed, short-lived), read as is."""
-    return media_url if media_url.startswith(("https://", "http://")) else None
+# Media arrives as a signed link read as is (integrations.media).
+media_ref = signed_url_ref
 
 
 def fetch_media(config: dict, ref: str, *, max_bytes: int, client: httpx.Client | None = None) -> FetchedMedia:
-    """Downloads the CDN URL of a client's media (no token: the URL is signed), at most `max_bytes`."""
-    if media_ref(ref) is None:
-        raise MediaFetchError("instagram: the media reference is not a URL", retryable=False)
-    with media_client(client) as http:
-        content, content_type = download(http, PROVIDER, ref, max_bytes=max_bytes)
-    return FetchedMedia(content=content, mimetype=content_type or None, provider_size=None)
+    return fetch_signed_url(PROVIDER, ref, max_bytes=max_bytes, client=client)
 
 
 class Instagram(Channel):

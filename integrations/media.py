@@ -107,3 +107,17 @@ def download(client: httpx.Client, provider: str, url: str, *, max_bytes: int,
                 raise too_large(provider, received, max_bytes)
             chunks.append(chunk)
         return b"".join(chunks), response.headers.get("content-type")
+
+
+def signed_url_ref(media_url: str) -> str | None:
+    """A client's media given as a signed, short-lived link (Meta's CDN, the WhatsApp Web bridge), read as is."""
+    return media_url if media_url.startswith(("https://", "http://")) else None
+
+
+def fetch_signed_url(provider: str, ref: str, *, max_bytes: int, client: httpx.Client | None = None) -> FetchedMedia:
+    """Downloads such a link (no token: the URL is signed), at most `max_bytes`."""
+    if signed_url_ref(ref) is None:
+        raise MediaFetchError(f"{provider}: the media reference is not a URL", retryable=False)
+    with media_client(client) as http:
+        content, content_type = download(http, provider, ref, max_bytes=max_bytes)
+    return FetchedMedia(content=content, mimetype=content_type or None, provider_size=None)

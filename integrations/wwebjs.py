@@ -58,7 +58,7 @@ from integrations.base import (
     webhook_parser,
 )
 from integrations.channel import Channel
-from integrations.media import FetchedMedia, MediaFetchError, download, media_client
+from integrations.media import FetchedMedia, fetch_signed_url, signed_url_ref
 
 log = logging.getLogger("buildcrm.integrations")
 
@@ -295,17 +295,12 @@ def send(
 # --- inbound media ---------------------------------------------------------------------------------------
 
 
-def media_ref(media_url: str) -> str | None:
-    """The bridge's signed, expiring link to a client's file, read as is."""
-    return media_url if media_url.startswith(("https://", "http://")) else None
+# Media arrives as a signed link read as is (integrations.media).
+media_ref = signed_url_ref
 
 
 def fetch_media(config: dict, ref: str, *, max_bytes: int, client: httpx.Client | None = None) -> FetchedMedia:
-    if media_ref(ref) is None:
-        raise MediaFetchError("wwebjs: the media reference is not a URL", retryable=False)
-    with media_client(client) as http:
-        content, content_type = download(http, PROVIDER, ref, max_bytes=max_bytes)
-    return FetchedMedia(content=content, mimetype=content_type or None, provider_size=None)
+    return fetch_signed_url(PROVIDER, ref, max_bytes=max_bytes, client=client)
 
 
 class WWebJS(Channel):
