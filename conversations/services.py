@@ -546,6 +546,9 @@ def status_apply(*, update: StatusUpdate) -> Message | None:
     if message is None:
         return None
     if update.status == MessageStatus.FAILED:
+        if message.status != MessageStatus.FAILED:
+            emit("messages.failed", message_id=message.pk, lead_id=message.lead_id,
+                 error=(update.error or "provider reported a failure")[:300])
         message.status, message.error = MessageStatus.FAILED, update.error or "provider reported a failure"
     elif STATUS_RANK.get(update.status, -1) > STATUS_RANK.get(message.status, -1):
         message.status = update.status
@@ -841,6 +844,7 @@ def _mark_failed(message: Message, detail: str, attempt: int) -> None:
     message.status, message.error = MessageStatus.FAILED, detail
     log.warning("lead=%s message=%s failed: %s", message.lead_id, message.pk, detail)
     with transaction.atomic():
+        emit("messages.failed", message_id=message.pk, lead_id=message.lead_id, error=detail[:300])
         _publish_message(message, "message.updated")
 
 

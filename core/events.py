@@ -55,6 +55,14 @@ EVENTS: dict[str, str] = {
                      "after our message",
     "call.missed": "voicecalls: an AI call nobody answered (no answer, busy, voicemail) (lead_id, call_id, reason) → "
                    "followups: a message in the chat instead",
+    "lead.assigned": "leads.lead_assign: the lead's assignee changed (lead_id, assignee_id or None, before_id or None, "
+                     "actor: ai|system|user) → notifications: tell the new assignee, on commit",
+    "lead.became_hot": "leads.lead_set_score: the lead's temperature became hot (lead_id, assignee_id or None) → "
+                       "leads: an unassigned hot lead gets an assignee; notifications: the assignee or the heads, "
+                       "on commit",
+    "lead.needs_human": "leads.lead_flag_human: the AI asked for a person (lead_id, reason) → notifications, on commit",
+    "messages.failed": "conversations: an outbound message failed for good, or the provider reported it failed "
+                       "(message_id, lead_id, error) → notifications, on commit",
     "meeting.booked": "meetings.calendar_book (lead_id, event_id, start, text: a note for outside CRMs) → crmsync: a "
                       "note in amoCRM, on commit; tasks: a meeting task; followups: touches wait until after it",
 }

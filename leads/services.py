@@ -33,6 +33,7 @@ from leads.models import (
     LeadIdentity,
     Stage,
     StageKind,
+    Temperature,
 )
 from leads.selectors import lead_audience_groups, managers_see_all
 from leads.serializers import LeadOut
@@ -318,6 +319,8 @@ def lead_assign(*, lead: Lead, assignee, actor: Actor) -> Lead:
     before = lead.assignee
     lead.assignee = assignee
     lead.save(update_fields=["assignee", "updated_at"])
+    emit("lead.assigned", lead_id=lead.pk, assignee_id=assignee.pk if assignee else None,
+         before_id=before.pk if before else None, actor=actor.kind)
     event_add(lead=lead, actor=actor, kind="assigned", field="assignee",
               before=before.email if before else None, after=assignee.email if assignee else None)
     log.info("lead=%s assignee %s→%s by=%s", lead.pk, before.email if before else "-",
@@ -376,8 +379,11 @@ def lead_set_score(*, lead: Lead, score: int, temperature: str, reasons: list, a
         event_add(lead=lead, actor=actor, kind="score_changed", field="score",
                   before={"score": lead.score, "temperature": lead.temperature},
                   after={"score": score, "temperature": temperature})
+    became_hot = temperature == Temperature.HOT and lead.temperature != Temperature.HOT
     lead.score, lead.temperature, lead.score_reasons = score, temperature, reasons
     lead.save(update_fields=["score", "temperature", "score_reasons", "updated_at"])
+    if became_hot:
+        emit("lead.became_hot", lead_id=lead.pk, assignee_id=lead.assignee_id)
     publish_lead(lead)
     return lead
 
@@ -444,7 +450,11 @@ def lead_flag_human(*, lead: Lead, reason: str, actor: Actor) -> Lead:
     """Marks that a person should look at the lead (refusal, LLM failure, no phone...)."""
     if lead.needs_human and lead.needs_human_reason == reason[:300]:
         return lead
-    return lead_update(lead=lead, actor=actor, needs_human=True, needs_human_reason=reason[:300])
+    was_flagged = lead.needs_human
+    lead = lead_update(lead=lead, actor=actor, needs_human=True, needs_human_reason=reason[:300])
+    if not was_flagged:
+        emit("lead.needs_human", lead_id=lead.pk, reason=reason[:300])
+    return lead
 
 
 def message_preview(message) -> dict:

@@ -148,4 +148,8 @@ def test_the_apps_register_the_catalogues_listeners():
                            ("followups.listeners.meeting_booked", "in txn"),
                            ("tasks.listeners.meeting_booked", "in txn")],
         "call.missed": [("followups.listeners.call_missed", "in txn")],
+        "lead.assigned": [],
+        "lead.became_hot": [],
+        "lead.needs_human": [],
+        "messages.failed": [],
     }
