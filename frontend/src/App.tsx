@@ -3,6 +3,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { api, ensureCsrf } from './lib/api';
 import { rememberMe, useLiveUpdates, useMe, useOnline } from './lib/hooks';
 import { setLang, useLang, useT } from './lib/i18n';
+import { Icon, type IconName } from './components/Icon';
 import { Link, matchPath, navigate, useLocation } from './lib/router';
 import { Toasts } from './lib/toast';
 import type { Me } from './lib/types';
@@ -21,7 +22,7 @@ export function OfflineBanner() {
   const online = useOnline();
   const t = useT();
   if (online) return null;
-  return <div className="offline-banner" data-testid="offline-banner" role="alert">📴 {t('offline')}</div>;
+  return <div className="offline-banner" data-testid="offline-banner" role="alert"><Icon name="offline" /> {t('offline')}</div>;
 }
 
 export function App() {
@@ -66,14 +67,14 @@ function Shell({ me }: { me: Me }) {
   };
 
   const nav = [
-    { to: '/leads', key: 'leads', icon: '🗂️' },
-    { to: '/sandbox', key: 'sandbox', icon: '📱', accent: true },
-    { to: '/analytics', key: 'analytics', icon: '📊' },
+    { to: '/leads', key: 'leads', icon: 'board' },
+    { to: '/sandbox', key: 'sandbox', icon: 'sandbox', accent: true },
+    { to: '/analytics', key: 'analytics', icon: 'analytics' },
     ...(canManage(me) ? [
-      { to: '/team', key: 'team', icon: '👥' },
-      { to: '/stages', key: 'stages', icon: '🧱' },
-      { to: '/content', key: 'content', icon: '📚' },
-      { to: '/knowledge', key: 'knowledge', icon: '🧠' },
+      { to: '/team', key: 'team', icon: 'team' },
+      { to: '/stages', key: 'stages', icon: 'stages' },
+      { to: '/content', key: 'content', icon: 'content' },
+      { to: '/knowledge', key: 'knowledge', icon: 'knowledge' },
     ] : []),
   ];
 
@@ -101,7 +102,7 @@ function Shell({ me }: { me: Me }) {
           {nav.map((n) => (
             <Link key={n.key} to={n.to} data-testid={`nav-${n.key}`}
               className={`nav-item${pathname.startsWith(n.to) ? ' active' : ''}${n.accent ? ' accent' : ''}`}>
-              <span className="nav-icon" aria-hidden>{n.icon}</span><span className="nav-label">{t(`nav.${n.key}`)}</span>
+              <span className="nav-icon" aria-hidden><Icon name={n.icon as IconName} /></span><span className="nav-label">{t(`nav.${n.key}`)}</span>
             </Link>
           ))}
         </nav>
@@ -110,7 +111,7 @@ function Shell({ me }: { me: Me }) {
             onClick={() => setLang(lang === 'ru' ? 'en' : 'ru')}>{lang === 'ru' ? 'EN' : 'RU'}</button>
           <Link to="/account" className="btn btn-ghost btn-sm account-link" data-testid="nav-account" title={t('account.nav')}
             aria-label={t('account.nav')}>
-            <span aria-hidden>👤</span><span className="me muted" title={me.email} data-testid="me">{me.full_name || me.email} · {t(`role.${me.role}`)}</span>
+            <Icon name="user" /><span className="me muted" title={me.email} data-testid="me">{me.full_name || me.email} · {t(`role.${me.role}`)}</span>
           </Link>
           <button className="btn btn-ghost btn-sm" data-testid="logout" onClick={logout}>{t('nav.logout')}</button>
         </div>
