@@ -4,7 +4,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django_tenants.utils import tenant_context
 
 from core import metrics
-from core.realtime import LocalFanout, group_account, group_staff, group_user, session_fingerprint
+from core.realtime import LocalFanout, group_account, group_staff, group_tenant, group_user, session_fingerprint
 from leads.selectors import user_sees_all_leads
 
 
@@ -22,7 +22,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if tenant is None or user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        self.groups_joined = [*await _groups_for(tenant, user), group_account(tenant.id, user.id)]
+        self.groups_joined = [*await _groups_for(tenant, user), group_account(tenant.id, user.id),
+                              group_tenant(tenant.id)]
         fanout = self.fanout = LocalFanout.current(self.channel_layer)
         for group in self.groups_joined:
             await fanout.join(group, self)
@@ -59,3 +60,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if keep and keep == session_fingerprint(self.scope.get("session_key")):
             return
         await self.close(code=4401)
+
+    async def tenant_suspended(self, message):
+        # The tenant was suspended (or marked for deletion): no live data any more. The PWA's reconnect is refused
+        # while the tenant is not active, and its next request gets the suspended page.
+        await self.close(code=4403)

@@ -39,6 +39,11 @@ def group_account(tenant_id: int, user_id: int) -> str:
     return f"t{tenant_id}.a{user_id}"
 
 
+def group_tenant(tenant_id: int) -> str:
+    """Every socket of the tenant (to close them all when the tenant is suspended)."""
+    return f"t{tenant_id}.all"
+
+
 def session_fingerprint(session_key: str | None) -> str:
     """How a socket and a revocation name a login session without passing its key around."""
     return hashlib.sha256(session_key.encode()).hexdigest()[:32] if session_key else ""

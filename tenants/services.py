@@ -19,6 +19,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
 from core.events import emit
+from core.realtime import group_tenant, publish
 from integrations import wwebjs
 from integrations.base import SendError
 from tenants import config as tconfig
@@ -213,7 +214,15 @@ def tenant_suspend(*, tenant: Tenant, by: str = "") -> Tenant:
         tenant.status, tenant.suspended_at = TenantStatus.SUSPENDED, timezone.now()
         Tenant.objects.filter(pk=tenant.pk).update(status=tenant.status, suspended_at=tenant.suspended_at)
         log.info("tenant=%s suspended by=%s", tenant.slug, by or "system")
+        _sockets_close(tenant)
     return tenant
+
+
+def _sockets_close(tenant: Tenant) -> None:
+    """Closes the tenant's open board sockets once the change is committed (reconnects are refused until resume)."""
+    tenant_id = tenant.pk
+    transaction.on_commit(lambda: publish([group_tenant(tenant_id)], {"tenant": tenant_id},
+                                          handler="tenant.suspended"))
 
 
 def tenant_resume(*, tenant: Tenant, by: str = "") -> Tenant:
@@ -240,6 +249,7 @@ def tenant_delete_mark(*, tenant: Tenant, grace_days: float | None = None, by: s
                                                delete_after=tenant.delete_after)
     log.info("tenant=%s marked for deletion after=%s by=%s", tenant.slug, tenant.delete_after.isoformat(),
              by or "system")
+    _sockets_close(tenant)
     return tenant
 
 

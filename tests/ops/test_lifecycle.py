@@ -139,6 +139,42 @@ async def test_suspended_tenant_refuses_sockets(live_tenant):
     channel_layers.backends.pop("default", None)
 
 
+@pytest.mark.asyncio
+async def test_suspending_closes_the_tenants_open_sockets_and_only_those(live_tenant):
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+    from rest_framework.authtoken.models import Token
+
+    from buildcrm.asgi import application
+    from tests.conftest import user_of
+
+    def token_of(tenant, role) -> str:
+        with tenant_context(tenant):
+            return Token.objects.get_or_create(user=user_of(tenant, role))[0].key
+
+    async def open_socket(tenant, role) -> WebsocketCommunicator:
+        token = await sync_to_async(token_of)(tenant, role)
+        communicator = WebsocketCommunicator(application, f"/ws/?token={token}",
+                                             headers=[(b"host", host_of(tenant).encode())])
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "hello"
+        return communicator
+
+    beta = await sync_to_async(Tenant.objects.get)(slug="beta")
+    owner, manager, other = (await open_socket(live_tenant, "owner"), await open_socket(live_tenant, "manager"),
+                             await open_socket(beta, "owner"))
+    await sync_to_async(tenant_suspend)(tenant=live_tenant)
+    for communicator in (owner, manager):
+        closed = await communicator.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": 4403}
+    assert await other.receive_nothing(timeout=0.5)  # another tenant's board stays open
+    await other.send_json_to({"type": "ping"})
+    assert (await other.receive_json_from(timeout=5))["type"] == "pong"
+    for communicator in (owner, manager, other):
+        await communicator.disconnect()
+
+
 def test_delete_after_grace_period(live_tenant, admin_client):
     slug, schema = live_tenant.slug, live_tenant.schema_name
     media = Path(settings.MEDIA_ROOT) / schema
