@@ -11,6 +11,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from buildcrm.asgi_webhooks import WebhookFastPath  # noqa: E402
+from buildcrm.metrics import metrics_port_start  # noqa: E402
 from buildcrm.ws_auth import TenantAuthMiddleware  # noqa: E402
 from conversations.consumers import LiveConsumer  # noqa: E402
 
@@ -20,3 +21,6 @@ application = ProtocolTypeRouter(
         "websocket": TenantAuthMiddleware(URLRouter([path("ws/", LiveConsumer.as_asgi())])),
     }
 )
+
+# METRICS_PORT set (several replicas): this web process serves its host's samples there for Prometheus to scrape.
+metrics_port_start(scrape=True)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from django.conf import settings
 from django.db import connection
@@ -101,26 +103,86 @@ class ScrapeCollector:
 _local_registered = False
 
 
-def _registry():
+def _registry(*, scrape: bool = True):
+    """The samples to expose: every process of this host (multiprocess mode) or this process's own, plus — when
+    `scrape` — the gauges read at scrape time (once per deployment is enough: the web's, not each worker's)."""
     global _local_registered
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)
-        registry.register(ScrapeCollector())
+        if scrape:
+            registry.register(ScrapeCollector())
         return registry
+    if not scrape:
+        return REGISTRY
     if not _local_registered:
         REGISTRY.register(ScrapeCollector())
         _local_registered = True
     return REGISTRY
 
 
+def _bearer_ok(header: str) -> bool:
+    scheme, _, value = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), settings.METRICS_TOKEN.encode())
+
+
+def metrics_serve(port: int, *, scrape: bool, host: str = "0.0.0.0") -> ThreadingHTTPServer:
+    """Serves this host's samples on `port` (any path) in a daemon thread, with the same bearer token as /metrics.
+
+    For several hosts and containers: Prometheus scrapes every web and worker replica on this port directly
+    (deploy/prometheus.yml), with no tenant Host header to get right, and no replicas sharing a multiprocess
+    directory (their pids would collide). Workers have no HTTP server of their own: this is theirs."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            if not settings.METRICS_TOKEN:
+                self._answer(404, b"not found\n", "text/plain")
+            elif not _bearer_ok(self.headers.get("Authorization", "")):
+                self._answer(401, b"a bearer token is required\n", "text/plain",
+                             {"WWW-Authenticate": 'Bearer realm="metrics"'})
+            else:
+                try:
+                    body = generate_latest(_registry(scrape=scrape))
+                finally:
+                    connection.close()  # this thread's own connection, if the scrape gauges opened one
+                self._answer(200, body, CONTENT_TYPE_LATEST)
+
+        def _answer(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args) -> None:  # noqa: A002 (http.server's signature)
+            return  # one line per scrape would drown the console
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+    log.info("metrics served on port %s", server.server_address[1])
+    return server
+
+
+def metrics_port_start(*, scrape: bool) -> ThreadingHTTPServer | None:
+    """Starts `metrics_serve` on METRICS_PORT when it is set (daphne at import of the ASGI app, a Celery worker at
+    its start); a port already taken is logged, never fatal to the process."""
+    if not settings.METRICS_PORT:
+        return None
+    try:
+        return metrics_serve(settings.METRICS_PORT, scrape=scrape)
+    except OSError as exc:
+        log.warning("metrics port %s not served: %s", settings.METRICS_PORT, exc)
+        return None
+
+
 def metrics_view(request):
     token = settings.METRICS_TOKEN
     if not token:
         return JsonResponse({"detail": "not found"}, status=404)
-    given = request.headers.get("Authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+    if not _bearer_ok(request.headers.get("Authorization", "")):
         response = JsonResponse({"detail": "a bearer token is required"}, status=401)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

@@ -383,5 +383,8 @@ NO_ANSWER_AFTER_MINUTES = env.float("NO_ANSWER_AFTER_MINUTES", default=10.0)
 # tenant label to per-tenant series: one series per tenant, so only where their number stays small.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 METRICS_CELERY_QUEUES = env.list("METRICS_CELERY_QUEUES", default=["celery"])
+# Each web and worker process group also serves its host's samples on this port (same token) when set: Prometheus
+# scrapes every replica there (deploy/prometheus.yml). Unset: only /metrics on the platform host.
+METRICS_PORT = env.int("METRICS_PORT", default=0)
 # A tenant marked for deletion keeps its schema and media this many days (suspended meanwhile), then beat drops it.
 TENANT_DELETE_GRACE_DAYS = env.float("TENANT_DELETE_GRACE_DAYS", default=30.0)

@@ -188,3 +188,76 @@ def test_dashboard_and_alerts_name_metrics_we_export():
         assert used and used <= exported, (path.name, used - exported)
     rules = yaml.safe_load((ROOT / "deploy" / "alerts.yml").read_text())["groups"][0]["rules"]
     assert {"BuildCRMInboundDrainLag", "BuildCRMFailedSends", "BuildCRMLLMFailures"} <= {r["alert"] for r in rules}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str, token: str | None = None):
+    import httpx
+
+    return httpx.get(url, headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=10)
+
+
+def test_a_celery_worker_serves_its_hosts_samples_on_the_metrics_port(tmp_path):
+    """Several containers: each worker replica serves its own host's samples (its prefork children's, through its own
+    multiprocess directory) for Prometheus to scrape; the scrape-time gauges are the web's, not repeated here."""
+    import time
+
+    from tests.ops.metrics_helpers import parse
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    code = "from core import metrics\nfor _ in range(4): metrics.webhook_answered(provider='telegram', status=200)\n"
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
+    port = _free_port()
+    env.update(METRICS_PORT=str(port), METRICS_TOKEN=TOKEN)
+    worker = subprocess.Popen(  # a queue of its own: it must never take another test's tasks
+        [sys.executable, "-m", "celery", "-A", "buildcrm", "worker", "--pool", "solo", "-l", "warning",
+         "-Q", f"metrics-port-test-{uuid.uuid4().hex}"], cwd=ROOT, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/metrics"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert worker.poll() is None, worker.stderr.read().decode()[-2000:]
+            try:
+                response = _get(url, TOKEN)
+                break
+            except Exception:
+                assert time.monotonic() < deadline, "the worker never served its metrics port"
+                time.sleep(0.3)
+        assert response.status_code == 200
+        samples = parse(response.text)
+        assert value(samples, "buildcrm_webhooks_total", provider="telegram", status="200") == 4
+        assert not any(name == "buildcrm_celery_queue_depth" for name, _ in samples)
+        assert _get(url).status_code == 401
+        assert _get(url, "wrong").status_code == 401
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+@pytest.mark.django_db
+def test_the_web_metrics_port_adds_the_scrape_time_gauges(settings):
+    from buildcrm.metrics import metrics_serve
+    from core import metrics
+    from tests.ops.metrics_helpers import parse
+
+    metrics.webhook_answered(provider="instagram", status=403)
+    server = metrics_serve(0, scrape=True, host="127.0.0.1")
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/anything"
+        samples = parse(_get(url, TOKEN).text)
+        assert value(samples, "buildcrm_webhooks_total", provider="instagram", status="403") >= 1
+        assert ("buildcrm_celery_queue_depth", (("queue", "celery"),)) in samples
+        assert _get(url).status_code == 401
+        settings.METRICS_TOKEN = ""
+        assert _get(url, TOKEN).status_code == 404  # no token configured: nothing is served
+    finally:
+        server.shutdown()
+        server.server_close()
