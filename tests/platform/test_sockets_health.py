@@ -19,6 +19,8 @@ async def _connect(host: str, *, token: str | None = None, cookie: str | None = 
     path = f"/ws/?token={token}" if token else "/ws/"
     communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, code = await communicator.connect(timeout=5)
+    if not connected:  # the refused consumer ends inside the test, not at the loop's teardown
+        await communicator.disconnect(timeout=5)
     return communicator, connected
 
 
