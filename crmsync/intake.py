@@ -35,6 +35,7 @@ from integrations.amocrm import (
     lead_info_text,
     parse_webhook,
 )
+from integrations.registry import channel as channel_of
 from leads import services as lead_services
 from leads.models import Lead
 from leads.selectors import ai_silence_reason
@@ -71,8 +72,7 @@ def outbound_channel(config: dict) -> str:
     chatflow, cloud = channels.get("chatflow") or {}, channels.get("whatsapp_cloud") or {}
     if chatflow.get("token") and chatflow.get("instance_id"):
         return "chatflow"
-    bridge = channels.get("wwebjs") or {}
-    if bridge.get("bridge_url") and bridge.get("session") and bridge.get("secret"):
+    if channel_of("wwebjs").configured(channels.get("wwebjs")):
         return "wwebjs"
     if cloud.get("phone_number_id") and cloud.get("access_token"):
         return "whatsapp_cloud"

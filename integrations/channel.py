@@ -47,7 +47,8 @@ class Channel:
         """Whether the tenant's section of this channel, as stored (a set secret is a non-empty encrypted
         string), is enough for its webhook to be accepted."""
         keys = self.required_keys + (self.subscription_keys if method == "GET" else ())
-        return self.webhook and isinstance(config, dict) and all(config.get(key) for key in keys)
+        return (self.webhook and isinstance(config, dict) and config.get("enabled", True) is not False
+                and all(config.get(key) for key in keys))
 
     def parse_webhook(self, body: bytes, headers: Mapping[str, str],
                       config: dict) -> list[InboundMessage | StatusUpdate | Reaction | Unsend]:

@@ -245,7 +245,8 @@ SPEC: dict[str, Any] = {
         "instagram": {"api_url": _url, "ig_account_id": _ig_account_id, "page_access_token": _secret,
                       "access_token": _secret, "app_secret": _secret, "verify_token": _secret},
         # WhatsApp Web through our bridge (bridge/whatsapp-web): session = the tenant's name on the bridge
-        "wwebjs": {"bridge_url": _url, "session": _str, "secret": _secret},
+        # enabled (the contract's switch): on the platform's own bridge, the rest is filled in at import
+        "wwebjs": {"enabled": _bool, "bridge_url": _url, "session": _str, "secret": _secret},
     },
     # AI phone calls through Retell (integrations/retell.py), placed when a lead asks for a call and `enabled`
     "voice_calls": {"retell": {"api_url": _url, "api_key": _secret, "agent_id": _str, "from_number": _str,

@@ -158,6 +158,6 @@ def wwebjs_session_state(tenant: Tenant) -> dict:
     """The tenant's WhatsApp Web session on the bridge: {"state": pairing | connected | logged_out | unreachable |
     not_configured, "qr": a data-URL PNG while pairing, else None}."""
     section = (tenant_config_get(tenant).get("channels") or {}).get("wwebjs") or {}
-    if not (section.get("bridge_url") and section.get("session") and section.get("secret")):
+    if not channel(wwebjs.PROVIDER).configured(section):
         return {"state": "not_configured", "qr": None}
     return wwebjs.session_state(section)

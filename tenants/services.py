@@ -159,6 +159,9 @@ def tenant_config_import(tenant: Tenant, document: dict) -> dict:
     checked = tconfig.validate(document)
     current = tenant_config_get(tenant)
     merged = tconfig.merge(current, checked)
+    bridge = (merged.get("channels") or {}).get("wwebjs")
+    if isinstance(bridge, dict) and bridge.get("enabled") is True:
+        merged["channels"]["wwebjs"] = _wwebjs_platform_section(tenant, bridge)
     tconfig.validate(merged)
     tenant.config = tconfig.encrypt_secrets(merged)
     Tenant.objects.filter(pk=tenant.pk).update(config=tenant.config)
@@ -274,6 +277,15 @@ def tenants_purge_due(*, now: datetime | None = None) -> list[str]:
     return purged
 
 
+def _wwebjs_platform_section(tenant: Tenant, section: dict) -> dict:
+    """The platform's own bridge (BRIDGE_SECRET set): a section without its session gets the tenant's slug and the
+    secret derived for it, so `{"enabled": true}` is all a tenant needs to write. Without that bridge: as it is."""
+    if not settings.BRIDGE_SECRET or (section.get("secret") and section.get("session")):
+        return section
+    return {**section, "bridge_url": section.get("bridge_url") or settings.BRIDGE_URL, "session": tenant.slug,
+            "secret": wwebjs.tenant_secret(settings.BRIDGE_SECRET, tenant.slug)}
+
+
 def wwebjs_session_call(*, tenant: Tenant, action: str, by: str = "") -> dict:
     """Starts (`start`: the bridge opens the tenant's WhatsApp Web session and posts what it receives to the
     tenant's wwebjs webhook URL) or ends (`logout`) the tenant's session on the bridge. Returns the bridge's answer
@@ -282,9 +294,7 @@ def wwebjs_session_call(*, tenant: Tenant, action: str, by: str = "") -> dict:
         raise ValueError(f"unknown bridge action {action!r}")
     section = (tenant_config_get(tenant).get("channels") or {}).get("wwebjs") or {}
     if action == "start" and settings.BRIDGE_SECRET and not (section.get("secret") and section.get("session")):
-        # The platform's own bridge: the tenant's section is filled in (its slug, the secret derived for it).
-        section = {"bridge_url": section.get("bridge_url") or settings.BRIDGE_URL, "session": tenant.slug,
-                   "secret": wwebjs.tenant_secret(settings.BRIDGE_SECRET, tenant.slug)}
+        section = _wwebjs_platform_section(tenant, section)
         tenant_config_import(tenant, {"channels": {"wwebjs": section}})
     payload: dict = {}
     if action == "start":

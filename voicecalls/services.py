@@ -50,8 +50,9 @@ def retell_config() -> dict:
 
 
 def calls_enabled(config: dict) -> bool:
-    """The tenant switched AI calls on and gave what a call needs."""
-    return bool(config.get("enabled") and config.get("api_key") and config.get("from_number"))
+    """The tenant gave what a call needs and did not switch AI calls off (`enabled`: false; absent counts as on, as
+    the contract's section has no such key)."""
+    return bool(config.get("enabled", True) is not False and config.get("api_key") and config.get("from_number"))
 
 
 def call_queue(*, lead_id: int) -> bool:

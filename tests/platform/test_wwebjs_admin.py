@@ -96,3 +96,21 @@ def test_start_fills_the_section_from_the_platforms_bridge(admin_client, tenant_
     secret = wwebjs.tenant_secret("platform-bridge-secret", tenant_a.slug)
     assert section == {"bridge_url": standin.url, "session": tenant_a.slug, "secret": secret}
     assert standin.last.path == f"/sessions/{tenant_a.slug}/start" and signature_ok(standin.last, secret)
+
+
+@pytest.mark.django_db
+def test_the_contracts_enabled_switch_configures_the_platforms_bridge(tenant_a, settings):
+    """CONTRACT.md's `channels.wwebjs` is `{"enabled": true}`: on the platform's own bridge that is all a tenant
+    writes (session and secret filled in), its webhook is then accepted, and `enabled: false` switches it off."""
+    from integrations.registry import channel
+    from tenants.selectors import tenant_config_get
+
+    settings.BRIDGE_URL, settings.BRIDGE_SECRET = "http://bridge.example:3100", "platform-bridge-secret"
+    tenant_config_import(tenant_a, {"channels": {"wwebjs": {"enabled": True}}})
+    section = tenant_config_get(tenant_a)["channels"]["wwebjs"]
+    assert section == {"enabled": True, "bridge_url": "http://bridge.example:3100", "session": tenant_a.slug,
+                       "secret": wwebjs.tenant_secret("platform-bridge-secret", tenant_a.slug)}
+    assert channel(wwebjs.PROVIDER).configured(section)
+    tenant_config_import(tenant_a, {"channels": {"wwebjs": {"enabled": False}}})
+    section = tenant_config_get(tenant_a)["channels"]["wwebjs"]
+    assert section["session"] == tenant_a.slug and not channel(wwebjs.PROVIDER).configured(section)
