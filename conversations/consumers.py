@@ -1,6 +1,7 @@
 """/ws/: live CRM events for a logged-in user of the tenant named by the Host header."""
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django_tenants.utils import tenant_context
 
 from core import metrics
@@ -17,6 +18,10 @@ def _groups_for(tenant, user) -> list[str]:
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
+    # No channel of its own: every event reaches a socket through its process's LocalFanout, so a socket holds no
+    # channel-layer receive (one pending Redis read per socket, and one more thing to cancel when it closes).
+    channel_layer_alias = "per-process fan-out only"
+
     async def connect(self):
         tenant, user = self.scope.get("tenant"), self.scope.get("user")
         if tenant is None or user is None or not user.is_authenticated:
@@ -24,7 +29,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         self.groups_joined = [*await _groups_for(tenant, user), group_account(tenant.id, user.id),
                               group_tenant(tenant.id)]
-        fanout = self.fanout = LocalFanout.current(self.channel_layer)
+        fanout = self.fanout = LocalFanout.current(get_channel_layer())
         for group in self.groups_joined:
             await fanout.join(group, self)
         await self.accept()
