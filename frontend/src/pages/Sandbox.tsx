@@ -8,6 +8,7 @@ import { toast } from '../lib/toast';
 import type { Message } from '../lib/types';
 import { mergeMessages } from '../lib/wsCache';
 import { MessageContent, Ticks } from '../components/MessageContent';
+import { Icon } from '../components/Icon';
 
 const KEY = 'buildcrm.sandbox';
 const randomPhone = () => '+7700' + String(Math.floor(1000000 + Math.random() * 8999999));
@@ -62,7 +63,7 @@ export default function Sandbox() {
   return (
     <div className="sandbox-page">
       <div className="sandbox-side">
-        <h2>📱 {t('sandbox.title')}</h2>
+        <h2><Icon name="sandbox" size={20} /> {t('sandbox.title')}</h2>
         <p className="muted">{t('sandbox.hint')}</p>
         <label>{t('sandbox.phone')}
           <input value={state.phone} inputMode="tel" data-testid="sandbox-phone" onChange={(e) => setState({ ...state, phone: e.target.value, leadId: null })} />
