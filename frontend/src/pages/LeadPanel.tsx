@@ -11,6 +11,7 @@ import { applyLead } from '../lib/wsCache';
 import { channelLabel, HandlerBadge, NoAnswerTimer, Temp } from '../components/LeadBits';
 import { Chat } from './Chat';
 import { Icon } from '../components/Icon';
+import { scheduledFollowups } from '../lib/followups';
 
 export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onClose: () => void }) {
   const t = useT();
@@ -177,8 +178,8 @@ function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
 
       <h3>{t('lead.followups')}</h3>
       <ul className="followups" data-testid="followups">
-        {(followups.data ?? []).filter((f) => f.status === 'pending').length === 0 && <li className="muted">{t('lead.noFollowups')}</li>}
-        {(followups.data ?? []).filter((f) => f.status === 'pending').map((f) => (
+        {scheduledFollowups(followups.data).length === 0 && <li className="muted">{t('lead.noFollowups')}</li>}
+        {scheduledFollowups(followups.data).map((f) => (
           <li key={f.id}><Icon name="clock" size={14} /> {t('lead.step', { n: f.step })} — {formatTime(f.due_at, lang, now)} {f.reason && <span className="muted">· {f.reason}</span>}</li>
         ))}
       </ul>
