@@ -7,6 +7,7 @@ import { Link } from '../lib/router';
 import { toast } from '../lib/toast';
 import type { Message } from '../lib/types';
 import { mergeMessages } from '../lib/wsCache';
+import { sandboxReceipt } from '../lib/sandboxReceipt';
 import { MessageContent, Ticks } from '../components/MessageContent';
 import { Icon } from '../components/Icon';
 
@@ -36,6 +37,20 @@ export default function Sandbox() {
     refetchIntervalInBackground: false,
     retry: false,
   });
+  // The page is the client's phone: acknowledge what it received (delivered) and, while shown, what it shows (read).
+  useEffect(() => {
+    const receipt = sandboxReceipt(msgs.data, document.visibilityState === 'visible');
+    if (!receipt || phone.length < 5) return;
+    api('/api/sandbox/receipts/', { method: 'POST', body: { phone, ...receipt } })
+      .then(() => qc.invalidateQueries({ queryKey: ['sandbox', phone] }))
+      .catch(() => { /* a receipt is best effort; the next poll tries again when something changes */ });
+  }, [msgs.data, phone, qc]);
+  const refetch = msgs.refetch;
+  useEffect(() => {
+    const onShow = () => { if (document.visibilityState === 'visible') void refetch(); };
+    document.addEventListener('visibilitychange', onShow);
+    return () => document.removeEventListener('visibilitychange', onShow);
+  }, [refetch]);
   const list = (msgs.data ?? []).slice().sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id - b.id));
   const leadId = state.leadId ?? list[0]?.lead ?? null;
   const last = list[list.length - 1];
@@ -94,7 +109,7 @@ export default function Sandbox() {
         </div>
         <form className="phone-composer" onSubmit={send}>
           <input value={text} placeholder={t('sandbox.placeholder')} onChange={(e) => setText(e.target.value)} data-testid="sandbox-input" autoFocus />
-          <button className="send-round" type="submit" disabled={sending || !text.trim()} data-testid="sandbox-send" aria-label={t('sandbox.send')}>➤</button>
+          <button className="send-round" type="submit" disabled={sending || !text.trim()} data-testid="sandbox-send" aria-label={t('sandbox.send')}><Icon name="send" size={18} /></button>
         </form>
       </div>
     </div>
