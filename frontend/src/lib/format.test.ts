@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ICON_NAMES } from '../components/Icon';
-import { eventValue, formatDuration, formatPercent, formatSeconds, formatWaiting, statusIcon, temperatureIcon } from './format';
+import { eventValue, formatDuration, formatPercent, formatSeconds, formatWaiting, statusIcon, temperatureIcon, meLabel } from './format';
 
 describe('temperatureIcon', () => {
   it('maps temperatures to SVG icon names', () => {
@@ -59,6 +59,16 @@ describe('other formatting', () => {
     expect(statusIcon('read')).toBe('checks');
     expect(statusIcon('failed')).toBe('alert');
     expect(statusIcon('received')).toBeNull();
+  });
+});
+
+describe('meLabel', () => {
+  it('shows the name and the role, the e-mail when there is no name, and never the role twice', () => {
+    expect(meLabel({ full_name: 'Айгуль', email: 'a@b.kz' }, 'Владелец')).toBe('Айгуль · Владелец');
+    expect(meLabel({ full_name: '', email: 'owner@b.kz' }, 'Владелец')).toBe('owner@b.kz · Владелец');
+    expect(meLabel({ full_name: 'Владелец', email: 'owner@b.kz' }, 'Владелец')).toBe('owner@b.kz · Владелец');
+    expect(meLabel({ full_name: 'Владелец', email: 'owner@b.kz' }, 'Owner')).toBe('owner@b.kz · Owner');
+    expect(meLabel({ full_name: null, email: 'm@b.kz' }, 'Manager')).toBe('m@b.kz · Manager');
   });
 });
 

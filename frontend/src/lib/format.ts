@@ -72,6 +72,15 @@ export function isoDate(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
 }
 
+/** Who is signed in, for the header: "name · role", the e-mail when there is no name, and never the role twice
+ * (owners provisioned before issue 16 were named after their role). */
+export function meLabel(me: { full_name?: string | null; email: string }, roleWord: string): string {
+  const name = (me.full_name || '').trim();
+  const roleWords = Object.values(dict).flatMap((d) => [d['role.owner'], d['role.head'], d['role.manager']]);
+  const shown = name && name !== roleWord && !roleWords.includes(name) ? name : me.email;
+  return `${shown} · ${roleWord}`;
+}
+
 /** The icon of an outbound message's status: a clock while queued, one tick sent, two ticks delivered or read
  * (read is coloured by CSS), a warning when it failed. */
 export function statusIcon(status: string): IconName | null {
