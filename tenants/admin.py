@@ -162,6 +162,11 @@ AI_GROUP_NOTE = (
 )
 
 
+def _dash(value) -> object:
+    """An empty value as a dash: format_html would print None as "None" (issue 16)."""
+    return "—" if value is None or value == "" else value
+
+
 def _get(doc: dict, path: tuple[str, ...]):
     for key in path:
         if not isinstance(doc, dict) or key not in doc:
@@ -502,8 +507,9 @@ class TenantAdmin(admin.ModelAdmin):
         h = self._health(obj)
         work = tenant_pending_work(obj)
         rows = [
-            ("Последний входящий вебхук", f"{h.last_inbound_at or '—'} {h.last_inbound_provider}" if h else "—"),
-            ("Последняя успешная отправка", h.last_send_ok_at if h else "—"),
+            ("Последний входящий вебхук",
+             f"{_dash(h.last_inbound_at)} {h.last_inbound_provider}".strip() if h else "—"),
+            ("Последняя успешная отправка", _dash(h.last_send_ok_at) if h else "—"),
             ("Последняя ошибка", f"{h.last_error_at} [{h.last_error_source}] {h.last_error}" if h and h.last_error
              else "—"),
             ("Сообщений в очереди", work["queued_messages"]),
