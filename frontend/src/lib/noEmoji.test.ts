@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { dict } from './dict';
 
 // Emoji render as empty boxes where no emoji font is installed; the PWA draws its icons as SVG (components/Icon.tsx).
-const PICTOGRAPHIC = /\p{Extended_Pictographic}/u;
+// Full-width forms (＋) are no emoji but have no glyph in the usual fonts either: the same empty box.
+const PICTOGRAPHIC = /[\p{Extended_Pictographic}\u{FF00}-\u{FFEF}]/u;
 
 describe('no emoji in the PWA', () => {
   it('no dictionary string carries an emoji, in any language', () => {

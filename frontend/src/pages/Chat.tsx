@@ -103,7 +103,7 @@ export function Chat({ lead }: { lead: Lead }) {
           <Icon name="paperclip" size={18} /><input ref={fileRef} type="file" accept="image/*" hidden data-testid="chat-photo" onChange={(e) => setPhoto(e.target.files?.[0] ?? null)} />
         </label>
         <div className="composer-main">
-          {photo && <div className="photo-chip"><Icon name="image" size={14} /> {photo.name} <button type="button" className="link" onClick={() => { setPhoto(null); if (fileRef.current) fileRef.current.value = ''; }} aria-label={t('chat.removePhoto')}>✕</button></div>}
+          {photo && <div className="photo-chip"><Icon name="image" size={14} /> {photo.name} <button type="button" className="link" onClick={() => { setPhoto(null); if (fileRef.current) fileRef.current.value = ''; }} aria-label={t('chat.removePhoto')}><Icon name="x" size={12} /></button></div>}
           <textarea rows={1} value={text} placeholder={t('chat.placeholder')} onChange={(e) => setText(e.target.value)} onKeyDown={onKey} data-testid="chat-input" />
         </div>
         <button className="btn btn-primary" type="submit" disabled={sending || (!text.trim() && !photo)} data-testid="chat-send">{t('chat.send')}</button>

@@ -41,7 +41,7 @@ export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onC
     <div className="panel-backdrop" onClick={(e) => { if (e.target === e.currentTarget) onClose(); }}>
       <aside className="lead-panel" data-testid="lead-panel" aria-label={t('lead.title')}>
         <div className="panel-head">
-          <button className="btn btn-ghost btn-icon" onClick={onClose} aria-label={t('common.close')} data-testid="panel-close">✕</button>
+          <button className="btn btn-ghost btn-icon" onClick={onClose} aria-label={t('common.close')} data-testid="panel-close"><Icon name="x" size={18} /></button>
           {lead.data ? (
             <>
               <div className="panel-title">
@@ -270,7 +270,7 @@ function LeadTasks({ lead, now }: { lead: Lead; now: number }) {
               {task.note && task.created_by === 'ai' ? <q className="muted small"> {task.note}</q> : null}
               {task.assignee ? <span className="muted small"> · {task.assignee.full_name || task.assignee.email.split('@')[0]}</span> : null}
             </span>
-            <button className="btn btn-sm btn-ghost" onClick={() => done(task)} data-testid={`task-done-${task.id}`}>✓ {t('lead.taskDone')}</button>
+            <button className="btn btn-sm btn-ghost" onClick={() => done(task)} data-testid={`task-done-${task.id}`}><Icon name="check" size={14} /> {t('lead.taskDone')}</button>
           </li>
         ))}
       </ul>
@@ -284,7 +284,7 @@ function LeadTasks({ lead, now }: { lead: Lead; now: number }) {
           <button className="btn btn-sm btn-primary" disabled={!due} onClick={add} data-testid="task-save">{t('common.save')}</button>
           <button className="btn btn-sm btn-ghost" onClick={() => setAdding(false)}>{t('common.cancel')}</button>
         </div>
-      ) : <button className="btn btn-sm btn-ghost" onClick={() => setAdding(true)} data-testid="task-add">＋ {t('lead.addTask')}</button>}
+      ) : <button className="btn btn-sm btn-ghost" onClick={() => setAdding(true)} data-testid="task-add"><Icon name="plus" size={14} /> {t('lead.addTask')}</button>}
     </>
   );
 }

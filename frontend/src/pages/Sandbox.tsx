@@ -87,7 +87,7 @@ export default function Sandbox() {
           <input value={state.name} data-testid="sandbox-name" onChange={(e) => setState({ ...state, name: e.target.value })} />
         </label>
         <div className="row gap wrap">
-          <button className="btn" data-testid="sandbox-new" onClick={() => setState({ phone: randomPhone(), name: state.name, leadId: null })}>＋ {t('sandbox.newClient')}</button>
+          <button className="btn" data-testid="sandbox-new" onClick={() => setState({ phone: randomPhone(), name: state.name, leadId: null })}><Icon name="plus" size={14} /> {t('sandbox.newClient')}</button>
           {leadId && <Link className="btn btn-ghost" to={`/leads/${leadId}`} data-testid="sandbox-open-lead">{t('sandbox.openLead')} →</Link>}
         </div>
       </div>
