@@ -310,7 +310,7 @@ class RowsWidget(forms.Widget):
             '<button type="button" class="button" data-add-row="{}">{}</button>', name,
             "+ строка" if ru else "+ row")
         return format_html(
-            '<div class="structured-editor" id="structured-{}" data-name="{}">'
+            '<div class="structured-editor" id="structured-{}" data-name="{}" style="overflow-x:auto;max-width:100%">'
             '<input type="hidden" name="{}-count" value="{}">'
             '<table><thead><tr>{}<th></th></tr></thead><tbody>{}{}</tbody></table>'
             '<template>{}</template>{}</div>{}',
@@ -320,6 +320,13 @@ class RowsWidget(forms.Widget):
 # Adds a blank row (the <template> with its index filled in) and counts it; one copy per page is enough, but every
 # editor carries it so each works alone; the flag keeps the listener single.
 _ADD_ROW_SCRIPT = mark_safe(
+    # Only the cell at fault is red (the admin reddens every input of a field row with an error), its message
+    # under its input.
+    "<style>.structured-editor td{vertical-align:top}"
+    ".structured-editor input,.structured-editor select,.structured-editor textarea{border-color:var(--border-color)}"
+    ".structured-editor td.errors input,.structured-editor td.errors select,.structured-editor td.errors textarea"
+    "{border-color:var(--error-fg)}.structured-editor td ul.errorlist{display:block;margin:2px 0 0;padding:0;"
+    "max-width:16em}</style>"
     "<script>(function(){if(window.__structuredRows)return;window.__structuredRows=true;"
     "document.addEventListener('click',function(e){var b=e.target.closest('[data-add-row]');if(!b)return;"
     "var box=document.getElementById('structured-'+b.dataset.addRow),"

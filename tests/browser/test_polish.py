@@ -105,3 +105,34 @@ def test_owner_label_names_the_role_once_and_favicon_answers(browser, live_tenan
         assert response.status == 200 and response.read(4) == b"\x00\x00\x01\x00"
     page.goto(browser.server.url(live_tenant, "/account"))
     shot(page, f"polish-owner-phone-{lang}")
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_admin_structured_editor_marks_the_bad_cell_in_the_admins_language(chromium, live_stack, live_tenant, lang):
+    from accounts.models import User
+
+    email = f"root-{lang}-{live_tenant.slug}@platform.kz"
+    User.objects.create_superuser(email, "Root-pass-2026")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU" if lang == "ru" else "en-US")
+    try:
+        page = context.new_page()
+        base = f"http://localhost:{live_stack.port}"
+        page.goto(f"{base}/admin/login/")
+        page.fill("#id_username", email)
+        page.fill("#id_password", "Root-pass-2026")
+        page.locator("input[type=submit]").click()
+        page.goto(f"{base}/admin/tenants/tenant/{live_tenant.pk}/change/")
+        editor = page.locator("#structured-followup_steps")
+        expect(editor.locator("input[name='followup_steps-0-after_minutes']")).to_have_value("15")
+        editor.locator("[data-add-row=followup_steps]").click()  # one more blank row, by the button
+        expect(editor.locator("tbody tr")).to_have_count(4)
+        editor.locator("input[name='followup_steps-1-after_minutes']").fill("-5")
+        page.fill("#id_ai_api_key", "sk-typed-in-browser")
+        page.locator("input[name=_continue]").click()
+        cell = page.locator("[data-cell='followup_steps-1-after_minutes']")
+        expect(cell).to_contain_text("не может быть отрицательным" if lang == "ru" else "must not be negative")
+        expect(page.locator("#id_ai_api_key")).to_have_value("sk-typed-in-browser")
+        cell.scroll_into_view_if_needed()
+        shot(page, f"polish-admin-editor-{lang}")
+    finally:
+        context.close()
