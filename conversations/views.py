@@ -1,6 +1,6 @@
 """Messages of a lead and the sandbox channel: thin views over conversations.services."""
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
@@ -105,7 +105,9 @@ class SandboxReceiptsView(APIView):
 
     permission_classes = [IsTenantUser]
 
-    @extend_schema(request=SandboxReceiptIn, responses={200: SandboxReceiptOut})
+    @extend_schema(request=SandboxReceiptIn, responses={
+        200: SandboxReceiptOut, 400: OpenApiResponse(description="A bad phone, status or upto_id."),
+        404: OpenApiResponse(description="No sandbox dialog with this phone that this user may see.")})
     def post(self, request):
         data = SandboxReceiptIn(data=request.data)
         data.is_valid(raise_exception=True)
