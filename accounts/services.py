@@ -220,9 +220,10 @@ def user_password_reset(*, actor: User, user: User, new_password: str) -> User:
 
 def owner_create(*, email: str, full_name: str, password_hash: str) -> User:
     """A new tenant's owner (inside its schema, in the provisioning transaction), with a password hashed already by
-    whoever had it in clear (django.contrib.auth.hashers.make_password)."""
-    owner = User(email=User.objects.normalize_email(email).lower(), role=Role.OWNER, full_name=full_name or "Владелец",
-                 password=password_hash)
+    whoever had it in clear (django.contrib.auth.hashers.make_password). Without a name the name stays blank (the
+    PWA shows the e-mail): defaulting it to the role word made the header read "Владелец · Владелец"."""
+    owner = User(email=User.objects.normalize_email(email).lower(), role=Role.OWNER,
+                 full_name=(full_name or "").strip(), password=password_hash)
     owner.save()
     log.info("user=%s created role=owner by=system", owner.email)
     return owner

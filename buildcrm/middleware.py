@@ -10,6 +10,7 @@ from django.core.exceptions import DisallowedHost
 from django.core.signals import got_request_exception
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.utils import translation
 from django.utils.html import escape
 from django_tenants.utils import get_public_schema_name
 from whitenoise.middleware import WhiteNoiseMiddleware
@@ -227,3 +228,25 @@ class TenantSuspendedMiddleware:
         response["Retry-After"] = "3600"
         response["Cache-Control"] = "no-store"
         return response
+
+
+class AdminLanguageMiddleware:
+    """The global admin speaks its user's language (ru or en: the `django_language` cookie, else the browser's
+    Accept-Language, else LANGUAGE_CODE) — its settings' validation errors among it (issue 16). Only /admin/: the
+    PWA and the API keep their own language handling. The language is dropped after the response, since a worker
+    thread serves the next request with whatever was active."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/admin/"):
+            return self.get_response(request)
+        translation.activate(translation.get_language_from_request(request))
+        request.LANGUAGE_CODE = translation.get_language()
+        try:
+            response = self.get_response(request)
+            response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+            return response
+        finally:
+            translation.deactivate()

@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # issue 16: the global admin in its user's language (ru / en)
+    "buildcrm.middleware.AdminLanguageMiddleware",
 ]
 
 TEMPLATES = [

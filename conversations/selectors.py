@@ -47,12 +47,17 @@ def dialog_context(*, lead_id: int, upto: int, summary: str = "", summary_upto: 
     return DialogContext(window=window, summary=prompts.summary_fold(summary, older), summary_upto=older[-1].id)
 
 
-def sandbox_dialog(*, phone: str, user=None) -> list[Message]:
-    """The sandbox client's dialog; with `user`, only when that user may see the lead."""
+def sandbox_lead_id(*, phone: str, user=None) -> int | None:
+    """The lead of the sandbox client with this phone (digits); with `user`, only when that user may see it."""
     found = LeadIdentity.objects.filter(channel="sandbox", identity=phone)
     if user is not None:
         found = found.filter(lead__in=leads_visible_to(user=user).values("id"))
-    lead_id = found.values_list("lead_id", flat=True).first()
+    return found.values_list("lead_id", flat=True).first()
+
+
+def sandbox_dialog(*, phone: str, user=None) -> list[Message]:
+    """The sandbox client's dialog; with `user`, only when that user may see the lead."""
+    lead_id = sandbox_lead_id(phone=phone, user=user)
     if lead_id is None:
         return []
     return list(Message.objects.filter(lead_id=lead_id).select_related("author_user").order_by("id")[:500])

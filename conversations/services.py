@@ -560,6 +560,32 @@ def status_apply(*, update: StatusUpdate) -> Message | None:
     return message
 
 
+SANDBOX_RECEIPTS = (MessageStatus.DELIVERED, MessageStatus.READ)
+
+
+def sandbox_receipts_apply(*, lead_id: int, status: str, upto_id: int | None = None) -> int:
+    """The sandbox's "client" is the team's own phone simulator: when its page receives our messages they are
+    delivered, when it shows them they are read. Applied through `status_apply` like a provider's receipt, to our
+    sent sandbox messages (up to `upto_id`, the newest the page has); returns how many changed."""
+    if status not in SANDBOX_RECEIPTS:
+        raise ValueError(f"status must be one of {', '.join(SANDBOX_RECEIPTS)}")
+    below = [s for s in (MessageStatus.SENT, MessageStatus.DELIVERED) if STATUS_RANK[s] < STATUS_RANK[status]]
+    pending = Message.objects.filter(lead_id=lead_id, provider="sandbox", direction=Direction.OUT, status__in=below,
+                                     provider_message_id__isnull=False)
+    if upto_id is not None:
+        pending = pending.filter(id__lte=upto_id)
+    changed = 0
+    now = timezone.now()
+    with transaction.atomic():
+        for provider_id in pending.order_by("id").values_list("provider_message_id", flat=True)[:500]:
+            message = status_apply(update=StatusUpdate(provider="sandbox", provider_message_id=provider_id,
+                                                       status=status, error=None, timestamp=now))
+            changed += message is not None and message.status == status
+    if changed:
+        log.info("lead=%s sandbox receipts status=%s messages=%s", lead_id, status, changed)
+    return changed
+
+
 def message_send(*, lead: Lead, author_kind: str, **fields: Any) -> Message:
     """Queues an outbound message (`fields` as `outbound_message` takes them); a worker delivers it once the
     transaction commits."""

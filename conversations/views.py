@@ -1,8 +1,8 @@
 """Messages of a lead and the sandbox channel: thin views over conversations.services."""
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -87,6 +87,36 @@ class SandboxOut(serializers.Serializer):
 
 class SandboxDialogIn(serializers.Serializer):
     phone = serializers.RegexField(PHONE_PATTERN, max_length=32, help_text="The sandbox client's phone.")
+
+
+class SandboxReceiptIn(InputSerializer):
+    phone = serializers.RegexField(PHONE_PATTERN, max_length=32, help_text="The sandbox client's phone.")
+    status = serializers.ChoiceField(choices=services.SANDBOX_RECEIPTS,
+                                     help_text="delivered: the sandbox page received them; read: it shows them.")
+    upto_id = IdField(required=False, help_text="The newest message the sandbox page has; later ones are untouched.")
+
+
+class SandboxReceiptOut(serializers.Serializer):
+    updated = serializers.IntegerField()
+
+
+class SandboxReceiptsView(APIView):
+    """Delivery and read receipts from the sandbox's phone simulator (the team plays the client)."""
+
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(request=SandboxReceiptIn, responses={
+        200: SandboxReceiptOut, 400: OpenApiResponse(description="A bad phone, status or upto_id."),
+        404: OpenApiResponse(description="No sandbox dialog with this phone that this user may see.")})
+    def post(self, request):
+        data = SandboxReceiptIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        lead_id = selectors.sandbox_lead_id(phone=digits(data.validated_data["phone"]), user=request.user)
+        if lead_id is None:
+            raise NotFound("No sandbox dialog with this phone.")
+        updated = services.sandbox_receipts_apply(lead_id=lead_id, status=data.validated_data["status"],
+                                                  upto_id=data.validated_data.get("upto_id"))
+        return Response({"updated": updated})
 
 
 class SandboxMessagesView(APIView):

@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from tenants import config as tconfig
+from tenants.admin_editors import EDITORS, RowsWidget, StructuredField, message, place_error
 from tenants.models import Domain, Tenant, TenantHealth
 from tenants.selectors import (
     WEBHOOK_PROVIDERS,
@@ -59,7 +60,7 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("ai_api_key", ("ai", "api_key"), P, "AI: API key", ()),
     ("ai_prompt", ("ai", "prompt"), T, "AI: промпт компании", ()),
     ("ai_offer", ("ai", "offer"), T, "AI: краткое предложение", ()),
-    ("ai_facts", ("ai", "facts"), J, "AI: факты и условные ответы (JSON)", ()),
+    ("ai_facts", ("ai", "facts"), J, "AI: факты и условные ответы", ()),
     ("ai_debounce_seconds", ("ai", "debounce_seconds"), N, "AI: ждать быстрых сообщений, сек", ()),
     ("stt_base_url", ("ai", "speech_to_text", "base_url"), S,
      "Голосовые: распознавание речи base_url (…/v1; пусто — SPEECH_TO_TEXT_URL платформы)", ()),
@@ -76,15 +77,15 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
      ("f", "m")),
     ("qualification_preset", ("qualification_preset",), C, "Пресет квалификации",
      ("construction", "generic_b2b", "custom")),
-    ("qualification", ("qualification",), J, "Поля квалификации (JSON)", ()),
-    ("first_contact", ("first_contact",), J, "Первый контакт: цепочка (JSON)", ()),
+    ("qualification", ("qualification",), J, "Поля квалификации", ()),
+    ("first_contact", ("first_contact",), J, "Первый контакт: цепочка", ()),
     ("followups_enabled", ("followups", "enabled"), B, "Дожимы включены", ()),
-    ("followup_steps", ("followups", "steps"), J, "Дожимы: шаги (JSON)", ()),
+    ("followup_steps", ("followups", "steps"), J, "Дожимы: шаги", ()),
     ("quiet_start", ("followups", "quiet_hours", "start"), S, "Тихие часы: начало (HH:MM)", ()),
     ("quiet_end", ("followups", "quiet_hours", "end"), S, "Тихие часы: конец (HH:MM)", ()),
     ("max_per_lead", ("followups", "max_per_lead"), N, "Дожимов максимум за молчание", ()),
-    ("reengagement", ("reengagement",), J, "Реактивация (JSON)", ()),
-    ("campaigns", ("campaigns",), J, "Лид-магниты и кампании (JSON)", ()),
+    ("reengagement", ("reengagement",), J, "Реактивация", ()),
+    ("campaigns", ("campaigns",), J, "Лид-магниты и кампании", ()),
     ("outbound_channel", ("outbound_channel",), C, "Канал для новых лидов (amoCRM); auto — настроенный WhatsApp",
      ("auto", "sandbox", "chatflow", "whatsapp_cloud", "telegram", "wwebjs")),
     ("chatflow_api_url", ("channels", "chatflow", "api_url"), S, "ChatFlow: api_url", ()),
@@ -126,8 +127,8 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("amo_client_secret", ("amocrm", "client_secret"), P, "amoCRM: client_secret", ()),
     ("amo_redirect_uri", ("amocrm", "redirect_uri"), S, "amoCRM: redirect_uri", ()),
     ("amo_info_field", ("amocrm", "info_field"), S, "amoCRM: поле с информацией о лиде", ()),
-    ("amo_stage_map", ("amocrm", "stage_map"), J, "amoCRM: этапы → status_id (JSON)", ()),
-    ("amo_responsible_map", ("amocrm", "responsible_map"), J, "amoCRM: email → ответственный (JSON)", ()),
+    ("amo_stage_map", ("amocrm", "stage_map"), J, "amoCRM: этапы → status_id", ()),
+    ("amo_responsible_map", ("amocrm", "responsible_map"), J, "amoCRM: email → ответственный", ()),
     ("gc_api_url", ("google_calendar", "api_url"), S, "Google Calendar: api_url", ()),
     ("gc_token_uri", ("google_calendar", "token_uri"), S, "Google: token_uri", ()),
     ("gc_auth_uri", ("google_calendar", "auth_uri"), S, "Google: authorize URL", ()),
@@ -140,6 +141,7 @@ CONFIG_FIELDS: list[tuple[str, tuple[str, ...], str, str, tuple]] = [
     ("gc_work_end", ("google_calendar", "working_hours", "end"), S, "Рабочие часы: конец", ()),
 ]
 FIELD_BY_PATH = {path: name for name, path, *_ in CONFIG_FIELDS}
+CONFIG_PATHS = {name: path for name, path, *_ in CONFIG_FIELDS}
 
 # Issue 14: which AI settings each brain reads (shown under the fields and above the AI group), so an admin knows
 # what changes the built-in offline brain and what only the LLM (provider openai) sees.
@@ -162,6 +164,11 @@ AI_GROUP_NOTE = (
 )
 
 
+def _dash(value) -> object:
+    """An empty value as a dash: format_html would print None as "None" (issue 16)."""
+    return "—" if value is None or value == "" else value
+
+
 def _get(doc: dict, path: tuple[str, ...]):
     for key in path:
         if not isinstance(doc, dict) or key not in doc:
@@ -176,7 +183,9 @@ def _set(doc: dict, path: tuple[str, ...], value) -> None:
     doc[path[-1]] = value
 
 
-def _form_field(kind: str, label: str, choices: tuple) -> forms.Field:
+def _form_field(name: str, kind: str, label: str, choices: tuple) -> forms.Field:
+    if kind == J and name in EDITORS:
+        return StructuredField(EDITORS[name], label=label)
     if kind == B:
         return forms.BooleanField(label=label, required=False)
     if kind == C:
@@ -186,7 +195,8 @@ def _form_field(kind: str, label: str, choices: tuple) -> forms.Field:
     if kind in (J, T):
         return forms.CharField(label=label, required=False, widget=forms.Textarea(attrs={"rows": 4, "cols": 100}))
     if kind == P:
-        return forms.CharField(label=label, required=False, widget=forms.PasswordInput(render_value=False),
+        # A failed save shows again what was typed (only bound data: a stored secret is never an initial value).
+        return forms.CharField(label=label, required=False, widget=forms.PasswordInput(render_value=True),
                                help_text="Хранится зашифрованным. Пусто — оставить как есть.")
     return forms.CharField(label=label, required=False)
 
@@ -216,7 +226,9 @@ class TenantConfigForm(forms.ModelForm):
             if field is None:
                 continue
             value = _get(current, path)
-            if kind == J:
+            if kind == J and name in EDITORS:
+                field.initial = value
+            elif kind == J:
                 field.initial = json.dumps(value if value is not None else [], ensure_ascii=False, indent=1)
             elif kind == P:
                 field.help_text = ("Задан. " if value else "Не задан. ") + field.help_text
@@ -228,12 +240,15 @@ class TenantConfigForm(forms.ModelForm):
         document: dict = {}
         for name, path, kind, _label, _choices in CONFIG_FIELDS:
             value = cleaned.get(name)
-            if kind == J:
+            if kind == J and name in EDITORS:
+                if name not in cleaned:
+                    continue  # its cells did not parse: the errors are on them
+            elif kind == J:
                 try:
                     value = json.loads(value) if value else ([] if path[-1] not in ("stage_map", "responsible_map",
                                                                                       "reengagement") else {})
                 except json.JSONDecodeError as exc:
-                    self.add_error(name, f"неверный JSON: {exc}")
+                    self.add_error(name, message(f"invalid JSON: {exc}"))
                     continue
             elif kind == P:
                 if not value:
@@ -253,13 +268,21 @@ class TenantConfigForm(forms.ModelForm):
             path = tuple(exc.key.split("[")[0].split("."))
             target = next((FIELD_BY_PATH[path[:i]] for i in range(len(path), 0, -1) if path[:i] in FIELD_BY_PATH),
                           None)
-            raise ValidationError({target: f"{exc.key}: {exc.message}"} if target else str(exc)) from None
+            text = message(exc.message)
+            widget = self.fields[target].widget if target else None
+            if isinstance(widget, RowsWidget):
+                # the error in the cell it names, and on the setting a pointer to it
+                rest = exc.key[len(".".join(CONFIG_PATHS[target])):]
+                if place_error(EDITORS[target], widget, rest, text):
+                    raise ValidationError({target: f"{exc.key}: {text}"}) from None
+            raise ValidationError({target: f"{exc.key}: {text}"} if target else f"{exc.key}: {text}") from None
         return cleaned
 
 
 # Declared on the class (not added per instance) so the admin's form factory accepts them in fieldsets.
 for _name, _path, _kind, _label, _choices in CONFIG_FIELDS:
-    TenantConfigForm.base_fields[_name] = TenantConfigForm.declared_fields[_name] = _form_field(_kind, _label, _choices)
+    TenantConfigForm.base_fields[_name] = TenantConfigForm.declared_fields[_name] = _form_field(_name, _kind, _label,
+                                                                                               _choices)
     if _name in AI_FIELD_USE:
         _field = TenantConfigForm.base_fields[_name]
         _field.help_text = " ".join(x for x in (AI_FIELD_USE[_name], _field.help_text) if x)
@@ -502,8 +525,9 @@ class TenantAdmin(admin.ModelAdmin):
         h = self._health(obj)
         work = tenant_pending_work(obj)
         rows = [
-            ("Последний входящий вебхук", f"{h.last_inbound_at or '—'} {h.last_inbound_provider}" if h else "—"),
-            ("Последняя успешная отправка", h.last_send_ok_at if h else "—"),
+            ("Последний входящий вебхук",
+             f"{_dash(h.last_inbound_at)} {h.last_inbound_provider}".strip() if h else "—"),
+            ("Последняя успешная отправка", _dash(h.last_send_ok_at) if h else "—"),
             ("Последняя ошибка", f"{h.last_error_at} [{h.last_error_source}] {h.last_error}" if h and h.last_error
              else "—"),
             ("Сообщений в очереди", work["queued_messages"]),

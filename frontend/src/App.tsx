@@ -3,6 +3,7 @@ import { useQueryClient } from '@tanstack/react-query';
 import { api, ensureCsrf } from './lib/api';
 import { rememberMe, useLiveUpdates, useMe, useOnline } from './lib/hooks';
 import { setLang, useLang, useT } from './lib/i18n';
+import { meLabel } from './lib/format';
 import { Icon, type IconName } from './components/Icon';
 import { Link, matchPath, navigate, useLocation } from './lib/router';
 import { Toasts } from './lib/toast';
@@ -111,7 +112,7 @@ function Shell({ me }: { me: Me }) {
             onClick={() => setLang(lang === 'ru' ? 'en' : 'ru')}>{lang === 'ru' ? 'EN' : 'RU'}</button>
           <Link to="/account" className="btn btn-ghost btn-sm account-link" data-testid="nav-account" title={t('account.nav')}
             aria-label={t('account.nav')}>
-            <Icon name="user" /><span className="me muted" title={me.email} data-testid="me">{me.full_name || me.email} · {t(`role.${me.role}`)}</span>
+            <Icon name="user" /><span className="me muted" title={me.email} data-testid="me">{meLabel(me, t(`role.${me.role}`))}</span>
           </Link>
           <button className="btn btn-ghost btn-sm" data-testid="logout" onClick={logout}>{t('nav.logout')}</button>
         </div>

@@ -1,4 +1,6 @@
 """The global admin on the platform host: superusers only; creates tenants; edits every setting; health."""
+import json
+
 import pytest
 from django.test import Client
 from django_tenants.utils import schema_exists, tenant_context
@@ -29,6 +31,8 @@ def _change_form(admin_client, tenant) -> dict:
         if kind == "bool":
             if value:
                 data[name] = "on"
+        elif kind == "json":  # the structured editors' value, posted whole as JSON
+            data[name] = json.dumps(value if value is not None else [], ensure_ascii=False)
         elif value is not None and kind != "secret":
             data[name] = value
     return data

@@ -140,3 +140,31 @@ def test_cloned_schema_has_migration_history_and_working_sequences(tenant_a):
         assert ("leads", "0001_initial") in applied and ("auth", "0001_initial") in applied
         stage = Stage.objects.create(name="X", kind="custom", position=99)
         assert stage.pk > max(Stage.objects.exclude(pk=stage.pk).values_list("pk", flat=True))
+
+
+def test_an_owner_provisioned_without_a_name_is_not_named_after_the_role(db):
+    """The header showed "Владелец · Владелец" (issue 16): no name stays blank, and the PWA shows the e-mail."""
+    named = tenant_provision(slug="named-co", name="Named", owner_email="boss@named.kz", owner_password=PASSWORD,
+                             owner_name="  Айгуль Сеитова ")
+    nameless = tenant_provision(slug="nameless-co", name="Nameless", owner_email="boss@nameless.kz",
+                                owner_password=PASSWORD)
+    with tenant_context(named.tenant):
+        assert User.objects.get().full_name == "Айгуль Сеитова"
+    with tenant_context(nameless.tenant):
+        owner = User.objects.get()
+        assert owner.full_name == "" and str(owner) == "boss@nameless.kz"
+
+
+def test_the_migration_unnames_owners_named_after_the_role_only(tenant_a):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("accounts.migrations.0002_owner_default_name")
+    with tenant_context(tenant_a):
+        owner = User.objects.filter(role="owner").first()
+        User.objects.filter(pk=owner.pk).update(full_name="Владелец")
+        User.objects.exclude(pk=owner.pk).filter(role="manager").update(full_name="Владелец")
+        migration.blank_role_word_names(apps, None)
+        assert User.objects.get(pk=owner.pk).full_name == ""
+        assert User.objects.filter(role="manager", full_name="Владелец").exists()

@@ -1,10 +1,13 @@
-import { formatWaiting, temperatureEmoji } from '../lib/format';
+import { formatWaiting, temperatureIcon } from '../lib/format';
+import { Icon } from './Icon';
 import { useLang, useT } from '../lib/i18n';
 import type { Lead } from '../lib/types';
 
 export function Temp({ t: temp }: { t: Lead['temperature'] }) {
   const t = useT();
-  return <span className={`temp temp-${temp}`} title={t(`temp.${temp}`)} data-testid="temperature" data-temperature={temp}>{temperatureEmoji(temp)}</span>;
+  return <span className={`temp temp-${temp}`} title={t(`temp.${temp}`)} data-testid="temperature" data-temperature={temp}>
+    {temperatureIcon(temp) && <Icon name={temperatureIcon(temp)!} size={16} />}
+  </span>;
 }
 
 export function HandlerBadge({ lead }: { lead: Pick<Lead, 'handled_by' | 'ai_enabled' | 'needs_human' | 'stage_pinned'> }) {
@@ -12,16 +15,17 @@ export function HandlerBadge({ lead }: { lead: Pick<Lead, 'handled_by' | 'ai_ena
   const h = lead.handled_by;
   // 'ai', a person ({id, email, full_name}), or null: AI switched off and nobody took the dialog
   const kind = h === 'ai' ? 'ai' : h && typeof h === 'object' ? 'human' : 'none';
-  const label = kind === 'ai' ? '🤖 ' + t('badge.ai')
-    : kind === 'human' ? `👤 ${(h as { full_name?: string; email?: string }).full_name || (h as { email?: string }).email || t('badge.human')}`
-      : '⏸ ' + t('badge.aiOff');
+  const label = kind === 'ai' ? t('badge.ai')
+    : kind === 'human' ? (h as { full_name?: string; email?: string }).full_name || (h as { email?: string }).email || t('badge.human')
+      : t('badge.aiOff');
+  const icon = kind === 'ai' ? 'ai' : kind === 'human' ? 'user' : 'pause';
   return (
     <>
       <span className={`badge ${kind === 'ai' ? 'badge-ai' : kind === 'human' ? 'badge-human' : 'badge-off'}`} data-testid="handler-badge" data-handler={kind}>
-        {label}
+        <Icon name={icon} size={13} /> {label}
       </span>
-      {lead.needs_human && <span className="badge badge-warn" title={t('badge.needsHuman')}>❗</span>}
-      {lead.stage_pinned && <span className="badge" title={t('lead.pinnedHint')} data-testid="pin-badge">📌</span>}
+      {lead.needs_human && <span className="badge badge-warn" title={t('badge.needsHuman')}><Icon name="alert" size={13} title={t('badge.needsHuman')} /></span>}
+      {lead.stage_pinned && <span className="badge" title={t('lead.pinnedHint')} data-testid="pin-badge"><Icon name="pin" size={13} title={t('lead.pinnedHint')} /></span>}
     </>
   );
 }
@@ -33,7 +37,7 @@ export function NoAnswerTimer({ lead, now }: { lead: Pick<Lead, 'waiting_since' 
   if (!s) return null;
   return (
     <span className={`timer${lead.no_answer ? ' timer-late' : ''}`} data-testid="no-answer-timer">
-      ⏱ {lead.no_answer ? t('card.noAnswer', { time: s }) : s}
+      <Icon name="clock" size={13} /> {lead.no_answer ? t('card.noAnswer', { time: s }) : s}
     </span>
   );
 }

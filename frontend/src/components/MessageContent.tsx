@@ -1,4 +1,5 @@
-import { statusTicks } from '../lib/format';
+import { statusIcon } from '../lib/format';
+import { Icon } from './Icon';
 import { useT } from '../lib/i18n';
 import type { Message } from '../lib/types';
 
@@ -26,10 +27,10 @@ export function MessageContent({ m }: { m: Message }) {
       if (m.media_url) media = <video className="msg-video" controls preload="metadata" src={m.media_url} />;
       break;
     case 'document':
-      if (m.media_url) media = <a className="msg-doc" href={m.media_url} target="_blank" rel="noreferrer">📄 {m.caption || t('chat.document')}</a>;
+      if (m.media_url) media = <a className="msg-doc" href={m.media_url} target="_blank" rel="noreferrer"><Icon name="file" size={16} /> {m.caption || t('chat.document')}</a>;
       break;
     case 'link':
-      if (m.media_url) media = <a className="msg-link" href={m.media_url} target="_blank" rel="noreferrer">🔗 {m.media_url}</a>;
+      if (m.media_url) media = <a className="msg-link" href={m.media_url} target="_blank" rel="noreferrer"><Icon name="link" size={16} /> {m.media_url}</a>;
       break;
   }
   return (
@@ -69,7 +70,7 @@ export function Ticks({ m }: { m: Message }) {
   if (m.direction !== 'out') return null;
   return (
     <span className={`ticks ticks-${m.status}`} title={t(`status.${m.status}`) + (m.error ? `: ${m.error}` : '')} data-testid="msg-status" data-status={m.status}>
-      {statusTicks(m.status)}
+      {statusIcon(m.status) && <Icon name={statusIcon(m.status)!} size={14} />}
     </span>
   );
 }

@@ -1,12 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { eventValue, formatDuration, formatPercent, formatSeconds, formatWaiting, statusTicks, temperatureEmoji } from './format';
+import { ICON_NAMES } from '../components/Icon';
+import { eventValue, formatDuration, formatPercent, formatSeconds, formatWaiting, statusIcon, temperatureIcon, meLabel } from './format';
 
-describe('temperatureEmoji', () => {
-  it('maps temperatures', () => {
-    expect(temperatureEmoji('hot')).toBe('🔥');
-    expect(temperatureEmoji('warm')).toBe('🟡');
-    expect(temperatureEmoji('cold')).toBe('❄️');
-    expect(temperatureEmoji(undefined)).toBe('');
+describe('temperatureIcon', () => {
+  it('maps temperatures to SVG icon names', () => {
+    expect(temperatureIcon('hot')).toBe('hot');
+    expect(temperatureIcon('warm')).toBe('warm');
+    expect(temperatureIcon('cold')).toBe('cold');
+    expect(temperatureIcon(undefined)).toBeNull();
+    expect(temperatureIcon('lukewarm')).toBeNull();
+  });
+  it('every name it gives exists in the icon set', () => {
+    for (const n of [temperatureIcon('hot'), temperatureIcon('warm'), temperatureIcon('cold'),
+      statusIcon('queued'), statusIcon('sent'), statusIcon('read'), statusIcon('failed')]) {
+      expect(ICON_NAMES).toContain(n);
+    }
   });
 });
 
@@ -45,17 +53,30 @@ describe('other formatting', () => {
     expect(formatPercent(40)).toBe('40%');
   });
   it('status ticks', () => {
-    expect(statusTicks('sent')).toBe('✓');
-    expect(statusTicks('read')).toBe('✓✓');
-    expect(statusTicks('failed')).toBe('⚠');
-    expect(statusTicks('received')).toBe('');
+    expect(statusIcon('queued')).toBe('clock');
+    expect(statusIcon('sent')).toBe('check');
+    expect(statusIcon('delivered')).toBe('checks');
+    expect(statusIcon('read')).toBe('checks');
+    expect(statusIcon('failed')).toBe('alert');
+    expect(statusIcon('received')).toBeNull();
+  });
+});
+
+describe('meLabel', () => {
+  it('shows the name and the role, the e-mail when there is no name, and never the role twice', () => {
+    expect(meLabel({ full_name: 'Айгуль', email: 'a@b.kz' }, 'Владелец')).toBe('Айгуль · Владелец');
+    expect(meLabel({ full_name: '', email: 'owner@b.kz' }, 'Владелец')).toBe('owner@b.kz · Владелец');
+    expect(meLabel({ full_name: 'Владелец', email: 'owner@b.kz' }, 'Владелец')).toBe('owner@b.kz · Владелец');
+    expect(meLabel({ full_name: 'Владелец', email: 'owner@b.kz' }, 'Owner')).toBe('owner@b.kz · Owner');
+    expect(meLabel({ full_name: null, email: 'm@b.kz' }, 'Manager')).toBe('m@b.kz · Manager');
   });
 });
 
 describe('eventValue', () => {
   it('shows timeline values as people read them', () => {
     expect(eventValue({ id: 2, kind: 'in_dialog', name: 'В диалоге' })).toBe('В диалоге');
-    expect(eventValue({ score: 37, temperature: 'warm' })).toBe('37 🟡');
+    expect(eventValue({ score: 37, temperature: 'warm' })).toBe('37 Тёплый');
+    expect(eventValue({ score: 37, temperature: 'warm' }, 'en')).toBe('37 Warm');
     expect(eventValue({ id: 3, email: 'a@b.kz', full_name: '' })).toBe('a@b.kz');
     expect(eventValue({ length: 10, width: 12, height: null })).toBe('10×12×—');
     expect(eventValue(null)).toBe('—');

@@ -2,13 +2,15 @@ import type { Dict } from './i18n';
 import { translate } from './i18n';
 import { dict } from './dict';
 import type { Temperature } from './types';
+import type { IconName } from '../components/Icon';
 
-export function temperatureEmoji(t: Temperature | string | null | undefined): string {
+/** The SVG icon of a temperature (never an emoji: they are empty boxes without an emoji font). */
+export function temperatureIcon(t: Temperature | string | null | undefined): IconName | null {
   switch (t) {
-    case 'hot': return '🔥';
-    case 'warm': return '🟡';
-    case 'cold': return '❄️';
-    default: return '';
+    case 'hot': return 'hot';
+    case 'warm': return 'warm';
+    case 'cold': return 'cold';
+    default: return null;
   }
 }
 
@@ -70,26 +72,40 @@ export function isoDate(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
 }
 
-export function statusTicks(status: string): string {
+/** Who is signed in, for the header: "name · role", the e-mail when there is no name, and never the role twice
+ * (owners provisioned before issue 16 were named after their role). */
+export function meLabel(me: { full_name?: string | null; email: string }, roleWord: string): string {
+  const name = (me.full_name || '').trim();
+  const roleWords = Object.values(dict).flatMap((d) => [d['role.owner'], d['role.head'], d['role.manager']]);
+  const shown = name && name !== roleWord && !roleWords.includes(name) ? name : me.email;
+  return `${shown} · ${roleWord}`;
+}
+
+/** The icon of an outbound message's status: a clock while queued, one tick sent, two ticks delivered or read
+ * (read is coloured by CSS), a warning when it failed. */
+export function statusIcon(status: string): IconName | null {
   switch (status) {
-    case 'queued': return '🕓';
-    case 'sent': return '✓';
-    case 'delivered': case 'read': return '✓✓';
-    case 'failed': return '⚠';
-    default: return '';
+    case 'queued': return 'clock';
+    case 'sent': return 'check';
+    case 'delivered': case 'read': return 'checks';
+    case 'failed': return 'alert';
+    default: return null;
   }
 }
 
-/** A before/after value of a timeline event as short text: stages by name, scores with their emoji,
+/** A before/after value of a timeline event as short text: stages by name, scores with their temperature word,
  * people by name, dimensions as 10×12×3; anything else as compact JSON. */
-export function eventValue(v: unknown): string {
+export function eventValue(v: unknown, lang = 'ru'): string {
   if (v === null || v === undefined || v === '') return '—';
   if (typeof v === 'boolean') return v ? '✓' : '✗';
-  if (Array.isArray(v)) return v.length ? v.map(eventValue).join(', ') : '—';
+  if (Array.isArray(v)) return v.length ? v.map((x) => eventValue(x, lang)).join(', ') : '—';
   if (typeof v !== 'object') return String(v);
   const o = v as Record<string, unknown>;
   if (typeof o.name === 'string' && o.name) return o.name;
-  if ('score' in o) return [o.score, temperatureEmoji(o.temperature as string)].filter((x) => x !== '' && x !== undefined && x !== null).join(' ');
+  if ('score' in o) {
+    const temp = typeof o.temperature === 'string' && o.temperature ? translate(dict, lang, `temp.${o.temperature}`, {}) : '';
+    return [o.score, temp].filter((x) => x !== '' && x !== undefined && x !== null).join(' ');
+  }
   if (typeof o.full_name === 'string' && o.full_name) return o.full_name;
   if (typeof o.email === 'string' && o.email) return o.email;
   if ('length' in o || 'width' in o || 'height' in o) {

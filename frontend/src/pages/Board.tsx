@@ -10,6 +10,7 @@ import type { Board as BoardT, BoardColumn, Lead, Page } from '../lib/types';
 import { computeWindow, shouldLoadMore } from '../lib/windowing';
 import { applyLead } from '../lib/wsCache';
 import { HandlerBadge, NoAnswerTimer, Temp } from '../components/LeadBits';
+import { Icon } from '../components/Icon';
 
 export const CARD_H = 124; // row height (card + gap); cards have a fixed height so the column can be windowed
 
@@ -144,7 +145,7 @@ export function Board({ search }: { search: string }) {
       </div>
       {total === 0 && (
         <div className="board-empty">
-          {t('board.empty')} <Link to="/sandbox" className="btn btn-accent btn-sm">📱 {t('board.openSandbox')}</Link>
+          {t('board.empty')} <Link to="/sandbox" className="btn btn-accent btn-sm"><Icon name="sandbox" size={14} /> {t('board.openSandbox')}</Link>
         </div>
       )}
       <div className={`board${dragId ? ' dragging' : ''}`} data-testid="board" ref={boardRef}>
@@ -242,7 +243,7 @@ function findLeadStage(c: BoardColumn, id: number) { return c.leads.some((l) => 
 const Card = memo(function Card({ lead: l, top, now, dnd, dragging }: { lead: Lead; top: number; now: number; dnd: Dnd; dragging: boolean }) {
   const t = useT();
   const lm = l.last_message;
-  const who = lm ? (lm.direction === 'in' ? '' : lm.author_kind === 'ai' ? '🤖 ' : '👤 ') : '';
+  const who = lm && lm.direction !== 'in' ? <><Icon name={lm.author_kind === 'ai' ? 'ai' : 'user'} size={12} /> </> : null;
   return (
     <article className={`card${dragging ? ' is-dragging' : ''}${l.no_answer ? ' card-late' : ''}`} style={{ top }} data-testid={`lead-card-${l.id}`}
       data-lead-id={l.id} draggable tabIndex={0} role="button"

@@ -7,6 +7,7 @@ import { toast } from '../lib/toast';
 import type { Lead, Message } from '../lib/types';
 import { mergeMessages } from '../lib/wsCache';
 import { MessageContent, Ticks } from '../components/MessageContent';
+import { Icon } from '../components/Icon';
 
 const LIMIT = 50;
 
@@ -74,8 +75,8 @@ export function Chat({ lead }: { lead: Lead }) {
   const author = (m: Message) => {
     switch (m.author_kind) {
       case 'client': return lead.name || t('chat.client');
-      case 'ai': return '🤖 ' + t('chat.ai');
-      case 'user': return '👤 ' + (m.author?.full_name || '');
+      case 'ai': return <><Icon name="ai" size={13} /> {t('chat.ai')}</>;
+      case 'user': return <><Icon name="user" size={13} /> {m.author?.full_name || ''}</>;
       default: return t('chat.system');
     }
   };
@@ -99,10 +100,10 @@ export function Chat({ lead }: { lead: Lead }) {
       {lead.handled_by === 'ai' && <div className="chat-note muted small">{t('chat.humanNote')}</div>}
       <form className="composer" onSubmit={send}>
         <label className="btn btn-ghost btn-icon" title={t('chat.photo')}>
-          📎<input ref={fileRef} type="file" accept="image/*" hidden data-testid="chat-photo" onChange={(e) => setPhoto(e.target.files?.[0] ?? null)} />
+          <Icon name="paperclip" size={18} /><input ref={fileRef} type="file" accept="image/*" hidden data-testid="chat-photo" onChange={(e) => setPhoto(e.target.files?.[0] ?? null)} />
         </label>
         <div className="composer-main">
-          {photo && <div className="photo-chip">🖼 {photo.name} <button type="button" className="link" onClick={() => { setPhoto(null); if (fileRef.current) fileRef.current.value = ''; }} aria-label={t('chat.removePhoto')}>✕</button></div>}
+          {photo && <div className="photo-chip"><Icon name="image" size={14} /> {photo.name} <button type="button" className="link" onClick={() => { setPhoto(null); if (fileRef.current) fileRef.current.value = ''; }} aria-label={t('chat.removePhoto')}><Icon name="x" size={12} /></button></div>}
           <textarea rows={1} value={text} placeholder={t('chat.placeholder')} onChange={(e) => setText(e.target.value)} onKeyDown={onKey} data-testid="chat-input" />
         </div>
         <button className="btn btn-primary" type="submit" disabled={sending || (!text.trim() && !photo)} data-testid="chat-send">{t('chat.send')}</button>

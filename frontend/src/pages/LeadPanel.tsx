@@ -10,6 +10,8 @@ import type { Followup, Lead, LeadEvent, Me, QualField, Task } from '../lib/type
 import { applyLead } from '../lib/wsCache';
 import { channelLabel, HandlerBadge, NoAnswerTimer, Temp } from '../components/LeadBits';
 import { Chat } from './Chat';
+import { Icon } from '../components/Icon';
+import { scheduledFollowups } from '../lib/followups';
 
 export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onClose: () => void }) {
   const t = useT();
@@ -39,7 +41,7 @@ export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onC
     <div className="panel-backdrop" onClick={(e) => { if (e.target === e.currentTarget) onClose(); }}>
       <aside className="lead-panel" data-testid="lead-panel" aria-label={t('lead.title')}>
         <div className="panel-head">
-          <button className="btn btn-ghost btn-icon" onClick={onClose} aria-label={t('common.close')} data-testid="panel-close">✕</button>
+          <button className="btn btn-ghost btn-icon" onClick={onClose} aria-label={t('common.close')} data-testid="panel-close"><Icon name="x" size={18} /></button>
           {lead.data ? (
             <>
               <div className="panel-title">
@@ -85,8 +87,8 @@ function HandoffButtons({ lead, act }: { lead: Lead; act: Act }) {
     <div className="handoff">
       <HandlerBadge lead={lead} />
       {/* handled_by: 'ai' → take over; a person → return to AI; null (AI off, nobody) → both */}
-      {(lead.handled_by === 'ai' || !lead.handled_by) && <button className="btn btn-primary btn-sm" disabled={busy} onClick={() => run('takeover/')} data-testid="takeover">✋ {t('lead.takeover')}</button>}
-      {(lead.handled_by !== 'ai' || lead.stage_pinned) && <button className="btn btn-accent btn-sm" disabled={busy} onClick={() => run('return-to-ai/')} data-testid="return-to-ai">🤖 {t('lead.returnToAi')}</button>}
+      {(lead.handled_by === 'ai' || !lead.handled_by) && <button className="btn btn-primary btn-sm" disabled={busy} onClick={() => run('takeover/')} data-testid="takeover"><Icon name="hand" size={14} /> {t('lead.takeover')}</button>}
+      {(lead.handled_by !== 'ai' || lead.stage_pinned) && <button className="btn btn-accent btn-sm" disabled={busy} onClick={() => run('return-to-ai/')} data-testid="return-to-ai"><Icon name="ai" size={14} /> {t('lead.returnToAi')}</button>}
     </div>
   );
 }
@@ -132,7 +134,7 @@ function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
       </div>
       {lead.stage_pinned && (
         <div className="pin small" data-testid="lead-pin" title={t('lead.pinnedHint')}>
-          {t('lead.pinned', { name: lead.stage_pinned_by?.full_name || lead.stage_pinned_by?.email.split('@')[0] || '—', time: formatTime(lead.stage_pinned_at, lang, now) })}
+          <Icon name="pin" size={14} /> {t('lead.pinned', { name: lead.stage_pinned_by?.full_name || lead.stage_pinned_by?.email.split('@')[0] || '—', time: formatTime(lead.stage_pinned_at, lang, now) })}
         </div>
       )}
       <div className="meta muted small">
@@ -176,9 +178,9 @@ function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
 
       <h3>{t('lead.followups')}</h3>
       <ul className="followups" data-testid="followups">
-        {(followups.data ?? []).filter((f) => f.status === 'pending').length === 0 && <li className="muted">{t('lead.noFollowups')}</li>}
-        {(followups.data ?? []).filter((f) => f.status === 'pending').map((f) => (
-          <li key={f.id}>⏰ {t('lead.step', { n: f.step })} — {formatTime(f.due_at, lang, now)} {f.reason && <span className="muted">· {f.reason}</span>}</li>
+        {scheduledFollowups(followups.data).length === 0 && <li className="muted">{t('lead.noFollowups')}</li>}
+        {scheduledFollowups(followups.data).map((f) => (
+          <li key={f.id}><Icon name="clock" size={14} /> {t('lead.step', { n: f.step })} — {formatTime(f.due_at, lang, now)} {f.reason && <span className="muted">· {f.reason}</span>}</li>
         ))}
       </ul>
     </div>
@@ -264,11 +266,11 @@ function LeadTasks({ lead, now }: { lead: Lead; now: number }) {
         {open.length === 0 && <li className="muted">{tasks.isPending ? t('common.loading') : t('lead.noTasks')}</li>}
         {open.map((task) => (
           <li key={task.id} className="row gap wrap" data-testid={`task-${task.id}`}>
-            <span className="grow">{task.kind === 'call' ? '📞' : task.kind === 'meeting' ? '📅' : '✅'} {describeTask(task, lang, now)}
+            <span className="grow"><Icon name={task.kind === 'call' ? 'phone' : task.kind === 'meeting' ? 'calendar' : 'tasks'} size={14} /> {describeTask(task, lang, now)}
               {task.note && task.created_by === 'ai' ? <q className="muted small"> {task.note}</q> : null}
               {task.assignee ? <span className="muted small"> · {task.assignee.full_name || task.assignee.email.split('@')[0]}</span> : null}
             </span>
-            <button className="btn btn-sm btn-ghost" onClick={() => done(task)} data-testid={`task-done-${task.id}`}>✓ {t('lead.taskDone')}</button>
+            <button className="btn btn-sm btn-ghost" onClick={() => done(task)} data-testid={`task-done-${task.id}`}><Icon name="check" size={14} /> {t('lead.taskDone')}</button>
           </li>
         ))}
       </ul>
@@ -282,7 +284,7 @@ function LeadTasks({ lead, now }: { lead: Lead; now: number }) {
           <button className="btn btn-sm btn-primary" disabled={!due} onClick={add} data-testid="task-save">{t('common.save')}</button>
           <button className="btn btn-sm btn-ghost" onClick={() => setAdding(false)}>{t('common.cancel')}</button>
         </div>
-      ) : <button className="btn btn-sm btn-ghost" onClick={() => setAdding(true)} data-testid="task-add">＋ {t('lead.addTask')}</button>}
+      ) : <button className="btn btn-sm btn-ghost" onClick={() => setAdding(true)} data-testid="task-add"><Icon name="plus" size={14} /> {t('lead.addTask')}</button>}
     </>
   );
 }
@@ -300,7 +302,7 @@ function Timeline({ id, fields }: { id: number; fields?: QualField[] }) {
         {list.map((e) => (
           <li key={e.id}>
             <span className="muted small">{formatTime(e.at, lang)}</span>{' '}
-            <b>{e.actor === 'ai' ? '🤖 AI' : e.actor === 'system' ? `⚙️ ${t('event.actor.system')}` : `👤 ${e.actor?.full_name || ''}`}</b>{' '}
+            <b>{e.actor === 'ai' ? <><Icon name="ai" size={13} /> AI</> : e.actor === 'system' ? <><Icon name="settings" size={13} /> {t('event.actor.system')}</> : <><Icon name="user" size={13} /> {e.actor?.full_name || ''}</>}</b>{' '}
             {e.text}
           </li>
         ))}

@@ -4,6 +4,7 @@ import { Link, matchPath, navigate, useLocation } from '../lib/router';
 import type { Me } from '../lib/types';
 import { Board } from './Board';
 import { LeadsList } from './LeadsList';
+import { Icon } from '../components/Icon';
 
 const LeadPanel = lazy(() => import('./LeadPanel'));
 
@@ -20,10 +21,10 @@ export function Leads({ me }: { me: Me }) {
     <div className={`leads-page${openId ? ' has-panel' : ''}`}>
       <div className="leads-toolbar">
         <div className="seg" role="tablist">
-          <Link to="/leads" className={`seg-btn${view === 'board' ? ' active' : ''}`} data-testid="view-board" role="tab">▦ {t('nav.board')}</Link>
-          <Link to={`/leads${listSearch}`} className={`seg-btn${view === 'list' ? ' active' : ''}`} data-testid="view-list" role="tab">☰ {t('nav.list')}</Link>
+          <Link to="/leads" className={`seg-btn${view === 'board' ? ' active' : ''}`} data-testid="view-board" role="tab"><Icon name="board" size={14} /> {t('nav.board')}</Link>
+          <Link to={`/leads${listSearch}`} className={`seg-btn${view === 'list' ? ' active' : ''}`} data-testid="view-list" role="tab"><Icon name="menu" size={14} /> {t('nav.list')}</Link>
         </div>
-        <Link to="/sandbox" className="btn btn-accent btn-sm" data-testid="open-sandbox">📱 {t('nav.sandbox')}</Link>
+        <Link to="/sandbox" className="btn btn-accent btn-sm" data-testid="open-sandbox"><Icon name="sandbox" size={14} /> {t('nav.sandbox')}</Link>
       </div>
       {view === 'board' ? <Board search={search} /> : <LeadsList search={search} me={me} />}
       {openId !== null && !Number.isNaN(openId) && (

@@ -9,6 +9,7 @@ import { navigate } from '../lib/router';
 import { toast } from '../lib/toast';
 import type { Lead, Me, Page } from '../lib/types';
 import { channelLabel, HandlerBadge, NoAnswerTimer, Temp } from '../components/LeadBits';
+import { Icon } from '../components/Icon';
 
 const PAGE_SIZE = 50;
 const CHANNELS = ['whatsapp', 'telegram', 'instagram', 'sandbox'];
@@ -56,9 +57,9 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
         </select>
         <select value={f.temperature} onChange={(e) => apply({ temperature: e.target.value })} data-testid="filter-temperature" aria-label={t('list.temperature')}>
           <option value="">{t('list.temperature')}: {t('common.all')}</option>
-          <option value="hot">🔥 {t('temp.hot')}</option>
-          <option value="warm">🟡 {t('temp.warm')}</option>
-          <option value="cold">❄️ {t('temp.cold')}</option>
+          <option value="hot">{t('temp.hot')}</option>
+          <option value="warm">{t('temp.warm')}</option>
+          <option value="cold">{t('temp.cold')}</option>
         </select>
         <select value={f.assignee} onChange={(e) => apply({ assignee: e.target.value })} data-testid="filter-assignee" aria-label={t('list.assignee')}>
           <option value="">{t('list.assignee')}: {t('common.all')}</option>
@@ -82,7 +83,7 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
           {ORDERINGS.map((o) => <option key={o} value={o}>{t(`order.${o}`)}</option>)}
         </select>
         <button className="btn btn-ghost btn-sm" onClick={() => { setQ(''); setSource(''); navigate(`/leads${filtersToSearch(emptyFilters(), { view: 'list' })}`, { replace: true }); }} data-testid="filter-reset">{t('list.reset')}</button>
-        <button className="btn btn-ghost btn-sm" onClick={() => { void navigator.clipboard?.writeText(window.location.href).then(() => toast(t('list.copied'))); }}>🔗 {t('list.copy')}</button>
+        <button className="btn btn-ghost btn-sm" onClick={() => { void navigator.clipboard?.writeText(window.location.href).then(() => toast(t('list.copied'))); }}><Icon name="link" size={14} /> {t('list.copy')}</button>
       </div>
       {leads.isError && <div className="form-error pad">{t('common.error', { detail: (leads.error as Error).message })}</div>}
       <div className="table-wrap">

@@ -7,7 +7,9 @@ import { Link } from '../lib/router';
 import { toast } from '../lib/toast';
 import type { Message } from '../lib/types';
 import { mergeMessages } from '../lib/wsCache';
+import { sandboxReceipt } from '../lib/sandboxReceipt';
 import { MessageContent, Ticks } from '../components/MessageContent';
+import { Icon } from '../components/Icon';
 
 const KEY = 'buildcrm.sandbox';
 const randomPhone = () => '+7700' + String(Math.floor(1000000 + Math.random() * 8999999));
@@ -35,6 +37,20 @@ export default function Sandbox() {
     refetchIntervalInBackground: false,
     retry: false,
   });
+  // The page is the client's phone: acknowledge what it received (delivered) and, while shown, what it shows (read).
+  useEffect(() => {
+    const receipt = sandboxReceipt(msgs.data, document.visibilityState === 'visible');
+    if (!receipt || phone.length < 5) return;
+    api('/api/sandbox/receipts/', { method: 'POST', body: { phone, ...receipt } })
+      .then(() => qc.invalidateQueries({ queryKey: ['sandbox', phone] }))
+      .catch(() => { /* a receipt is best effort; the next poll tries again when something changes */ });
+  }, [msgs.data, phone, qc]);
+  const refetch = msgs.refetch;
+  useEffect(() => {
+    const onShow = () => { if (document.visibilityState === 'visible') void refetch(); };
+    document.addEventListener('visibilitychange', onShow);
+    return () => document.removeEventListener('visibilitychange', onShow);
+  }, [refetch]);
   const list = (msgs.data ?? []).slice().sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : a.id - b.id));
   const leadId = state.leadId ?? list[0]?.lead ?? null;
   const last = list[list.length - 1];
@@ -62,7 +78,7 @@ export default function Sandbox() {
   return (
     <div className="sandbox-page">
       <div className="sandbox-side">
-        <h2>📱 {t('sandbox.title')}</h2>
+        <h2><Icon name="sandbox" size={20} /> {t('sandbox.title')}</h2>
         <p className="muted">{t('sandbox.hint')}</p>
         <label>{t('sandbox.phone')}
           <input value={state.phone} inputMode="tel" data-testid="sandbox-phone" onChange={(e) => setState({ ...state, phone: e.target.value, leadId: null })} />
@@ -71,7 +87,7 @@ export default function Sandbox() {
           <input value={state.name} data-testid="sandbox-name" onChange={(e) => setState({ ...state, name: e.target.value })} />
         </label>
         <div className="row gap wrap">
-          <button className="btn" data-testid="sandbox-new" onClick={() => setState({ phone: randomPhone(), name: state.name, leadId: null })}>＋ {t('sandbox.newClient')}</button>
+          <button className="btn" data-testid="sandbox-new" onClick={() => setState({ phone: randomPhone(), name: state.name, leadId: null })}><Icon name="plus" size={14} /> {t('sandbox.newClient')}</button>
           {leadId && <Link className="btn btn-ghost" to={`/leads/${leadId}`} data-testid="sandbox-open-lead">{t('sandbox.openLead')} →</Link>}
         </div>
       </div>
@@ -93,7 +109,7 @@ export default function Sandbox() {
         </div>
         <form className="phone-composer" onSubmit={send}>
           <input value={text} placeholder={t('sandbox.placeholder')} onChange={(e) => setText(e.target.value)} data-testid="sandbox-input" autoFocus />
-          <button className="send-round" type="submit" disabled={sending || !text.trim()} data-testid="sandbox-send" aria-label={t('sandbox.send')}>➤</button>
+          <button className="send-round" type="submit" disabled={sending || !text.trim()} data-testid="sandbox-send" aria-label={t('sandbox.send')}><Icon name="send" size={18} /></button>
         </form>
       </div>
     </div>

@@ -5,6 +5,7 @@ import { useStages } from '../lib/hooks';
 import { useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
 import type { Board, Stage } from '../lib/types';
+import { Icon } from '../components/Icon';
 
 // The server refuses a ninth stage (leads.models.MAX_STAGES): the board stays readable on a phone.
 const MAX_STAGES = 8;
@@ -67,12 +68,12 @@ export default function Stages() {
             <button className="btn btn-sm btn-ghost" disabled={i === 0} onClick={() => reorder(i, -1)} title={t('stages.up')} data-testid={`stage-up-${s.id}`}>↑</button>
             <button className="btn btn-sm btn-ghost" disabled={i === list.length - 1} onClick={() => reorder(i, 1)} title={t('stages.down')} data-testid={`stage-down-${s.id}`}>↓</button>
             {s.deletable === false
-              ? <span className="muted small" title={t('stages.keptHint')} data-testid={`stage-kept-${s.id}`}>🤖</span>
+              ? <span className="muted small" title={t('stages.keptHint')} data-testid={`stage-kept-${s.id}`}><Icon name="ai" size={16} title={t('stages.keptHint')} /></span>
               : <button className="btn btn-sm btn-danger" onClick={() => { setDeleting(s); setMoveTo(''); }} data-testid={`stage-delete-${s.id}`}>{t('common.delete')}</button>}
           </li>
         ))}
       </ul>
-      <p className="muted small">🤖 {t('stages.keptHint')} · {t('stages.max', { n: MAX_STAGES })}</p>
+      <p className="muted small"><Icon name="ai" size={14} /> {t('stages.keptHint')} · {t('stages.max', { n: MAX_STAGES })}</p>
       {list.length < MAX_STAGES && <form className="row gap wrap card-form" onSubmit={add}>
         <input type="color" value={color} onChange={(e) => setColor(e.target.value)} aria-label={t('stages.color')} />
         <input className="grow" value={name} placeholder={t('stages.name')} onChange={(e) => setName(e.target.value)} data-testid="stage-new-name" />

@@ -6,6 +6,7 @@ import { useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
 import type { Me, Role, User } from '../lib/types';
 import { passwordError } from './Account';
+import { Icon } from '../components/Icon';
 
 export default function Team({ me }: { me: Me }) {
   const t = useT();
@@ -52,14 +53,16 @@ export default function Team({ me }: { me: Me }) {
                     ? <select value={u.role} onChange={(e) => patch(u, { role: e.target.value as Role })}>{roles.map((r) => <option key={r} value={r}>{t(`role.${r}`)}</option>)}</select>
                     : t(`role.${u.role}`)}
                 </td>
-                <td>{u.is_active ? '✅ ' + t('team.active') : '⛔ ' + t('team.inactive')}</td>
+                <td>{u.is_active
+                  ? <span className="pos"><Icon name="check" size={14} /> {t('team.active')}</span>
+                  : <span className="neg"><Icon name="x" size={14} /> {t('team.inactive')}</span>}</td>
                 <td>{canEdit(u) && (
                   <div className="row gap wrap team-actions">
                     <button className="btn btn-sm" data-testid={`user-toggle-${u.id}`} onClick={() => patch(u, { is_active: !u.is_active })}>
                       {u.is_active ? t('team.deactivate') : t('team.activate')}
                     </button>
                     <button className="btn btn-sm" data-testid={`user-reset-${u.id}`} onClick={() => setResetting(u)}>
-                      🔑 {t('team.resetPassword')}
+                      <Icon name="key" size={14} /> {t('team.resetPassword')}
                     </button>
                   </div>
                 )}</td>
