@@ -72,3 +72,9 @@ export type WsEvent =
   | { type: 'message.created'; lead_id: number; message: Message }
   | { type: 'message.updated'; lead_id: number; message: Message }
   | { type: 'lead.removed'; lead_id: number };
+
+// Chat tools (issue 16)
+export interface QuickReply { id: number; title: string; text: string; position: number }
+export interface LeadNote { id: number; lead: number; text: string; author: { id: number; full_name: string } | null; created_at: string }
+export interface WaTemplate { name: string; language: string; text: string; parameters: string[] }
+export interface ReplyWindow { applies: boolean; open: boolean; last_inbound_at: string | null; closes_at: string | null; templates: WaTemplate[] }
