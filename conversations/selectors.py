@@ -151,7 +151,10 @@ def whatsapp_templates(*, lead, user=None) -> list[dict]:
 
 def reply_window(*, lead, user=None, now: datetime | None = None) -> ReplyWindow:
     sender = find(lead.provider)
-    if sender is None or sender.window is None:
+    # Only where the tenant has the channel set up: on an unconfigured one nothing can be sent anyway (delivery says
+    # why), and demo or sandbox-seeded leads keep a free composer.
+    stored = ((connection.tenant.config or {}).get("channels") or {}).get(sender.config_key or "") if sender else None
+    if sender is None or sender.window is None or not sender.configured(stored):
         return ReplyWindow(applies=False, open=True, last_inbound_at=lead.last_inbound_at, closes_at=None,
                            templates=[])
     now = now or timezone.now()

@@ -72,6 +72,12 @@ def test_open_window_and_other_channels(tenant_a, client_for):
     assert res.status_code == 400 and "WhatsApp Cloud" in res.json()["detail"]
 
 
+def test_no_window_where_the_cloud_api_is_not_set_up(tenant_a, client_for):
+    lead = wa_lead(tenant_a, silent_for=timedelta(hours=25))  # a demo-like lead: the tenant has no Cloud API section
+    window = window_of(client_for(tenant_a, "owner"), lead)
+    assert window["applies"] is False and window["open"] is True
+
+
 def test_free_text_is_refused_while_the_window_is_closed(tenant_a, client_for):
     configure(tenant_a)
     lead = wa_lead(tenant_a, silent_for=timedelta(hours=25))
