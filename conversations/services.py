@@ -33,7 +33,7 @@ from conversations.models import (
     QuickReply,
     TranscriptStatus,
 )
-from conversations.serializers import MessageOut
+from conversations.serializers import LeadNoteOut, MessageOut
 from core import metrics
 from core.db import insert_rows, server_bound_cursor
 from core.events import emit
@@ -748,6 +748,10 @@ def note_add(*, lead: Lead, user, text: str) -> LeadNote:
     """An internal note: stored beside the dialog and nothing else — no message row, no provider call, no takeover."""
     note = LeadNote.objects.create(lead=lead, author=user, text=text)
     log.info("lead=%s note=%s added by=%s", lead.pk, note.pk, user.email)
+    tenant_id, event = connection.tenant.id, {"type": "note.created", "lead_id": lead.pk,
+                                              "note": dict(LeadNoteOut(note).data)}
+    # Live to whoever may see the lead (the same audience as its messages), once the note is committed.
+    transaction.on_commit(lambda: publish(lead_audience_groups(tenant_id=tenant_id, lead=lead), event))
     return note
 
 

@@ -93,3 +93,40 @@ def test_a_note_never_reaches_the_provider(worker, live_tenant, standin, client_
     time.sleep(0.5)  # a stray send of the note would have arrived by now
     assert [r.json["text"]["body"] for r in standin.requests] == ["Добрый день!"]
     assert all("не говорить" not in r.body.decode() for r in standin.requests)
+
+
+@pytest.mark.live
+@pytest.mark.asyncio
+async def test_a_note_reaches_live_only_those_who_see_the_lead(live_tenant, worker):
+    """The team sees a new note at once (websocket `note.created`); a restricted manager gets only their own leads'
+    notes (the note on their lead comes after the other one: Redis keeps a channel's order)."""
+    from asgiref.sync import sync_to_async
+    from channels.layers import channel_layers
+
+    from tests.conftest import TenantClient
+    from tests.conversations.test_realtime import events_until, socket
+
+    channel_layers.backends.pop("default", None)  # a layer cached by another test's event loop is unusable here
+    await sync_to_async(tenant_config_import)(live_tenant, {"leads": {"managers_see_all": False}})
+    theirs = await sync_to_async(make_lead)(live_tenant, name="Чужой", assignee=await sync_to_async(user_of)(
+        live_tenant, "manager2"))
+    mine = await sync_to_async(make_lead)(live_tenant, name="Свой", assignee=await sync_to_async(user_of)(
+        live_tenant, "manager"))
+    owner, manager = await socket(live_tenant, "owner"), await socket(live_tenant, "manager")
+
+    @sync_to_async
+    def note(lead, text: str) -> None:
+        res = TenantClient(live_tenant).as_role("head").post(notes_url(lead), {"text": text}, format="json")
+        assert res.status_code == 201, res.content
+
+    await note(theirs, "про чужого")
+    await note(mine, "про своего")
+    seen = await events_until(owner, lambda e: e["type"] == "note.created" and e["lead_id"] == mine.pk)
+    assert [(e["lead_id"], e["note"]["text"]) for e in seen if e["type"] == "note.created"] == [
+        (theirs.pk, "про чужого"), (mine.pk, "про своего")]
+    got = await events_until(manager, lambda e: e["type"] == "note.created")
+    assert got[-1]["lead_id"] == mine.pk and got[-1]["note"]["text"] == "про своего"
+    assert got[-1]["note"]["author"]["full_name"] == f"Head {live_tenant.slug}"
+    await owner.disconnect()
+    await manager.disconnect()
+    channel_layers.backends.pop("default", None)

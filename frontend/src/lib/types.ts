@@ -71,7 +71,8 @@ export type WsEvent =
   | { type: 'lead.updated'; lead: Lead }
   | { type: 'message.created'; lead_id: number; message: Message }
   | { type: 'message.updated'; lead_id: number; message: Message }
-  | { type: 'lead.removed'; lead_id: number };
+  | { type: 'lead.removed'; lead_id: number }
+  | { type: 'note.created'; lead_id: number; note: LeadNote };
 
 // Chat tools (issue 16)
 export interface QuickReply { id: number; title: string; text: string; position: number }
