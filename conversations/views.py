@@ -25,6 +25,12 @@ class MessageIn(InputSerializer):
                                      help_text="The name of an approved WhatsApp template (GET reply-window lists "
                                                "them); sent with its variables filled from the lead, text ignored.")
 
+    def validate(self, attrs):
+        # A blank `template` in a form is dropped by DRF as if absent: still a request for a template, and a bad one.
+        if "template" in self.initial_data and not attrs.get("template"):
+            raise ValidationError({"template": ["Пустое имя шаблона."]})
+        return attrs
+
 
 class MessagesPageIn(serializers.Serializer):
     before = IdField(required=False, help_text="Only messages older than this message id.")

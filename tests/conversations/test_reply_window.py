@@ -98,6 +98,8 @@ def test_an_unknown_template_or_one_with_a_photo_is_400(tenant_a, client_for):
     assert res.status_code == 400 and "nope" in res.json()["detail"]
     res = client.post(f"/api/leads/{lead.pk}/messages/", {"template": ""}, format="json")
     assert res.status_code == 400
+    res = client.post(f"/api/leads/{lead.pk}/messages/", {"template": "", "text": "x"}, format="multipart")
+    assert res.status_code == 400 and res.json()["detail"].startswith("template")
     with tenant_context(tenant_a):
         assert not Message.objects.filter(lead_id=lead.pk).exists()
 
