@@ -114,6 +114,7 @@ class ReplyWindow:
     templates: list[dict]
 
 
+WHATSAPP_CLOUD = "whatsapp"  # the Cloud API's provider name: the one channel with approved templates
 _PLACEHOLDER = re.compile(r"\{\{\s*(\d{1,2})\s*\}\}")
 
 
@@ -149,7 +150,7 @@ def whatsapp_templates(*, lead, user=None) -> list[dict]:
     return result
 
 
-def reply_window(*, lead, user=None, now: datetime | None = None) -> ReplyWindow:
+def reply_window(*, lead, user=None, now: datetime | None = None, with_templates: bool = True) -> ReplyWindow:
     sender = find(lead.provider)
     # Only where the tenant has the channel set up: on an unconfigured one nothing can be sent anyway (delivery says
     # why), and demo or sandbox-seeded leads keep a free composer.
@@ -162,4 +163,5 @@ def reply_window(*, lead, user=None, now: datetime | None = None) -> ReplyWindow
     span = max(sender.window, sender.human_window or sender.window)  # a person may answer for the longer one
     closes_at = lead.last_inbound_at + span if lead.last_inbound_at else None
     return ReplyWindow(applies=True, open=is_open, last_inbound_at=lead.last_inbound_at, closes_at=closes_at,
-                       templates=whatsapp_templates(lead=lead, user=user))
+                       templates=whatsapp_templates(lead=lead, user=user)
+                       if with_templates and lead.provider == WHATSAPP_CLOUD else [])

@@ -683,8 +683,8 @@ class ReplyRefused(Exception):
 
 def check_free_text_allowed(lead: Lead) -> None:
     """ReplyRefused when free text (or a photo) from a person cannot reach the client now."""
-    window = selectors.reply_window(lead=lead)
-    if window.applies and not window.open and lead.provider != "whatsapp":  # Instagram: 7 days for a person
+    window = selectors.reply_window(lead=lead, with_templates=False)
+    if window.applies and not window.open and lead.provider != selectors.WHATSAPP_CLOUD:  # Instagram: a person 7 days
         raise ReplyRefused(f"Окно ответа канала {lead.provider} закрыто: клиент давно не писал, сообщение не дойдёт. / "
                            f"The {lead.provider} reply window is closed: the client has been silent too long.")
     if window.applies and not window.open:
@@ -709,7 +709,7 @@ def message_send_template_by_user(*, lead: Lead, user, name: str) -> Message:
     """A person sends the tenant's approved WhatsApp template `name` with its variables filled from the lead (the way
     to reach a client whose 24 h window is closed); it goes through the normal send pipeline as kind `template`."""
     window = selectors.reply_window(lead=lead, user=user)
-    if not window.applies:
+    if not window.applies or lead.provider != selectors.WHATSAPP_CLOUD:
         raise ReplyRefused("Шаблоны WhatsApp — только для канала WhatsApp Cloud API. / WhatsApp templates are for the "
                            "WhatsApp Cloud API channel only.")
     template = next((t for t in window.templates if t["name"] == name), None)

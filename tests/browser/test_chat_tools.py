@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, shot
 from tests.browser.helpers import lead_get, lead_make
+from tests.integrations.standin import standin  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -123,3 +124,43 @@ def test_chat_tools_on_a_phone_in_english(browser, live_tenant):
     assert lead_get(live_tenant, lead_id).ai_enabled is True
     _fits_the_phone(page)
     shot(page, "chat-tools-mobile-en")
+
+
+def test_a_closed_whatsapp_window_offers_templates_and_blocks_free_text(browser, live_tenant, worker,
+                                                                       standin):  # noqa: F811  (the fixture)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from leads.models import Lead
+    from tests.browser.helpers import configure
+
+    configure(live_tenant, {"company": "СтройДом", "channels": {"whatsapp_cloud": {
+        "api_url": standin.url + "/v21.0", "phone_number_id": "1099", "access_token": "EAAG-tok", "app_secret": "s",
+        "verify_token": "v", "templates": [{"name": "reminder", "language": "ru",
+                                            "text": "Здравствуйте, {{1}}! Это {{2}}. Актуально?",
+                                            "variables": ["name", "company"]}]}}})
+    standin.default.json = {"messaging_product": "whatsapp", "messages": [{"id": "wamid.BROWSER"}]}
+    lead_id = lead_make(live_tenant, name="Ерлан", channel="whatsapp", text="Добрый день")
+    with tenant_context(live_tenant):
+        Lead.objects.filter(pk=lead_id).update(last_inbound_at=timezone.now() - timedelta(days=2))
+    page = browser.page(live_tenant, role="owner", phone=True, path=f"/leads/{lead_id}")
+    chat = page.get_by_test_id("chat")
+    bar = chat.get_by_test_id("window-closed")
+    expect(bar).to_contain_text("Окно 24 ч WhatsApp закрыто")
+    expect(chat.get_by_test_id("chat-input")).to_be_disabled()
+    expect(chat.get_by_test_id("tpl-preview")).to_have_text("Здравствуйте, Ерлан! Это СтройДом. Актуально?")
+    _fits_the_phone(page)
+    shot(page, "chat-template-mobile")
+    chat.get_by_test_id("tpl-send").tap()
+    sent = chat.locator("[data-author=user]")
+    expect(sent).to_contain_text("Здравствуйте, Ерлан! Это СтройДом.")
+    expect(sent.get_by_test_id("msg-status")).to_have_attribute("data-status", "sent", timeout=20_000)
+    [request] = standin.requests
+    assert request.json["type"] == "template" and request.json["template"]["name"] == "reminder"
+    assert request.json["template"]["components"][0]["parameters"] == [{"type": "text", "text": "Ерлан"},
+                                                                       {"type": "text", "text": "СтройДом"}]
+    # notes stay possible while the window is closed
+    chat.get_by_test_id("mode-note").tap()
+    expect(chat.get_by_test_id("chat-input")).to_be_enabled()
+    expect(bar).to_have_count(0)

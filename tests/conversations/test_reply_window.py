@@ -151,3 +151,21 @@ def test_a_template_goes_out_through_the_pipeline_with_its_variables(worker, liv
     # and free text is still refused while the window stays closed, with no request made
     res = client.post(f"/api/leads/{lead.pk}/messages/", {"text": "Ну что?"}, format="json")
     assert res.status_code == 400 and len(standin.requests) == 1
+
+
+def test_instagram_lets_a_person_answer_for_7_days_and_has_no_templates(tenant_a, client_for):
+    tenant_config_import(tenant_a, {"channels": {"instagram": {"ig_account_id": "17841400000000001",
+                                                               "app_secret": "s", "page_access_token": "t"}}})
+    client = client_for(tenant_a, "owner")
+    for days, allowed in ((2, True), (8, False)):
+        lead = make_lead(tenant_a, name=f"Инста {days}", provider="instagram", channel="instagram")
+        with tenant_context(tenant_a):
+            Lead.objects.filter(pk=lead.pk).update(last_inbound_at=timezone.now() - timedelta(days=days))
+        window = window_of(client, lead)
+        assert window["applies"] is True and window["open"] is allowed and window["templates"] == []
+        res = client.post(f"/api/leads/{lead.pk}/messages/", {"text": "Здравствуйте"}, format="json")
+        assert res.status_code == (201 if allowed else 400), res.content
+        if not allowed:
+            assert "instagram" in res.json()["detail"]
+        res = client.post(f"/api/leads/{lead.pk}/messages/", {"template": "reminder"}, format="json")
+        assert res.status_code == 400 and "WhatsApp Cloud" in res.json()["detail"]
