@@ -158,13 +158,13 @@ export function Chat({ lead }: { lead: Lead }) {
       <form className={`composer${mode === 'note' ? ' composer-note' : ''}`} onSubmit={send}>
         {mode === 'message' && (
           <label className={`btn btn-ghost btn-icon${blocked ? ' disabled' : ''}`} title={t('chat.photo')}>
-            📎<input ref={fileRef} type="file" accept="image/*" hidden disabled={blocked} data-testid="chat-photo" onChange={(e) => setPhoto(e.target.files?.[0] ?? null)} />
+            <Icon name="upload" /><input ref={fileRef} type="file" accept="image/*" hidden disabled={blocked} data-testid="chat-photo" onChange={(e) => setPhoto(e.target.files?.[0] ?? null)} />
           </label>
         )}
         <button type="button" className="btn btn-ghost btn-icon" title={t('qr.title')} aria-label={t('qr.title')} disabled={blocked}
-          onClick={() => setPickerOpen((v) => !v)} data-testid="qr-button"><Icon name="file" /></button>
+          onClick={() => setPickerOpen((v) => !v)} data-testid="qr-button"><Icon name="chat" /></button>
         <div className="composer-main">
-          {photo && <div className="photo-chip">🖼 {photo.name} <button type="button" className="link" onClick={() => { setPhoto(null); if (fileRef.current) fileRef.current.value = ''; }} aria-label={t('chat.removePhoto')}>✕</button></div>}
+          {photo && <div className="photo-chip"><Icon name="file" size={12} /> {photo.name} <button type="button" className="link" onClick={() => { setPhoto(null); if (fileRef.current) fileRef.current.value = ''; }} aria-label={t('chat.removePhoto')}><Icon name="x" size={12} /></button></div>}
           <textarea ref={textareaRef} rows={1} value={text} disabled={blocked}
             placeholder={blocked ? t('tpl.blocked') : mode === 'note' ? t('note.placeholder') : t('chat.placeholder')}
             onChange={(e) => setText(e.target.value)} onKeyDown={onKey} data-testid="chat-input" />
