@@ -68,9 +68,9 @@ export function TemplatePicker({ lead, window: w, onSent }: { lead: Lead; window
   };
   return (
     <div className="window-closed" data-testid="window-closed" role="status">
-      <div className="small"><Icon name="clock" size={14} /> {w.last_inbound_at
+      <div className="small"><Icon name="clock" size={14} /> {lead.channel !== 'whatsapp' ? t('tpl.closedOther') : w.last_inbound_at
         ? t('tpl.closedSince', { time: formatTime(w.last_inbound_at, lang) }) : t('tpl.closedNever')}</div>
-      {w.templates.length === 0 ? <div className="small muted">{t('tpl.none')}</div> : (
+      {lead.channel !== 'whatsapp' ? null : w.templates.length === 0 ? <div className="small muted">{t('tpl.none')}</div> : (
         <div className="row gap wrap tpl-row">
           <select value={chosen?.name ?? ''} onChange={(e) => setName(e.target.value)} aria-label={t('tpl.choose')} data-testid="tpl-select">
             {w.templates.map((x) => <option key={x.name} value={x.name}>{x.name} ({x.language})</option>)}

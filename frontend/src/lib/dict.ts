@@ -141,7 +141,7 @@ const ru: Dict = {
   'tpl.closedSince': 'Окно 24 ч WhatsApp закрыто: клиент писал {time}. Свободный текст не дойдёт — отправьте одобренный шаблон.',
   'tpl.closedNever': 'Клиент ещё не писал в WhatsApp: начать диалог можно только одобренным шаблоном.',
   'tpl.none': 'Нет одобренных шаблонов — попросите администратора добавить их в настройки WhatsApp Cloud API.',
-  'tpl.choose': 'Шаблон', 'tpl.send': 'Отправить шаблон', 'tpl.sent': 'Шаблон отправлен',
+  'tpl.openFor': 'Окно WhatsApp открыто ещё {time}: потом — только шаблоны', 'tpl.closedOther': 'Клиент молчит слишком долго: этот канал больше не даёт ему писать. Дождитесь его сообщения.', 'tpl.choose': 'Шаблон', 'tpl.send': 'Отправить шаблон', 'tpl.sent': 'Шаблон отправлен',
   'tpl.blocked': 'Окно 24 ч закрыто — только шаблон', 'phone.call': 'Позвонить', 'phone.whatsapp': 'Написать в WhatsApp',
   'aiSwitch.on': 'AI включён', 'aiSwitch.off': 'AI выключен', 'aiSwitch.hint': 'AI отвечает этому клиенту, пока переключатель включён',
 };
@@ -284,7 +284,7 @@ const en: Dict = {
   'tpl.closedSince': 'The WhatsApp 24-hour window is closed: the client last wrote {time}. Free text will not arrive — send an approved template.',
   'tpl.closedNever': 'The client has not written on WhatsApp yet: only an approved template can start the dialog.',
   'tpl.none': 'No approved templates — ask the administrator to add them to the WhatsApp Cloud API settings.',
-  'tpl.choose': 'Template', 'tpl.send': 'Send template', 'tpl.sent': 'Template sent',
+  'tpl.openFor': 'The WhatsApp window stays open {time} more; then templates only', 'tpl.closedOther': 'The client has been silent too long: this channel no longer lets us write to them. Wait for their message.', 'tpl.choose': 'Template', 'tpl.send': 'Send template', 'tpl.sent': 'Template sent',
   'tpl.blocked': 'The 24-hour window is closed — templates only', 'phone.call': 'Call', 'phone.whatsapp': 'Write on WhatsApp',
   'aiSwitch.on': 'AI on', 'aiSwitch.off': 'AI off', 'aiSwitch.hint': 'The AI answers this client while the switch is on',
 };

@@ -1,7 +1,7 @@
 import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, errorText } from '../lib/api';
-import { formatTime } from '../lib/format';
+import { formatDuration, formatTime } from '../lib/format';
 import { useLang, useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
 import type { Lead, LeadNote, Message, QuickReply, ReplyWindow } from '../lib/types';
@@ -32,6 +32,7 @@ export function Chat({ lead }: { lead: Lead }) {
   const replyWindow = useQuery<ReplyWindow>({
     queryKey: ['reply-window', lead.id, lead.last_message_at, lead.channel],
     queryFn: () => api<ReplyWindow>(`/api/leads/${lead.id}/reply-window/`), retry: false,
+    refetchInterval: 60_000, // the window closes by the clock, not by an event
   });
   const windowClosed = !!replyWindow.data && replyWindow.data.applies && !replyWindow.data.open;
   const blocked = mode === 'message' && windowClosed;
@@ -141,6 +142,11 @@ export function Chat({ lead }: { lead: Lead }) {
           : bubble(item.message))}
       </div>
       {mode === 'message' && !blocked && lead.handled_by === 'ai' && <div className="chat-note muted small">{t('chat.humanNote')}</div>}
+      {mode === 'message' && lead.channel === 'whatsapp' && replyWindow.data?.applies && replyWindow.data.open && replyWindow.data.closes_at && (
+        <div className="chat-note muted small" data-testid="window-open">
+          <Icon name="clock" size={12} /> {t('tpl.openFor', { time: formatDuration(Date.parse(replyWindow.data.closes_at) - Date.now(), lang) })}
+        </div>
+      )}
       {blocked && replyWindow.data && (
         <TemplatePicker key={replyWindow.data.templates.map((x) => x.name).join()} lead={lead} window={replyWindow.data} onSent={() => {
           void qc.invalidateQueries({ queryKey: key }); void qc.invalidateQueries({ queryKey: ['lead', lead.id] });
