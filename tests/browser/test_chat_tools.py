@@ -164,3 +164,13 @@ def test_a_closed_whatsapp_window_offers_templates_and_blocks_free_text(browser,
     chat.get_by_test_id("mode-note").tap()
     expect(chat.get_by_test_id("chat-input")).to_be_enabled()
     expect(bar).to_have_count(0)
+
+    # a client who wrote an hour ago: free text goes, and the composer says how long the window stays open
+    fresh_id = lead_make(live_tenant, name="Свежий", channel="whatsapp", text="Привет")
+    with tenant_context(live_tenant):
+        Lead.objects.filter(pk=fresh_id).update(last_inbound_at=timezone.now() - timedelta(hours=1))
+    page.goto(browser.server.url(live_tenant, f"/leads/{fresh_id}"))
+    chat = page.get_by_test_id("chat")
+    expect(chat.get_by_test_id("window-open")).to_contain_text("Окно WhatsApp открыто ещё 22 ч")
+    expect(chat.get_by_test_id("chat-input")).to_be_enabled()
+    expect(chat.get_by_test_id("window-closed")).to_have_count(0)
