@@ -106,3 +106,31 @@ class TranscriptStatus(models.TextChoices):
 
 # Message kinds that are speech: transcribed when a client sends them.
 VOICE_KINDS = ("voice", "audio")
+
+
+class QuickReply(models.Model):
+    """A ready answer the team inserts into the chat composer; `{name}`-style placeholders are filled from the lead
+    when inserted. Heads and owners manage them, everyone uses them."""
+
+    title = models.CharField(max_length=80)
+    text = models.TextField()
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+
+class LeadNote(models.Model):
+    """An internal note of the team on a lead: shown in the chat beside the messages, never sent to the client and
+    never read by the AI (it is not a Message, so no send path and no prompt ever sees it)."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["lead", "-id"], name="leadnote_lead_id")]

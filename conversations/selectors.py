@@ -1,15 +1,20 @@
 """Reads for conversations."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
 from brain import prompts
-from conversations.models import Message
+from conversations.models import LeadNote, Message, QuickReply
+from integrations.registry import find
 from leads.models import LeadIdentity
 from leads.selectors import lead_search_condition, leads_visible_to
-from tenants.selectors import pending_work_counter
+from tenants.selectors import pending_work_counter, tenant_config_current
 
 
 def messages_page(*, lead, before: int | None = None, limit: int = 50) -> list[Message]:
@@ -88,3 +93,80 @@ def texts_sent_by_ai(*, lead_id: int, limit: int = 50) -> list[str]:
     rows = (Message.objects.filter(lead_id=lead_id, direction="out").exclude(author_kind="user")
             .exclude(text="").order_by("-id").values_list("text", flat=True)[:limit])
     return list(reversed(rows))
+
+
+# --- chat tools (issue 16): quick replies, internal notes, the WhatsApp 24 h window and its templates ---------------
+
+
+def quick_replies_list() -> list[QuickReply]:
+    return list(QuickReply.objects.all()[:500])
+
+
+def notes_of_lead(*, lead, limit: int = 200) -> list[LeadNote]:
+    """The newest `limit` notes of the lead, oldest first."""
+    return list(reversed(LeadNote.objects.filter(lead=lead).select_related("author").order_by("-id")[:limit]))
+
+
+@dataclass(frozen=True)
+class ReplyWindow:
+    """Whether free text may reach the client now: `applies` when the lead's channel has a customer-service window
+    (WhatsApp Cloud API's 24 h after the client's last message); while it is closed only `templates` may go out."""
+
+    applies: bool
+    open: bool
+    last_inbound_at: datetime | None
+    closes_at: datetime | None
+    templates: list[dict]
+
+
+WHATSAPP_CLOUD = "whatsapp"  # the Cloud API's provider name: the one channel with approved templates
+_PLACEHOLDER = re.compile(r"\{\{\s*(\d{1,2})\s*\}\}")
+
+
+def _variable_value(variable: str, *, lead, user, cfg: dict) -> str:
+    value = {
+        "name": lead.name, "phone": lead.phone, "city": lead.city,
+        "manager": (getattr(user, "full_name", "") or "") if user is not None else "",
+        "company": cfg.get("company") or getattr(connection.tenant, "name", ""),
+    }.get(variable, "")
+    # Meta refuses an empty parameter: a dash keeps the template sendable and shows the gap in the preview.
+    return (value or "").strip()[:200] or "—"
+
+
+def whatsapp_templates(*, lead, user=None) -> list[dict]:
+    """The tenant's approved WhatsApp templates (`channels.whatsapp_cloud.templates`, plus the follow-up template
+    when not listed) with their variables filled for this lead: {"name", "language", "text", "parameters"}."""
+    cfg = tenant_config_current()
+    wa = (cfg.get("channels") or {}).get("whatsapp_cloud") or {}
+    default_language = wa.get("template_language") or "ru"
+    listed = [t for t in wa.get("templates") or [] if isinstance(t, dict) and t.get("name")]
+    if wa.get("followup_template") and all(t["name"] != wa["followup_template"] for t in listed):
+        listed.append({"name": wa["followup_template"]})
+    result = []
+    for template in listed:
+        parameters = [_variable_value(v, lead=lead, user=user, cfg=cfg) for v in template.get("variables") or []]
+
+        def filled(match: re.Match, parameters: list[str] = parameters) -> str:
+            index = int(match.group(1)) - 1
+            return parameters[index] if 0 <= index < len(parameters) else match.group(0)
+
+        result.append({"name": template["name"], "language": template.get("language") or default_language,
+                       "text": _PLACEHOLDER.sub(filled, template.get("text") or ""), "parameters": parameters})
+    return result
+
+
+def reply_window(*, lead, user=None, now: datetime | None = None, with_templates: bool = True) -> ReplyWindow:
+    sender = find(lead.provider)
+    # Only where the tenant has the channel set up: on an unconfigured one nothing can be sent anyway (delivery says
+    # why), and demo or sandbox-seeded leads keep a free composer.
+    stored = ((connection.tenant.config or {}).get("channels") or {}).get(sender.config_key or "") if sender else None
+    if sender is None or sender.window is None or not sender.configured(stored):
+        return ReplyWindow(applies=False, open=True, last_inbound_at=lead.last_inbound_at, closes_at=None,
+                           templates=[])
+    now = now or timezone.now()
+    is_open = sender.window_open(lead.last_inbound_at, now) or sender.human_window_open(lead.last_inbound_at, now)
+    span = max(sender.window, sender.human_window or sender.window)  # a person may answer for the longer one
+    closes_at = lead.last_inbound_at + span if lead.last_inbound_at else None
+    return ReplyWindow(applies=True, open=is_open, last_inbound_at=lead.last_inbound_at, closes_at=closes_at,
+                       templates=whatsapp_templates(lead=lead, user=user)
+                       if with_templates and lead.provider == WHATSAPP_CLOUD else [])

@@ -20,17 +20,20 @@ from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
+from conversations import selectors
 from conversations.media import MediaRejected, media_verified
 from conversations.models import (
     VOICE_KINDS,
     AuthorKind,
     Direction,
     InboundEvent,
+    LeadNote,
     Message,
     MessageStatus,
+    QuickReply,
     TranscriptStatus,
 )
-from conversations.serializers import MessageOut
+from conversations.serializers import LeadNoteOut, MessageOut
 from core import metrics
 from core.db import insert_rows, server_bound_cursor
 from core.events import emit
@@ -700,14 +703,82 @@ def _enqueue_attempt(message_id: int, attempt: int) -> None:
         log.warning("message=%s attempt=%s not queued: %s", message_id, attempt, exc)
 
 
+class ReplyRefused(Exception):
+    """What a person asked to send cannot go to this client now (the reason is the message, in Russian)."""
+
+
+def check_free_text_allowed(lead: Lead) -> None:
+    """ReplyRefused when free text (or a photo) from a person cannot reach the client now."""
+    window = selectors.reply_window(lead=lead, with_templates=False)
+    if window.applies and not window.open and lead.provider != selectors.WHATSAPP_CLOUD:  # Instagram: a person 7 days
+        raise ReplyRefused(f"Окно ответа канала {lead.provider} закрыто: клиент давно не писал, сообщение не дойдёт. / "
+                           f"The {lead.provider} reply window is closed: the client has been silent too long.")
+    if window.applies and not window.open:
+        raise ReplyRefused("Окно 24 ч WhatsApp закрыто: клиент не писал больше суток. Свободный текст не дойдёт — "
+                           "отправьте одобренный шаблон. / The WhatsApp 24-hour window is closed: send an approved "
+                           "template.")
+
+
 def message_send_by_user(*, lead: Lead, user, text: str = "", image_url: str = "") -> Message:
-    """A person writes to the client: they take the dialog over (the AI stops, follow-ups are cancelled)."""
+    """A person writes to the client: they take the dialog over (the AI stops, follow-ups are cancelled). Refused
+    (ReplyRefused) while the channel's customer-service window is closed: only a template may go then."""
+    check_free_text_allowed(lead)
     if lead.handler_id != user.pk:
         lead_services.lead_takeover(lead=lead, user=user)
     if image_url:
         return message_send(lead=lead, author_kind=AuthorKind.USER, author_user=user, kind="image",
                             media_url=image_url, caption=text, purpose="human")
     return message_send(lead=lead, author_kind=AuthorKind.USER, author_user=user, text=text, purpose="human")
+
+
+def message_send_template_by_user(*, lead: Lead, user, name: str) -> Message:
+    """A person sends the tenant's approved WhatsApp template `name` with its variables filled from the lead (the way
+    to reach a client whose 24 h window is closed); it goes through the normal send pipeline as kind `template`."""
+    window = selectors.reply_window(lead=lead, user=user)
+    if not window.applies or lead.provider != selectors.WHATSAPP_CLOUD:
+        raise ReplyRefused("Шаблоны WhatsApp — только для канала WhatsApp Cloud API. / WhatsApp templates are for the "
+                           "WhatsApp Cloud API channel only.")
+    template = next((t for t in window.templates if t["name"] == name), None)
+    if template is None:
+        raise ReplyRefused(f"Нет одобренного шаблона «{name[:100]}». / No approved template named {name[:100]!r}.")
+    payload: dict = {"name": template["name"], "language": template["language"]}
+    if template["parameters"]:
+        payload["components"] = [{"type": "body", "parameters": [{"type": "text", "text": value}
+                                                                  for value in template["parameters"]]}]
+    if lead.handler_id != user.pk:
+        lead_services.lead_takeover(lead=lead, user=user)
+    return message_send(lead=lead, author_kind=AuthorKind.USER, author_user=user, kind="template", template=payload,
+                        text=template["text"] or template["name"], purpose="human", meta={"template": name})
+
+
+def quick_reply_create(*, user, title: str, text: str, position: int = 0) -> QuickReply:
+    reply = QuickReply.objects.create(title=title, text=text, position=position)
+    log.info("quick_reply=%s created by=%s", reply.pk, user.email)
+    return reply
+
+
+def quick_reply_update(*, reply: QuickReply, user, **fields: Any) -> QuickReply:
+    for key, value in fields.items():
+        setattr(reply, key, value)
+    reply.save()
+    log.info("quick_reply=%s updated by=%s fields=%s", reply.pk, user.email, ",".join(sorted(fields)))
+    return reply
+
+
+def quick_reply_delete(*, reply: QuickReply, user) -> None:
+    log.info("quick_reply=%s deleted by=%s", reply.pk, user.email)
+    reply.delete()
+
+
+def note_add(*, lead: Lead, user, text: str) -> LeadNote:
+    """An internal note: stored beside the dialog and nothing else — no message row, no provider call, no takeover."""
+    note = LeadNote.objects.create(lead=lead, author=user, text=text)
+    log.info("lead=%s note=%s added by=%s", lead.pk, note.pk, user.email)
+    tenant_id, event = connection.tenant.id, {"type": "note.created", "lead_id": lead.pk,
+                                              "note": dict(LeadNoteOut(note).data)}
+    # Live to whoever may see the lead (the same audience as its messages), once the note is committed.
+    transaction.on_commit(lambda: publish(lead_audience_groups(tenant_id=tenant_id, lead=lead), event))
+    return note
 
 
 def retry_delay(attempt: int) -> float:

@@ -198,6 +198,8 @@ def _ig_account_id(path: str, v: Any) -> str:
 
 
 WINDOW = {"start": _time, "end": _time}
+# What a WhatsApp template variable is filled with: the lead's name, phone, city; the sender's name; the company.
+TEMPLATE_VARIABLES = ("name", "phone", "city", "manager", "company")
 SPEC: dict[str, Any] = {
     "timezone": _tz,
     "language": _choice("ru", "en"),
@@ -239,7 +241,12 @@ SPEC: dict[str, Any] = {
                            "app_secret": _secret, "verify_token": _secret, "followup_template": _str,
                            "template_language": _str,
                            # an approved template that opens the dialog with a lead who never wrote (amoCRM)
-                           "greeting_template": _obj({"name": _str, "language": _str}, required=("name",))},
+                           "greeting_template": _obj({"name": _str, "language": _str}, required=("name",)),
+                           # approved templates a person may send when the 24 h window is closed (issue 16): the
+                           # body as approved with {{1}}, {{2}}…, and what fills each (TEMPLATE_VARIABLES, in order)
+                           "templates": _list(_obj({"name": _str, "language": _str, "text": _str,
+                                                    "variables": _list(_choice(*TEMPLATE_VARIABLES))},
+                                                   required=("name",)))},
         "telegram": {"api_url": _url, "bot_token": _secret, "secret_token": _secret},
         # access_token: the contract's name of the page access token, read when page_access_token is unset
         "instagram": {"api_url": _url, "ig_account_id": _ig_account_id, "page_access_token": _secret,

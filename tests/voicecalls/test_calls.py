@@ -118,8 +118,9 @@ def test_the_call_request_is_queued_only_when_enabled_and_with_a_phone(tenant_a)
 def test_the_contracts_section_without_enabled_places_calls(tenant_a):
     """CONTRACT.md's `voice_calls.retell` has no `enabled` key: a tenant configured by it gets its calls."""
     lead = lead_with_phone(tenant_a)
-    tenant_config_import(tenant_a, {"voice_calls": {"retell": {
-        "api_url": "https://api.retell.example", "api_key": API_KEY, "agent_id": AGENT, "from_number": "+77270000000"}}})
+    section = {"api_url": "https://api.retell.example", "api_key": API_KEY, "agent_id": AGENT,
+               "from_number": "+77270000000"}
+    tenant_config_import(tenant_a, {"voice_calls": {"retell": section}})
     with tenant_context(tenant_a):
         assert call_queue(lead_id=lead.pk) is True
 

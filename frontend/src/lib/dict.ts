@@ -132,6 +132,18 @@ const ru: Dict = {
   'lead.tasks': 'Задачи', 'lead.noTasks': 'Задач нет', 'lead.taskDone': 'Готово', 'lead.addTask': 'Добавить задачу', 'lead.taskTitle': 'Что сделать',
   'lead.taskDue': 'Когда', 'lead.taskAdded': 'Задача добавлена', 'taskKind.call': 'Звонок', 'taskKind.meeting': 'Встреча', 'taskKind.other': 'Другое',
   'stages.keptHint': 'Этап AI: можно переименовать и перекрасить, но не удалить', 'stages.max': 'Не больше {n} этапов',
+  // chat tools (issue 16)
+  'qr.title': 'Быстрые ответы', 'qr.add': 'Добавить ответ', 'qr.empty': 'Быстрых ответов пока нет',
+  'qr.noneFound': 'Нет ответов «{q}»', 'qr.titleField': 'Название (для поиска через /)', 'qr.text': 'Текст',
+  'qr.hint': 'Менеджеры вставляют их в чат кнопкой или набрав «/» и название. Подстановки: {name}, {city}, {phone}, {manager}, {company}.',
+  'note.label': 'Заметка', 'note.toClient': 'Клиенту', 'note.add': 'Сохранить', 'note.placeholder': 'Внутренняя заметка — клиент её не увидит…',
+  'note.hidden': 'видна только команде', 'note.failed': 'Заметка не сохранена: {detail}',
+  'tpl.closedSince': 'Окно 24 ч WhatsApp закрыто: клиент писал {time}. Свободный текст не дойдёт — отправьте одобренный шаблон.',
+  'tpl.closedNever': 'Клиент ещё не писал в WhatsApp: начать диалог можно только одобренным шаблоном.',
+  'tpl.none': 'Нет одобренных шаблонов — попросите администратора добавить их в настройки WhatsApp Cloud API.',
+  'tpl.openFor': 'Окно WhatsApp открыто ещё {time}: потом — только шаблоны', 'tpl.closedOther': 'Клиент молчит слишком долго: этот канал больше не даёт ему писать. Дождитесь его сообщения.', 'tpl.choose': 'Шаблон', 'tpl.send': 'Отправить шаблон', 'tpl.sent': 'Шаблон отправлен',
+  'tpl.blocked': 'Окно 24 ч закрыто — только шаблон', 'phone.call': 'Позвонить', 'phone.whatsapp': 'Написать в WhatsApp',
+  'aiSwitch.on': 'AI включён', 'aiSwitch.off': 'AI выключен', 'aiSwitch.hint': 'AI отвечает этому клиенту, пока переключатель включён',
 };
 
 const en: Dict = {
@@ -263,6 +275,18 @@ const en: Dict = {
   'lead.tasks': 'Tasks', 'lead.noTasks': 'No tasks', 'lead.taskDone': 'Done', 'lead.addTask': 'Add a task', 'lead.taskTitle': 'What to do',
   'lead.taskDue': 'When', 'lead.taskAdded': 'Task added', 'taskKind.call': 'Call', 'taskKind.meeting': 'Meeting', 'taskKind.other': 'Other',
   'stages.keptHint': 'An AI stage: rename and recolour it, it cannot be deleted', 'stages.max': 'At most {n} stages',
+  // chat tools (issue 16)
+  'qr.title': 'Quick replies', 'qr.add': 'Add a reply', 'qr.empty': 'No quick replies yet',
+  'qr.noneFound': 'No replies “{q}”', 'qr.titleField': 'Title (to find it with /)', 'qr.text': 'Text',
+  'qr.hint': 'Managers insert them in the chat with the button or by typing “/” and the title. Placeholders: {name}, {city}, {phone}, {manager}, {company}.',
+  'note.label': 'Note', 'note.toClient': 'To client', 'note.add': 'Add note', 'note.placeholder': 'Internal note — the client never sees it…',
+  'note.hidden': 'team only', 'note.failed': 'Note not saved: {detail}',
+  'tpl.closedSince': 'The WhatsApp 24-hour window is closed: the client last wrote {time}. Free text will not arrive — send an approved template.',
+  'tpl.closedNever': 'The client has not written on WhatsApp yet: only an approved template can start the dialog.',
+  'tpl.none': 'No approved templates — ask the administrator to add them to the WhatsApp Cloud API settings.',
+  'tpl.openFor': 'The WhatsApp window stays open {time} more; then templates only', 'tpl.closedOther': 'The client has been silent too long: this channel no longer lets us write to them. Wait for their message.', 'tpl.choose': 'Template', 'tpl.send': 'Send template', 'tpl.sent': 'Template sent',
+  'tpl.blocked': 'The 24-hour window is closed — templates only', 'phone.call': 'Call', 'phone.whatsapp': 'Write on WhatsApp',
+  'aiSwitch.on': 'AI on', 'aiSwitch.off': 'AI off', 'aiSwitch.hint': 'The AI answers this client while the switch is on',
 };
 
 export const dict: Record<string, Dict> = { ru, en };

@@ -71,4 +71,11 @@ export type WsEvent =
   | { type: 'lead.updated'; lead: Lead }
   | { type: 'message.created'; lead_id: number; message: Message }
   | { type: 'message.updated'; lead_id: number; message: Message }
-  | { type: 'lead.removed'; lead_id: number };
+  | { type: 'lead.removed'; lead_id: number }
+  | { type: 'note.created'; lead_id: number; note: LeadNote };
+
+// Chat tools (issue 16)
+export interface QuickReply { id: number; title: string; text: string; position: number }
+export interface LeadNote { id: number; lead: number; text: string; author: { id: number; full_name: string } | null; created_at: string }
+export interface WaTemplate { name: string; language: string; text: string; parameters: string[] }
+export interface ReplyWindow { applies: boolean; open: boolean; last_inbound_at: string | null; closes_at: string | null; templates: WaTemplate[] }

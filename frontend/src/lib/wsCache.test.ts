@@ -110,3 +110,20 @@ describe('websocket helpers', () => {
     expect(out.map((m) => m.id)).toEqual([1, 2, 3]);
   });
 });
+
+describe('note.created (issue 16)', () => {
+  it('is parsed and lands in the loaded notes of its lead once', () => {
+    const apply = applyWsEvent, parse = parseWsEvent;
+    const qc = new QueryClient();
+    qc.setQueryData(['notes', 7], [{ id: 1, lead: 7, text: 'a', author: null, created_at: '2026-01-01T10:00:00Z' }]);
+    const raw = JSON.stringify({ type: 'note.created', lead_id: 7, note: { id: 2, lead: 7, text: 'b', author: null, created_at: '2026-01-01T11:00:00Z' } });
+    const ev = parse(raw);
+    expect(ev?.type).toBe('note.created');
+    apply(qc, ev!);
+    apply(qc, ev!);
+    expect((qc.getQueryData(['notes', 7]) as { id: number }[]).map((n) => n.id)).toEqual([1, 2]);
+    expect(parse(JSON.stringify({ type: 'note.created', lead_id: 7 }))).toBeNull();
+    apply(qc, { ...ev!, lead_id: 8 } as never);
+    expect(qc.getQueryData(['notes', 8])).toBeUndefined();
+  });
+});

@@ -1,6 +1,6 @@
 // Websocket events → TanStack Query cache updates, so every open screen changes live.
 import type { QueryClient } from '@tanstack/react-query';
-import type { Board, Lead, Message, Page, WsEvent } from './types';
+import type { Board, Lead, LeadNote, Message, Page, WsEvent } from './types';
 import { removeLead, setLastMessage, upsertLead } from './boardState';
 
 export function mergeMessages(list: Message[] | undefined, m: Message): Message[] {
@@ -69,6 +69,11 @@ export function applyLeadRemoved(qc: QueryClient, leadId: number) {
   qc.invalidateQueries({ queryKey: ['lead', leadId] });
 }
 
+/** A team member's internal note on a lead (issue 16): into that lead's notes, if its chat has them loaded. */
+export function applyNote(qc: QueryClient, leadId: number, note: LeadNote) {
+  qc.setQueryData<LeadNote[]>(['notes', leadId], (cur) => (cur && !cur.some((n) => n.id === note.id) ? [...cur, note] : cur));
+}
+
 export function applyWsEvent(qc: QueryClient, ev: WsEvent) {
   switch (ev.type) {
     case 'lead.created': return applyLead(qc, ev.lead, true);
@@ -76,6 +81,7 @@ export function applyWsEvent(qc: QueryClient, ev: WsEvent) {
     case 'message.created': return applyMessage(qc, ev.lead_id ?? ev.message?.lead, ev.message);
     case 'message.updated': return applyMessageUpdate(qc, ev.lead_id ?? ev.message?.lead, ev.message);
     case 'lead.removed': return applyLeadRemoved(qc, ev.lead_id);
+    case 'note.created': return applyNote(qc, ev.lead_id, ev.note);
     default: return undefined;
   }
 }
@@ -86,6 +92,7 @@ export function parseWsEvent(raw: string): WsEvent | null {
     if (ev && (ev.type === 'lead.created' || ev.type === 'lead.updated') && ev.lead && typeof ev.lead.id === 'number') return ev;
     if (ev && (ev.type === 'message.created' || ev.type === 'message.updated') && ev.message && typeof ev.message.id === 'number') return ev;
     if (ev && ev.type === 'lead.removed' && typeof ev.lead_id === 'number') return ev;
+    if (ev && ev.type === 'note.created' && typeof ev.lead_id === 'number' && ev.note && typeof ev.note.id === 'number') return ev;
   } catch { /* ignore garbage */ }
   return null;
 }

@@ -1,13 +1,16 @@
 import { useEffect, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, errorText } from '../lib/api';
-import { formatTime } from '../lib/format';
+import { formatDuration, formatTime } from '../lib/format';
 import { useLang, useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
-import type { Lead, Message } from '../lib/types';
+import type { Lead, LeadNote, Message, QuickReply, ReplyWindow } from '../lib/types';
 import { mergeMessages } from '../lib/wsCache';
 import { MessageContent, Ticks } from '../components/MessageContent';
+import { chatItems, fillPlaceholders, slashQuery } from '../lib/chatTools';
+import { useMe } from '../lib/hooks';
 import { Icon } from '../components/Icon';
+import { NoteBubble, QuickReplyPicker, TemplatePicker } from '../components/ChatTools';
 
 const LIMIT = 50;
 
@@ -21,6 +24,20 @@ export function Chat({ lead }: { lead: Lead }) {
   const [text, setText] = useState('');
   const [photo, setPhoto] = useState<File | null>(null);
   const [sending, setSending] = useState(false);
+  // The composer writes to the client, or an internal note the client never gets (issue 16).
+  const [mode, setMode] = useState<'message' | 'note'>('message');
+  const [pickerOpen, setPickerOpen] = useState(false);
+  const me = useMe();
+  const notes = useQuery<LeadNote[]>({ queryKey: ['notes', lead.id], queryFn: () => api<LeadNote[]>(`/api/leads/${lead.id}/notes/`), retry: false });
+  const replyWindow = useQuery<ReplyWindow>({
+    queryKey: ['reply-window', lead.id, lead.last_message_at, lead.channel],
+    queryFn: () => api<ReplyWindow>(`/api/leads/${lead.id}/reply-window/`), retry: false,
+    refetchInterval: 60_000, // the window closes by the clock, not by an event
+  });
+  const windowClosed = !!replyWindow.data && replyWindow.data.applies && !replyWindow.data.open;
+  const blocked = mode === 'message' && windowClosed;
+  const slash = slashQuery(text);
+  const textareaRef = useRef<HTMLTextAreaElement>(null);
   const scrollRef = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   const fileRef = useRef<HTMLInputElement>(null);
@@ -31,7 +48,7 @@ export function Chat({ lead }: { lead: Lead }) {
   useLayoutEffect(() => {
     const el = scrollRef.current;
     if (el && stick.current) el.scrollTop = el.scrollHeight;
-  }, [lastId, list.length]);
+  }, [lastId, list.length, notes.data?.length]);
 
   const loadOlder = async () => {
     if (!list.length) return;
@@ -47,10 +64,31 @@ export function Chat({ lead }: { lead: Lead }) {
     requestAnimationFrame(() => { if (el) el.scrollTop = el.scrollHeight - before; });
   };
 
+  const pickReply = (r: QuickReply) => {
+    const filled = fillPlaceholders(r.text, { lead, manager: me.data?.full_name, company: me.data?.tenant?.name });
+    setText((cur) => (slashQuery(cur) !== null || !cur.trim() ? filled : `${cur.trimEnd()} ${filled}`));
+    setPickerOpen(false);
+    requestAnimationFrame(() => textareaRef.current?.focus());
+  };
+  const addNote = async (body: string) => {
+    setSending(true);
+    try {
+      const n = await api<LeadNote>(`/api/leads/${lead.id}/notes/`, { method: 'POST', body: { text: body } });
+      stick.current = true;
+      qc.setQueryData<LeadNote[]>(['notes', lead.id], (cur) => [...(cur ?? []).filter((x) => x.id !== n.id), n]);
+      setText('');
+    } catch (err) {
+      toast(t('note.failed', { detail: err instanceof ApiError ? errorText(err.body, err.message) : t('login.offline') }), 'error');
+    } finally {
+      setSending(false);
+    }
+  };
+
   const send = async (e?: FormEvent) => {
     e?.preventDefault();
     const body = text.trim();
-    if (!body && !photo) return;
+    if (mode === 'note') { if (body) await addNote(body); return; }
+    if ((!body && !photo) || blocked) return;
     setSending(true);
     try {
       let payload: unknown = { text: body };
@@ -70,6 +108,8 @@ export function Chat({ lead }: { lead: Lead }) {
     }
   };
   const onKey = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Escape' && (pickerOpen || slash !== null)) { e.preventDefault(); setPickerOpen(false); if (slash !== null) setText(''); return; }
+    if (e.key === 'Enter' && slash !== null) { e.preventDefault(); return; }
     if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) { e.preventDefault(); void send(); }
   };
   const author = (m: Message) => {
@@ -81,32 +121,64 @@ export function Chat({ lead }: { lead: Lead }) {
     }
   };
 
+  const bubble = (m: Message) => (
+    <div key={m.id} className={`msg msg-${m.direction} msg-by-${m.author_kind}${m.status === 'failed' ? ' msg-failed' : ''}`}
+      data-testid="chat-message" data-author={m.author_kind} data-direction={m.direction}>
+      <div className="msg-author">{author(m)}</div>
+      <MessageContent m={m} />
+      <div className="msg-meta">{formatTime(m.created_at, lang)} <Ticks m={m} />{m.status === 'failed' && m.error ? <span className="neg"> {m.error}</span> : null}</div>
+    </div>
+  );
+
   return (
     <div className="chat" data-testid="chat">
       <div className="chat-scroll" ref={scrollRef}
         onScroll={(e) => { const el = e.currentTarget; stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80; }}>
         {hasOlder && list.length >= LIMIT && <button className="btn btn-ghost btn-sm center" onClick={loadOlder}>{t('chat.older')}</button>}
         {msgs.isPending && <div className="muted pad">{t('common.loading')}</div>}
-        {!msgs.isPending && list.length === 0 && <div className="muted pad">{t('chat.empty')}</div>}
-        {list.map((m) => (
-          <div key={m.id} className={`msg msg-${m.direction} msg-by-${m.author_kind}${m.status === 'failed' ? ' msg-failed' : ''}`}
-            data-testid="chat-message" data-author={m.author_kind} data-direction={m.direction}>
-            <div className="msg-author">{author(m)}</div>
-            <MessageContent m={m} />
-            <div className="msg-meta">{formatTime(m.created_at, lang)} <Ticks m={m} />{m.status === 'failed' && m.error ? <span className="neg"> {m.error}</span> : null}</div>
-          </div>
-        ))}
+        {!msgs.isPending && list.length === 0 && !notes.data?.length && <div className="muted pad">{t('chat.empty')}</div>}
+        {chatItems(list, notes.data ?? [], !hasOlder || list.length < LIMIT).map((item) => item.type === 'note'
+          ? <NoteBubble key={`n${item.note.id}`} note={item.note} />
+          : bubble(item.message))}
       </div>
-      {lead.handled_by === 'ai' && <div className="chat-note muted small">{t('chat.humanNote')}</div>}
-      <form className="composer" onSubmit={send}>
-        <label className="btn btn-ghost btn-icon" title={t('chat.photo')}>
-          <Icon name="paperclip" size={18} /><input ref={fileRef} type="file" accept="image/*" hidden data-testid="chat-photo" onChange={(e) => setPhoto(e.target.files?.[0] ?? null)} />
-        </label>
-        <div className="composer-main">
-          {photo && <div className="photo-chip"><Icon name="image" size={14} /> {photo.name} <button type="button" className="link" onClick={() => { setPhoto(null); if (fileRef.current) fileRef.current.value = ''; }} aria-label={t('chat.removePhoto')}><Icon name="x" size={12} /></button></div>}
-          <textarea rows={1} value={text} placeholder={t('chat.placeholder')} onChange={(e) => setText(e.target.value)} onKeyDown={onKey} data-testid="chat-input" />
+      {mode === 'message' && !blocked && lead.handled_by === 'ai' && <div className="chat-note muted small">{t('chat.humanNote')}</div>}
+      {mode === 'message' && lead.channel === 'whatsapp' && replyWindow.data?.applies && replyWindow.data.open && replyWindow.data.closes_at && (
+        <div className="chat-note muted small" data-testid="window-open">
+          <Icon name="clock" size={12} /> {t('tpl.openFor', { time: formatDuration(Date.parse(replyWindow.data.closes_at) - Date.now(), lang) })}
         </div>
-        <button className="btn btn-primary" type="submit" disabled={sending || (!text.trim() && !photo)} data-testid="chat-send">{t('chat.send')}</button>
+      )}
+      {blocked && replyWindow.data && (
+        <TemplatePicker key={replyWindow.data.templates.map((x) => x.name).join()} lead={lead} window={replyWindow.data} onSent={() => {
+          void qc.invalidateQueries({ queryKey: key }); void qc.invalidateQueries({ queryKey: ['lead', lead.id] });
+        }} />
+      )}
+      {(pickerOpen || slash !== null) && <QuickReplyPicker query={slash ?? ''} onPick={pickReply} onClose={() => { setPickerOpen(false); if (slash !== null) setText(''); }} />}
+      <div className="composer-modes" role="tablist">
+        <button type="button" role="tab" aria-selected={mode === 'message'} className={`mode-tab${mode === 'message' ? ' active' : ''}`} onClick={() => setMode('message')} data-testid="mode-message">
+          <Icon name="send" size={13} /> {t('note.toClient')}
+        </button>
+        <button type="button" role="tab" aria-selected={mode === 'note'} className={`mode-tab mode-note${mode === 'note' ? ' active' : ''}`} onClick={() => { setMode('note'); setPhoto(null); }} data-testid="mode-note">
+          <Icon name="note" size={13} /> {t('note.label')}
+        </button>
+      </div>
+      <form className={`composer${mode === 'note' ? ' composer-note' : ''}`} onSubmit={send}>
+        {mode === 'message' && (
+          <label className={`btn btn-ghost btn-icon${blocked ? ' disabled' : ''}`} title={t('chat.photo')}>
+            <Icon name="upload" /><input ref={fileRef} type="file" accept="image/*" hidden disabled={blocked} data-testid="chat-photo" onChange={(e) => setPhoto(e.target.files?.[0] ?? null)} />
+          </label>
+        )}
+        <button type="button" className="btn btn-ghost btn-icon" title={t('qr.title')} aria-label={t('qr.title')} disabled={blocked}
+          onClick={() => setPickerOpen((v) => !v)} data-testid="qr-button"><Icon name="chat" /></button>
+        <div className="composer-main">
+          {photo && <div className="photo-chip"><Icon name="file" size={12} /> {photo.name} <button type="button" className="link" onClick={() => { setPhoto(null); if (fileRef.current) fileRef.current.value = ''; }} aria-label={t('chat.removePhoto')}><Icon name="x" size={12} /></button></div>}
+          <textarea ref={textareaRef} rows={1} value={text} disabled={blocked}
+            placeholder={blocked ? t('tpl.blocked') : mode === 'note' ? t('note.placeholder') : t('chat.placeholder')}
+            onChange={(e) => setText(e.target.value)} onKeyDown={onKey} data-testid="chat-input" />
+        </div>
+        <button className={`btn ${mode === 'note' ? 'btn-accent' : 'btn-primary'}`} type="submit"
+          disabled={sending || blocked || slash !== null || (!text.trim() && !photo)} data-testid="chat-send">
+          {mode === 'note' ? t('note.add') : t('chat.send')}
+        </button>
       </form>
     </div>
   );

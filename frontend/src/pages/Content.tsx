@@ -4,6 +4,7 @@ import { api, ApiError, errorText } from '../lib/api';
 import { useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
 import type { ContentItem, StageKind, Temperature } from '../lib/types';
+import { QuickRepliesManager } from '../components/ChatTools';
 
 const TYPES: ContentItem['type'][] = ['text', 'image', 'album', 'video', 'document', 'link', 'voice'];
 const KINDS: StageKind[] = ['new', 'in_dialog', 'requests_call', 'incomplete', 'complete', 'won', 'lost'];
@@ -61,6 +62,7 @@ export default function Content() {
           </div>
         ))}
       </div>
+      <QuickRepliesManager />
       {draft && (
         <div className="modal-backdrop" onClick={(e) => { if (e.target === e.currentTarget) setDraft(null); }}>
           <form className="modal" onSubmit={save} data-testid="content-form">

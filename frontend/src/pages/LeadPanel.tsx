@@ -12,6 +12,7 @@ import { channelLabel, HandlerBadge, NoAnswerTimer, Temp } from '../components/L
 import { Chat } from './Chat';
 import { Icon } from '../components/Icon';
 import { scheduledFollowups } from '../lib/followups';
+import { AiSwitch, PhoneLinks } from '../components/ChatTools';
 
 export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onClose: () => void }) {
   const t = useT();
@@ -47,7 +48,8 @@ export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onC
               <div className="panel-title">
                 <Temp t={lead.data.temperature} /> <b data-testid="lead-name">{lead.data.name || lead.data.phone}</b>
                 <span className="score-big" title={t('lead.score')}>{lead.data.score}</span>
-                <div className="muted small">{lead.data.phone} · {channelLabel(t, lead.data.channel)}</div>
+                <div className="muted small"><PhoneLinks phone={lead.data.phone} /> · {channelLabel(t, lead.data.channel)}</div>
+                <AiSwitch lead={lead.data} onChange={(on) => act('', { ai_enabled: on }, 'PATCH')} />
               </div>
               <HandoffButtons lead={lead.data} act={act} />
             </>
