@@ -112,11 +112,10 @@ export function useMarkRead(leadId: number, inboundCount: number | undefined) {
   const qc = useQueryClient();
   useEffect(() => {
     if (inboundCount === undefined) return;
-    let cancelled = false;
+    // applied even when the card closed meanwhile: the read happened, the board must show it
     api<{ read_count: number }>(`/api/leads/${leadId}/read/`, { method: 'POST' })
-      .then((r) => { if (!cancelled) applyRead(qc, leadId, r.read_count); })
+      .then((r) => applyRead(qc, leadId, r.read_count))
       .catch(() => { /* offline or gone: the badge stays until the next open */ });
-    return () => { cancelled = true; };
   }, [leadId, inboundCount, qc]);
 }
 
