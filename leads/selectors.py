@@ -158,10 +158,18 @@ def leads_filtered(*, user, params: dict, read_counts: bool = True) -> object:
     return qs.order_by(*ORDERINGS.get(params.get("ordering") or "-score", ORDERINGS["-score"]))
 
 
+BOARD_SEARCH_LIMIT = 1000
+
+
 def board(*, user, per_stage: int = 30, params: dict | None = None) -> list[dict]:
     """Stages in order, each with its count (visible to the user) and its first cards by score. `params`: the
     list's filters (mine, unassigned, waiting, hot, search …), applied to the counts and the cards alike."""
     visible = leads_filtered(user=user, params=params, read_counts=False) if params else leads_visible_to(user=user)
+    if params and (params.get("q") or "").strip():
+        # A search reads the dialogs' words (a scan of messages): once, for the best BOARD_SEARCH_LIMIT matches,
+        # not once per column and again for the counts.
+        ids = list(visible.order_by("-score", "-id").values_list("pk", flat=True)[:BOARD_SEARCH_LIMIT])
+        visible = leads_visible_to(user=user).filter(pk__in=ids)
     counts = dict(visible.order_by().values_list("stage_id").annotate(n=Count("id")).values_list("stage_id", "n"))
     columns = []
     for stage in Stage.objects.order_by("position", "id"):
