@@ -286,12 +286,19 @@ class AssignmentOut(serializers.Serializer):
                                                                               "goes through, in turn order.")
 
 
+class AssignmentRuleIn(InputSerializer):
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_blank=True)
+    source = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    city = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    user_id = IdField(help_text="An active member of the team.")
+
+
 class AssignmentIn(InputSerializer):
     mode = serializers.ChoiceField(choices=AssignmentMode.choices, required=False)
     when = serializers.ChoiceField(choices=AssignmentWhen.choices, required=False)
-    rules = serializers.ListField(child=serializers.DictField(), required=False, max_length=assignment.MAX_RULES,
-                                  help_text='[{"channel", "source", "city", "user_id"}]: the first rule whose given '
-                                            "conditions all match names the assignee.")
+    rules = AssignmentRuleIn(many=True, required=False,
+                             help_text=f"At most {assignment.MAX_RULES}; the first rule whose given conditions (at "
+                                       "least one) all match names the assignee.")
 
 
 def _assignment_out(found) -> dict:
@@ -313,7 +320,10 @@ class AssignmentView(APIView):
         data = AssignmentIn(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            found = assignment.assignment_settings_update(user=request.user, **data.validated_data)
+            values = dict(data.validated_data)
+            if "rules" in values:
+                values["rules"] = [dict(rule) for rule in values["rules"]]
+            found = assignment.assignment_settings_update(user=request.user, **values)
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
         return Response(_assignment_out(found))
