@@ -19,6 +19,7 @@ from accounts.permissions import IsOwnerOrHead, IsTenantUser
 from core.api import InputSerializer
 from core.api_schema import ERROR
 from core.proxies import client_ip
+from tenants.selectors import tenant_config_current
 
 
 class UserOut(serializers.ModelSerializer):
@@ -110,7 +111,9 @@ class MeOut(UserOut):
 
     def get_tenant(self, obj) -> dict:
         tenant = connection.tenant
-        return {"slug": tenant.slug, "name": tenant.name}
+        # The tenant's zone: the PWA shows task times and "today" on the tenant's wall clock.
+        return {"slug": tenant.slug, "name": tenant.name,
+                "timezone": tenant_config_current().get("timezone") or "UTC"}
 
 
 class MeView(APIView):

@@ -77,6 +77,9 @@ def fill(tenant, leads: int, messages: int) -> None:
             "last_inbound_at": "now() - (g || ' minutes')::interval",
             "created_at": "now() - (g || ' minutes')::interval",
             "updated_at": "now()",
+            # the inbox view: every fifth client waits for an answer; client messages so far
+            "client_waiting_since": "CASE WHEN g %% 5 = 0 THEN now() - (g || ' seconds')::interval END",
+            "inbound_count": "g %% 7",
         })
         with connection.cursor() as cur:
             cur.execute(f"INSERT INTO leads_lead ({', '.join(names)}) SELECT {', '.join(exprs)} "
@@ -102,7 +105,11 @@ def fill(tenant, leads: int, messages: int) -> None:
                         f"FROM generate_series(1, {messages}) AS g", params)
             # What autovacuum does to a table after bulk inserts (vacuum after inserts, PostgreSQL 13+): the
             # visibility map lets counts use index-only scans. Done here so the run does not depend on timing.
-            for table in ("leads_lead", "conversations_message", "leads_leadidentity"):
+            # the owner has opened every tenth lead (per-user unread counts read this table)
+            cur.execute("INSERT INTO leads_leadread (user_id, lead_id, read_count, read_at) "
+                        "SELECT u.id, l.id, l.inbound_count, now() FROM leads_lead l, accounts_user u "
+                        "WHERE l.id % 10 = 0 AND u.role = 'owner'")
+            for table in ("leads_lead", "conversations_message", "leads_leadidentity", "leads_leadread"):
                 cur.execute(f"VACUUM ANALYZE {table}")
         print(f"filled {leads} leads, {LeadIdentity.objects.count()} identities, {messages} messages "
               f"in {time.perf_counter() - started:.1f} s")
@@ -166,6 +173,10 @@ def main() -> int:
         ("board", "/api/board/"),
         ("leads filtered", f"/api/leads/?stage={stage.pk}&temperature=hot&ordering=-score"),
         ("last 50 messages", f"/api/leads/{busiest}/messages/"),
+        ("board waiting+hot", "/api/board/?waiting=true&temperature=hot"),
+        ("board unread", "/api/board/?unread=true"),
+        ("board unassigned", "/api/board/?assignee=none"),
+        ("board search", "/api/board/?q=%D0%9A%D0%BB%D0%B8%D0%B5%D0%BD%D1%82%204242"),
     ]
     results = []
     with Server("buildcrm.asgi:application", name="board-web", env={"CONN_MAX_AGE": "0"}) as web:

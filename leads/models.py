@@ -104,6 +104,11 @@ class Lead(models.Model):
     last_outbound_at = models.DateTimeField(null=True, blank=True)
     # Our last message waits for the client's answer since then ("no answer" flag and timer).
     waiting_since = models.DateTimeField(null=True, blank=True)
+    # The client's message waits for our answer since then (the inbox's "client is waiting" timer): set by the first
+    # unanswered inbound message, cleared by any outbound one (AI or person).
+    client_waiting_since = models.DateTimeField(null=True, blank=True)
+    # Client messages ever received: a user's unread count is this minus what they had seen (LeadRead.read_count).
+    inbound_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -155,3 +160,38 @@ class LeadEvent(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["lead", "-id"], name="event_lead_id")]
+
+
+class LeadRead(models.Model):
+    """How far one user has read a lead's dialog: the lead's inbound_count when they last opened its card."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lead_reads")
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="reads")
+    read_count = models.PositiveIntegerField(default=0)
+    read_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "lead"], name="uniq_lead_read")]
+
+
+class AssignmentMode(models.TextChoices):
+    OFF = "off", "Выключено"
+    ROUND_ROBIN = "round_robin", "По очереди"
+    RULES = "rules", "Правила, затем по очереди"
+
+
+class AssignmentWhen(models.TextChoices):
+    NEW_LEAD = "new_lead", "Новая заявка"
+    CALL_REQUEST = "call_request", "Первая просьба о звонке"
+
+
+class AssignmentSettings(models.Model):
+    """The tenant's one row of automatic assignment: mode, when, rules, and the round-robin cursor (the last user
+    given a lead; read and moved under a row lock so concurrent leads go to different managers)."""
+
+    mode = models.CharField(max_length=16, choices=AssignmentMode.choices, default=AssignmentMode.OFF)
+    when = models.CharField(max_length=16, choices=AssignmentWhen.choices, default=AssignmentWhen.NEW_LEAD)
+    # [{"channel": "", "source": "", "city": "", "user_id": 5}]: the first rule whose non-empty conditions all match
+    rules = models.JSONField(default=list, blank=True)
+    last_user_id = models.BigIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)

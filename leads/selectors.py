@@ -4,12 +4,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Role, User
 from core.realtime import group_staff, group_user
-from leads.models import Lead, Stage, StageKind
+from leads.models import Lead, LeadRead, Stage, StageKind
 from tenants.selectors import tenant_config_current
 
 
@@ -91,7 +92,21 @@ def lead_search_condition(func: Callable[[str], Q]) -> Callable[[str], Q]:
     return func
 
 
-def leads_filtered(*, user, params: dict) -> object:
+def with_read_count(qs, *, user):
+    """Adds `read_count`: how many of each lead's client messages the user had when they last opened it (0 never);
+    the unread count is inbound_count minus it. One indexed lookup per row (uniq_lead_read)."""
+    if "read_count" in qs.query.annotations:
+        return qs
+    seen = LeadRead.objects.filter(user=user, lead=OuterRef("pk")).values("read_count")[:1]
+    return qs.annotate(read_count=Coalesce(Subquery(seen, output_field=IntegerField()), Value(0)))
+
+
+def lead_unread_count(*, lead, user) -> int:
+    seen = LeadRead.objects.filter(user=user, lead=lead).values_list("read_count", flat=True).first() or 0
+    return max(0, lead.inbound_count - seen)
+
+
+def leads_filtered(*, user, params: dict, read_counts: bool = True) -> object:
     """The list endpoint's filters, as `leads.views.LeadFilterIn` validated them (typed; absent ones left out):
     stage ids, stage kinds, temperatures, assignee (`none`, `me` or an id), ai (`on`/`off`), channels, sources,
     campaigns, creation dates, needs_human, q (name, city, phone digits, and what other apps register: the words of
@@ -120,6 +135,13 @@ def leads_filtered(*, user, params: dict) -> object:
             qs = qs.filter(**{f"{name}__in": params[name]})
     if "needs_human" in params:
         qs = qs.filter(needs_human=params["needs_human"])
+    if "waiting" in params:  # the client's message waits for our answer
+        qs = qs.filter(client_waiting_since__isnull=not params["waiting"])
+    if read_counts or "unread" in params:
+        qs = with_read_count(qs, user=user)
+    if "unread" in params:
+        qs = qs.filter(inbound_count__gt=F("read_count")) if params["unread"] \
+            else qs.filter(inbound_count__lte=F("read_count"))
     if params.get("created_from"):
         qs = qs.filter(created_at__date__gte=params["created_from"])
     if params.get("created_to"):
@@ -136,12 +158,21 @@ def leads_filtered(*, user, params: dict) -> object:
     return qs.order_by(*ORDERINGS.get(params.get("ordering") or "-score", ORDERINGS["-score"]))
 
 
-def board(*, user, per_stage: int = 30) -> list[dict]:
-    """Stages in order, each with its count (visible to the user) and its first cards by score."""
-    visible = leads_visible_to(user=user)
+BOARD_SEARCH_LIMIT = 1000
+
+
+def board(*, user, per_stage: int = 30, params: dict | None = None) -> list[dict]:
+    """Stages in order, each with its count (visible to the user) and its first cards by score. `params`: the
+    list's filters (mine, unassigned, waiting, hot, search …), applied to the counts and the cards alike."""
+    visible = leads_filtered(user=user, params=params, read_counts=False) if params else leads_visible_to(user=user)
+    if params and (params.get("q") or "").strip():
+        # A search reads the dialogs' words (a scan of messages): once, for the best BOARD_SEARCH_LIMIT matches,
+        # not once per column and again for the counts.
+        ids = list(visible.order_by("-score", "-id").values_list("pk", flat=True)[:BOARD_SEARCH_LIMIT])
+        visible = leads_visible_to(user=user).filter(pk__in=ids)
     counts = dict(visible.order_by().values_list("stage_id").annotate(n=Count("id")).values_list("stage_id", "n"))
     columns = []
     for stage in Stage.objects.order_by("position", "id"):
-        cards = list(visible.filter(stage=stage).order_by("-score", "-id")[:per_stage])
+        cards = list(with_read_count(visible.filter(stage=stage), user=user).order_by("-score", "-id")[:per_stage])
         columns.append({"stage": stage, "count": counts.get(stage.pk, 0), "leads": cards})
     return columns

@@ -31,6 +31,11 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
     assignee = serializers.SerializerMethodField()
     handled_by = serializers.SerializerMethodField()
     no_answer = serializers.SerializerMethodField()
+    read_count = serializers.SerializerMethodField(
+        help_text="Client messages the requesting user had seen when they last opened the lead; null in live events "
+                  "(they go to many users: keep the value you have).")
+    unread = serializers.SerializerMethodField(help_text="inbound_count − read_count for the requesting user; null in "
+                                                         "live events.")
 
     class Meta:
         model = Lead
@@ -39,7 +44,8 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
             "stage_pinned", "score",
             "temperature", "score_reasons", "assignee", "ai_enabled", "handled_by", "needs_human",
             "needs_human_reason", "refused", "call_requested", "preferred_time", "last_message", "last_message_at",
-            "waiting_since", "no_answer", "data", "source_info", "created_at", "updated_at",
+            "waiting_since", "no_answer", "client_waiting_since", "inbound_count", "read_count", "unread", "data",
+            "source_info", "created_at", "updated_at",
         ]
 
     def get_assignee(self, lead) -> dict | None:
@@ -52,6 +58,13 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
 
     def get_no_answer(self, lead) -> bool:
         return lead_no_answer(lead)
+
+    def get_read_count(self, lead) -> int | None:
+        return getattr(lead, "read_count", None)
+
+    def get_unread(self, lead) -> int | None:
+        seen = getattr(lead, "read_count", None)
+        return None if seen is None else max(0, lead.inbound_count - seen)
 
 
 class LeadCardOut(LeadOut):

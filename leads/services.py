@@ -31,6 +31,7 @@ from leads.models import (
     Lead,
     LeadEvent,
     LeadIdentity,
+    LeadRead,
     Stage,
     StageKind,
     Temperature,
@@ -469,6 +470,9 @@ def lead_touch_message(*, lead: Lead, message) -> None:
     leads_touch_messages([(lead, message)])
 
 
+_TOUCH_TYPES = {"last_message": "%s::jsonb[]", "inbound_count": "%s::int[]"}
+
+
 def leads_touch_messages(pairs: list[tuple[Lead, Any]]) -> None:
     """`lead_touch_message` for many new messages at once (a sweep's chunk), applied in order: one UPDATE …
     FROM unnest(arrays) per set of changed columns (usually one), prepared — every message sent or received
@@ -477,25 +481,34 @@ def leads_touch_messages(pairs: list[tuple[Lead, Any]]) -> None:
     for lead, message in pairs:
         now = message.created_at or timezone.now()
         fields: dict[str, Any] = {"last_message": message_preview(message), "last_message_at": now}
+        earlier = changes.get(lead.pk, {})  # this call's own earlier change wins over a stale object
         if message.direction == "in":
             fields.update(last_inbound_at=now, waiting_since=None)
+            # The client waits since their first unanswered message; inbound_count is added to, never set
+            # (the UPDATE adds this batch's count to the row's own: a stale object cannot undercount).
+            waiting = earlier["client_waiting_since"] if "client_waiting_since" in earlier \
+                else lead.client_waiting_since
+            fields["client_waiting_since"] = waiting or now
+            fields["inbound_count"] = earlier.get("inbound_count", 0) + 1
+            lead.inbound_count = (lead.inbound_count or 0) + 1
         else:
-            fields["last_outbound_at"] = now
-            earlier = changes.get(lead.pk, {})  # this call's own earlier change wins over a stale object
+            fields.update(last_outbound_at=now, client_waiting_since=None)
             if (earlier["waiting_since"] if "waiting_since" in earlier else lead.waiting_since) is None:
                 fields["waiting_since"] = now
         for key, value in fields.items():
-            setattr(lead, key, value)
-        changes[lead.pk] = {**changes.get(lead.pk, {}), **fields}
+            if key != "inbound_count":
+                setattr(lead, key, value)
+        changes[lead.pk] = {**earlier, **fields}
     groups: dict[tuple[str, ...], list[tuple[int, dict]]] = {}
     for lead_id, fields in changes.items():
         groups.setdefault(tuple(fields), []).append((lead_id, fields))
     updated_at = timezone.now()
     with server_bound_cursor() as cursor:
         for columns, rows in groups.items():
-            types = ", ".join("%s::jsonb[]" if k == "last_message" else "%s::timestamptz[]" for k in columns)
+            types = ", ".join(_TOUCH_TYPES.get(k, "%s::timestamptz[]") for k in columns)
+            sets = ", ".join(f"{k} = l.{k} + v.{k}" if k == "inbound_count" else f"{k} = v.{k}" for k in columns)
             cursor.execute(
-                f"UPDATE {Lead._meta.db_table} AS l SET {', '.join(f'{k} = v.{k}' for k in columns)}, updated_at = %s "
+                f"UPDATE {Lead._meta.db_table} AS l SET {sets}, updated_at = %s "
                 f"FROM unnest(%s::bigint[], {types}) AS v(id, {', '.join(columns)}) WHERE l.id = v.id",
                 [updated_at, [lead_id for lead_id, _ in rows],
                  *[[Jsonb(fields[k]) if k == "last_message" else fields[k] for _, fields in rows] for k in columns]])
@@ -564,3 +577,13 @@ def stages_seed_default() -> list[Stage]:
     """A new tenant's pipeline (leads.models.DEFAULT_STAGES), in order."""
     return Stage.objects.bulk_create([Stage(kind=kind, name=label, color=color, position=i)
                                       for i, (kind, label, color) in enumerate(DEFAULT_STAGES)])
+
+
+def lead_mark_read(*, lead: Lead, user) -> int:
+    """The user opened the lead: everything the client wrote so far counts as read by them. Returns the count read
+    (one upsert; the lead's count read fresh, so a message arriving meanwhile is not skipped)."""
+    count = Lead.objects.filter(pk=lead.pk).values_list("inbound_count", flat=True).first() or 0
+    LeadRead.objects.bulk_create([LeadRead(user=user, lead=lead, read_count=count, read_at=timezone.now())],
+                                 update_conflicts=True, unique_fields=["user", "lead"],
+                                 update_fields=["read_count", "read_at"])
+    return count

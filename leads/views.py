@@ -1,4 +1,5 @@
 """Leads, board and stages API: thin views over leads.services / leads.selectors."""
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -16,8 +17,16 @@ from core.api import (
     TextListField,
     query_params,
 )
-from leads import selectors, services
-from leads.models import ENGINE_STAGE_KINDS, Channel, Stage, StageKind, Temperature
+from leads import assignment, selectors, services
+from leads.models import (
+    ENGINE_STAGE_KINDS,
+    AssignmentMode,
+    AssignmentWhen,
+    Channel,
+    Stage,
+    StageKind,
+    Temperature,
+)
 from leads.serializers import LeadCardOut, LeadEventOut, LeadOut, StageOut
 
 
@@ -60,6 +69,8 @@ class LeadFilterIn(serializers.Serializer):
     created_from = serializers.DateField(required=False)
     created_to = serializers.DateField(required=False)
     needs_human = QueryBooleanField(required=False)
+    waiting = QueryBooleanField(required=False, help_text="`true`: the client's message waits for our answer.")
+    unread = QueryBooleanField(required=False, help_text="`true`: client messages the user has not seen.")
     page = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=Pagination.max_page_size)
 
@@ -153,8 +164,18 @@ class BoardOut(serializers.Serializer):
 
 
 class BoardIn(serializers.Serializer):
+    """Cards per stage, and the list's filters the board offers (mine / unassigned: `assignee`; hot:
+    `temperature`; waiting; unread; search: `q`)."""
+
     per_stage = serializers.IntegerField(required=False, default=30, min_value=0, max_value=200,
                                          help_text="Cards per stage.")
+    assignee = AssigneeFilterField(required=False)
+    temperature = CommaSeparatedField(child=serializers.ChoiceField(choices=Temperature.choices), required=False)
+    channel = CommaSeparatedField(child=serializers.ChoiceField(choices=Channel.choices), required=False)
+    waiting = QueryBooleanField(required=False, help_text="`true`: the client's message waits for our answer.")
+    unread = QueryBooleanField(required=False, help_text="`true`: client messages the user has not seen.")
+    q = serializers.CharField(required=False, allow_blank=True, max_length=200,
+                              help_text="Name, city, phone digits or words of the dialog.")
 
 
 class BoardView(APIView):
@@ -163,8 +184,9 @@ class BoardView(APIView):
     @extend_schema(parameters=[BoardIn], responses=BoardOut)
     def get(self, request):
         columns = []
-        per_stage = query_params(request, BoardIn)["per_stage"]
-        for column in selectors.board(user=request.user, per_stage=per_stage):
+        params = query_params(request, BoardIn)
+        per_stage = params.pop("per_stage")
+        for column in selectors.board(user=request.user, per_stage=per_stage, params=params):
             data = StageOut(column["stage"]).data
             data.update(count=column["count"], leads=LeadOut(column["leads"], many=True).data)
             columns.append(data)
@@ -231,3 +253,77 @@ class StageDetailView(APIView):
         except ValueError as exc:
             raise ValidationError({"move_to": [str(exc)]}) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LeadReadOut(serializers.Serializer):
+    read_count = serializers.IntegerField()
+    unread = serializers.IntegerField()
+
+
+class LeadReadView(APIView):
+    """The user opened the lead's card: its client messages so far count as read by them."""
+
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(request=None, responses=LeadReadOut)
+    def post(self, request, pk: int):
+        count = services.lead_mark_read(lead=visible_lead(request, pk), user=request.user)
+        return Response({"read_count": count, "unread": 0})
+
+
+class AssignmentRuleIO(serializers.Serializer):
+    channel = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    source = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    city = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    user_id = serializers.IntegerField()
+
+
+class AssignmentOut(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=AssignmentMode.choices)
+    when = serializers.ChoiceField(choices=AssignmentWhen.choices)
+    rules = AssignmentRuleIO(many=True)
+    managers = serializers.ListField(child=serializers.DictField(), help_text="The active managers round-robin "
+                                                                              "goes through, in turn order.")
+
+
+class AssignmentRuleIn(InputSerializer):
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False, allow_blank=True)
+    source = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    city = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    user_id = IdField(help_text="An active member of the team.")
+
+
+class AssignmentIn(InputSerializer):
+    mode = serializers.ChoiceField(choices=AssignmentMode.choices, required=False)
+    when = serializers.ChoiceField(choices=AssignmentWhen.choices, required=False)
+    rules = AssignmentRuleIn(many=True, required=False,
+                             help_text=f"At most {assignment.MAX_RULES}; the first rule whose given conditions (at "
+                                       "least one) all match names the assignee.")
+
+
+def _assignment_out(found) -> dict:
+    managers = [{"id": u.pk, "email": u.email, "full_name": u.full_name} for u in assignment.active_managers()]
+    return {"mode": found.mode, "when": found.when, "rules": found.rules, "managers": managers}
+
+
+class AssignmentView(APIView):
+    """Automatic assignment settings: owners and heads only."""
+
+    permission_classes = [IsOwnerOrHead]
+
+    @extend_schema(responses=AssignmentOut)
+    def get(self, request):
+        return Response(_assignment_out(assignment.assignment_settings_get()))
+
+    @extend_schema(request=AssignmentIn, responses=AssignmentOut)
+    def patch(self, request):
+        data = AssignmentIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            values = dict(data.validated_data)
+            if "rules" in values:
+                values["rules"] = [dict(rule) for rule in values["rules"]]
+            found = assignment.assignment_settings_update(user=request.user, **values)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(_assignment_out(found))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.events import listener
-from tasks.services import task_for_call_request, task_for_meeting
+from tasks.services import task_for_call_request, task_for_meeting, tasks_follow_assignee
 
 
 @listener("lead.call_requested", on_commit=False)
@@ -16,3 +16,10 @@ def call_requested(*, lead_id: int, preferred_time: str = "", due_at: str | None
 def meeting_booked(*, lead_id: int, event_id: str, start: str, **_: object) -> None:
     """In the booking's transaction: the meeting is on the manager's task list too."""
     task_for_meeting(lead_id=lead_id, event_id=event_id, start=start)
+
+
+@listener("lead.assigned", on_commit=False)
+def lead_assigned(*, lead_id: int, assignee_id: int | None = None, **_: object) -> None:
+    """In the assignment's transaction: the lead's open tasks nobody had go to its new manager (a call task the AI
+    made before the lead was assigned)."""
+    tasks_follow_assignee(lead_id=lead_id, assignee_id=assignee_id)

@@ -181,3 +181,15 @@ def task_done(*, task: Task, user) -> Task:
         _timeline(task, kind="task_done", actor=lead_services.user_actor(user))
         log.info("lead=%s task=%s done by=%s", task.lead_id, task.pk, user.email)
     return task
+
+
+def tasks_follow_assignee(*, lead_id: int, assignee_id: int | None) -> int:
+    """Gives the lead's open, unassigned tasks to its new assignee; returns how many."""
+    if assignee_id is None:
+        return 0
+    moved = Task.objects.filter(lead_id=lead_id, done_at__isnull=True, assignee__isnull=True).update(
+        assignee_id=assignee_id
+    )
+    if moved:
+        log.info("lead=%s tasks=%s assigned to user=%s (followed the lead)", lead_id, moved, assignee_id)
+    return moved

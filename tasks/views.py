@@ -1,6 +1,7 @@
 """Tasks API: a lead's tasks, "my tasks", create, mark done — thin views over tasks.services / selectors."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -17,15 +18,24 @@ from leads.views import visible_lead
 from tasks import selectors, services
 from tasks.models import Task, TaskKind
 from tasks.serializers import TaskOut
+from tenants.selectors import tenant_config_current
 
 # A due time further than this from now is a typo or an attack, not a task.
 MAX_AHEAD = timedelta(days=3 * 366)
 
 
+class TenantZoneDateTimeField(serializers.DateTimeField):
+    """A time without an offset ("2026-12-01T11:00", as a datetime-local input sends it) is read on the tenant's
+    wall clock, not the server's."""
+
+    def default_timezone(self):
+        return ZoneInfo(tenant_config_current().get("timezone") or "UTC")
+
+
 class TaskIn(InputSerializer):
     kind = serializers.ChoiceField(choices=TaskKind.choices, default=TaskKind.OTHER)
     title = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    due_at = serializers.DateTimeField()
+    due_at = TenantZoneDateTimeField(help_text="ISO 8601; without an offset, in the tenant's time zone.")
     assignee = IdField(required=False, allow_null=True)
 
     def validate_due_at(self, value):

@@ -18,6 +18,8 @@ const Stages = lazy(() => import('./pages/Stages'));
 const Content = lazy(() => import('./pages/Content'));
 const Account = lazy(() => import('./pages/Account'));
 const Knowledge = lazy(() => import('./pages/Knowledge'));
+const MyTasks = lazy(() => import('./pages/MyTasks'));
+const Assignment = lazy(() => import('./pages/Assignment'));
 
 export function OfflineBanner() {
   const online = useOnline();
@@ -69,6 +71,7 @@ function Shell({ me }: { me: Me }) {
 
   const nav = [
     { to: '/leads', key: 'leads', icon: 'board' },
+    { to: '/tasks', key: 'tasks', icon: 'tasks' },
     { to: '/sandbox', key: 'sandbox', icon: 'sandbox', accent: true },
     { to: '/analytics', key: 'analytics', icon: 'analytics' },
     ...(canManage(me) ? [
@@ -76,6 +79,7 @@ function Shell({ me }: { me: Me }) {
       { to: '/stages', key: 'stages', icon: 'stages' },
       { to: '/content', key: 'content', icon: 'content' },
       { to: '/knowledge', key: 'knowledge', icon: 'knowledge' },
+      { to: '/assignment', key: 'assignment', icon: 'settings' },
     ] : []),
   ];
 
@@ -88,6 +92,8 @@ function Shell({ me }: { me: Me }) {
   else if (pathname === '/content') page = canManage(me) ? <Content /> : <NoAccess />;
   else if (pathname === '/knowledge') page = <Knowledge canEdit={canManage(me)} />;
   else if (pathname === '/account') page = <Account me={me} />;
+  else if (pathname === '/tasks') page = <MyTasks me={me} />;
+  else if (pathname === '/assignment') page = canManage(me) ? <Assignment /> : <NoAccess />;
   else page = <Leads me={me} />;
 
   return (

@@ -212,3 +212,36 @@ def test_unknown_task_or_lead_is_404(alpha, client_for):
     client = client_for(alpha, "owner")
     assert client.post("/api/tasks/99999999/done/").status_code == 404
     assert client.get("/api/leads/99999999/tasks/").status_code == 404
+
+
+def test_a_due_time_without_an_offset_is_read_in_the_tenants_zone(alpha, client_for):
+    lead = make_lead(alpha, name="Зона")
+    day = (timezone.now() + timedelta(days=2)).astimezone(TZ).date()
+    response = client_for(alpha, "head").post(
+        f"/api/leads/{lead.pk}/tasks/", {"kind": "meeting", "due_at": f"{day.isoformat()}T11:00"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    (task,) = tasks_of(alpha, lead)
+    assert task.due_at == datetime.combine(day, time(11), tzinfo=TZ) and task.kind == "meeting"
+    # with an offset it is taken as it says
+    response = client_for(alpha, "head").post(
+        f"/api/leads/{lead.pk}/tasks/", {"kind": "call", "due_at": f"{day.isoformat()}T11:00:00+00:00"}, format="json"
+    )
+    assert response.status_code == 201
+    assert tasks_of(alpha, lead)[1].due_at == datetime.combine(day, time(11), tzinfo=ZoneInfo("UTC"))
+
+
+def test_open_unassigned_tasks_follow_the_leads_new_assignee(alpha):
+    from leads.services import SYSTEM, lead_assign
+    from tasks.models import Task
+
+    manager, head = user_of(alpha, "manager"), user_of(alpha, "head")
+    lead = make_lead(alpha, name="Следом")
+    with tenant_context(alpha):
+        emit("lead.call_requested", lead_id=lead.pk, preferred_time="завтра в 11", due_at=None)
+        kept = Task.objects.create(lead=lead, kind="other", due_at=timezone.now(), assignee=head)
+        done = Task.objects.create(lead=lead, kind="call", due_at=timezone.now(), done_at=timezone.now())
+        lead_assign(lead=lead, assignee=manager, actor=SYSTEM)
+        by_id = {t.pk: t.assignee_id for t in Task.objects.filter(lead=lead)}
+    call = next(t for t in tasks_of(alpha, lead) if t.created_by_kind == "ai")
+    assert by_id[call.pk] == manager.pk and by_id[kept.pk] == head.pk and by_id[done.pk] is None

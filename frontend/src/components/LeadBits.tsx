@@ -2,6 +2,7 @@ import { formatWaiting, temperatureIcon } from '../lib/format';
 import { Icon } from './Icon';
 import { useLang, useT } from '../lib/i18n';
 import type { Lead } from '../lib/types';
+import { unreadOf } from '../lib/inbox';
 
 export function Temp({ t: temp }: { t: Lead['temperature'] }) {
   const t = useT();
@@ -46,4 +47,26 @@ export function channelLabel(t: (k: string) => string, ch: string) {
   const k = `channel.${ch}`;
   const s = t(k);
   return s === k ? ch : s;
+}
+
+/** "Client waiting 12 min": the client's message has no answer yet (updates with `now`). */
+export function ClientWaitingTimer({ lead, now }: { lead: Pick<Lead, 'client_waiting_since'>; now: number }) {
+  const t = useT();
+  const lang = useLang();
+  const s = formatWaiting(lead.client_waiting_since, now, lang);
+  if (!s) return null;
+  const late = now - Date.parse(lead.client_waiting_since as string) >= 15 * 60_000;
+  return (
+    <span className={`timer client-waiting${late ? ' timer-late' : ''}`} data-testid="client-waiting" title={t('inbox.clientWaiting', { time: s })}>
+      <Icon name="clock" size={13} /> {t('inbox.clientWaiting', { time: s })}
+    </span>
+  );
+}
+
+/** The current user's unread client messages on this lead. */
+export function UnreadBadge({ lead }: { lead: Pick<Lead, 'inbound_count' | 'read_count'> }) {
+  const t = useT();
+  const n = unreadOf(lead);
+  if (!n) return null;
+  return <span className="unread-badge" data-testid="unread-badge" title={t('inbox.unreadN', { n })} aria-label={t('inbox.unreadN', { n })}>{n > 99 ? '99+' : n}</span>;
 }

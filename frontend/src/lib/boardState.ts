@@ -1,5 +1,6 @@
 // Pure state transitions of the Kanban board (kept in the TanStack Query cache under ['board']).
 import type { Board, BoardColumn, Lead, Message, Page } from './types';
+import { mergeLead } from './inbox';
 
 export interface MovePrev { stage: number; index: number; lead: Lead }
 
@@ -77,7 +78,7 @@ export function upsertLead(board: Board, lead: Lead, created: boolean): { board:
       stale: false,
     };
   }
-  const merged: Lead = { ...found.lead, ...lead };
+  const merged: Lead = mergeLead(found.lead, lead);
   if (found.column.id === lead.stage) {
     return { board: mapColumns(board, (c) => (c.id === lead.stage ? { ...c, leads: insertByScore(c.leads, merged) } : c)), stale: false };
   }

@@ -144,6 +144,23 @@ const ru: Dict = {
   'tpl.openFor': 'Окно WhatsApp открыто ещё {time}: потом — только шаблоны', 'tpl.closedOther': 'Клиент молчит слишком долго: этот канал больше не даёт ему писать. Дождитесь его сообщения.', 'tpl.choose': 'Шаблон', 'tpl.send': 'Отправить шаблон', 'tpl.sent': 'Шаблон отправлен',
   'tpl.blocked': 'Окно 24 ч закрыто — только шаблон', 'phone.call': 'Позвонить', 'phone.whatsapp': 'Написать в WhatsApp',
   'aiSwitch.on': 'AI включён', 'aiSwitch.off': 'AI выключен', 'aiSwitch.hint': 'AI отвечает этому клиенту, пока переключатель включён',
+  // inbox view, My tasks, assignment (issue 16)
+  'inbox.mine': 'Мои', 'inbox.unassigned': 'Без ответственного', 'inbox.waiting': 'Ждут ответа', 'inbox.hot': 'Горячие',
+  'inbox.unread': 'Непрочитанные', 'inbox.search': 'Поиск: имя, телефон, текст', 'inbox.clientWaiting': 'Клиент ждёт {time}',
+  'inbox.unreadN': 'Непрочитанных: {n}', 'inbox.filters': 'Фильтры', 'inbox.clear': 'Сбросить', 'inbox.nothing': 'Ничего не найдено',
+  'nav.tasks': 'Мои задачи', 'nav.assignment': 'Распределение',
+  'tasks.title': 'Мои задачи', 'tasks.overdue': 'Просрочено', 'tasks.today': 'Сегодня', 'tasks.upcoming': 'Позже', 'tasks.done': 'Выполнено',
+  'tasks.empty': 'Задач нет', 'tasks.showDone': 'Показать выполненные', 'tasks.openLead': 'Открыть заявку', 'tasks.zone': 'Время компании: {tz}',
+  'tasks.doneOk': 'Задача выполнена', 'tasks.byAi': 'поставил AI',
+  'assign.title': 'Распределение заявок', 'assign.mode': 'Режим', 'assign.mode.off': 'Выключено',
+  'assign.mode.round_robin': 'По очереди между менеджерами', 'assign.mode.rules': 'Правила, затем по очереди',
+  'assign.when': 'Когда назначать', 'assign.when.new_lead': 'Сразу при новой заявке', 'assign.when.call_request': 'При первой просьбе о звонке',
+  'assign.rules': 'Правила', 'assign.rulesHint': 'Первое подходящее правило выбирает ответственного; пустое поле — любое значение.',
+  'assign.rule.channel': 'Канал', 'assign.rule.source': 'Источник', 'assign.rule.city': 'Город', 'assign.rule.user': 'Кому',
+  'assign.addRule': 'Добавить правило', 'assign.any': 'любой',
+  'assign.hotNote': 'Горячая заявка без ответственного всегда получает менеджера по очереди — даже когда распределение выключено.',
+  'assign.managers': 'В очереди: {names}', 'assign.noManagers': 'Нет активных менеджеров — назначать некого.',
+  'lead.taskAssignee': 'Исполнитель', 'lead.taskZone': 'время компании ({tz})',
 };
 
 const en: Dict = {
@@ -287,6 +304,23 @@ const en: Dict = {
   'tpl.openFor': 'The WhatsApp window stays open {time} more; then templates only', 'tpl.closedOther': 'The client has been silent too long: this channel no longer lets us write to them. Wait for their message.', 'tpl.choose': 'Template', 'tpl.send': 'Send template', 'tpl.sent': 'Template sent',
   'tpl.blocked': 'The 24-hour window is closed — templates only', 'phone.call': 'Call', 'phone.whatsapp': 'Write on WhatsApp',
   'aiSwitch.on': 'AI on', 'aiSwitch.off': 'AI off', 'aiSwitch.hint': 'The AI answers this client while the switch is on',
+  // inbox view, My tasks, assignment (issue 16)
+  'inbox.mine': 'Mine', 'inbox.unassigned': 'Unassigned', 'inbox.waiting': 'Waiting', 'inbox.hot': 'Hot',
+  'inbox.unread': 'Unread', 'inbox.search': 'Search: name, phone, text', 'inbox.clientWaiting': 'Client waiting {time}',
+  'inbox.unreadN': 'Unread: {n}', 'inbox.filters': 'Filters', 'inbox.clear': 'Clear', 'inbox.nothing': 'Nothing found',
+  'nav.tasks': 'My tasks', 'nav.assignment': 'Assignment',
+  'tasks.title': 'My tasks', 'tasks.overdue': 'Overdue', 'tasks.today': 'Today', 'tasks.upcoming': 'Upcoming', 'tasks.done': 'Done',
+  'tasks.empty': 'No tasks', 'tasks.showDone': 'Show done', 'tasks.openLead': 'Open the lead', 'tasks.zone': 'Company time: {tz}',
+  'tasks.doneOk': 'Task done', 'tasks.byAi': 'set by the AI',
+  'assign.title': 'Lead assignment', 'assign.mode': 'Mode', 'assign.mode.off': 'Off',
+  'assign.mode.round_robin': 'Round-robin among managers', 'assign.mode.rules': 'Rules, then round-robin',
+  'assign.when': 'When to assign', 'assign.when.new_lead': 'On a new lead', 'assign.when.call_request': 'At the first call request',
+  'assign.rules': 'Rules', 'assign.rulesHint': 'The first matching rule picks the assignee; an empty field matches anything.',
+  'assign.rule.channel': 'Channel', 'assign.rule.source': 'Source', 'assign.rule.city': 'City', 'assign.rule.user': 'Assign to',
+  'assign.addRule': 'Add a rule', 'assign.any': 'any',
+  'assign.hotNote': 'An unassigned hot lead always gets a manager in turn — even with assignment off.',
+  'assign.managers': 'In the turn: {names}', 'assign.noManagers': 'No active managers — nobody to assign to.',
+  'lead.taskAssignee': 'Assignee', 'lead.taskZone': 'company time ({tz})',
 };
 
 export const dict: Record<string, Dict> = { ru, en };

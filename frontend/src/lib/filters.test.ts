@@ -26,3 +26,19 @@ describe('filters ⇄ URL', () => {
     expect(updateFilters(f, { page: 5 }).page).toBe(5);
   });
 });
+
+import { inboxActive, inboxToggle } from './filters';
+
+describe('inbox quick filters on the list', () => {
+  it('map to assignee / waiting / temperature / unread and back', () => {
+    let f = parseFilters('?waiting=true&assignee=me&unread=maybe');
+    expect(inboxActive(f)).toEqual(['mine', 'waiting']);
+    expect(f.unread).toBe('');
+    f = updateFilters(f, inboxToggle(f, 'unassigned'));
+    f = updateFilters(f, inboxToggle(f, 'hot'));
+    expect(inboxActive(f)).toEqual(['unassigned', 'waiting', 'hot']);
+    expect(filtersToApi(f)).toContain('waiting=true');
+    f = updateFilters(f, inboxToggle(f, 'waiting'));
+    expect(f.waiting).toBe('');
+  });
+});

@@ -4,7 +4,7 @@ import { api, ApiError } from './api';
 import type { Me, Stage, User } from './types';
 import { isOnline, subscribeOnline } from './online';
 import { LiveSocket, type SocketLike } from './liveSocket';
-import { applyWsEvent, parseWsEvent } from './wsCache';
+import { applyRead, applyWsEvent, parseWsEvent } from './wsCache';
 
 const ME_KEY = 'buildcrm.me';
 
@@ -105,4 +105,21 @@ export function connectWs(qc: QueryClient): () => void {
     window.removeEventListener('online', onOnline);
     live.stop();
   };
+}
+
+/** Marks the lead read for the current user when its card is open — again whenever the client writes meanwhile. */
+export function useMarkRead(leadId: number, inboundCount: number | undefined) {
+  const qc = useQueryClient();
+  useEffect(() => {
+    if (inboundCount === undefined) return;
+    // applied even when the card closed meanwhile: the read happened, the board must show it
+    api<{ read_count: number }>(`/api/leads/${leadId}/read/`, { method: 'POST' })
+      .then((r) => applyRead(qc, leadId, r.read_count))
+      .catch(() => { /* offline or gone: the badge stays until the next open */ });
+  }, [leadId, inboundCount, qc]);
+}
+
+/** The tenant's time zone (task times and "today" are on the company's clock). */
+export function tenantZone(me: Me | null | undefined): string {
+  return me?.tenant?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }

@@ -3,13 +3,14 @@ export type Temperature = 'hot' | 'warm' | 'cold';
 export type StageKind = 'new' | 'in_dialog' | 'requests_call' | 'incomplete' | 'complete' | 'won' | 'lost' | 'custom';
 export type Channel = 'whatsapp' | 'telegram' | 'instagram' | 'sandbox';
 
-export interface Me { id: number; email: string; full_name: string; role: Role; tenant: { slug: string; name: string } }
+export interface Me { id: number; email: string; full_name: string; role: Role; tenant: { slug: string; name: string; timezone?: string } }
 export interface UserShort { id: number; email: string; full_name: string }
 export interface User extends UserShort { role: Role; is_active: boolean }
 
 export interface Stage { id: number; name: string; kind: StageKind; color: string; position: number; deletable?: boolean }
 export interface BoardColumn extends Stage { count: number; leads: Lead[]; page?: number; complete?: boolean }
-export interface Board { stages: BoardColumn[] }
+// filter: the board's API query when filtered (live events cannot tell whether a lead matches: refetch instead)
+export interface Board { stages: BoardColumn[]; filter?: string }
 
 export interface ScoreReason { points: number; reason: string; quote?: string; key?: string; params?: Record<string, unknown> }
 export interface QualField { key: string; label: string; label_en?: string | null; type: string; required: boolean; options?: string[] | null; choices?: string[] | null }
@@ -22,6 +23,9 @@ export interface Lead {
   last_message: LastMessage | null; last_message_at: string | null; waiting_since: string | null; no_answer: boolean;
   data: Record<string, unknown>; fields?: QualField[]; source_info?: unknown; created_at: string; updated_at: string;
   stage_pinned?: boolean; stage_pinned_by?: UserShort | null; stage_pinned_at?: string | null;
+  // The inbox: the client's message waits for our answer since; client messages ever; how many of them the current
+  // user had seen (null in live events: keep the cached one); unread = inbound_count − read_count.
+  client_waiting_since?: string | null; inbound_count?: number; read_count?: number | null; unread?: number | null;
 }
 
 export interface Page<T> { count: number; next: string | null; previous: string | null; results: T[] }
@@ -79,3 +83,8 @@ export interface QuickReply { id: number; title: string; text: string; position:
 export interface LeadNote { id: number; lead: number; text: string; author: { id: number; full_name: string } | null; created_at: string }
 export interface WaTemplate { name: string; language: string; text: string; parameters: string[] }
 export interface ReplyWindow { applies: boolean; open: boolean; last_inbound_at: string | null; closes_at: string | null; templates: WaTemplate[] }
+
+export type AssignmentMode = 'off' | 'round_robin' | 'rules';
+export type AssignmentWhen = 'new_lead' | 'call_request';
+export interface AssignmentRule { channel: string; source: string; city: string; user_id: number }
+export interface AssignmentSettings { mode: AssignmentMode; when: AssignmentWhen; rules: AssignmentRule[]; managers: UserShort[] }

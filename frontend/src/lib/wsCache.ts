@@ -2,6 +2,7 @@
 import type { QueryClient } from '@tanstack/react-query';
 import type { Board, Lead, LeadNote, Message, Page, WsEvent } from './types';
 import { removeLead, setLastMessage, upsertLead } from './boardState';
+import { mergeLead } from './inbox';
 
 export function mergeMessages(list: Message[] | undefined, m: Message): Message[] {
   const cur = list ?? [];
@@ -13,11 +14,18 @@ export function mergeMessages(list: Message[] | undefined, m: Message): Message[
   return next;
 }
 
+let filteredRefetch: ReturnType<typeof setTimeout> | null = null;
+
 export function applyLead(qc: QueryClient, lead: Lead, created: boolean) {
-  qc.setQueryData<Lead>(['lead', lead.id], (old) => (old ? { ...old, ...lead, fields: lead.fields ?? old.fields } : old));
+  qc.setQueryData<Lead>(['lead', lead.id], (old) => (old ? { ...mergeLead(old, lead), fields: lead.fields ?? old.fields } : old));
   let stale = false;
   qc.setQueryData<Board>(['board'], (old) => {
     if (!old) return old;
+    if (old.filter) {
+      // whether the lead still matches the filters is the server's to say: refresh the cards we show, refetch soon
+      if (!filteredRefetch) filteredRefetch = setTimeout(() => { filteredRefetch = null; void qc.invalidateQueries({ queryKey: ['board'] }); }, 1500);
+      return { ...old, stages: old.stages.map((c) => ({ ...c, leads: c.leads.map((l) => (l.id === lead.id ? mergeLead(l, lead) : l)) })) };
+    }
     const r = upsertLead(old, lead, created);
     stale = r.stale;
     return r.board;
@@ -25,7 +33,7 @@ export function applyLead(qc: QueryClient, lead: Lead, created: boolean) {
   if (stale) qc.invalidateQueries({ queryKey: ['board'] });
   // list views: replace in place; a new lead may change their contents → refetch them
   qc.setQueriesData<Page<Lead>>({ queryKey: ['leads'] }, (old) => (old
-    ? { ...old, results: old.results.map((l) => (l.id === lead.id ? { ...l, ...lead } : l)) }
+    ? { ...old, results: old.results.map((l) => (l.id === lead.id ? mergeLead(l, lead) : l)) }
     : old));
   if (created) qc.invalidateQueries({ queryKey: ['leads'] });
   qc.invalidateQueries({ queryKey: ['events', lead.id] });
@@ -101,4 +109,12 @@ export function parseWsEvent(raw: string): WsEvent | null {
 export function backoffDelay(attempt: number, base = 1000, cap = 30000, rand = Math.random): number {
   const exp = Math.min(cap, base * 2 ** Math.max(0, attempt));
   return Math.round(exp / 2 + rand() * (exp / 2));
+}
+
+/** The user opened the lead: its client messages so far are read — on the board, in lists and in the card. */
+export function applyRead(qc: QueryClient, leadId: number, readCount: number) {
+  const mark = <T extends Partial<Lead>>(l: T): T => (l.id === leadId ? { ...l, read_count: readCount, unread: Math.max(0, (l.inbound_count ?? 0) - readCount) } : l);
+  qc.setQueryData<Lead>(['lead', leadId], (old) => (old ? mark(old) : old));
+  qc.setQueryData<Board>(['board'], (old) => (old ? { ...old, stages: old.stages.map((c) => ({ ...c, leads: c.leads.map(mark) })) } : old));
+  qc.setQueriesData<Page<Lead>>({ queryKey: ['leads'] }, (old) => (old ? { ...old, results: old.results.map(mark) } : old));
 }

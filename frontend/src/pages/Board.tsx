@@ -9,7 +9,9 @@ import { toast } from '../lib/toast';
 import type { Board as BoardT, BoardColumn, Lead, Page } from '../lib/types';
 import { computeWindow, shouldLoadMore } from '../lib/windowing';
 import { applyLead } from '../lib/wsCache';
-import { HandlerBadge, NoAnswerTimer, Temp } from '../components/LeadBits';
+import { ClientWaitingTimer, HandlerBadge, NoAnswerTimer, Temp, UnreadBadge } from '../components/LeadBits';
+import { InboxFilterBar } from '../components/InboxFilterBar';
+import { boardFiltersToApi, parseBoardFilters } from '../lib/inbox';
 import { Icon } from '../components/Icon';
 
 export const CARD_H = 124; // row height (card + gap); cards have a fixed height so the column can be windowed
@@ -28,8 +30,20 @@ interface Dnd {
 export function Board({ search }: { search: string }) {
   const t = useT();
   const qc = useQueryClient();
-  const now = useNow(30_000);
-  const board = useQuery<BoardT>({ queryKey: ['board'], queryFn: () => api<BoardT>('/api/board/'), staleTime: 30_000 });
+  const now = useNow(15_000);
+  const filters = parseBoardFilters(search);
+  const filterQs = boardFiltersToApi(filters).toString();
+  // One cache entry, ['board'], whatever the filters (live events and the card update it there); the filter it
+  // was fetched with travels in it, and a change of filters refetches.
+  const board = useQuery<BoardT>({
+    queryKey: ['board'],
+    queryFn: async () => ({ ...(await api<BoardT>(`/api/board/${filterQs ? `?${filterQs}` : ''}`)), filter: filterQs || undefined }),
+    staleTime: 30_000,
+  });
+  const fetchedFilter = board.data?.filter ?? '';
+  useEffect(() => {
+    if (board.data && fetchedFilter !== filterQs) void qc.invalidateQueries({ queryKey: ['board'] });
+  }, [filterQs, fetchedFilter, board.data, qc]);
   const boardRef = useRef<HTMLDivElement>(null);
   const [dragId, setDragId] = useState<number | null>(null);
   const [overStage, setOverStage] = useState<number | null>(null);
@@ -135,6 +149,7 @@ export function Board({ search }: { search: string }) {
 
   return (
     <div className="board-wrap">
+      <InboxFilterBar search={search} />
       <div className="stage-chips" aria-hidden>
         {stages.map((c) => (
           <button key={c.id} className="chip" style={{ '--stage': c.color } as CSSProperties}
@@ -143,13 +158,14 @@ export function Board({ search }: { search: string }) {
           </button>
         ))}
       </div>
-      {total === 0 && (
+      {total === 0 && filterQs && <div className="board-empty muted" data-testid="board-nothing">{t('inbox.nothing')}</div>}
+      {total === 0 && !filterQs && (
         <div className="board-empty">
           {t('board.empty')} <Link to="/sandbox" className="btn btn-accent btn-sm"><Icon name="sandbox" size={14} /> {t('board.openSandbox')}</Link>
         </div>
       )}
       <div className={`board${dragId ? ' dragging' : ''}`} data-testid="board" ref={boardRef}>
-        {stages.map((c) => <Column key={c.id} c={c} now={now} dnd={dnd} />)}
+        {stages.map((c) => <Column key={c.id} c={c} now={now} dnd={dnd} filterQs={filterQs} />)}
       </div>
       {ghost && (
         <div className="drag-ghost" style={{ left: ghost.x, top: ghost.y }}>
@@ -160,7 +176,7 @@ export function Board({ search }: { search: string }) {
   );
 }
 
-function Column({ c, now, dnd }: { c: BoardColumn; now: number; dnd: Dnd }) {
+function Column({ c, now, dnd, filterQs }: { c: BoardColumn; now: number; dnd: Dnd; filterQs: string }) {
   const t = useT();
   const qc = useQueryClient();
   const scrollRef = useRef<HTMLDivElement>(null);
@@ -187,7 +203,7 @@ function Column({ c, now, dnd }: { c: BoardColumn; now: number; dnd: Dnd }) {
     let cancelled = false;
     setLoading(true);
     const page = nextPageFor(c);
-    api<Page<Lead>>(`/api/leads/?stage=${c.id}&ordering=-score&page=${page}&page_size=${BOARD_PAGE_SIZE}`)
+    api<Page<Lead>>(`/api/leads/?stage=${c.id}&ordering=-score&page=${page}&page_size=${BOARD_PAGE_SIZE}${filterQs ? `&${filterQs}` : ''}`)
       .then((p) => { if (!cancelled) qc.setQueryData<BoardT>(['board'], (b) => (b ? appendColumnPage(b, c.id, p, page) : b)); })
       .catch((e) => {
         // a page past the end (404) means we have everything
@@ -256,6 +272,7 @@ const Card = memo(function Card({ lead: l, top, now, dnd, dragging }: { lead: Le
       <div className="card-top">
         <Temp t={l.temperature} />
         <span className="card-name">{l.name || l.phone}</span>
+        <UnreadBadge lead={l} />
         <span className="score" title={t('lead.score')}>{l.score}</span>
       </div>
       <div className="card-sub muted">{[l.name ? l.phone : '', l.city].filter(Boolean).join(' · ')}</div>
@@ -263,6 +280,7 @@ const Card = memo(function Card({ lead: l, top, now, dnd, dragging }: { lead: Le
       <div className="card-foot">
         <HandlerBadge lead={l} />
         <NoAnswerTimer lead={l} now={now} />
+        <ClientWaitingTimer lead={l} now={now} />
       </div>
     </article>
   );

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError, errorText } from '../lib/api';
 import { formatTime } from '../lib/format';
-import { useNow, useStages, useUsers } from '../lib/hooks';
+import { tenantZone, useMarkRead, useNow, useStages, useUsers } from '../lib/hooks';
 import { useLang, useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
 import { describeReason, describeTask, timelineEntries } from '../lib/timeline';
@@ -18,6 +18,7 @@ export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onC
   const t = useT();
   const qc = useQueryClient();
   const lead = useQuery<Lead>({ queryKey: ['lead', id], queryFn: () => api<Lead>(`/api/leads/${id}/`) });
+  useMarkRead(id, lead.data?.inbound_count);
   const [tab, setTab] = useState<'chat' | 'info' | 'history'>('chat');
 
   useEffect(() => {
@@ -176,7 +177,7 @@ function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
         ))}
       </ul>
 
-      <LeadTasks lead={lead} now={now} />
+      <LeadTasks lead={lead} now={now} me={me} />
 
       <h3>{t('lead.followups')}</h3>
       <ul className="followups" data-testid="followups">
@@ -239,7 +240,7 @@ function QualInput({ field, value, onChange }: { field: QualField; value: unknow
     onChange={(e) => onChange(e.target.value)} /></label>;
 }
 
-function LeadTasks({ lead, now }: { lead: Lead; now: number }) {
+function LeadTasks({ lead, now, me }: { lead: Lead; now: number; me: Me }) {
   const t = useT();
   const lang = useLang();
   const qc = useQueryClient();
@@ -248,6 +249,8 @@ function LeadTasks({ lead, now }: { lead: Lead; now: number }) {
   const [kind, setKind] = useState<Task['kind']>('call');
   const [title, setTitle] = useState('');
   const [due, setDue] = useState('');
+  const [assignee, setAssignee] = useState('');
+  const users = useUsers(me.role !== 'manager');
   const fail = (e: unknown) => toast(t('common.error', { detail: e instanceof ApiError ? errorText(e.body, e.message) : String(e) }), 'error');
   const refresh = () => { void qc.invalidateQueries({ queryKey: ['tasks', lead.id] }); void qc.invalidateQueries({ queryKey: ['events', lead.id] }); };
   const done = async (task: Task) => {
@@ -256,7 +259,7 @@ function LeadTasks({ lead, now }: { lead: Lead; now: number }) {
   const add = async () => {
     if (!due) return;
     try {
-      await api(`/api/leads/${lead.id}/tasks/`, { method: 'POST', body: { kind, title: title.trim(), due_at: new Date(due).toISOString() } });
+      await api(`/api/leads/${lead.id}/tasks/`, { method: 'POST', body: { kind, title: title.trim(), due_at: due, ...(assignee ? { assignee: Number(assignee) } : {}) } });
       setAdding(false); setTitle(''); setDue(''); toast(t('lead.taskAdded')); refresh();
     } catch (e) { fail(e); }
   };
@@ -282,7 +285,15 @@ function LeadTasks({ lead, now }: { lead: Lead; now: number }) {
             {(['call', 'meeting', 'other'] as const).map((k) => <option key={k} value={k}>{t(`taskKind.${k}`)}</option>)}
           </select>
           <input className="grow" value={title} maxLength={200} placeholder={t('lead.taskTitle')} onChange={(e) => setTitle(e.target.value)} data-testid="task-title" />
-          <input type="datetime-local" value={due} aria-label={t('lead.taskDue')} onChange={(e) => setDue(e.target.value)} data-testid="task-due" />
+          {/* without an offset: the server reads it on the company's clock (the tenant's zone) */}
+          <label className="inline small muted">{t('lead.taskZone', { tz: tenantZone(me) })}
+            <input type="datetime-local" value={due} aria-label={t('lead.taskDue')} onChange={(e) => setDue(e.target.value)} data-testid="task-due" /></label>
+          {me.role !== 'manager' && (
+            <select value={assignee} onChange={(e) => setAssignee(e.target.value)} aria-label={t('lead.taskAssignee')} data-testid="task-assignee">
+              <option value="">{t('lead.taskAssignee')}: {lead.assignee ? (lead.assignee.full_name || lead.assignee.email) : t('lead.unassigned')}</option>
+              {users.data?.filter((u) => u.is_active).map((u) => <option key={u.id} value={String(u.id)}>{u.full_name || u.email}</option>)}
+            </select>
+          )}
           <button className="btn btn-sm btn-primary" disabled={!due} onClick={add} data-testid="task-save">{t('common.save')}</button>
           <button className="btn btn-sm btn-ghost" onClick={() => setAdding(false)}>{t('common.cancel')}</button>
         </div>

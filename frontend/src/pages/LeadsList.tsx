@@ -1,14 +1,15 @@
 import { useEffect, useState } from 'react';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { api } from '../lib/api';
-import { emptyFilters, filtersToApi, filtersToSearch, ORDERINGS, parseFilters, updateFilters, type Filters } from '../lib/filters';
+import { emptyFilters, filtersToApi, filtersToSearch, inboxActive, inboxToggle, ORDERINGS, parseFilters, updateFilters, type Filters } from '../lib/filters';
 import { formatDate, formatTime } from '../lib/format';
 import { useNow, useStages, useUsers } from '../lib/hooks';
 import { useLang, useT } from '../lib/i18n';
 import { navigate } from '../lib/router';
 import { toast } from '../lib/toast';
 import type { Lead, Me, Page } from '../lib/types';
-import { channelLabel, HandlerBadge, NoAnswerTimer, Temp } from '../components/LeadBits';
+import { channelLabel, ClientWaitingTimer, HandlerBadge, NoAnswerTimer, Temp, UnreadBadge } from '../components/LeadBits';
+import { InboxChips } from '../components/InboxFilterBar';
 import { Icon } from '../components/Icon';
 
 const PAGE_SIZE = 50;
@@ -17,7 +18,7 @@ const CHANNELS = ['whatsapp', 'telegram', 'instagram', 'sandbox'];
 export function LeadsList({ search, me }: { search: string; me: Me }) {
   const t = useT();
   const lang = useLang();
-  const now = useNow(30_000);
+  const now = useNow(15_000);
   const f = parseFilters(search);
   const stages = useStages();
   const users = useUsers(me.role !== 'manager');
@@ -49,6 +50,7 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
 
   return (
     <div className="list-view">
+      <InboxChips active={inboxActive(f)} q={f.q} onToggle={(x) => apply(inboxToggle(f, x))} onSearch={(v) => { setQ(v); apply({ q: v }); }} search={false} />
       <div className="filters" data-testid="filters">
         <input className="grow" type="search" placeholder={t('list.search')} value={q} onChange={(e) => setQ(e.target.value)} data-testid="filter-q" />
         <select value={f.stage} onChange={(e) => apply({ stage: e.target.value })} data-testid="filter-stage" aria-label={t('list.stage')}>
@@ -64,6 +66,7 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
         <select value={f.assignee} onChange={(e) => apply({ assignee: e.target.value })} data-testid="filter-assignee" aria-label={t('list.assignee')}>
           <option value="">{t('list.assignee')}: {t('common.all')}</option>
           <option value="none">{t('list.unassigned')}</option>
+          <option value="me">{t('inbox.mine')}</option>
           {me.role === 'manager' && <option value={String(me.id)}>{me.full_name || me.email}</option>}
           {users.data?.filter((u) => u.is_active).map((u) => <option key={u.id} value={String(u.id)}>{u.full_name || u.email}</option>)}
         </select>
@@ -104,14 +107,14 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
             {leads.data?.results.map((l) => (
               <tr key={l.id} data-testid={`list-row-${l.id}`} onClick={() => navigate(`/leads/${l.id}${search}`)} tabIndex={0}
                 onKeyDown={(e) => { if (e.key === 'Enter') navigate(`/leads/${l.id}${search}`); }}>
-                <td><b>{l.name || l.phone}</b><div className="muted small">{l.name ? l.phone : ''}</div></td>
+                <td><b>{l.name || l.phone}</b> <UnreadBadge lead={l} /><div className="muted small">{l.name ? l.phone : ''}</div></td>
                 <td>{l.city}</td>
                 <td><span className="stage-pill" style={{ borderColor: stageColor(l.stage) }}>{stageName(l.stage)}</span></td>
                 <td className="nowrap"><Temp t={l.temperature} /> {l.score}</td>
                 <td><HandlerBadge lead={l} /></td>
                 <td className="cell-msg">
                   <div className="ellipsis">{l.last_message?.text}</div>
-                  <div className="muted small">{formatTime(l.last_message_at, lang, now)} <NoAnswerTimer lead={l} now={now} /></div>
+                  <div className="muted small">{formatTime(l.last_message_at, lang, now)} <NoAnswerTimer lead={l} now={now} /> <ClientWaitingTimer lead={l} now={now} /></div>
                 </td>
                 <td>{channelLabel(t, l.channel)}{l.source ? <div className="muted small">{l.source}</div> : null}</td>
                 <td className="nowrap">{formatDate(l.created_at, lang)}</td>
