@@ -19,6 +19,7 @@ from accounts.permissions import IsOwnerOrHead, IsTenantUser
 from core.api import InputSerializer
 from core.api_schema import ERROR
 from core.proxies import client_ip
+from tenants.selectors import tenant_currency
 
 
 class UserOut(serializers.ModelSerializer):
@@ -110,7 +111,8 @@ class MeOut(UserOut):
 
     def get_tenant(self, obj) -> dict:
         tenant = connection.tenant
-        return {"slug": tenant.slug, "name": tenant.name}
+        # currency: what the PWA formats deal amounts in (Intl.NumberFormat)
+        return {"slug": tenant.slug, "name": tenant.name, "currency": tenant_currency()}
 
 
 class MeView(APIView):

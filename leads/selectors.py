@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -136,12 +137,17 @@ def leads_filtered(*, user, params: dict) -> object:
     return qs.order_by(*ORDERINGS.get(params.get("ordering") or "-score", ORDERINGS["-score"]))
 
 
-def board(*, user, per_stage: int = 30) -> list[dict]:
-    """Stages in order, each with its count (visible to the user) and its first cards by score."""
-    visible = leads_visible_to(user=user)
-    counts = dict(visible.order_by().values_list("stage_id").annotate(n=Count("id")).values_list("stage_id", "n"))
+def board(*, user, per_stage: int = 30, params: dict | None = None) -> list[dict]:
+    """Stages in order, each with its count and the sum of its deals' amounts (one aggregate query over the leads
+    visible to the user and passing the list's filters, `params` as for `leads_filtered`) and its first cards by
+    score."""
+    visible = leads_filtered(user=user, params=params) if params else leads_visible_to(user=user)
+    totals = {row["stage_id"]: row for row in visible.order_by().values("stage_id").annotate(
+        n=Count("id"), amount=Sum("amount"))}
     columns = []
     for stage in Stage.objects.order_by("position", "id"):
         cards = list(visible.filter(stage=stage).order_by("-score", "-id")[:per_stage])
-        columns.append({"stage": stage, "count": counts.get(stage.pk, 0), "leads": cards})
+        row = totals.get(stage.pk) or {}
+        columns.append({"stage": stage, "count": row.get("n", 0), "amount": row.get("amount") or Decimal(0),
+                        "leads": cards})
     return columns

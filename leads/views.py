@@ -19,6 +19,7 @@ from core.api import (
 from leads import selectors, services
 from leads.models import ENGINE_STAGE_KINDS, Channel, Stage, StageKind, Temperature
 from leads.serializers import LeadCardOut, LeadEventOut, LeadOut, StageOut
+from tenants.selectors import tenant_currency
 
 
 def visible_lead(request, pk: int):
@@ -87,6 +88,8 @@ class LeadPatchIn(InputSerializer):
     data = serializers.DictField(required=False)
     stage = IdField(required=False)
     assignee = IdField(required=False, allow_null=True)
+    amount = serializers.DecimalField(required=False, allow_null=True, max_digits=16, decimal_places=2,
+                                      min_value=0, help_text="The deal's amount in the tenant's currency; null clears.")
 
 
 class LeadDetailView(APIView):
@@ -145,16 +148,24 @@ class BoardColumnOut(serializers.Serializer):
     color = serializers.CharField()
     position = serializers.IntegerField()
     count = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2,
+                                      help_text="Sum of the deal amounts of the stage's leads (filters applied).")
     leads = LeadOut(many=True)
 
 
 class BoardOut(serializers.Serializer):
     stages = BoardColumnOut(many=True)
+    currency = serializers.CharField(help_text="ISO 4217 code of the amounts.")
 
 
-class BoardIn(serializers.Serializer):
+class BoardIn(LeadFilterIn):
+    """The list's filters (the totals and cards follow them) and how many cards per stage."""
+
     per_stage = serializers.IntegerField(required=False, default=30, min_value=0, max_value=200,
                                          help_text="Cards per stage.")
+
+
+BOARD_FILTER_IGNORED = ("per_stage", "page", "page_size", "ordering")
 
 
 class BoardView(APIView):
@@ -163,12 +174,14 @@ class BoardView(APIView):
     @extend_schema(parameters=[BoardIn], responses=BoardOut)
     def get(self, request):
         columns = []
-        per_stage = query_params(request, BoardIn)["per_stage"]
-        for column in selectors.board(user=request.user, per_stage=per_stage):
+        params = query_params(request, BoardIn)
+        filters = {k: v for k, v in params.items() if k not in BOARD_FILTER_IGNORED}
+        for column in selectors.board(user=request.user, per_stage=params["per_stage"], params=filters):
             data = StageOut(column["stage"]).data
-            data.update(count=column["count"], leads=LeadOut(column["leads"], many=True).data)
+            data.update(count=column["count"], amount=f"{column['amount']:.2f}",
+                        leads=LeadOut(column["leads"], many=True).data)
             columns.append(data)
-        return Response({"stages": columns})
+        return Response({"stages": columns, "currency": tenant_currency()})
 
 
 class StageIn(InputSerializer):

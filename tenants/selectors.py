@@ -161,3 +161,9 @@ def wwebjs_session_state(tenant: Tenant) -> dict:
     if not (section.get("bridge_url") and section.get("session") and section.get("secret")):
         return {"state": "not_configured", "qr": None}
     return wwebjs.session_state(section)
+
+
+def tenant_currency() -> str:
+    """The ISO 4217 code deal amounts are in (config `currency`; KZT when unset or not a 3-letter code)."""
+    code = str(tenant_config_current().get("currency") or "").strip().upper()
+    return code if len(code) == 3 and code.isascii() and code.isalpha() else "KZT"
