@@ -1,6 +1,6 @@
 """Leads, board and stages API: thin views over leads.services / leads.selectors."""
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -39,6 +39,24 @@ class AssigneeFilterField(serializers.RegexField):
         if not (value.isascii() and value.isdigit() and 0 < len(value) <= 18):  # validators run after this
             raise ValidationError("Нужно `none`, `me` или id сотрудника.")
         return int(value)
+
+
+@extend_schema_field({"oneOf": [{"type": "number", "minimum": 0, "maximum": 99999999999999.99},
+                               {"type": "string", "pattern": r"^[0-9]{1,14}(\.[0-9]{1,2})?$"}]})
+class AmountField(serializers.Field):
+    """A deal amount: a JSON number, or the decimal string the API gives back ("2500000.50"); 0 … 10^14."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.decimal = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=0)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+            raise ValidationError("Нужно число или строка с числом.")
+        return self.decimal.run_validation(data)
+
+    def to_representation(self, value):
+        return f"{value:.2f}"
 
 
 class LeadFilterIn(serializers.Serializer):
@@ -88,8 +106,9 @@ class LeadPatchIn(InputSerializer):
     data = serializers.DictField(required=False)
     stage = IdField(required=False)
     assignee = IdField(required=False, allow_null=True)
-    amount = serializers.DecimalField(required=False, allow_null=True, max_digits=16, decimal_places=2,
-                                      min_value=0, help_text="The deal's amount in the tenant's currency; null clears.")
+    amount = AmountField(required=False, allow_null=True,
+                         help_text="The deal's amount in the tenant's currency (a number or a decimal string, as the "
+                                   "card gives it); null clears it.")
 
 
 class LeadDetailView(APIView):
