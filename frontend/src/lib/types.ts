@@ -3,13 +3,13 @@ export type Temperature = 'hot' | 'warm' | 'cold';
 export type StageKind = 'new' | 'in_dialog' | 'requests_call' | 'incomplete' | 'complete' | 'won' | 'lost' | 'custom';
 export type Channel = 'whatsapp' | 'telegram' | 'instagram' | 'sandbox';
 
-export interface Me { id: number; email: string; full_name: string; role: Role; tenant: { slug: string; name: string } }
+export interface Me { id: number; email: string; full_name: string; role: Role; tenant: { slug: string; name: string; currency?: string } }
 export interface UserShort { id: number; email: string; full_name: string }
 export interface User extends UserShort { role: Role; is_active: boolean }
 
 export interface Stage { id: number; name: string; kind: StageKind; color: string; position: number; deletable?: boolean }
-export interface BoardColumn extends Stage { count: number; leads: Lead[]; page?: number; complete?: boolean }
-export interface Board { stages: BoardColumn[] }
+export interface BoardColumn extends Stage { count: number; leads: Lead[]; page?: number; complete?: boolean; amount?: string }
+export interface Board { stages: BoardColumn[]; currency?: string }
 
 export interface ScoreReason { points: number; reason: string; quote?: string; key?: string; params?: Record<string, unknown> }
 export interface QualField { key: string; label: string; label_en?: string | null; type: string; required: boolean; options?: string[] | null; choices?: string[] | null }
@@ -22,6 +22,7 @@ export interface Lead {
   last_message: LastMessage | null; last_message_at: string | null; waiting_since: string | null; no_answer: boolean;
   data: Record<string, unknown>; fields?: QualField[]; source_info?: unknown; created_at: string; updated_at: string;
   stage_pinned?: boolean; stage_pinned_by?: UserShort | null; stage_pinned_at?: string | null;
+  amount?: string | null; amount_by_person?: boolean; // the deal amount (decimal string, tenant currency)
 }
 
 export interface Page<T> { count: number; next: string | null; previous: string | null; results: T[] }
@@ -72,3 +73,9 @@ export type WsEvent =
   | { type: 'message.created'; lead_id: number; message: Message }
   | { type: 'message.updated'; lead_id: number; message: Message }
   | { type: 'lead.removed'; lead_id: number };
+
+export interface AnalyticsTable { columns: string[]; rows: Record<string, string | number | null>[] }
+export interface AnalyticsTables {
+  period: { from: string; to: string; timezone: string }; currency: string; active_days: number;
+  tables: Record<string, AnalyticsTable>;
+}

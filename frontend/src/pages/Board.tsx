@@ -3,7 +3,8 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, errorText, ApiError } from '../lib/api';
 import { appendColumnPage, BOARD_PAGE_SIZE, columnHasMore, moveCard, nextPageFor, rollbackMove } from '../lib/boardState';
 import { useNow } from '../lib/hooks';
-import { useT } from '../lib/i18n';
+import { useLang, useT } from '../lib/i18n';
+import { formatMoney, formatMoneyShort } from '../lib/money';
 import { Link, navigate } from '../lib/router';
 import { toast } from '../lib/toast';
 import type { Board as BoardT, BoardColumn, Lead, Page } from '../lib/types';
@@ -131,6 +132,7 @@ export function Board({ search }: { search: string }) {
   if (board.isError) return <div className="pad form-error">{t('common.error', { detail: (board.error as Error).message })}</div>;
   const stages = board.data.stages.slice().sort((a, b) => a.position - b.position);
   const total = stages.reduce((s, c) => s + c.count, 0);
+  const currency = board.data.currency || 'KZT';
 
   return (
     <div className="board-wrap">
@@ -148,7 +150,7 @@ export function Board({ search }: { search: string }) {
         </div>
       )}
       <div className={`board${dragId ? ' dragging' : ''}`} data-testid="board" ref={boardRef}>
-        {stages.map((c) => <Column key={c.id} c={c} now={now} dnd={dnd} />)}
+        {stages.map((c) => <Column key={c.id} c={c} now={now} dnd={dnd} currency={currency} />)}
       </div>
       {ghost && (
         <div className="drag-ghost" style={{ left: ghost.x, top: ghost.y }}>
@@ -159,8 +161,9 @@ export function Board({ search }: { search: string }) {
   );
 }
 
-function Column({ c, now, dnd }: { c: BoardColumn; now: number; dnd: Dnd }) {
+function Column({ c, now, dnd, currency }: { c: BoardColumn; now: number; dnd: Dnd; currency: string }) {
   const t = useT();
+  const lang = useLang();
   const qc = useQueryClient();
   const scrollRef = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
@@ -224,11 +227,16 @@ function Column({ c, now, dnd }: { c: BoardColumn; now: number; dnd: Dnd }) {
       <header className="column-head">
         <span className="dot" /> <span className="column-name" title={c.name}>{c.name}</span>
         <span className="column-count" data-testid={`column-count-${c.id}`}>{c.count}</span>
+        {Number(c.amount) > 0 && (
+          <span className="column-amount" data-testid={`column-amount-${c.id}`} title={`${t('amount.total')}: ${formatMoney(c.amount, currency, lang)}`}>
+            {formatMoneyShort(c.amount, currency, lang)}
+          </span>
+        )}
       </header>
       <div className="column-scroll" ref={scrollRef} onScroll={onScroll}>
         <div className="column-inner" style={{ height: w.totalHeight }}>
           {visible.map((l, i) => (
-            <Card key={l.id} lead={l} top={(w.start + i) * CARD_H} now={now} dnd={dnd} dragging={dnd.dragId === l.id} />
+            <Card key={l.id} lead={l} top={(w.start + i) * CARD_H} now={now} dnd={dnd} dragging={dnd.dragId === l.id} currency={currency} />
           ))}
         </div>
         {loading && <div className="muted small pad-s">{t('board.loadingMore')}</div>}
@@ -239,8 +247,9 @@ function Column({ c, now, dnd }: { c: BoardColumn; now: number; dnd: Dnd }) {
 
 function findLeadStage(c: BoardColumn, id: number) { return c.leads.some((l) => l.id === id); }
 
-const Card = memo(function Card({ lead: l, top, now, dnd, dragging }: { lead: Lead; top: number; now: number; dnd: Dnd; dragging: boolean }) {
+const Card = memo(function Card({ lead: l, top, now, dnd, dragging, currency }: { lead: Lead; top: number; now: number; dnd: Dnd; dragging: boolean; currency: string }) {
   const t = useT();
+  const lang = useLang();
   const lm = l.last_message;
   const who = lm ? (lm.direction === 'in' ? '' : lm.author_kind === 'ai' ? '🤖 ' : '👤 ') : '';
   return (
@@ -262,6 +271,7 @@ const Card = memo(function Card({ lead: l, top, now, dnd, dragging }: { lead: Le
       <div className="card-foot">
         <HandlerBadge lead={l} />
         <NoAnswerTimer lead={l} now={now} />
+        {l.amount && <span className="card-amount" data-testid="card-amount">{formatMoney(l.amount, currency, lang)}</span>}
       </div>
     </article>
   );
