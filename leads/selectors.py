@@ -137,17 +137,17 @@ def leads_filtered(*, user, params: dict) -> object:
     return qs.order_by(*ORDERINGS.get(params.get("ordering") or "-score", ORDERINGS["-score"]))
 
 
-def board(*, user, per_stage: int = 30, params: dict | None = None) -> list[dict]:
-    """Stages in order, each with its count and the sum of its deals' amounts (one aggregate query over the leads
-    visible to the user and passing the list's filters, `params` as for `leads_filtered`) and its first cards by
-    score."""
+def board(*, user, per_stage: int = 30, params: dict | None = None, totals: bool = True) -> list[dict]:
+    """Stages in order, each with its count and (`totals`) the sum of its deals' amounts — one aggregate query over
+    the leads visible to the user and passing the list's filters (`params` as for `leads_filtered`) — and its first
+    cards by score."""
     visible = leads_filtered(user=user, params=params) if params else leads_visible_to(user=user)
-    totals = {row["stage_id"]: row for row in visible.order_by().values("stage_id").annotate(
-        n=Count("id"), amount=Sum("amount"))}
+    sums = {"n": Count("id"), "amount": Sum("amount")} if totals else {"n": Count("id")}
+    totals_by_stage = {row["stage_id"]: row for row in visible.order_by().values("stage_id").annotate(**sums)}
     columns = []
     for stage in Stage.objects.order_by("position", "id"):
         cards = list(visible.filter(stage=stage).order_by("-score", "-id")[:per_stage])
-        row = totals.get(stage.pk) or {}
+        row = totals_by_stage.get(stage.pk) or {}
         columns.append({"stage": stage, "count": row.get("n", 0), "amount": row.get("amount") or Decimal(0),
                         "leads": cards})
     return columns

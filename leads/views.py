@@ -167,8 +167,9 @@ class BoardColumnOut(serializers.Serializer):
     color = serializers.CharField()
     position = serializers.IntegerField()
     count = serializers.IntegerField()
-    amount = serializers.DecimalField(max_digits=20, decimal_places=2,
-                                      help_text="Sum of the deal amounts of the stage's leads (filters applied).")
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False,
+                                      help_text="Sum of the deal amounts of the stage's leads (filters applied); "
+                                                "absent with totals=false.")
     leads = LeadOut(many=True)
 
 
@@ -182,9 +183,11 @@ class BoardIn(LeadFilterIn):
 
     per_stage = serializers.IntegerField(required=False, default=30, min_value=0, max_value=200,
                                          help_text="Cards per stage.")
+    totals = QueryBooleanField(required=False, default=True,
+                               help_text="false: counts only, no sums of amounts (a client that shows no money).")
 
 
-BOARD_FILTER_IGNORED = ("per_stage", "page", "page_size", "ordering")
+BOARD_FILTER_IGNORED = ("per_stage", "page", "page_size", "ordering", "totals")
 
 
 class BoardView(APIView):
@@ -195,10 +198,13 @@ class BoardView(APIView):
         columns = []
         params = query_params(request, BoardIn)
         filters = {k: v for k, v in params.items() if k not in BOARD_FILTER_IGNORED}
-        for column in selectors.board(user=request.user, per_stage=params["per_stage"], params=filters):
+        for column in selectors.board(user=request.user, per_stage=params["per_stage"], params=filters,
+                                      totals=params["totals"]):
             data = StageOut(column["stage"]).data
-            data.update(count=column["count"], amount=f"{column['amount']:.2f}",
-                        leads=LeadOut(column["leads"], many=True).data)
+            data["count"] = column["count"]
+            if params["totals"]:
+                data["amount"] = f"{column['amount']:.2f}"
+            data["leads"] = LeadOut(column["leads"], many=True).data
             columns.append(data)
         return Response({"stages": columns, "currency": tenant_currency()})
 

@@ -112,3 +112,10 @@ def test_currency_follows_the_tenant_config(tenant_a, client_for):
     client = client_for(tenant_a, "manager")
     assert client.get("/api/board/").json()["currency"] == "RUB"
     assert client.get("/api/auth/me/").json()["tenant"]["currency"] == "RUB"
+
+
+def test_board_without_totals_has_counts_only(tenant_a, client_for):
+    make_lead(tenant_a, stage_kind="in_dialog", amount=Decimal("100"))
+    board = client_for(tenant_a, "owner").get("/api/board/?totals=false").json()
+    assert column(board, "in_dialog")["count"] == 1 and "amount" not in column(board, "in_dialog")
+    assert client_for(tenant_a, "owner").get("/api/board/?totals=maybe").status_code == 400
