@@ -142,7 +142,8 @@ def board(*, user, per_stage: int = 30, params: dict | None = None, totals: bool
     the leads visible to the user and passing the list's filters (`params` as for `leads_filtered`) — and its first
     cards by score."""
     visible = leads_filtered(user=user, params=params) if params else leads_visible_to(user=user)
-    sums = {"n": Count("id"), "amount": Sum("amount")} if totals else {"n": Count("id")}
+    # COUNT(*), not COUNT(id): with only stage_id and amount read, the (stage, amount) index answers alone
+    sums = {"n": Count("*"), "amount": Sum("amount")} if totals else {"n": Count("*")}
     totals_by_stage = {row["stage_id"]: row for row in visible.order_by().values("stage_id").annotate(**sums)}
     columns = []
     for stage in Stage.objects.order_by("position", "id"):
