@@ -143,12 +143,13 @@ class AnalyticsExportView(APIView):
 
     permission_classes = [IsTenantUser]
 
-    @extend_schema(parameters=[*PERIOD_PARAMETERS, AnalyticsExportIn],
+    @extend_schema(parameters=[OpenApiParameter("table", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(TABLES)),
+                               *PERIOD_PARAMETERS, AnalyticsExportIn],
                    responses={(200, "text/csv"): OpenApiTypes.STR, 404: OpenApiResponse(description="No such table.")})
     def get(self, request, table: str):
+        params = query_params(request, AnalyticsExportIn)
         if table not in TABLES:
             raise NotFound(f"Нет такой таблицы: {table[:40]}. Есть: {', '.join(TABLES)}.")
-        params = query_params(request, AnalyticsExportIn)
         data = analytics_tables(user=request.user, date_from=request.query_params.get("from"),
                                 date_to=request.query_params.get("to"), active_days=params["active_days"], only=table)
         period = data["period"]
