@@ -9,7 +9,7 @@ from django.db import connection
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PHONE, fetch_status
+from tests.browser.conftest import PHONE, fetch_status, shot
 from tests.browser.helpers import card, lead_make, stages
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -43,9 +43,11 @@ def test_amount_on_the_card_stage_totals_and_analytics_csv(browser, live_tenant,
         lead = Lead.objects.get(pk=first)
         assert (lead.amount, lead.amount_by_person) == (Decimal("2500000.00"), True)
     connection.set_schema_to_public()
+    shot(page, "amount-card-phone")
     page.get_by_test_id("panel-close").click()
     expect(total).to_have_text(re.compile(r"3,5\s?млн\s?₸"))
     expect(card(page, first).get_by_test_id("card-amount")).to_have_text(re.compile(r"2\s500\s000\s₸"))
+    shot(page, "board-totals-phone")
 
     today = date.today()
     period = f"from={(today - timedelta(days=6)).isoformat()}&to={(today + timedelta(days=1)).isoformat()}"
@@ -53,6 +55,8 @@ def test_amount_on_the_card_stage_totals_and_analytics_csv(browser, live_tenant,
     by_channel = page.get_by_test_id("an-table-money_by_channel")
     expect(by_channel).to_contain_text("WhatsApp")
     expect(page.get_by_test_id("an-table-cohort_funnel")).to_contain_text("AI ведёт диалог")
+    by_channel.scroll_into_view_if_needed()
+    shot(page, "analytics-money-phone")
     link = page.get_by_test_id("csv-money_by_channel")
     href = link.get_attribute("href")
     assert href.startswith("/api/analytics/export/money_by_channel/?") and "lang=ru" in href
