@@ -58,6 +58,13 @@ HEADERS: dict[str, tuple[str, str]] = {
     "avg_days": ("Среднее, дней", "Average, days"),
 }
 
+# The brain's intents and the kinds of the top-questions table, as the CSV names them (ru, en).
+VALUE_LABELS: dict[str, tuple[str, str]] = {
+    "price_question": ("Сколько стоит?", "How much is it?"), "call_request": ("Просит звонок", "Asks for a call"),
+    "refusal": ("Отказ", "Declines"), "human_request": ("Просит человека", "Asks for a person"),
+    "thinking": ("«Подумаю»", "\"I'll think about it\""), "intent": ("Намерение", "Intent"), "fact": ("Факт", "Fact"),
+}
+
 # What "became a lead" means for message → lead conversion: asked for a call, or reached this stage kind (or a
 # later stage by position).
 QUALIFIED_KIND = StageKind.COMPLETE
@@ -275,8 +282,15 @@ def table_csv(*, name: str, rows: list[dict], lang: str) -> str:
     columns = TABLES[name]
     writer.writerow([HEADERS[c][1 if lang == "en" else 0] for c in columns])
     for row in rows:
-        writer.writerow(["" if row.get(c) is None else _csv_safe(row.get(c)) for c in columns])
+        writer.writerow(["" if row.get(c) is None else _csv_safe(_label(name, c, row.get(c), lang)) for c in columns])
     return "\ufeff" + buffer.getvalue()
+
+
+def _label(table: str, column: str, value, lang: str):
+    """Words for the codes of the top-questions table (intents, kinds); every other value as it is."""
+    if table == "top_questions" and column in ("kind", "question") and value in VALUE_LABELS:
+        return VALUE_LABELS[value][1 if lang == "en" else 0]
+    return value
 
 
 def _csv_safe(value) -> object:

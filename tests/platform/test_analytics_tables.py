@@ -186,3 +186,21 @@ def test_anonymous_and_other_tenant(tenant_a, tenant_b, client_for, sales):
     other = tables(client_for(tenant_b, "owner"))["tables"]
     assert other["money_by_manager"]["rows"] == [] and other["sales_cycle"]["rows"][0]["won"] == 0
     assert all(r["reached"] == 0 for r in other["cohort_funnel"]["rows"])
+
+
+def test_top_questions_name_the_tenant_facts_and_the_csv_says_them_in_words(tenant_a, client_for):
+    from tenants.services import tenant_config_import
+
+    tenant_config_import(tenant_a, {"ai": {"facts": [{"keywords": ["доставка"], "text": "Доставка бесплатно"},
+                                                     {"text": "Гарантия 5 лет"}]}})
+    make_lead(tenant_a, created_at=at(4), ai_state={"facts_used": [1, 7, "x"], "intents": ["price_question"]})
+    make_lead(tenant_a, created_at=at(5), ai_state={"facts_used": [1, 0]})
+    client = client_for(tenant_a, "owner")
+    rows = tables(client)["tables"]["top_questions"]["rows"]
+    assert rows == [{"kind": "fact", "question": "Гарантия 5 лет", "leads": 2},
+                    {"kind": "fact", "question": "доставка", "leads": 1},
+                    {"kind": "intent", "question": "price_question", "leads": 1}]
+    text = client.get("/api/analytics/export/top_questions/", PERIOD).content.decode("utf-8-sig")
+    assert "Намерение,Сколько стоит?,1" in text and "Факт,Гарантия 5 лет,2" in text
+    en = client.get("/api/analytics/export/top_questions/", {**PERIOD, "lang": "en"}).content.decode("utf-8-sig")
+    assert "Intent,How much is it?,1" in en
