@@ -119,3 +119,17 @@ def test_board_without_totals_has_counts_only(tenant_a, client_for):
     board = client_for(tenant_a, "owner").get("/api/board/?totals=false").json()
     assert column(board, "in_dialog")["count"] == 1 and "amount" not in column(board, "in_dialog")
     assert client_for(tenant_a, "owner").get("/api/board/?totals=maybe").status_code == 400
+
+
+@pytest.mark.parametrize(("said", "amount"), [(2_000_000, "2000000.00"), ("2 млн", "2000000.00"),
+                                              ("1,5 mln", "1500000.00"), ("300 000 тг", "300000.00")])
+def test_the_ai_tool_records_the_budget_and_the_amount_follows(tenant_a, said, amount):
+    from aiagent.tools import ToolRunner
+    from leads.models import Lead
+    from tenants.presets import PRESETS
+
+    lead = make_lead(tenant_a, stage_kind="in_dialog")
+    with tenant_context(tenant_a):
+        result = ToolRunner(lead=lead, fields=PRESETS["generic_b2b"]).run("update_lead", {"data": {"budget": said}})
+        assert result["ok"], result
+        assert Lead.objects.get(pk=lead.pk).amount == Decimal(amount)
