@@ -135,7 +135,7 @@ const ru: Dict = {
   // issue 16: deal amount and the analytics tables
   'amount.label': 'Сумма сделки, {currency}', 'amount.placeholder': 'Например, 2 500 000', 'amount.none': 'Сумма не указана',
   'amount.fromBudget': 'из бюджета клиента', 'amount.bad': 'Сумма — это число, например 2500000', 'amount.total': 'Сумма сделок',
-  'amount.column': 'Сумма',
+  'amount.column': 'Сумма', 'field.amount': 'Сумма сделки',
   'an.tables': 'Продажи и диалоги', 'an.csv': 'CSV', 'an.csvHint': 'Скачать таблицу в CSV (открывается в Excel)',
   'an.cohortHint': 'Из заявок, созданных за период, — доля дошедших до этапа (или дальше по порядку этапов)',
   'an.activeHint': 'Заявки с сообщениями в обе стороны за последние {n} дн.', 'an.empty': 'Нет данных за период',
@@ -289,7 +289,7 @@ const en: Dict = {
   // issue 16: deal amount and the analytics tables
   'amount.label': 'Deal amount, {currency}', 'amount.placeholder': 'e.g. 2 500 000', 'amount.none': 'No amount yet',
   'amount.fromBudget': "from the client's budget", 'amount.bad': 'The amount is a number, e.g. 2500000', 'amount.total': 'Deals total',
-  'amount.column': 'Amount',
+  'amount.column': 'Amount', 'field.amount': 'Deal amount',
   'an.tables': 'Sales and conversations', 'an.csv': 'CSV', 'an.csvHint': 'Download the table as CSV (opens in Excel)',
   'an.cohortHint': 'Of the leads created in the period, the share that reached each stage (or a later one by stage order)',
   'an.activeHint': 'Leads with messages both ways in the last {n} days', 'an.empty': 'No data for the period',

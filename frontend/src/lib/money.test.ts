@@ -41,3 +41,12 @@ describe('exportUrl', () => {
       .toBe('/api/analytics/export/sales_cycle/?from=2025-03-01&to=2025-03-31&lang=en');
   });
 });
+
+describe('the timeline names the amount', () => {
+  it('in both languages', async () => {
+    const { describeEvent } = await import('./timeline');
+    const e = { id: 1, kind: 'field_changed', actor: 'ai' as const, field: 'amount', before: null, after: '2000000.00', text: '', created_at: '2026-11-30T10:00:00Z' };
+    expect(describeEvent(e, 'ru', {})).toContain('Сумма сделки');
+    expect(describeEvent(e, 'en', {})).toContain('Deal amount');
+  });
+});
