@@ -19,7 +19,7 @@ from accounts.permissions import IsOwnerOrHead, IsTenantUser
 from core.api import InputSerializer
 from core.api_schema import ERROR
 from core.proxies import client_ip
-from tenants.selectors import tenant_config_current
+from tenants.selectors import tenant_config_current, tenant_currency
 
 
 class UserOut(serializers.ModelSerializer):
@@ -111,9 +111,10 @@ class MeOut(UserOut):
 
     def get_tenant(self, obj) -> dict:
         tenant = connection.tenant
-        # The tenant's zone: the PWA shows task times and "today" on the tenant's wall clock.
+        # The tenant's zone: the PWA shows task times and "today" on the tenant's wall clock; currency: what the PWA
+        # formats deal amounts in (Intl.NumberFormat).
         return {"slug": tenant.slug, "name": tenant.name,
-                "timezone": tenant_config_current().get("timezone") or "UTC"}
+                "timezone": tenant_config_current().get("timezone") or "UTC", "currency": tenant_currency()}
 
 
 class MeView(APIView):

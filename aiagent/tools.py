@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from brain.money import money_parse
 from core.events import emit
 from followups.services import content_send
 from leads import services as lead_services
@@ -138,6 +139,10 @@ _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)?")
 def field_value(f: dict[str, Any], value: Any) -> Any:
     """The value coerced to the field's type, or ToolError naming what is wrong."""
     key, ftype = f["key"], f.get("type", "text")
+    if ftype == "number" and key == lead_services.BUDGET_KEY and isinstance(value, str):
+        amount = money_parse(value)  # a model passing on the client's "2 млн" as it was said
+        if amount is not None:
+            value = int(amount) if amount == amount.to_integral_value() else float(amount)
     if ftype == "number":
         num = _number(value, key)
         if num < 0:

@@ -1,5 +1,6 @@
-"""Board bench (issue 3): a tenant with 100,000 leads and 1,000,000 messages; p95 of the board, a filtered
-leads page and a lead's last 50 messages, served by the real web process.
+"""Board bench (issue 3; totals issue 16): a tenant with 100,000 leads (60 % with a deal amount) and 1,000,000
+messages; p95 of the board (with its per-stage count and amount totals, and without them as the same-run baseline),
+the board under a filter, a filtered leads page and a lead's last 50 messages, served by the real web process.
 
     cd /work/main && PATH=.venv/bin:$PATH python -m buildcrm.devstack --tmp -- python bench/board.py
 
@@ -7,11 +8,14 @@ Runs `manage.py setup_platform`, provisions a bench tenant, fills it with one IN
 generate_series per table (seconds, not minutes), VACUUM ANALYZEs, starts `daphne buildcrm.asgi:application`
 as the Procfile does, and sends ~200 sequential requests per endpoint as the owner (token auth):
 
-  GET /api/board/
+  GET /api/board/                                                           (totals: count + sum of amounts)
+  GET /api/board/?totals=false                                              (counts only: the baseline)
+  GET /api/board/?temperature=hot                                           (totals under a filter)
   GET /api/leads/?stage=<in_dialog id>&temperature=hot&ordering=-score      (first page)
   GET /api/leads/<id>/messages/                                             (the last 50)
 
-Latency is per request (one at a time, after 20 warm-up requests). Target: each p95 < 100 ms.
+Latency is per request (one at a time, after 20 warm-up requests). Target: each p95 < 100 ms. The board's
+totals are also reported as a ratio of p95 with totals to p95 without them.
 """
 from __future__ import annotations
 
@@ -71,6 +75,7 @@ def fill(tenant, leads: int, messages: int) -> None:
             "stage_id": f"({stage_array})[1 + (g * 7919) %% {len(stages)}]",
             "score": "(g * 37) %% 101",
             "temperature": "(ARRAY['cold','warm','hot'])[1 + (g * 13) %% 3]",
+            "amount": "CASE WHEN g %% 5 < 3 THEN ((g * 7) %% 5000) * 1000 END",
             "last_message": "jsonb_build_object('text', 'Сообщение ' || g, 'direction', 'in', "
                             "'author_kind', 'client')",
             "last_message_at": "now() - (g || ' minutes')::interval",
@@ -171,6 +176,8 @@ def main() -> int:
     token = token_for(tenant)
     endpoints = [
         ("board", "/api/board/"),
+        ("board no totals", "/api/board/?totals=false"),
+        ("board hot", "/api/board/?temperature=hot"),
         ("leads filtered", f"/api/leads/?stage={stage.pk}&temperature=hot&ordering=-score"),
         ("last 50 messages", f"/api/leads/{busiest}/messages/"),
         ("board waiting+hot", "/api/board/?waiting=true&temperature=hot"),
@@ -189,15 +196,63 @@ def main() -> int:
                     return 1
             times = [get(web.port, host, path, token, cache)[1] for _ in range(args.requests)]
             data = json.loads(body)
-            size = len(data.get("results", data) if isinstance(data, dict) else data)
+            size = len(data.get("results", data.get("stages", data)) if isinstance(data, dict) else data)
             p50, p95 = percentile_ms(times, 50), percentile_ms(times, 95)
             results.append((name, path, p50, p95, size, len(body)))
             cache["s"].close()
+        paired = interleaved(web.port, host, token, ("/api/board/", "/api/board/?totals=false"), args.requests)
+    aggregate = aggregate_timings(tenant, args.requests)
     print("\nRESULTS (sequential requests, owner token)")
     for name, path, p50, p95, size, nbytes in results:
         print(f"  {name:<18} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  target p95 < 100 ms "
               f"{'OK' if p95 < 100 else 'MISSED'}   ({path}, {size} items, {nbytes} bytes)")
+    (with_p50, with_p95), (without_p50, without_p95) = paired
+    print(f"  board totals, interleaved with the board without them ({args.requests} pairs): "
+          f"p50 {with_p50:.1f} vs {without_p50:.1f} ms, p95 {with_p95:.1f} vs {without_p95:.1f} ms "
+          f"(ratio p50 {with_p50 / without_p50:.2f}, p95 {with_p95 / without_p95:.2f})")
+    (sum_p50, sum_p95), (count_p50, count_p95) = aggregate
+    print(f"  the aggregate query alone, in process: count+sum p50 {sum_p50:.1f} ms / p95 {sum_p95:.1f} ms vs count "
+          f"p50 {count_p50:.1f} ms / p95 {count_p95:.1f} ms (ratio p95 {sum_p95 / count_p95:.2f})")
     return 0 if all(p95 < 100 for _, _, _, p95, _, _ in results) else 1
+
+
+def interleaved(port: int, host: str, token: str, paths: tuple[str, str], n: int) -> list[tuple[float, float]]:
+    """p50/p95 of two endpoints requested in alternation (A B, B A, …) so load drifts hit both alike."""
+    caches: tuple[dict, dict] = ({}, {})
+    times: tuple[list, list] = ([], [])
+    for i in range(n + 20):
+        order = (0, 1) if i % 2 == 0 else (1, 0)
+        for k in order:
+            _, took, _ = get(port, host, paths[k], token, caches[k])
+            if i >= 20:
+                times[k].append(took)
+    for cache in caches:
+        cache["s"].close()
+    return [(percentile_ms(t, 50), percentile_ms(t, 95)) for t in times]
+
+
+def aggregate_timings(tenant, n: int) -> list[tuple[float, float]]:
+    """The board's per-stage aggregate as the owner runs it, with and without the sum of amounts, alternating."""
+    from django.db import connection
+    from django.db.models import Count, Sum
+    from django_tenants.utils import tenant_context
+
+    from leads.models import Lead
+
+    with tenant_context(tenant):
+        with connection.cursor() as cur:
+            cur.execute("EXPLAIN SELECT stage_id, COUNT(*), SUM(amount) FROM leads_lead GROUP BY stage_id")
+            print("  plan of the totals:", " / ".join(row[0].strip() for row in cur.fetchall()[:4]))
+        queries = (lambda: list(Lead.objects.order_by().values("stage_id").annotate(n=Count("*"), a=Sum("amount"))),
+                   lambda: list(Lead.objects.order_by().values("stage_id").annotate(n=Count("*"))))
+        times: tuple[list, list] = ([], [])
+        for i in range(n + 10):
+            for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+                started = time.perf_counter()
+                queries[k]()
+                if i >= 10:
+                    times[k].append(time.perf_counter() - started)
+    return [(percentile_ms(t, 50), percentile_ms(t, 95)) for t in times]
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -68,6 +69,13 @@ def _r(points: int, reason: str, quote: str = "") -> dict:
     out = {"points": points, "reason": reason, **({"key": key, "params": dict(params)} if key else {})}
     return {**out, "quote": quote} if quote else out
 
+
+# Deal amounts (tenge) of the demo's further leads, so the board's stage totals and the revenue tables show money.
+DEMO_AMOUNTS: dict[str, Decimal] = {
+    "77081234505": Decimal("18500000"), "77011234506": Decimal("24000000"), "77061234507": Decimal("12000000"),
+    "77021234509": Decimal("21600000"), "77001234510": Decimal("15800000"), "77091234511": Decimal("19900000"),
+    "77051234512": Decimal("9000000"),
+}
 
 DEMO_LEADS: list[DemoLead] = [
     DemoLead(
@@ -247,7 +255,7 @@ def _seed_one(spec: DemoLead, *, now: datetime, stages: dict[str, Stage], manage
         source=spec.source, stage=stage, data=spec.data, score=spec.score, temperature=spec.temperature,
         score_reasons=spec.reasons, assignee=assignee, handler=assignee if spec.human else None,
         refused=spec.refused, call_requested=bool(spec.call), preferred_time=spec.call,
-        ai_state={"demo": True},
+        ai_state={"demo": True}, amount=DEMO_AMOUNTS.get(spec.phone),
     )
     LeadIdentity.objects.create(lead=lead, channel=Channel.SANDBOX, identity=spec.phone)
     _event(lead, start, "created", ActorKind.SYSTEM, text="Новая заявка из канала sandbox")

@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from buildcrm import api_input, spa
 from buildcrm.health import healthz
 from buildcrm.media import media_serve
-from buildcrm.views import AnalyticsView
+from buildcrm.views import AnalyticsExportView, AnalyticsTablesView, AnalyticsView
 
 api = [
     path("", include("accounts.urls")),
@@ -15,6 +15,8 @@ api = [
     path("", include("knowledge.urls")),
     path("", include("tasks.urls")),
     path("analytics/summary/", AnalyticsView.as_view()),
+    path("analytics/tables/", AnalyticsTablesView.as_view()),
+    path("analytics/export/<str:table>/", AnalyticsExportView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
 ]

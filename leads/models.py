@@ -80,6 +80,10 @@ class Lead(models.Model):
     score = models.PositiveSmallIntegerField(default=0, db_index=True)
     temperature = models.CharField(max_length=8, choices=Temperature.choices, default=Temperature.COLD)
     score_reasons = models.JSONField(default=list, blank=True)
+    # The deal's amount in the tenant's currency (config `currency`): typed on the card, or filled from the budget
+    # the client stated until a person sets it (`amount_by_person`: from then on the budget leaves it alone).
+    amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    amount_by_person = models.BooleanField(default=False)
 
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_leads"
@@ -117,6 +121,8 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["stage", "-score", "-id"], name="lead_stage_score"),
             models.Index(fields=["assignee", "stage"], name="lead_assignee_stage"),
+            # the board's per-stage totals read count and sum(amount) from this index alone
+            models.Index(fields=["stage", "amount"], name="lead_stage_amount"),
         ]
 
     def __str__(self) -> str:

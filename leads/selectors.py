@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models import Count, F, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -161,18 +162,23 @@ def leads_filtered(*, user, params: dict, read_counts: bool = True) -> object:
 BOARD_SEARCH_LIMIT = 1000
 
 
-def board(*, user, per_stage: int = 30, params: dict | None = None) -> list[dict]:
-    """Stages in order, each with its count (visible to the user) and its first cards by score. `params`: the
-    list's filters (mine, unassigned, waiting, hot, search …), applied to the counts and the cards alike."""
+def board(*, user, per_stage: int = 30, params: dict | None = None, totals: bool = True) -> list[dict]:
+    """Stages in order, each with its count and (`totals`) the sum of its deals' amounts — one aggregate query over
+    the leads visible to the user and passing the list's filters (`params` as for `leads_filtered`: mine,
+    unassigned, waiting, hot, search …) — and its first cards by score."""
     visible = leads_filtered(user=user, params=params, read_counts=False) if params else leads_visible_to(user=user)
     if params and (params.get("q") or "").strip():
         # A search reads the dialogs' words (a scan of messages): once, for the best BOARD_SEARCH_LIMIT matches,
         # not once per column and again for the counts.
         ids = list(visible.order_by("-score", "-id").values_list("pk", flat=True)[:BOARD_SEARCH_LIMIT])
         visible = leads_visible_to(user=user).filter(pk__in=ids)
-    counts = dict(visible.order_by().values_list("stage_id").annotate(n=Count("id")).values_list("stage_id", "n"))
+    # COUNT(*), not COUNT(id): with only stage_id and amount read, the (stage, amount) index answers alone
+    sums = {"n": Count("*"), "amount": Sum("amount")} if totals else {"n": Count("*")}
+    totals_by_stage = {row["stage_id"]: row for row in visible.order_by().values("stage_id").annotate(**sums)}
     columns = []
     for stage in Stage.objects.order_by("position", "id"):
         cards = list(with_read_count(visible.filter(stage=stage), user=user).order_by("-score", "-id")[:per_stage])
-        columns.append({"stage": stage, "count": counts.get(stage.pk, 0), "leads": cards})
+        row = totals_by_stage.get(stage.pk) or {}
+        columns.append({"stage": stage, "count": row.get("n", 0), "amount": row.get("amount") or Decimal(0),
+                        "leads": cards})
     return columns

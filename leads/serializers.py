@@ -45,7 +45,7 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
             "temperature", "score_reasons", "assignee", "ai_enabled", "handled_by", "needs_human",
             "needs_human_reason", "refused", "call_requested", "preferred_time", "last_message", "last_message_at",
             "waiting_since", "no_answer", "client_waiting_since", "inbound_count", "read_count", "unread", "data",
-            "source_info", "created_at", "updated_at",
+            "source_info", "created_at", "updated_at", "amount",
         ]
 
     def get_assignee(self, lead) -> dict | None:
@@ -75,7 +75,7 @@ class LeadCardOut(LeadOut):
     stage_pinned_at = serializers.SerializerMethodField()
 
     class Meta(LeadOut.Meta):
-        fields = [*LeadOut.Meta.fields, "stage_pinned_by", "stage_pinned_at"]
+        fields = [*LeadOut.Meta.fields, "stage_pinned_by", "stage_pinned_at", "amount_by_person"]
 
     def get_stage_pinned_by(self, lead) -> dict | None:
         return user_brief(lead.stage_pinned_by) if lead.stage_locked else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +18,7 @@ from psycopg.types.json import Jsonb
 
 from accounts.models import Role, User
 from brain import engine
+from brain.money import money_parse
 from brain.when import when_parse
 from core.db import insert_rows, server_bound_cursor
 from core.events import emit
@@ -42,7 +44,9 @@ from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.leads")
 
-USER_EDITABLE = ("name", "phone", "email", "city", "ai_enabled", "source_info")
+USER_EDITABLE = ("name", "phone", "email", "city", "ai_enabled", "source_info", "amount")
+NULLABLE_FIELDS = ("amount",)  # None clears these; for the others None means "leave as it is"
+BUDGET_KEY = "budget"  # the qualification field whose value fills the deal's amount (presets: generic_b2b)
 SYSTEM_EDITABLE = USER_EDITABLE + ("preferred_time", "call_requested", "needs_human", "needs_human_reason",
                                    "refused", "campaign", "source")
 
@@ -237,11 +241,15 @@ def lead_update(*, lead: Lead, actor: Actor, data: dict | None = None, **fields:
         if name not in allowed:
             raise ValueError(f"field {name} cannot be changed here")
         before = getattr(lead, name)
-        if value is None or before == value:
+        if name == "amount" and actor.kind == ActorKind.USER and not lead.amount_by_person:
+            lead.amount_by_person = True  # a person's figure (even the same one, or none) outranks the budget now
+            changed.append("amount_by_person")
+        if (value is None and name not in NULLABLE_FIELDS) or before == value:
             continue
         setattr(lead, name, value)
         changed.append(name)
-        event_add(lead=lead, actor=actor, kind="field_changed", field=name, before=before, after=value)
+        event_add(lead=lead, actor=actor, kind="field_changed", field=name, before=_jsonable(before),
+                  after=_jsonable(value))
     if data:
         merged = dict(lead.data)
         for key, value in data.items():
@@ -254,6 +262,8 @@ def lead_update(*, lead: Lead, actor: Actor, data: dict | None = None, **fields:
                 merged[key] = value
             changed.append(f"data.{key}")
         lead.data = merged
+        if "data.budget" in changed and not lead.amount_by_person:
+            _amount_from_budget(lead=lead, actor=actor, changed=changed)
     if changed:
         lead.save()
         log.info("lead=%s changed %s by=%s", lead.pk, ",".join(changed), actor.label)
@@ -261,6 +271,21 @@ def lead_update(*, lead: Lead, actor: Actor, data: dict | None = None, **fields:
             emit("lead.ai_stopped", lead_id=lead.pk, reason="refused" if lead.refused else "AI off for lead")
         publish_lead(lead)
     return lead
+
+
+def _jsonable(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _amount_from_budget(*, lead: Lead, actor: Actor, changed: list[str]) -> None:
+    """The client's stated budget ("2 млн", 500000) becomes the deal's amount while no person has set one."""
+    amount = money_parse(lead.data.get(BUDGET_KEY))
+    if amount is None or amount == lead.amount:
+        return
+    event_add(lead=lead, actor=actor, kind="field_changed", field="amount", before=_jsonable(lead.amount),
+              after=_jsonable(amount), text="из бюджета клиента")
+    lead.amount = amount
+    changed.append("amount")
 
 
 def lead_move(*, lead: Lead, stage: Stage, actor: Actor) -> Lead:

@@ -1,7 +1,7 @@
 """Leads, board and stages API: thin views over leads.services / leads.selectors."""
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -28,6 +28,7 @@ from leads.models import (
     Temperature,
 )
 from leads.serializers import LeadCardOut, LeadEventOut, LeadOut, StageOut
+from tenants.selectors import tenant_currency
 
 
 def visible_lead(request, pk: int):
@@ -47,6 +48,24 @@ class AssigneeFilterField(serializers.RegexField):
         if not (value.isascii() and value.isdigit() and 0 < len(value) <= 18):  # validators run after this
             raise ValidationError("Нужно `none`, `me` или id сотрудника.")
         return int(value)
+
+
+@extend_schema_field({"oneOf": [{"type": "number", "minimum": 0, "maximum": 99999999999999.99},
+                               {"type": "string", "pattern": r"^[0-9]{1,14}(\.[0-9]{1,2})?$"}]})
+class AmountField(serializers.Field):
+    """A deal amount: a JSON number, or the decimal string the API gives back ("2500000.50"); 0 … 10^14."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.decimal = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=0)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float, str)):
+            raise ValidationError("Нужно число или строка с числом.")
+        return self.decimal.run_validation(data)
+
+    def to_representation(self, value):
+        return f"{value:.2f}"
 
 
 class LeadFilterIn(serializers.Serializer):
@@ -98,6 +117,9 @@ class LeadPatchIn(InputSerializer):
     data = serializers.DictField(required=False)
     stage = IdField(required=False)
     assignee = IdField(required=False, allow_null=True)
+    amount = AmountField(required=False, allow_null=True,
+                         help_text="The deal's amount in the tenant's currency (a number or a decimal string, as the "
+                                   "card gives it); null clears it.")
 
 
 class LeadDetailView(APIView):
@@ -156,26 +178,27 @@ class BoardColumnOut(serializers.Serializer):
     color = serializers.CharField()
     position = serializers.IntegerField()
     count = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=20, decimal_places=2, required=False,
+                                      help_text="Sum of the deal amounts of the stage's leads (filters applied); "
+                                                "absent with totals=false.")
     leads = LeadOut(many=True)
 
 
 class BoardOut(serializers.Serializer):
     stages = BoardColumnOut(many=True)
+    currency = serializers.CharField(help_text="ISO 4217 code of the amounts.")
 
 
-class BoardIn(serializers.Serializer):
-    """Cards per stage, and the list's filters the board offers (mine / unassigned: `assignee`; hot:
-    `temperature`; waiting; unread; search: `q`)."""
+class BoardIn(LeadFilterIn):
+    """The list's filters (the totals and cards follow them) and how many cards per stage."""
 
     per_stage = serializers.IntegerField(required=False, default=30, min_value=0, max_value=200,
                                          help_text="Cards per stage.")
-    assignee = AssigneeFilterField(required=False)
-    temperature = CommaSeparatedField(child=serializers.ChoiceField(choices=Temperature.choices), required=False)
-    channel = CommaSeparatedField(child=serializers.ChoiceField(choices=Channel.choices), required=False)
-    waiting = QueryBooleanField(required=False, help_text="`true`: the client's message waits for our answer.")
-    unread = QueryBooleanField(required=False, help_text="`true`: client messages the user has not seen.")
-    q = serializers.CharField(required=False, allow_blank=True, max_length=200,
-                              help_text="Name, city, phone digits or words of the dialog.")
+    totals = QueryBooleanField(required=False, default=True,
+                               help_text="false: counts only, no sums of amounts (a client that shows no money).")
+
+
+BOARD_FILTER_IGNORED = ("per_stage", "page", "page_size", "ordering", "totals")
 
 
 class BoardView(APIView):
@@ -185,12 +208,16 @@ class BoardView(APIView):
     def get(self, request):
         columns = []
         params = query_params(request, BoardIn)
-        per_stage = params.pop("per_stage")
-        for column in selectors.board(user=request.user, per_stage=per_stage, params=params):
+        filters = {k: v for k, v in params.items() if k not in BOARD_FILTER_IGNORED}
+        for column in selectors.board(user=request.user, per_stage=params["per_stage"], params=filters,
+                                      totals=params["totals"]):
             data = StageOut(column["stage"]).data
-            data.update(count=column["count"], leads=LeadOut(column["leads"], many=True).data)
+            data["count"] = column["count"]
+            if params["totals"]:
+                data["amount"] = f"{column['amount']:.2f}"
+            data["leads"] = LeadOut(column["leads"], many=True).data
             columns.append(data)
-        return Response({"stages": columns})
+        return Response({"stages": columns, "currency": tenant_currency()})
 
 
 class StageIn(InputSerializer):

@@ -161,3 +161,9 @@ def wwebjs_session_state(tenant: Tenant) -> dict:
     if not channel(wwebjs.PROVIDER).configured(section):
         return {"state": "not_configured", "qr": None}
     return wwebjs.session_state(section)
+
+
+def tenant_currency() -> str:
+    """The ISO 4217 code deal amounts are in (config `currency`; KZT when unset or not a 3-letter code)."""
+    code = str(tenant_config_current().get("currency") or "").strip().upper()
+    return code if len(code) == 3 and code.isascii() and code.isalpha() else "KZT"

@@ -96,6 +96,7 @@ def objects(tenant_a):
 
 
 def url(path: str, objects: dict | None, ident: str | None = None) -> str:
+    path = path.replace("{table}", "sales_cycle")  # /api/analytics/export/{table}/: one of its tables
     if "{id}" not in path:
         return path
     parts = path.split("/")

@@ -32,6 +32,12 @@ function fitsLoaded(column: BoardColumn, lead: Lead): boolean {
   return !last || lead.score >= last.score;
 }
 
+const amountOf = (l?: Lead | null) => Number(l?.amount ?? 0) || 0;
+/** The column's deal-amount total moved by `delta` (the board's per-stage totals follow the cards). */
+export function shiftAmount(c: BoardColumn, delta: number): BoardColumn {
+  return delta ? { ...c, amount: (Number(c.amount ?? 0) + delta).toFixed(2) } : c;
+}
+
 /** Optimistic move of a card to another stage. Returns the new board and what is needed to roll it back. */
 export function moveCard(board: Board, leadId: number, toStage: number): { board: Board; prev: MovePrev | null } {
   const found = findLead(board, leadId);
@@ -39,8 +45,8 @@ export function moveCard(board: Board, leadId: number, toStage: number): { board
   if (!found || !target || found.column.id === toStage) return { board, prev: null };
   const moved: Lead = { ...found.lead, stage: toStage, stage_kind: target.kind };
   const next = mapColumns(board, (c) => {
-    if (c.id === found.column.id) return { ...c, count: Math.max(0, c.count - 1), leads: c.leads.filter((l) => l.id !== leadId) };
-    if (c.id === toStage) return { ...c, count: c.count + 1, leads: insertByScore(c.leads, moved) };
+    if (c.id === found.column.id) return shiftAmount({ ...c, count: Math.max(0, c.count - 1), leads: c.leads.filter((l) => l.id !== leadId) }, -amountOf(found.lead));
+    if (c.id === toStage) return shiftAmount({ ...c, count: c.count + 1, leads: insertByScore(c.leads, moved) }, amountOf(moved));
     return c;
   });
   return { board: next, prev: { stage: found.column.id, index: found.index, lead: found.lead } };
@@ -51,11 +57,11 @@ export function rollbackMove(board: Board, leadId: number, prev: MovePrev): Boar
   const now = findLead(board, leadId);
   return mapColumns(board, (c) => {
     let col = c;
-    if (now && c.id === now.column.id) col = { ...col, count: Math.max(0, col.count - 1), leads: col.leads.filter((l) => l.id !== leadId) };
+    if (now && c.id === now.column.id) col = shiftAmount({ ...col, count: Math.max(0, col.count - 1), leads: col.leads.filter((l) => l.id !== leadId) }, -amountOf(now.lead));
     if (c.id === prev.stage) {
       const leads = col.leads.filter((l) => l.id !== leadId);
       leads.splice(Math.min(prev.index, leads.length), 0, prev.lead);
-      col = { ...col, count: col.count + 1, leads };
+      col = shiftAmount({ ...col, count: col.count + 1, leads }, amountOf(prev.lead));
     }
     return col;
   });
@@ -73,23 +79,23 @@ export function upsertLead(board: Board, lead: Lead, created: boolean): { board:
     if (!target) return { board, stale: true };
     return {
       board: mapColumns(board, (c) => (c.id === target.id
-        ? { ...c, count: c.count + 1, leads: fitsLoaded(c, lead) ? insertByScore(c.leads, lead) : c.leads }
+        ? shiftAmount({ ...c, count: c.count + 1, leads: fitsLoaded(c, lead) ? insertByScore(c.leads, lead) : c.leads }, amountOf(lead))
         : c)),
       stale: false,
     };
   }
   const merged: Lead = mergeLead(found.lead, lead);
   if (found.column.id === lead.stage) {
-    return { board: mapColumns(board, (c) => (c.id === lead.stage ? { ...c, leads: insertByScore(c.leads, merged) } : c)), stale: false };
+    return { board: mapColumns(board, (c) => (c.id === lead.stage ? shiftAmount({ ...c, leads: insertByScore(c.leads, merged) }, amountOf(merged) - amountOf(found.lead)) : c)), stale: false };
   }
   if (!target) {
     // moved to a stage we do not have (deleted / hidden): just drop it
-    return { board: mapColumns(board, (c) => (c.id === found.column.id ? { ...c, count: Math.max(0, c.count - 1), leads: c.leads.filter((l) => l.id !== lead.id) } : c)), stale: true };
+    return { board: mapColumns(board, (c) => (c.id === found.column.id ? shiftAmount({ ...c, count: Math.max(0, c.count - 1), leads: c.leads.filter((l) => l.id !== lead.id) }, -amountOf(found.lead)) : c)), stale: true };
   }
   return {
     board: mapColumns(board, (c) => {
-      if (c.id === found.column.id) return { ...c, count: Math.max(0, c.count - 1), leads: c.leads.filter((l) => l.id !== lead.id) };
-      if (c.id === target.id) return { ...c, count: c.count + 1, leads: fitsLoaded(c, merged) ? insertByScore(c.leads, merged) : c.leads };
+      if (c.id === found.column.id) return shiftAmount({ ...c, count: Math.max(0, c.count - 1), leads: c.leads.filter((l) => l.id !== lead.id) }, -amountOf(found.lead));
+      if (c.id === target.id) return shiftAmount({ ...c, count: c.count + 1, leads: fitsLoaded(c, merged) ? insertByScore(c.leads, merged) : c.leads }, amountOf(merged));
       return c;
     }),
     stale: false,
@@ -130,6 +136,7 @@ export function nextPageFor(c: BoardColumn): number {
 /** A lead this user may no longer see (reassigned away from a manager who sees only their own leads). */
 export function removeLead(board: Board, leadId: number): Board {
   return mapColumns(board, (c) => (c.leads.some((l) => l.id === leadId)
-    ? { ...c, leads: c.leads.filter((l) => l.id !== leadId), count: Math.max(0, c.count - 1) }
+    ? shiftAmount({ ...c, leads: c.leads.filter((l) => l.id !== leadId), count: Math.max(0, c.count - 1) },
+      -amountOf(c.leads.find((l) => l.id === leadId)))
     : c));
 }

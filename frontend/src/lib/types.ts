@@ -3,14 +3,14 @@ export type Temperature = 'hot' | 'warm' | 'cold';
 export type StageKind = 'new' | 'in_dialog' | 'requests_call' | 'incomplete' | 'complete' | 'won' | 'lost' | 'custom';
 export type Channel = 'whatsapp' | 'telegram' | 'instagram' | 'sandbox';
 
-export interface Me { id: number; email: string; full_name: string; role: Role; tenant: { slug: string; name: string; timezone?: string } }
+export interface Me { id: number; email: string; full_name: string; role: Role; tenant: { slug: string; name: string; timezone?: string; currency?: string } }
 export interface UserShort { id: number; email: string; full_name: string }
 export interface User extends UserShort { role: Role; is_active: boolean }
 
 export interface Stage { id: number; name: string; kind: StageKind; color: string; position: number; deletable?: boolean }
-export interface BoardColumn extends Stage { count: number; leads: Lead[]; page?: number; complete?: boolean }
 // filter: the board's API query when filtered (live events cannot tell whether a lead matches: refetch instead)
-export interface Board { stages: BoardColumn[]; filter?: string }
+export interface BoardColumn extends Stage { count: number; leads: Lead[]; page?: number; complete?: boolean; amount?: string }
+export interface Board { stages: BoardColumn[]; filter?: string; currency?: string }
 
 export interface ScoreReason { points: number; reason: string; quote?: string; key?: string; params?: Record<string, unknown> }
 export interface QualField { key: string; label: string; label_en?: string | null; type: string; required: boolean; options?: string[] | null; choices?: string[] | null }
@@ -26,6 +26,7 @@ export interface Lead {
   // The inbox: the client's message waits for our answer since; client messages ever; how many of them the current
   // user had seen (null in live events: keep the cached one); unread = inbound_count − read_count.
   client_waiting_since?: string | null; inbound_count?: number; read_count?: number | null; unread?: number | null;
+  amount?: string | null; amount_by_person?: boolean; // the deal amount (decimal string, tenant currency)
 }
 
 export interface Page<T> { count: number; next: string | null; previous: string | null; results: T[] }
@@ -88,3 +89,9 @@ export type AssignmentMode = 'off' | 'round_robin' | 'rules';
 export type AssignmentWhen = 'new_lead' | 'call_request';
 export interface AssignmentRule { channel: string; source: string; city: string; user_id: number }
 export interface AssignmentSettings { mode: AssignmentMode; when: AssignmentWhen; rules: AssignmentRule[]; managers: UserShort[] }
+
+export interface AnalyticsTable { columns: string[]; rows: Record<string, string | number | null>[] }
+export interface AnalyticsTables {
+  period: { from: string; to: string; timezone: string }; currency: string; active_days: number;
+  tables: Record<string, AnalyticsTable>;
+}

@@ -5,6 +5,7 @@ import { useLang, useT } from '../lib/i18n';
 import { navigate, useLocation } from '../lib/router';
 import type { Analytics as A } from '../lib/types';
 import { channelLabel } from '../components/LeadBits';
+import { AnalyticsTablesSection } from './AnalyticsTables';
 
 const daysAgo = (n: number) => { const d = new Date(); d.setDate(d.getDate() - n); return isoDate(d); };
 
@@ -50,6 +51,7 @@ export default function Analytics() {
             <section className="chart-card"><h3>{t('analytics.byChannel')}</h3><Bars rows={d.by_channel.map((c) => ({ label: channelLabel(t, c.channel), value: c.count }))} empty={t('analytics.noData')} /></section>
             <section className="chart-card"><h3>{t('analytics.bySource')}</h3><Bars rows={d.by_source.map((c) => ({ label: c.source || '—', value: c.count }))} empty={t('analytics.noData')} /></section>
           </div>
+          <AnalyticsTablesSection from={from} to={to} />
         </>
       )}
     </div>

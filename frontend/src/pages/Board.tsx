@@ -3,7 +3,8 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, errorText, ApiError } from '../lib/api';
 import { appendColumnPage, BOARD_PAGE_SIZE, columnHasMore, moveCard, nextPageFor, rollbackMove } from '../lib/boardState';
 import { useNow } from '../lib/hooks';
-import { useT } from '../lib/i18n';
+import { useLang, useT } from '../lib/i18n';
+import { formatMoney, formatMoneyShort } from '../lib/money';
 import { Link, navigate } from '../lib/router';
 import { toast } from '../lib/toast';
 import type { Board as BoardT, BoardColumn, Lead, Page } from '../lib/types';
@@ -146,6 +147,7 @@ export function Board({ search }: { search: string }) {
   if (board.isError) return <div className="pad form-error">{t('common.error', { detail: (board.error as Error).message })}</div>;
   const stages = board.data.stages.slice().sort((a, b) => a.position - b.position);
   const total = stages.reduce((s, c) => s + c.count, 0);
+  const currency = board.data.currency || 'KZT';
 
   return (
     <div className="board-wrap">
@@ -165,7 +167,7 @@ export function Board({ search }: { search: string }) {
         </div>
       )}
       <div className={`board${dragId ? ' dragging' : ''}`} data-testid="board" ref={boardRef}>
-        {stages.map((c) => <Column key={c.id} c={c} now={now} dnd={dnd} filterQs={filterQs} />)}
+        {stages.map((c) => <Column key={c.id} c={c} now={now} dnd={dnd} filterQs={filterQs} currency={currency} />)}
       </div>
       {ghost && (
         <div className="drag-ghost" style={{ left: ghost.x, top: ghost.y }}>
@@ -176,8 +178,9 @@ export function Board({ search }: { search: string }) {
   );
 }
 
-function Column({ c, now, dnd, filterQs }: { c: BoardColumn; now: number; dnd: Dnd; filterQs: string }) {
+function Column({ c, now, dnd, filterQs, currency }: { c: BoardColumn; now: number; dnd: Dnd; filterQs: string; currency: string }) {
   const t = useT();
+  const lang = useLang();
   const qc = useQueryClient();
   const scrollRef = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
@@ -241,11 +244,16 @@ function Column({ c, now, dnd, filterQs }: { c: BoardColumn; now: number; dnd: D
       <header className="column-head">
         <span className="dot" /> <span className="column-name" title={c.name}>{c.name}</span>
         <span className="column-count" data-testid={`column-count-${c.id}`}>{c.count}</span>
+        {Number(c.amount) > 0 && (
+          <span className="column-amount" data-testid={`column-amount-${c.id}`} title={`${t('amount.total')}: ${formatMoney(c.amount, currency, lang)}`}>
+            {formatMoneyShort(c.amount, currency, lang)}
+          </span>
+        )}
       </header>
       <div className="column-scroll" ref={scrollRef} onScroll={onScroll}>
         <div className="column-inner" style={{ height: w.totalHeight }}>
           {visible.map((l, i) => (
-            <Card key={l.id} lead={l} top={(w.start + i) * CARD_H} now={now} dnd={dnd} dragging={dnd.dragId === l.id} />
+            <Card key={l.id} lead={l} top={(w.start + i) * CARD_H} now={now} dnd={dnd} dragging={dnd.dragId === l.id} currency={currency} />
           ))}
         </div>
         {loading && <div className="muted small pad-s">{t('board.loadingMore')}</div>}
@@ -256,8 +264,9 @@ function Column({ c, now, dnd, filterQs }: { c: BoardColumn; now: number; dnd: D
 
 function findLeadStage(c: BoardColumn, id: number) { return c.leads.some((l) => l.id === id); }
 
-const Card = memo(function Card({ lead: l, top, now, dnd, dragging }: { lead: Lead; top: number; now: number; dnd: Dnd; dragging: boolean }) {
+const Card = memo(function Card({ lead: l, top, now, dnd, dragging, currency }: { lead: Lead; top: number; now: number; dnd: Dnd; dragging: boolean; currency: string }) {
   const t = useT();
+  const lang = useLang();
   const lm = l.last_message;
   const who = lm && lm.direction !== 'in' ? <><Icon name={lm.author_kind === 'ai' ? 'ai' : 'user'} size={12} /> </> : null;
   return (
@@ -281,6 +290,7 @@ const Card = memo(function Card({ lead: l, top, now, dnd, dragging }: { lead: Le
         <HandlerBadge lead={l} />
         <NoAnswerTimer lead={l} now={now} />
         <ClientWaitingTimer lead={l} now={now} />
+        {l.amount && <span className="card-amount" data-testid="card-amount">{formatMoney(l.amount, currency, lang)}</span>}
       </div>
     </article>
   );

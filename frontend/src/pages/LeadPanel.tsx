@@ -9,6 +9,7 @@ import { describeReason, describeTask, timelineEntries } from '../lib/timeline';
 import type { Followup, Lead, LeadEvent, Me, QualField, Task } from '../lib/types';
 import { applyLead } from '../lib/wsCache';
 import { channelLabel, HandlerBadge, NoAnswerTimer, Temp } from '../components/LeadBits';
+import { AmountField } from '../components/AmountField';
 import { Chat } from './Chat';
 import { Icon } from '../components/Icon';
 import { scheduledFollowups } from '../lib/followups';
@@ -135,6 +136,7 @@ function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
           </select>
         </label>
       </div>
+      <AmountField lead={lead} act={act} />
       {lead.stage_pinned && (
         <div className="pin small" data-testid="lead-pin" title={t('lead.pinnedHint')}>
           <Icon name="pin" size={14} /> {t('lead.pinned', { name: lead.stage_pinned_by?.full_name || lead.stage_pinned_by?.email.split('@')[0] || '—', time: formatTime(lead.stage_pinned_at, lang, now) })}

@@ -5,6 +5,7 @@ import { emptyFilters, filtersToApi, filtersToSearch, inboxActive, inboxToggle, 
 import { formatDate, formatTime } from '../lib/format';
 import { useNow, useStages, useUsers } from '../lib/hooks';
 import { useLang, useT } from '../lib/i18n';
+import { formatMoney, useCurrency } from '../lib/money';
 import { navigate } from '../lib/router';
 import { toast } from '../lib/toast';
 import type { Lead, Me, Page } from '../lib/types';
@@ -19,6 +20,7 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
   const t = useT();
   const lang = useLang();
   const now = useNow(15_000);
+  const currency = useCurrency();
   const f = parseFilters(search);
   const stages = useStages();
   const users = useUsers(me.role !== 'manager');
@@ -97,6 +99,7 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
               <th>{t('col.city')}</th>
               <th>{t('col.stage')}</th>
               <th className="sortable" onClick={() => sortBy('score', '-score')}>{t('col.score')}{arrow('score', '-score')}</th>
+              <th className="num">{t('amount.column')}</th>
               <th>{t('col.handler')}</th>
               <th className="sortable" onClick={() => apply({ ordering: '-last_message_at' })}>{t('col.lastMessage')}{f.ordering === '-last_message_at' ? ' ↓' : ''}</th>
               <th>{t('col.channel')}</th>
@@ -111,6 +114,7 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
                 <td>{l.city}</td>
                 <td><span className="stage-pill" style={{ borderColor: stageColor(l.stage) }}>{stageName(l.stage)}</span></td>
                 <td className="nowrap"><Temp t={l.temperature} /> {l.score}</td>
+                <td className="nowrap num" data-testid="list-amount">{formatMoney(l.amount, currency, lang)}</td>
                 <td><HandlerBadge lead={l} /></td>
                 <td className="cell-msg">
                   <div className="ellipsis">{l.last_message?.text}</div>
