@@ -55,6 +55,8 @@ EVENTS: dict[str, str] = {
                      "after our message",
     "call.missed": "voicecalls: an AI call nobody answered (no answer, busy, voicemail) (lead_id, call_id, reason) → "
                    "followups: a message in the chat instead",
+    "task.due": "tasks.tasks_due_sweep: an open task came due, once per task (task_id, lead_id, assignee_id or None, "
+                "due_at: ISO) → notifications: remind its assignee, on commit",
     "lead.assigned": "leads.lead_assign: the lead's assignee changed (lead_id, assignee_id or None, before_id or None, "
                      "actor: ai|system|user) → notifications: tell the new assignee, on commit",
     "lead.became_hot": "leads.lead_set_score: the lead's temperature became hot (lead_id, assignee_id or None) → "

@@ -1,0 +1,20 @@
+"""Celery tasks of notifications: thin wrappers run in the tenant's schema (tenant-schemas-celery)."""
+from celery import shared_task
+
+from notifications import services
+from notifications.models import PushSubscription
+
+
+@shared_task(name="notifications.tasks.notify_event", acks_late=True, ignore_result=True)
+def notify_event(event: str, payload: dict) -> int:
+    """The notifications of one domain event: rows, the live bell, pushes, Telegram."""
+    return services.on_event(event, payload)
+
+
+@shared_task(name="notifications.tasks.push_retry", acks_late=True, ignore_result=True)
+def push_retry(subscription_id: int, push: dict, attempt: int) -> bool:
+    """One more try of a push the push service refused with a 5xx (or could not be reached)."""
+    subscription = PushSubscription.objects.filter(pk=subscription_id).first()
+    if subscription is None:
+        return False
+    return services.push_deliver(subscription=subscription, push=services.Push(**push), attempt=attempt)
