@@ -14,6 +14,7 @@ api = [
     path("", include("followups.urls")),
     path("", include("knowledge.urls")),
     path("", include("tasks.urls")),
+    path("", include("notifications.urls")),
     path("analytics/summary/", AnalyticsView.as_view()),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),

@@ -32,7 +32,7 @@ EVENTS: dict[str, str] = {
                           "owner_email, owner_name, owner_password_hash: made by django.contrib.auth.hashers) → "
                           "accounts: the owner; leads: the default stages",
     "lead.created": "crmsync intake: a lead that did not write first (lead_id, source, greet: whether the AI's "
-                    "first-contact chain should go) → aiagent: the first contact, on commit",
+                    "first-contact chain should go) → aiagent: the first contact; notifications: new lead, on commit",
     "lead.stage_changed": "leads.lead_move (lead_id, before, after: stage kinds, actor: ai|system|user) → followups: "
                           "cancel on won/lost; crmsync: the stage to amoCRM, on commit",
     "lead.taken_over": "leads.lead_takeover: a person took the dialog (lead_id, user_id) → followups: cancel; "
@@ -44,11 +44,12 @@ EVENTS: dict[str, str] = {
                       "a note in amoCRM, on commit",
     "lead.call_requested": "aiagent's request_call tool: the client asked for a call (lead_id, preferred_time: the "
                            "client's words, due_at: ISO datetime in the tenant's zone or None) → tasks: a call task; "
-                           "followups: touches wait until after it",
+                           "followups: touches wait until after it; notifications: tell the manager, on commit",
     "messages.received": "conversations' inbound drain, per batch in its savepoint (message_ids, lead_ids, "
                          "new_lead_ids, firsts: {lead_id: its first message id of the batch}, newest: {lead_id: its "
                          "newest}) → followups: stop waiting, answered, interests, campaigns (the only campaign "
-                         "trigger for client messages); aiagent: the turn for each lead's newest message, on commit",
+                         "trigger for client messages); aiagent: the turn for each lead's newest message; notifications: "
+                         "new lead, client replied, on commit",
     "messages.transcribed": "conversations.message_transcribe: a client's voice note got its transcript, or failed "
                             "to (lead_id, message_id, ok) → aiagent: the turn the note was waiting for, on commit",
     "messages.sent": "conversations: outbound messages the provider accepted (message_ids) → followups: the schedule "

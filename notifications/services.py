@@ -5,6 +5,7 @@ subscriptions and Telegram linking."""
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -19,7 +20,7 @@ from conversations.services import channel_config
 from core.realtime import group_account, publish
 from core.tasks import enqueue
 from integrations import telegram, webpush
-from integrations.base import OutboundMessage, SendError
+from integrations.base import InboundMessage, OutboundMessage, SendError
 from leads.models import Lead
 from notifications import selectors, texts
 from notifications.models import Kind, Notification, NotificationPrefs, PushSubscription, TelegramLinkCode, Way
@@ -88,7 +89,7 @@ def notify(
             for subscription in PushSubscription.objects.filter(user=user):
                 push_deliver(subscription=subscription, push=push)
         if ways[Way.TELEGRAM] and not quiet and prefs is not None and prefs.telegram_chat_id:
-            _telegram_send(chat_id=prefs.telegram_chat_id, text=f"{title}\n{text}".strip())
+            telegram_say(chat_id=prefs.telegram_chat_id, text=f"{title}\n{text}".strip())
         told.append(user.pk)
         log.info("notify kind=%s lead=%s user=%s quiet=%s", kind, lead_id, user.pk, quiet)
     return told
@@ -133,7 +134,7 @@ def push_deliver(*, subscription: PushSubscription, push: Push, attempt: int = 1
     return True
 
 
-def _telegram_send(*, chat_id: int, text: str) -> None:
+def telegram_say(*, chat_id: int, text: str) -> None:
     config = channel_config("telegram")
     if not config.get("bot_token"):
         log.info("telegram notification to chat=%s skipped: no bot", chat_id)
@@ -279,6 +280,27 @@ def telegram_unlink(*, user) -> None:
     log.info("telegram unlinked user=%s", user.pk)
 
 
+# "/start 12345678" (the bot's deep link or typed) or the bare code. A bare number links only when it is a live code:
+# a client's 8-digit number is a client's message.
+_LINK_TEXT = re.compile(r"^\s*(/start\s+)?(\d{8})\s*$")
+
+
+def telegram_link_messages(items: list) -> list:
+    """The items of a Telegram webhook with the linking messages taken out (they link a user's chat and never become
+    a lead's message); every other item as it came."""
+    kept = []
+    for item in items:
+        match = _LINK_TEXT.match(item.text[:64]) if isinstance(item, InboundMessage) and item.kind == "text" else None
+        if match is not None and item.identity.lstrip("-").isdigit():
+            live = TelegramLinkCode.objects.filter(code=match.group(2), used_at__isnull=True,
+                                                   expires_at__gt=timezone.now()).exists()
+            if live or match.group(1):
+                telegram_link(code=match.group(2), chat_id=int(item.identity))
+                continue
+        kept.append(item)
+    return kept
+
+
 def telegram_link(*, code: str, chat_id: int) -> User | None:
     """The bot got `code` from `chat_id`: links the code's user (once, within 10 minutes). None when it does not
     match. Answers in the chat either way."""
@@ -295,6 +317,7 @@ def telegram_link(*, code: str, chat_id: int) -> User | None:
             prefs.save(update_fields=["telegram_chat_id"])
     language = _language()
     reply = texts.TELEGRAM_LINKED if found is not None else texts.TELEGRAM_CODE_BAD
-    transaction.on_commit(lambda: _telegram_send(chat_id=chat_id, text=reply.get(language, reply["ru"])), robust=True)
+    # Answered by a worker: the webhook that brought the code never waits for the Bot API.
+    enqueue("notifications.tasks.telegram_say", chat_id, reply.get(language, reply["ru"]))
     log.info("telegram link chat=%s user=%s", chat_id, found.user_id if found else None)
     return found.user if found is not None else None

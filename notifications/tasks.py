@@ -18,3 +18,9 @@ def push_retry(subscription_id: int, push: dict, attempt: int) -> bool:
     if subscription is None:
         return False
     return services.push_deliver(subscription=subscription, push=services.Push(**push), attempt=attempt)
+
+
+@shared_task(name="notifications.tasks.telegram_say", acks_late=True, ignore_result=True)
+def telegram_say(chat_id: int, text: str) -> None:
+    """The bot's answer to a linking message."""
+    services.telegram_say(chat_id=chat_id, text=text)
