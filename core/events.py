@@ -48,8 +48,8 @@ EVENTS: dict[str, str] = {
     "messages.received": "conversations' inbound drain, per batch in its savepoint (message_ids, lead_ids, "
                          "new_lead_ids, firsts: {lead_id: its first message id of the batch}, newest: {lead_id: its "
                          "newest}) → followups: stop waiting, answered, interests, campaigns (the only campaign "
-                         "trigger for client messages); aiagent: the turn for each lead's newest message; notifications: "
-                         "new lead, client replied, on commit",
+                         "trigger for client messages); aiagent: the turn for each lead's newest message; "
+                         "notifications: new lead, client replied, on commit",
     "messages.transcribed": "conversations.message_transcribe: a client's voice note got its transcript, or failed "
                             "to (lead_id, message_id, ok) → aiagent: the turn the note was waiting for, on commit",
     "messages.sent": "conversations: outbound messages the provider accepted (message_ids) → followups: the schedule "
