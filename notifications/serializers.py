@@ -26,11 +26,16 @@ class MarkedOut(serializers.Serializer):
 
 
 class WaysField(serializers.DictField):
-    """{kind: {way: bool}}: only the known kinds and ways."""
+    """{kind: {way: bool}}: only the known kinds and ways, and JSON true/false (never "yes")."""
 
     child = serializers.DictField(child=serializers.BooleanField())
 
     def to_internal_value(self, data):
+        if isinstance(data, dict) and any(
+            not isinstance(by_way, dict) or any(not isinstance(on, bool) for on in by_way.values())
+            for by_way in data.values()
+        ):
+            raise serializers.ValidationError("Нужно {событие: {способ: true/false}}.")
         value = super().to_internal_value(data)
         unknown_kinds = set(value) - set(Kind.values)
         if unknown_kinds:

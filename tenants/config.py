@@ -240,7 +240,7 @@ SPEC: dict[str, Any] = {
                            "template_language": _str,
                            # an approved template that opens the dialog with a lead who never wrote (amoCRM)
                            "greeting_template": _obj({"name": _str, "language": _str}, required=("name",))},
-        "telegram": {"api_url": _url, "bot_token": _secret, "secret_token": _secret},
+        "telegram": {"api_url": _url, "bot_token": _secret, "secret_token": _secret, "bot_username": _str},
         # access_token: the contract's name of the page access token, read when page_access_token is unset
         "instagram": {"api_url": _url, "ig_account_id": _ig_account_id, "page_access_token": _secret,
                       "access_token": _secret, "app_secret": _secret, "verify_token": _secret},
