@@ -132,6 +132,20 @@ const ru: Dict = {
   'lead.tasks': 'Задачи', 'lead.noTasks': 'Задач нет', 'lead.taskDone': 'Готово', 'lead.addTask': 'Добавить задачу', 'lead.taskTitle': 'Что сделать',
   'lead.taskDue': 'Когда', 'lead.taskAdded': 'Задача добавлена', 'taskKind.call': 'Звонок', 'taskKind.meeting': 'Встреча', 'taskKind.other': 'Другое',
   'stages.keptHint': 'Этап AI: можно переименовать и перекрасить, но не удалить', 'stages.max': 'Не больше {n} этапов',
+  'notif.title': 'Уведомления', 'notif.empty': 'Пока ничего нового', 'notif.readAll': 'Прочитать все',
+  'notif.mute': 'Выключить звук', 'notif.unmute': 'Включить звук', 'notif.soundOn': 'Звук', 'notif.soundOff': 'Без звука',
+  'notif.settings': 'Уведомления', 'notif.event': 'Событие', 'notif.pushEnable': 'Включить push на этом устройстве',
+  'notif.pushDisable': 'Выключить push на этом устройстве', 'notif.pushOn': 'Push включены на этом устройстве',
+  'notif.push.denied': 'Браузер запретил уведомления: разрешите их в настройках сайта.',
+  'notif.push.unsupported': 'Этот браузер не поддерживает push. На iPhone добавьте приложение на экран «Домой».',
+  'notif.push.no-key': 'Push ещё не настроены на платформе.', 'notif.push.failed': 'Не удалось включить push:',
+  'notif.quiet': 'Тихие часы', 'notif.quietHint': 'Push и Telegram не приходят в это время ({tz}); в приложении уведомления остаются.',
+  'notif.tgLink': 'Привязать Telegram', 'notif.tgUnlink': 'Отвязать', 'notif.tgLinked': 'Telegram привязан',
+  'notif.tgSend': 'Отправьте боту компании: /start {code}', 'notif.tgExpires': 'Код действует 10 минут.',
+  'notifWay.in_app': 'В приложении', 'notifWay.push': 'Push', 'notifWay.telegram': 'Telegram',
+  'notifKind.new_lead': 'Новый лид', 'notifKind.client_replied': 'Клиент ответил', 'notifKind.call_requested': 'Клиент просит звонок',
+  'notifKind.became_hot': 'Лид стал горячим', 'notifKind.needs_human': 'AI просит подключиться',
+  'notifKind.message_failed': 'Сообщение не доставлено', 'notifKind.assigned': 'Лид назначен на вас', 'notifKind.task_due': 'Пора выполнить задачу',
 };
 
 const en: Dict = {
@@ -263,6 +277,20 @@ const en: Dict = {
   'lead.tasks': 'Tasks', 'lead.noTasks': 'No tasks', 'lead.taskDone': 'Done', 'lead.addTask': 'Add a task', 'lead.taskTitle': 'What to do',
   'lead.taskDue': 'When', 'lead.taskAdded': 'Task added', 'taskKind.call': 'Call', 'taskKind.meeting': 'Meeting', 'taskKind.other': 'Other',
   'stages.keptHint': 'An AI stage: rename and recolour it, it cannot be deleted', 'stages.max': 'At most {n} stages',
+  'notif.title': 'Notifications', 'notif.empty': 'Nothing new yet', 'notif.readAll': 'Mark all read',
+  'notif.mute': 'Mute', 'notif.unmute': 'Unmute', 'notif.soundOn': 'Sound', 'notif.soundOff': 'Muted',
+  'notif.settings': 'Notifications', 'notif.event': 'Event', 'notif.pushEnable': 'Turn on push on this device',
+  'notif.pushDisable': 'Turn off push on this device', 'notif.pushOn': 'Push is on for this device',
+  'notif.push.denied': 'The browser blocked notifications: allow them in the site settings.',
+  'notif.push.unsupported': 'This browser has no push. On an iPhone, add the app to the Home Screen.',
+  'notif.push.no-key': 'Push is not set up on the platform yet.', 'notif.push.failed': 'Could not turn on push:',
+  'notif.quiet': 'Quiet hours', 'notif.quietHint': 'No push or Telegram then ({tz}); in-app notifications are still kept.',
+  'notif.tgLink': 'Link Telegram', 'notif.tgUnlink': 'Unlink', 'notif.tgLinked': 'Telegram is linked',
+  'notif.tgSend': 'Send the company bot: /start {code}', 'notif.tgExpires': 'The code works for 10 minutes.',
+  'notifWay.in_app': 'In the app', 'notifWay.push': 'Push', 'notifWay.telegram': 'Telegram',
+  'notifKind.new_lead': 'New lead', 'notifKind.client_replied': 'The client replied', 'notifKind.call_requested': 'The client asks for a call',
+  'notifKind.became_hot': 'The lead became hot', 'notifKind.needs_human': 'The AI asks for a person',
+  'notifKind.message_failed': 'A message failed', 'notifKind.assigned': 'A lead was assigned to you', 'notifKind.task_due': 'A task is due',
 };
 
 export const dict: Record<string, Dict> = { ru, en };

@@ -1,3 +1,4 @@
+import type { AppNotification } from './notifications';
 export type Role = 'owner' | 'head' | 'manager';
 export type Temperature = 'hot' | 'warm' | 'cold';
 export type StageKind = 'new' | 'in_dialog' | 'requests_call' | 'incomplete' | 'complete' | 'won' | 'lost' | 'custom';
@@ -71,4 +72,5 @@ export type WsEvent =
   | { type: 'lead.updated'; lead: Lead }
   | { type: 'message.created'; lead_id: number; message: Message }
   | { type: 'message.updated'; lead_id: number; message: Message }
-  | { type: 'lead.removed'; lead_id: number };
+  | { type: 'lead.removed'; lead_id: number }
+  | { type: 'notification.created'; notification: AppNotification };

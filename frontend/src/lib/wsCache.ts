@@ -2,6 +2,7 @@
 import type { QueryClient } from '@tanstack/react-query';
 import type { Board, Lead, Message, Page, WsEvent } from './types';
 import { removeLead, setLastMessage, upsertLead } from './boardState';
+import { applyNotification, parseNotificationEvent } from './notifications';
 
 export function mergeMessages(list: Message[] | undefined, m: Message): Message[] {
   const cur = list ?? [];
@@ -76,6 +77,7 @@ export function applyWsEvent(qc: QueryClient, ev: WsEvent) {
     case 'message.created': return applyMessage(qc, ev.lead_id ?? ev.message?.lead, ev.message);
     case 'message.updated': return applyMessageUpdate(qc, ev.lead_id ?? ev.message?.lead, ev.message);
     case 'lead.removed': return applyLeadRemoved(qc, ev.lead_id);
+    case 'notification.created': return applyNotification(qc, ev.notification);
     default: return undefined;
   }
 }
@@ -86,6 +88,7 @@ export function parseWsEvent(raw: string): WsEvent | null {
     if (ev && (ev.type === 'lead.created' || ev.type === 'lead.updated') && ev.lead && typeof ev.lead.id === 'number') return ev;
     if (ev && (ev.type === 'message.created' || ev.type === 'message.updated') && ev.message && typeof ev.message.id === 'number') return ev;
     if (ev && ev.type === 'lead.removed' && typeof ev.lead_id === 'number') return ev;
+    if (parseNotificationEvent(ev)) return ev;
   } catch { /* ignore garbage */ }
   return null;
 }
