@@ -14,18 +14,21 @@ self.addEventListener('push', (event) => {
   }));
 });
 
+/** Focuses an open window of the app and has it open `path` (no reload: App.tsx listens), or opens a new one. */
+self.openLead = async (path) => {
+  const url = new URL(path || '/', self.location.origin);
+  const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const open = windows.find((c) => new URL(c.url).origin === self.location.origin);
+  if (open) {
+    try { await open.focus(); } catch (e) { /* focus needs a user gesture: the navigation still happens */ }
+    open.postMessage({ type: 'open', url: url.pathname });
+    return 'focused';
+  }
+  await self.clients.openWindow(url.href);
+  return 'opened';
+};
+
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  const url = new URL((event.notification.data && event.notification.data.url) || '/', self.location.origin).href;
-  event.waitUntil((async () => {
-    const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-    const open = windows.find((c) => new URL(c.url).origin === self.location.origin);
-    if (open) {
-      await open.focus();
-      // The app navigates itself (no reload): App.tsx listens for this message.
-      open.postMessage({ type: 'open', url: new URL(url).pathname });
-      return;
-    }
-    await self.clients.openWindow(url);
-  })());
+  event.waitUntil(self.openLead(event.notification.data && event.notification.data.url));
 });

@@ -34,6 +34,13 @@ export function NotificationSettings() {
     }
   };
 
+  // Shown at once (the server's answer replaces it; a failure puts the stored choice back).
+  const toggleWay = (kind: string, way: Way, on: boolean) => {
+    qc.setQueryData<NotificationPrefs>(PREFS_KEY, (old) => (old
+      ? { ...old, ways: { ...old.ways, [kind]: { ...old.ways[kind], [way]: on } } } : old));
+    void save({ ways: { [kind]: { [way]: on } } }).then(() => qc.invalidateQueries({ queryKey: PREFS_KEY }));
+  };
+
   const togglePush = async () => {
     setError('');
     try {
@@ -82,7 +89,7 @@ export function NotificationSettings() {
                   <td key={w}>
                     <input type="checkbox" aria-label={`${t(`notifKind.${kind}`)}: ${t(`notifWay.${w}`)}`}
                       data-testid={`notif-way-${kind}-${w}`} checked={p.ways[kind]?.[w] ?? true}
-                      onChange={(e) => void save({ ways: { [kind]: { [w]: e.target.checked } } })} />
+                      onChange={(e) => toggleWay(kind, w, e.target.checked)} />
                   </td>
                 ))}
               </tr>
