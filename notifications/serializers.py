@@ -52,6 +52,12 @@ class PrefsIn(InputSerializer):
     quiet_start = serializers.TimeField(required=False, allow_null=True, format="%H:%M")
     quiet_end = serializers.TimeField(required=False, allow_null=True, format="%H:%M")
 
+    def validate_quiet_start(self, value):
+        return value.replace(tzinfo=None) if value is not None else None  # "22:00Z": the tenant's zone rules anyway
+
+    def validate_quiet_end(self, value):
+        return value.replace(tzinfo=None) if value is not None else None
+
     def validate(self, attrs):
         start, end = attrs.get("quiet_start", "keep"), attrs.get("quiet_end", "keep")
         if (start is None) != (end is None) and "keep" not in (start, end):
@@ -61,8 +67,8 @@ class PrefsIn(InputSerializer):
 
 class PrefsOut(serializers.Serializer):
     ways = serializers.DictField(child=serializers.DictField(child=serializers.BooleanField()))
-    quiet_start = serializers.TimeField(allow_null=True, format="%H:%M")
-    quiet_end = serializers.TimeField(allow_null=True, format="%H:%M")
+    quiet_start = serializers.CharField(allow_null=True, help_text='"HH:MM" in the tenant\'s zone, or null.')
+    quiet_end = serializers.CharField(allow_null=True, help_text='"HH:MM" in the tenant\'s zone, or null.')
     timezone = serializers.CharField(help_text="The tenant's zone the quiet hours are read in.")
     telegram_linked = serializers.BooleanField()
     telegram_bot = serializers.BooleanField(help_text="Whether the tenant has a Telegram bot to link to.")
@@ -85,7 +91,8 @@ class PushSubscribeIn(InputSerializer):
 
 
 class PushUnsubscribeIn(InputSerializer):
-    endpoint = serializers.URLField(max_length=1000)
+    # Any text: an endpoint this user has no device at is nothing to remove (204 all the same).
+    endpoint = serializers.CharField(max_length=1000)
 
 
 class TelegramCodeOut(serializers.Serializer):

@@ -72,8 +72,8 @@ def _prefs_out(user) -> dict:
     cfg = tenant_config_current()
     return {
         "ways": selectors.prefs_ways(prefs),
-        "quiet_start": prefs.quiet_start,
-        "quiet_end": prefs.quiet_end,
+        "quiet_start": prefs.quiet_start.strftime("%H:%M") if prefs.quiet_start else None,
+        "quiet_end": prefs.quiet_end.strftime("%H:%M") if prefs.quiet_end else None,
         "timezone": cfg.get("timezone") or "UTC",
         "telegram_linked": bool(prefs.telegram_chat_id),
         "telegram_bot": bool(channel_config("telegram").get("bot_token")),

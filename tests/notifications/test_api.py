@@ -145,3 +145,15 @@ def test_a_telegram_code_needs_the_tenants_bot_and_is_the_users_own(tenant_a, cl
     assert client.get(API + "prefs/").json()["telegram_linked"] is True
     assert client.delete(API + "telegram/").status_code == 204
     assert client.get(API + "prefs/").json()["telegram_linked"] is False
+
+
+def test_quiet_hours_with_a_zone_suffix_are_read_as_the_tenants_wall_clock(tenant_a, client_for):
+    res = client_for(tenant_a, "manager").put(API + "prefs/", {"quiet_start": "22:00:00Z", "quiet_end": "08:00+05:00"},
+                                              format="json")
+    assert res.status_code == 200, res.content
+    assert (res.json()["quiet_start"], res.json()["quiet_end"]) == ("22:00", "08:00")
+
+
+def test_unsubscribing_an_unknown_endpoint_is_no_error(tenant_a, client_for):
+    res = client_for(tenant_a, "manager").post(API + "push/unsubscribe/", {"endpoint": "not a url"}, format="json")
+    assert res.status_code == 204
