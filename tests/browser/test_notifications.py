@@ -11,6 +11,7 @@ from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
 from core.events import emit
+from tests.browser.conftest import shot
 from tests.browser.helpers import lead_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -33,6 +34,8 @@ def test_the_bell_rings_live_and_the_list_opens_the_lead(browser, live_tenant, w
     item = page.locator("[data-testid^=notif-item-]").first
     expect(item).to_contain_text("Лид стал горячим")
     expect(item).to_contain_text("Горячий Ерлан")
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    shot(page, f"notifications-bell-{'phone' if phone else 'desktop'}")
     item.click()
     page.wait_for_url(f"**/leads/{lead_id}")
     expect(page.get_by_test_id("lead-panel")).to_be_visible()
@@ -44,7 +47,7 @@ def test_the_bell_rings_live_and_the_list_opens_the_lead(browser, live_tenant, w
 
 
 def test_account_sets_which_events_come_which_way(browser, live_tenant):
-    page = browser.page(live_tenant, role="manager", path="/account", live=False)
+    page = browser.page(live_tenant, role="manager", path="/account", live=False, phone=True)
     settings = page.get_by_test_id("notif-settings")
     expect(settings).to_be_visible()
     box = page.get_by_test_id("notif-way-new_lead-push")
@@ -58,6 +61,8 @@ def test_account_sets_which_events_come_which_way(browser, live_tenant):
     expect(page.get_by_test_id("notif-way-new_lead-push")).not_to_be_checked()
     expect(page.get_by_test_id("notif-way-new_lead-in_app")).to_be_checked()
     expect(page.get_by_test_id("notif-quiet-start")).to_have_value("22:00")
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+    shot(page, "notifications-account-phone")
 
 
 def test_a_push_goes_from_the_event_through_the_push_service_to_the_service_worker(browser, live_tenant, live_stack,
