@@ -267,6 +267,9 @@ OUTBOUND_STALE_SECONDS = env.float("OUTBOUND_STALE_SECONDS", default=300.0)
 # VAPID subject (a mailto: or https: URL the push services may contact).
 TASK_DUE_REMIND_BEFORE_MINUTES = env.int("TASK_DUE_REMIND_BEFORE_MINUTES", default=10)
 WEBPUSH_SUBJECT = env("WEBPUSH_SUBJECT", default="mailto:admin@buildcrm.local")
+# Push endpoints come from browsers (https, a push service's host name); an http:// or IP-literal/localhost endpoint is
+# refused (our workers would POST wherever a user points them) unless this is on — development and local stand-ins.
+WEBPUSH_ALLOW_LOCAL = env.bool("WEBPUSH_ALLOW_LOCAL", default=DEBUG)
 # A client message unanswered this long gets a turn from the AI sweep (well above ai.debounce_seconds).
 AI_UNANSWERED_AFTER_SECONDS = env.float("AI_UNANSWERED_AFTER_SECONDS", default=90.0)
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -108,6 +111,23 @@ class PushKeyView(APIView):
         return Response({"public_key": keys[1] if keys else ""})
 
 
+def endpoint_allowed(endpoint: str, *, allow_local: bool) -> bool:
+    """A browser's push endpoint: https on a host name. Our workers POST to it, so an address inside our network
+    (http, an IP literal, localhost) is refused unless local endpoints are allowed (development, stand-ins)."""
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return False
+    if allow_local:
+        return True
+    host = parts.hostname
+    try:
+        ipaddress.ip_address(host)
+        return False
+    except ValueError:
+        pass
+    return parts.scheme == "https" and host != "localhost" and not host.endswith((".localhost", ".local"))
+
+
 def _b64url_bytes(value: str, field: str, size: int) -> None:
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
@@ -125,8 +145,8 @@ class PushSubscribeView(APIView):
         data = PushSubscribeIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        if not values["endpoint"].startswith(("https://", "http://")):
-            raise ValidationError({"endpoint": ["Нужен http(s) URL."]})
+        if not endpoint_allowed(values["endpoint"], allow_local=settings.WEBPUSH_ALLOW_LOCAL):
+            raise ValidationError({"endpoint": ["Нужен https-адрес push-сервиса / A push service's https URL."]})
         _b64url_bytes(values["keys"]["p256dh"], "p256dh", 65)
         _b64url_bytes(values["keys"]["auth"], "auth", 16)
         services.push_subscribe(user=request.user, endpoint=values["endpoint"], p256dh=values["keys"]["p256dh"],

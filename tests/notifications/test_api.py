@@ -118,12 +118,19 @@ def test_push_key_subscribe_and_unsubscribe_this_device(tenant_a, client_for):
 
 @pytest.mark.parametrize("body", [
     {"endpoint": "ftp://push.example/x", "keys": {"p256dh": Browser().p256dh, "auth": "AAAAAAAAAAAAAAAAAAAAAA"}},
+    # Our workers POST to the endpoint: nothing inside our network.
+    {"endpoint": "http://push.example/x", "keys": {"p256dh": Browser().p256dh, "auth": "AAAAAAAAAAAAAAAAAAAAAA"}},
+    {"endpoint": "https://127.0.0.1/x", "keys": {"p256dh": Browser().p256dh, "auth": "AAAAAAAAAAAAAAAAAAAAAA"}},
+    {"endpoint": "https://[::1]:8000/x", "keys": {"p256dh": Browser().p256dh, "auth": "AAAAAAAAAAAAAAAAAAAAAA"}},
+    {"endpoint": "https://169.254.169.254/x", "keys": {"p256dh": Browser().p256dh, "auth": "AAAAAAAAAAAAAAAAAAAAAA"}},
+    {"endpoint": "https://localhost/x", "keys": {"p256dh": Browser().p256dh, "auth": "AAAAAAAAAAAAAAAAAAAAAA"}},
     {"endpoint": "https://push.example/x", "keys": {"p256dh": "short", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}},
     {"endpoint": "https://push.example/x", "keys": {"p256dh": Browser().p256dh, "auth": "!!"}},
     {"endpoint": "https://push.example/x"},
     {"endpoint": "https://push.example/x", "keys": "k"},
 ])
-def test_bad_subscriptions_are_400(tenant_a, client_for, body):
+def test_bad_subscriptions_are_400(tenant_a, client_for, body, settings):
+    settings.WEBPUSH_ALLOW_LOCAL = False
     assert client_for(tenant_a, "manager").post(API + "push/subscribe/", body, format="json").status_code == 400
 
 
