@@ -163,10 +163,12 @@ def on_event(event: str, payload: dict) -> int:
         for lead_id in new:
             told += _new_lead(lead_id)
         replied = [int(i) for i in payload.get("lead_ids") or [] if int(i) not in new]
-        for lead_id, assignee_id in Lead.objects.filter(pk__in=replied, assignee__isnull=False).values_list(
-            "pk", "assignee_id"
+        for lead_id, assignee_id, last in Lead.objects.filter(pk__in=replied, assignee__isnull=False).values_list(
+            "pk", "assignee_id", "last_message"
         ):
-            told += len(notify(kind=Kind.CLIENT_REPLIED, lead_id=lead_id, user_ids=[assignee_id]))
+            # What the client wrote, as the board shows it (their newest message, when it still is the last one).
+            said = str(last.get("text") or "")[:120] if isinstance(last, dict) and last.get("direction") == "in" else ""
+            told += len(notify(kind=Kind.CLIENT_REPLIED, lead_id=lead_id, user_ids=[assignee_id], body=said))
     elif event == "lead.call_requested":
         body = str(payload.get("preferred_time") or "")[:200]
         told += len(notify(kind=Kind.CALL_REQUESTED, lead_id=payload["lead_id"],

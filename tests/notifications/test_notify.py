@@ -50,13 +50,16 @@ def test_a_new_lead_tells_the_owner_and_heads_and_its_assignee(tenant_a, emit_in
 def test_client_messages_tell_new_leads_to_the_staff_and_replies_to_the_assignee_only(tenant_a, emit_in):
     manager = user_of(tenant_a, "manager")
     new = make_lead(tenant_a, name="Новый")
-    mine = make_lead(tenant_a, name="Мой", assignee=manager)
+    mine = make_lead(tenant_a, name="Мой", assignee=manager,
+                     last_message={"text": "А сколько стоит?", "direction": "in", "author_kind": "client"})
     nobodys = make_lead(tenant_a, name="Ничей")
     emit_in("messages.received", message_ids=[1, 2, 3], lead_ids=[new.pk, mine.pk, nobodys.pk],
             new_lead_ids=[new.pk], firsts={}, newest={})
     assert told(tenant_a, new) == {"new_lead": ["head@alpha.test", "owner@alpha.test"]}
     assert told(tenant_a, mine) == {"client_replied": ["manager@alpha.test"]}
     assert told(tenant_a, nobodys) == {}
+    with tenant_context(tenant_a):
+        assert Notification.objects.get(lead_id=mine.pk).body == "Мой: А сколько стоит?"
 
 
 @pytest.mark.parametrize("event, payload, kind", [
