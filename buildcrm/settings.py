@@ -257,6 +257,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("TASK_DUE_SWEEP_SECONDS", default=30.0),
         "args": ("tasks.tasks.remind_due",),
     },
+    # Pushes and Telegram messages held by a user's quiet hours, sent once they end.
+    "notifications-release-held": {
+        "task": "tenants.tasks.dispatch_to_tenants",
+        "schedule": env.float("NOTIFICATIONS_HELD_SWEEP_SECONDS", default=60.0),
+        "args": ("notifications.tasks.release_held",),
+    },
     # Tenants marked for deletion whose grace period (TENANT_DELETE_GRACE_DAYS) is over: schema and media dropped.
     "tenants-purge-deleted": {"task": "tenants.tasks.purge_deleted", "schedule": 3600.0},
 }

@@ -80,3 +80,19 @@ class TelegramLinkCode(models.Model):
 
     def __str__(self) -> str:
         return f"telegram code of {self.user_id}"
+
+
+class HeldDelivery(models.Model):
+    """A push or Telegram message that fell in the user's quiet hours: sent when they end (several as one digest)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    push = models.JSONField(help_text="The push as the service worker reads it (notifications.services.Push).")
+    ways = models.JSONField(default=list, help_text='Which ways were held: ["push", "telegram"].')
+    release_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["release_at", "id"]
+
+    def __str__(self) -> str:
+        return f"held for {self.user_id} until {self.release_at:%Y-%m-%d %H:%M}"

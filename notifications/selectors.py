@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db.models import QuerySet
@@ -43,6 +43,17 @@ def in_quiet_hours(*, prefs: NotificationPrefs | None, now: datetime, tz: str) -
         local = now.time()
     start, end = prefs.quiet_start, prefs.quiet_end
     return start <= local < end if start < end else (local >= start or local < end)
+
+
+def quiet_hours_end(*, prefs: NotificationPrefs, now: datetime, tz: str) -> datetime:
+    """The moment the quiet hours `now` falls in end (their end time, today or tomorrow, in the tenant's zone)."""
+    try:
+        zone = ZoneInfo(tz)
+    except (KeyError, ValueError):
+        zone = ZoneInfo("UTC")
+    local = now.astimezone(zone)
+    end = datetime.combine(local.date(), prefs.quiet_end, tzinfo=zone)
+    return end if end > local else datetime.combine(local.date() + timedelta(days=1), prefs.quiet_end, tzinfo=zone)
 
 
 def staff_ids() -> list[int]:

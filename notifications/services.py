@@ -23,7 +23,15 @@ from integrations import telegram, webpush
 from integrations.base import InboundMessage, OutboundMessage, SendError
 from leads.models import Lead
 from notifications import selectors, texts
-from notifications.models import Kind, Notification, NotificationPrefs, PushSubscription, TelegramLinkCode, Way
+from notifications.models import (
+    HeldDelivery,
+    Kind,
+    Notification,
+    NotificationPrefs,
+    PushSubscription,
+    TelegramLinkCode,
+    Way,
+)
 from tasks.models import Task
 from tenants.selectors import platform_vapid_keys, tenant_config_current
 
@@ -85,14 +93,56 @@ def notify(
             note = Notification.objects.create(user=user, kind=kind, lead_id=lead_id, title=title, body=text, url=url)
             _publish_created(note)
         push = Push(title=title, body=text, url=url, tag=f"{kind}:{lead_id or 0}", kind=kind)
-        if ways[Way.PUSH] and not quiet:
-            for subscription in PushSubscription.objects.filter(user=user):
-                push_deliver(subscription=subscription, push=push)
-        if ways[Way.TELEGRAM] and not quiet and prefs is not None and prefs.telegram_chat_id:
-            telegram_say(chat_id=prefs.telegram_chat_id, text=f"{title}\n{text}".strip())
+        outside = [way for way in (Way.PUSH, Way.TELEGRAM) if ways[way]]
+        if Way.TELEGRAM in outside and (prefs is None or not prefs.telegram_chat_id):
+            outside.remove(Way.TELEGRAM)
+        if outside and quiet:
+            # Held, not lost: sent when the quiet hours end (several of them as one digest).
+            HeldDelivery.objects.create(user=user, push=push.as_dict(), ways=list(outside),
+                                        release_at=selectors.quiet_hours_end(prefs=prefs, now=now, tz=tz))
+        else:
+            _deliver_outside(user=user, prefs=prefs, push=push, ways=outside)
         told.append(user.pk)
         log.info("notify kind=%s lead=%s user=%s quiet=%s", kind, lead_id, user.pk, quiet)
     return told
+
+
+def _deliver_outside(*, user, prefs: NotificationPrefs | None, push: Push, ways: list[str]) -> None:
+    if Way.PUSH in ways:
+        for subscription in PushSubscription.objects.filter(user=user):
+            push_deliver(subscription=subscription, push=push)
+    if Way.TELEGRAM in ways and prefs is not None and prefs.telegram_chat_id:
+        telegram_say(chat_id=prefs.telegram_chat_id, text=f"{push.title}\n{push.body}".strip())
+
+
+def held_release(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Sends what quiet hours held, once they are over: per user one push (the notification itself, or a digest
+    "N notifications" opening the app) and one Telegram message. Claimed and deleted in one transaction (SKIP LOCKED):
+    with two sweepers each row goes once. Returns the users reached."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(HeldDelivery.objects.select_for_update(skip_locked=True).filter(release_at__lte=now)
+                    .order_by("user_id", "id")[:limit])
+        HeldDelivery.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    by_user: dict[int, list[HeldDelivery]] = {}
+    for row in rows:
+        by_user.setdefault(row.user_id, []).append(row)
+    prefs_by_user = {p.user_id: p for p in NotificationPrefs.objects.filter(user_id__in=list(by_user))}
+    users = {u.pk: u for u in User.objects.filter(pk__in=list(by_user), is_active=True)}
+    language = _language()
+    for user_id, held in by_user.items():
+        if user_id not in users:
+            continue
+        ways = sorted({way for row in held for way in row.ways})
+        if len(held) == 1:
+            push = Push(**held[0].push)
+        else:
+            titles = "; ".join(dict.fromkeys(row.push.get("title", "") for row in held))
+            push = Push(title=texts.held_title(len(held), language), body=titles[:300], url="/",
+                        tag="held", kind="held")
+        _deliver_outside(user=users[user_id], prefs=prefs_by_user.get(user_id), push=push, ways=ways)
+        log.info("notify held released user=%s count=%s", user_id, len(held))
+    return len(by_user)
 
 
 def _publish_created(note: Notification) -> None:

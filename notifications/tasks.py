@@ -24,3 +24,9 @@ def push_retry(subscription_id: int, push: dict, attempt: int) -> bool:
 def telegram_say(chat_id: int, text: str) -> None:
     """The bot's answer to a linking message."""
     services.telegram_say(chat_id=chat_id, text=text)
+
+
+@shared_task(name="notifications.tasks.release_held", acks_late=True, ignore_result=True)
+def release_held() -> int:
+    """Every minute: the pushes and Telegram messages quiet hours held, once they are over."""
+    return services.held_release()

@@ -37,3 +37,10 @@ TELEGRAM_CODE_BAD = {
 
 def title_of(kind: str, language: str) -> str:
     return TITLES.get(language, TITLES["ru"]).get(kind, kind)
+
+
+def held_title(count: int, language: str) -> str:
+    """The digest of what quiet hours held."""
+    if language == "en":
+        return f"{count} notifications during quiet hours"
+    return f"Уведомлений за тихие часы: {count}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import time
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -129,3 +130,44 @@ def test_push_off_for_one_kind_holds_only_that_kind(tenant_a, eager, django_capt
         emit("lead.needs_human", lead_id=lead.pk, reason="")
     (push,) = push_service.wait_for(1)
     assert push.payload["kind"] == "needs_human"
+
+
+def test_what_quiet_hours_held_goes_once_they_end_as_one_digest(tenant_a, hot, push_service):
+    from datetime import UTC, datetime, timedelta
+
+    from notifications.models import HeldDelivery
+
+    manager = user_of(tenant_a, "manager")
+    subscribe(tenant_a, manager, push_service, "night")
+    with tenant_context(tenant_a):
+        services.prefs_update(user=manager, quiet_start=time(0, 0), quiet_end=time(23, 59))
+    first, second = make_lead(tenant_a, assignee=manager), make_lead(tenant_a, assignee=manager)
+    hot(first)
+    hot(second)
+    assert push_service.received == []
+    with tenant_context(tenant_a):
+        (release_at,) = set(HeldDelivery.objects.values_list("release_at", flat=True))
+        # 23:59 in the tenant's zone, today or tomorrow: the end of the quiet hours we are in.
+        local = release_at.astimezone(ZoneInfo(tenant_a.config["timezone"]))
+        assert (local.hour, local.minute) == (23, 59) and release_at > datetime.now(UTC)
+        assert services.held_release(now=release_at - timedelta(seconds=1)) == 0
+        assert services.held_release(now=release_at) == 1
+        assert services.held_release(now=release_at) == 0  # gone once sent
+    (digest,) = push_service.wait_for(1)
+    assert digest.problem == "" and digest.payload["title"] == "Уведомлений за тихие часы: 2"
+    assert digest.payload["url"] == "/" and digest.payload["body"] == "Лид стал горячим"
+
+
+def test_a_single_held_notification_goes_as_itself(tenant_a, hot, push_service):
+    from notifications.models import HeldDelivery
+
+    manager = user_of(tenant_a, "manager")
+    subscribe(tenant_a, manager, push_service, "night1")
+    with tenant_context(tenant_a):
+        services.prefs_update(user=manager, quiet_start=time(0, 0), quiet_end=time(23, 59))
+    lead = make_lead(tenant_a, name="Ночной", assignee=manager)
+    hot(lead)
+    with tenant_context(tenant_a):
+        services.held_release(now=HeldDelivery.objects.get().release_at)
+    (push,) = push_service.wait_for(1)
+    assert push.payload["url"] == f"/leads/{lead.pk}" and push.payload["body"] == "Ночной"
