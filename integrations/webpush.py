@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -59,6 +60,20 @@ def vapid_keys_new() -> VapidKeys:
     return VapidKeys(private_key=_b64url(raw_private), public_key=_b64url(raw_public))
 
 
+_CLIENT: dict[int, httpx.Client] = {}
+
+
+def _shared_client() -> httpx.Client:
+    """One client per process, kept: a new one builds its TLS context (~100 ms, most of a push's cost) and opens a new
+    connection; push services are few hosts, so kept-alive connections serve most pushes. (Per pid: a forked worker
+    must not share its parent's sockets.)"""
+    pid = os.getpid()
+    if pid not in _CLIENT:
+        _CLIENT.clear()
+        _CLIENT[pid] = httpx.Client(timeout=TIMEOUT, limits=httpx.Limits(max_connections=20))
+    return _CLIENT[pid]
+
+
 def send(
     *,
     endpoint: str,
@@ -87,15 +102,10 @@ def send(
     headers = dict(Vapid02.from_string(private_key=private_key).sign(claims))
     headers.update({"TTL": str(ttl), "Urgency": urgency, "Content-Encoding": "aes128gcm",
                     "Content-Type": "application/octet-stream"})
-    own = client is None
-    http = client or httpx.Client(timeout=TIMEOUT)
     try:
-        response = http.post(endpoint, content=encoded["body"], headers=headers)
+        response = (client or _shared_client()).post(endpoint, content=encoded["body"], headers=headers)
     except httpx.HTTPError as exc:
         raise PushFailed(f"push service unreachable: {exc.__class__.__name__}", retryable=True) from exc
-    finally:
-        if own:
-            http.close()
     status = response.status_code
     if status in (404, 410):
         raise PushGone(f"push subscription gone ({status})")
