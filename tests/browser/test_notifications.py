@@ -52,11 +52,13 @@ def test_account_sets_which_events_come_which_way(browser, live_tenant):
     expect(settings).to_be_visible()
     box = page.get_by_test_id("notif-way-new_lead-push")
     expect(box).to_be_checked()
-    box.uncheck()
+    with page.expect_response(lambda r: r.url.endswith("/api/notifications/prefs/") and r.request.method == "PUT"):
+        box.uncheck()
     expect(box).not_to_be_checked()
     page.get_by_test_id("notif-quiet-start").fill("22:00")
     page.get_by_test_id("notif-quiet-end").fill("08:00")
-    page.get_by_test_id("notif-quiet-save").click()
+    with page.expect_response(lambda r: r.url.endswith("/api/notifications/prefs/") and r.request.method == "PUT"):
+        page.get_by_test_id("notif-quiet-save").click()
     page.reload()
     expect(page.get_by_test_id("notif-way-new_lead-push")).not_to_be_checked()
     expect(page.get_by_test_id("notif-way-new_lead-in_app")).to_be_checked()

@@ -20,9 +20,10 @@ export function NotificationSettings() {
   const [error, setError] = useState('');
 
   useEffect(() => { void currentSubscription().then((s) => setPushOn(!!s)).catch(() => setPushOn(false)); }, []);
-  useEffect(() => {
-    if (prefs.data) setQuiet({ start: prefs.data.quiet_start ?? '', end: prefs.data.quiet_end ?? '' });
-  }, [prefs.data]);
+  // From the server when its quiet hours change (not on every refetch: that would wipe what is being typed).
+  const storedStart = prefs.data?.quiet_start ?? '';
+  const storedEnd = prefs.data?.quiet_end ?? '';
+  useEffect(() => { setQuiet({ start: storedStart, end: storedEnd }); }, [storedStart, storedEnd]);
 
   const save = async (body: Record<string, unknown>) => {
     setError('');
