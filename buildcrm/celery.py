@@ -22,6 +22,8 @@ DEFERRED_WHILE_SUSPENDED = frozenset(
         "aiagent.tasks.sweep_unanswered",
         "followups.tasks.sweep_due",
         "followups.tasks.reengage",
+        "tasks.tasks.remind_due",
+        "notifications.tasks.release_held",
     }
 )
 

@@ -63,6 +63,7 @@ TENANT_APPS = [
     "knowledge",
     "tasks",
     "voicecalls",
+    "notifications",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -252,12 +253,31 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("AI_SWEEP_SECONDS", default=60.0),
         "args": ("aiagent.tasks.sweep_unanswered",),
     },
+    # Tasks that came due: one `task.due` each (the assignee's reminder, notifications).
+    "tasks-remind-due": {
+        "task": "tenants.tasks.dispatch_to_tenants",
+        "schedule": env.float("TASK_DUE_SWEEP_SECONDS", default=30.0),
+        "args": ("tasks.tasks.remind_due",),
+    },
+    # Pushes and Telegram messages held by a user's quiet hours, sent once they end.
+    "notifications-release-held": {
+        "task": "tenants.tasks.dispatch_to_tenants",
+        "schedule": env.float("NOTIFICATIONS_HELD_SWEEP_SECONDS", default=60.0),
+        "args": ("notifications.tasks.release_held",),
+    },
     # Tenants marked for deletion whose grace period (TENANT_DELETE_GRACE_DAYS) is over: schema and media dropped.
     "tenants-purge-deleted": {"task": "tenants.tasks.purge_deleted", "schedule": 3600.0},
 }
 # A queued outbound message untouched this long is handed to the workers again (its task was lost, or its worker
 # died mid-attempt). Keep it above the longest attempt (the adapters' 10 s HTTP timeout per request).
 OUTBOUND_STALE_SECONDS = env.float("OUTBOUND_STALE_SECONDS", default=300.0)
+# Notifications: a task's reminder goes this many minutes before it is due; Web Push names the platform by this
+# VAPID subject (a mailto: or https: URL the push services may contact).
+TASK_DUE_REMIND_BEFORE_MINUTES = env.int("TASK_DUE_REMIND_BEFORE_MINUTES", default=10)
+WEBPUSH_SUBJECT = env("WEBPUSH_SUBJECT", default="mailto:admin@buildcrm.local")
+# Push endpoints come from browsers (https, a push service's host name); an http:// or IP-literal/localhost endpoint is
+# refused (our workers would POST wherever a user points them) unless this is on — development and local stand-ins.
+WEBPUSH_ALLOW_LOCAL = env.bool("WEBPUSH_ALLOW_LOCAL", default=DEBUG)
 # A client message unanswered this long gets a turn from the AI sweep (well above ai.debounce_seconds).
 AI_UNANSWERED_AFTER_SECONDS = env.float("AI_UNANSWERED_AFTER_SECONDS", default=90.0)
 

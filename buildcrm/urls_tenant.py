@@ -14,6 +14,7 @@ api = [
     path("", include("followups.urls")),
     path("", include("knowledge.urls")),
     path("", include("tasks.urls")),
+    path("", include("notifications.urls")),
     path("analytics/summary/", AnalyticsView.as_view()),
     path("analytics/tables/", AnalyticsTablesView.as_view()),
     path("analytics/export/<str:table>/", AnalyticsExportView.as_view()),

@@ -18,6 +18,7 @@ from core import metrics
 from crmsync.intake import amocrm_webhook
 from integrations.base import InboundMessage, WebhookError
 from integrations.registry import find
+from notifications.services import telegram_link_messages
 from tenants.selectors import WEBHOOK_PROVIDERS, tenant_by_webhook_key, webhook_provider_configured
 from voicecalls.services import retell_webhook
 
@@ -84,6 +85,10 @@ def _webhook_answer(*, provider: str, key: str, method: str, body: bytes | None,
         if source is None:
             return amocrm_webhook(body)
         items = source.parse_webhook(body, headers, channel_config(provider))
+        if provider == "telegram":  # a user linking their chat for notifications is not a client writing
+            items = telegram_link_messages(items)
+            if not items:
+                return JsonResponse({"ok": True})
         inbound_receive(provider=provider, items=items, raw=body, event_id=_event_id(items, body), source=provider)
         return JsonResponse({"ok": True})
     except WebhookError as exc:

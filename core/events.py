@@ -33,7 +33,7 @@ EVENTS: dict[str, str] = {
                           "accounts: the owner; leads: the default stages",
     "lead.created": "crmsync intake: a lead that did not write first (lead_id, source, greet: whether the AI's "
                     "first-contact chain should go) → aiagent: the first contact, on commit; leads: automatic "
-                    "assignment, on commit",
+                    "assignment, on commit; notifications: new lead, on commit",
     "lead.stage_changed": "leads.lead_move (lead_id, before, after: stage kinds, actor: ai|system|user) → followups: "
                           "cancel on won/lost; crmsync: the stage to amoCRM, on commit",
     "lead.taken_over": "leads.lead_takeover: a person took the dialog (lead_id, user_id) → followups: cancel; "
@@ -45,18 +45,22 @@ EVENTS: dict[str, str] = {
                       "a note in amoCRM, on commit",
     "lead.call_requested": "aiagent's request_call tool: the client asked for a call (lead_id, preferred_time: the "
                            "client's words, due_at: ISO datetime in the tenant's zone or None) → tasks: a call task; "
-                           "followups: touches wait until after it; leads: automatic assignment, on commit",
+                           "followups: touches wait until after it; leads: automatic assignment, on commit; "
+                           "notifications: tell the manager, on commit",
     "messages.received": "conversations' inbound drain, per batch in its savepoint (message_ids, lead_ids, "
                          "new_lead_ids, firsts: {lead_id: its first message id of the batch}, newest: {lead_id: its "
                          "newest}) → followups: stop waiting, answered, interests, campaigns (the only campaign "
                          "trigger for client messages); aiagent: the turn for each lead's newest message, on commit; "
-                         "leads: automatic assignment of the new leads, on commit",
+                         "leads: automatic assignment of the new leads, on commit; notifications: new lead, client "
+                         "replied, on commit",
     "messages.transcribed": "conversations.message_transcribe: a client's voice note got its transcript, or failed "
                             "to (lead_id, message_id, ok) → aiagent: the turn the note was waiting for, on commit",
     "messages.sent": "conversations: outbound messages the provider accepted (message_ids) → followups: the schedule "
                      "after our message",
     "call.missed": "voicecalls: an AI call nobody answered (no answer, busy, voicemail) (lead_id, call_id, reason) → "
                    "followups: a message in the chat instead",
+    "task.due": "tasks.tasks_due_sweep: an open task came due, once per task (task_id, lead_id, assignee_id or None, "
+                "due_at: ISO) → notifications: remind its assignee, on commit",
     "lead.assigned": "leads.lead_assign: the lead's assignee changed (lead_id, assignee_id or None, before_id or None, "
                      "actor: ai|system|user) → notifications: tell the new assignee, on commit; tasks: the lead's open "
                      "unassigned tasks follow it",

@@ -39,6 +39,9 @@ export default defineConfig({
         navigateFallbackDenylist: [/^\/api(\/|$)/, /^\/ws(\/|$)/, /^\/admin(\/|$)/, /^\/media(\/|$)/, /^\/static(\/|$)/],
         // Never cache API or websocket traffic: no runtimeCaching at all.
         runtimeCaching: [],
+        // Web Push: the push and notificationclick handlers live in public/sw-push.js (kept out of the precache
+        // manifest's hashing, loaded by the generated worker).
+        importScripts: ['sw-push.js'],
         cleanupOutdatedCaches: true,
         clientsClaim: true,
         skipWaiting: true,

@@ -38,12 +38,16 @@ class Task(models.Model):
     # The calendar event a meeting task stands for (one task per event).
     calendar_event_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the due reminder went (task.due, once): set in the sweep's claim, cleared when the due time moves.
+    reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["due_at", "id"]
         indexes = [
             models.Index(fields=["assignee", "done_at", "due_at"], name="task_assignee_open"),
             models.Index(fields=["lead", "done_at"], name="task_lead_open"),
+            models.Index(fields=["due_at"], name="task_due_unreminded",
+                         condition=models.Q(done_at__isnull=True, reminded_at__isnull=True)),
         ]
         constraints = [
             # The AI keeps one open call task per lead: a second request moves its time instead of doubling it.

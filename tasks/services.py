@@ -5,14 +5,17 @@ AI's tasks are told there by the change that made them (call_requested, meeting_
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Role, User
 from brain.when import when_due
+from core.events import emit
 from leads import services as lead_services
 from leads.models import Lead
 from tasks.models import Task, TaskAuthor, TaskKind
@@ -91,7 +94,7 @@ def task_for_call_request(*, lead_id: int, preferred_time: str = "", due_at: str
     if task is not None:
         if (task.due_at, task.note) == (due, note):
             return task
-        Task.objects.filter(pk=task.pk).update(due_at=due, note=note, due_named=named)
+        Task.objects.filter(pk=task.pk).update(due_at=due, note=note, due_named=named, reminded_at=None)
         task.due_at, task.note, task.due_named = due, note, named
         log.info("lead=%s task=%s call moved due=%s by=ai", lead.pk, task.pk, due.isoformat())
         return task
@@ -169,6 +172,30 @@ def task_create(
     _timeline(task, kind="task_created", actor=lead_services.user_actor(user))
     log.info("lead=%s task=%s %s created by=%s", lead.pk, task.pk, kind, user.email)
     return task
+
+
+def tasks_due_sweep(*, now: datetime | None = None, limit: int = 200) -> list[int]:
+    """Claims the open tasks due now (or within TASK_DUE_REMIND_BEFORE_MINUTES) that were not reminded yet, marks them
+    reminded and emits `task.due` for each, in one transaction: with two beats or workers sweeping at once, a row
+    locked by one is skipped by the other and found reminded after its commit — exactly one reminder per task.
+    Tasks overdue for longer than a day are left alone (a deploy must not ring for last month's tasks)."""
+    now = now or timezone.now()
+    ahead = timedelta(minutes=settings.TASK_DUE_REMIND_BEFORE_MINUTES)
+    with transaction.atomic():
+        due = list(
+            Task.objects.select_for_update(skip_locked=True)
+            .filter(done_at__isnull=True, reminded_at__isnull=True, due_at__lte=now + ahead,
+                    due_at__gte=now - timedelta(days=1))
+            .order_by("due_at")
+            .values_list("pk", "lead_id", "assignee_id", "due_at")[:limit]
+        )
+        if not due:
+            return []
+        Task.objects.filter(pk__in=[row[0] for row in due]).update(reminded_at=now)
+        for task_id, lead_id, assignee_id, due_at in due:
+            emit("task.due", task_id=task_id, lead_id=lead_id, assignee_id=assignee_id, due_at=due_at.isoformat())
+            log.info("lead=%s task=%s due reminder", lead_id, task_id)
+    return [row[0] for row in due]
 
 
 def task_done(*, task: Task, user) -> Task:

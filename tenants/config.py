@@ -247,7 +247,7 @@ SPEC: dict[str, Any] = {
                            "templates": _list(_obj({"name": _str, "language": _str, "text": _str,
                                                     "variables": _list(_choice(*TEMPLATE_VARIABLES))},
                                                    required=("name",)))},
-        "telegram": {"api_url": _url, "bot_token": _secret, "secret_token": _secret},
+        "telegram": {"api_url": _url, "bot_token": _secret, "secret_token": _secret, "bot_username": _str},
         # access_token: the contract's name of the page access token, read when page_access_token is unset
         "instagram": {"api_url": _url, "ig_account_id": _ig_account_id, "page_access_token": _secret,
                       "access_token": _secret, "app_secret": _secret, "verify_token": _secret},

@@ -95,3 +95,16 @@ class TenantHealth(models.Model):
 
     def __str__(self) -> str:
         return f"health of {self.tenant.slug}"
+
+
+class PlatformSecret(models.Model):
+    """A platform-wide key kept in the public schema (the Web Push VAPID pair): made once by setup_platform.
+    `value` is encrypted at rest (core.crypto); `public` is what may be shown (the VAPID public key)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    value = models.TextField()
+    public = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -7,17 +7,32 @@ from collections.abc import Callable
 from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
-from django_tenants.utils import tenant_context
+from django_tenants.utils import schema_context, tenant_context
 
 from brain import llm
+from core.crypto import decrypt
 from core.db import server_bound_cursor
 from core.hosts import hostname
 from integrations import amocrm, retell, wwebjs
 from integrations.registry import channel, channels
 from tenants import config as tconfig
-from tenants.models import Domain, Tenant, TenantStatus, WebhookToken
+from tenants.models import Domain, PlatformSecret, Tenant, TenantStatus, WebhookToken
 
 _CONFIGS: dict[tuple, dict] = {}
+VAPID_SECRET = "webpush.vapid"
+_VAPID: dict[str, tuple[str, str]] = {}
+
+
+def platform_vapid_keys() -> tuple[str, str] | None:
+    """(private, public) VAPID keys of the platform (base64url), or None before setup_platform made them. Cached per
+    process: the pair never changes once browsers subscribed with it."""
+    if VAPID_SECRET not in _VAPID:
+        with schema_context("public"):
+            row = PlatformSecret.objects.filter(name=VAPID_SECRET).first()
+        if row is None:
+            return None
+        _VAPID[VAPID_SECRET] = (decrypt(row.value), row.public)
+    return _VAPID[VAPID_SECRET]
 
 
 def tenant_config_get(tenant: Tenant) -> dict:

@@ -18,14 +18,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists
 
+from core.crypto import encrypt
 from core.events import emit
 from core.realtime import group_tenant, publish
-from integrations import wwebjs
+from integrations import webpush, wwebjs
 from integrations.base import SendError
 from tenants import config as tconfig
-from tenants.models import Domain, Tenant, TenantHealth, TenantStatus, WebhookToken
+from tenants.models import Domain, PlatformSecret, Tenant, TenantHealth, TenantStatus, WebhookToken
 from tenants.schema_clone import base_schema_refresh
-from tenants.selectors import WEBHOOK_PROVIDERS, tenant_config_get, webhook_tokens, webhook_urls
+from tenants.selectors import VAPID_SECRET, WEBHOOK_PROVIDERS, tenant_config_get, webhook_tokens, webhook_urls
 
 log = logging.getLogger("buildcrm.tenants")
 
@@ -81,6 +82,7 @@ def platform_setup(*, admin_email: str | None = None, admin_password: str | None
         # Created by running every migration once; later tenants clone it.
         Tenant.objects.create(schema_name=base, slug="tenant-base", name="Base schema (template)",
                               webhook_key=secrets.token_hex(16), is_template=True, is_active=False)
+    platform_vapid_ensure()
     if admin_email and admin_password:
         User = get_user_model()  # the platform owner: the user model, named through Django's registry
         with schema_context("public"):
@@ -88,6 +90,22 @@ def platform_setup(*, admin_email: str | None = None, admin_password: str | None
             if user is None:
                 User.objects.create_superuser(admin_email, admin_password, full_name="Platform owner")
             log.info("platform admin=%s ready", admin_email)
+
+
+def platform_vapid_ensure() -> str:
+    """The platform's Web Push (VAPID) key pair, made once and kept in the public schema; returns its public key.
+    Idempotent: a second run (or a second process racing the first) keeps the pair the browsers subscribed with."""
+    with schema_context("public"):
+        found = PlatformSecret.objects.filter(name=VAPID_SECRET).first()
+        if found is not None:
+            return found.public
+        keys = webpush.vapid_keys_new()
+        secret, created = PlatformSecret.objects.get_or_create(
+            name=VAPID_SECRET, defaults={"value": encrypt(keys.private_key), "public": keys.public_key}
+        )
+    if created:
+        log.info("platform vapid keys created")
+    return secret.public
 
 
 def tenant_provision(*, slug: str, name: str, owner_email: str, owner_password: str,

@@ -5,6 +5,7 @@ import { rememberMe, useLiveUpdates, useMe, useOnline } from './lib/hooks';
 import { setLang, useLang, useT } from './lib/i18n';
 import { meLabel } from './lib/format';
 import { Icon, type IconName } from './components/Icon';
+import { Bell } from './components/Bell';
 import { Link, matchPath, navigate, useLocation } from './lib/router';
 import { Toasts } from './lib/toast';
 import type { Me } from './lib/types';
@@ -55,6 +56,13 @@ function Shell({ me }: { me: Me }) {
   const qc = useQueryClient();
   const { pathname } = useLocation();
   useLiveUpdates(true);
+  // A push clicked while the app is open: the service worker asks this window to open the lead.
+  useEffect(() => {
+    if (!('serviceWorker' in navigator)) return;
+    const open = (e: MessageEvent) => { if (e.data?.type === 'open' && typeof e.data.url === 'string') navigate(e.data.url); };
+    navigator.serviceWorker.addEventListener('message', open);
+    return () => navigator.serviceWorker.removeEventListener('message', open);
+  }, []);
 
   useEffect(() => {
     if (pathname === '/' || pathname === '/login' || pathname === '') navigate('/leads', { replace: true });
@@ -114,6 +122,7 @@ function Shell({ me }: { me: Me }) {
           ))}
         </nav>
         <div className="topbar-right">
+          <Bell />
           <button className="btn btn-ghost btn-sm" data-testid="lang-switch" title="Язык / Language"
             onClick={() => setLang(lang === 'ru' ? 'en' : 'ru')}>{lang === 'ru' ? 'EN' : 'RU'}</button>
           <Link to="/account" className="btn btn-ghost btn-sm account-link" data-testid="nav-account" title={t('account.nav')}

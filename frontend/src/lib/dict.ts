@@ -184,6 +184,20 @@ const ru: Dict = {
   'an.kind.intent': 'Намерение', 'an.kind.fact': 'Факт', 'an.segment.all': 'Все', 'an.unassigned': 'Не назначен',
   'an.intent.price_question': 'Сколько стоит?', 'an.intent.call_request': 'Просит звонок', 'an.intent.refusal': 'Отказ',
   'an.intent.human_request': 'Просит человека', 'an.intent.thinking': '«Подумаю»',
+  'notif.title': 'Уведомления', 'notif.empty': 'Пока ничего нового', 'notif.readAll': 'Прочитать все',
+  'notif.mute': 'Выключить звук', 'notif.unmute': 'Включить звук', 'notif.soundOn': 'Звук', 'notif.soundOff': 'Без звука',
+  'notif.settings': 'Уведомления', 'notif.event': 'Событие', 'notif.pushEnable': 'Включить push на этом устройстве',
+  'notif.pushDisable': 'Выключить push на этом устройстве', 'notif.pushOn': 'Push включены на этом устройстве',
+  'notif.push.denied': 'Браузер запретил уведомления: разрешите их в настройках сайта.',
+  'notif.push.unsupported': 'Этот браузер не поддерживает push. На iPhone добавьте приложение на экран «Домой».',
+  'notif.push.no-key': 'Push ещё не настроены на платформе.', 'notif.push.failed': 'Не удалось включить push:',
+  'notif.quiet': 'Тихие часы', 'notif.quietHint': 'Push и Telegram придут одной сводкой, когда тихие часы закончатся ({tz}); в приложении уведомления видны сразу.',
+  'notif.tgLink': 'Привязать Telegram', 'notif.tgUnlink': 'Отвязать', 'notif.tgLinked': 'Telegram привязан',
+  'notif.tgSend': 'Отправьте боту компании: /start {code}', 'notif.tgExpires': 'Код действует 10 минут.',
+  'notifWay.in_app': 'В приложении', 'notifWay.push': 'Push', 'notifWay.telegram': 'Telegram',
+  'notifKind.new_lead': 'Новый лид', 'notifKind.client_replied': 'Клиент ответил', 'notifKind.call_requested': 'Клиент просит звонок',
+  'notifKind.became_hot': 'Лид стал горячим', 'notifKind.needs_human': 'AI просит подключиться',
+  'notifKind.message_failed': 'Сообщение не доставлено', 'notifKind.assigned': 'Лид назначен на вас', 'notifKind.task_due': 'Пора выполнить задачу',
 };
 
 const en: Dict = {
@@ -367,6 +381,20 @@ const en: Dict = {
   'an.kind.intent': 'Intent', 'an.kind.fact': 'Fact', 'an.segment.all': 'All', 'an.unassigned': 'Unassigned',
   'an.intent.price_question': 'How much is it?', 'an.intent.call_request': 'Asks for a call', 'an.intent.refusal': 'Declines',
   'an.intent.human_request': 'Asks for a person', 'an.intent.thinking': '"I\'ll think about it"',
+  'notif.title': 'Notifications', 'notif.empty': 'Nothing new yet', 'notif.readAll': 'Mark all read',
+  'notif.mute': 'Mute', 'notif.unmute': 'Unmute', 'notif.soundOn': 'Sound', 'notif.soundOff': 'Muted',
+  'notif.settings': 'Notifications', 'notif.event': 'Event', 'notif.pushEnable': 'Turn on push on this device',
+  'notif.pushDisable': 'Turn off push on this device', 'notif.pushOn': 'Push is on for this device',
+  'notif.push.denied': 'The browser blocked notifications: allow them in the site settings.',
+  'notif.push.unsupported': 'This browser has no push. On an iPhone, add the app to the Home Screen.',
+  'notif.push.no-key': 'Push is not set up on the platform yet.', 'notif.push.failed': 'Could not turn on push:',
+  'notif.quiet': 'Quiet hours', 'notif.quietHint': 'Push and Telegram wait and come as one digest when they end ({tz}); in-app notifications show at once.',
+  'notif.tgLink': 'Link Telegram', 'notif.tgUnlink': 'Unlink', 'notif.tgLinked': 'Telegram is linked',
+  'notif.tgSend': 'Send the company bot: /start {code}', 'notif.tgExpires': 'The code works for 10 minutes.',
+  'notifWay.in_app': 'In the app', 'notifWay.push': 'Push', 'notifWay.telegram': 'Telegram',
+  'notifKind.new_lead': 'New lead', 'notifKind.client_replied': 'The client replied', 'notifKind.call_requested': 'The client asks for a call',
+  'notifKind.became_hot': 'The lead became hot', 'notifKind.needs_human': 'The AI asks for a person',
+  'notifKind.message_failed': 'A message failed', 'notifKind.assigned': 'A lead was assigned to you', 'notifKind.task_due': 'A task is due',
 };
 
 export const dict: Record<string, Dict> = { ru, en };

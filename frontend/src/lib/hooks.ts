@@ -80,7 +80,7 @@ export function useLiveUpdates(enabled: boolean) {
 }
 
 // What live events keep current: after a gap, these (and only these) are refetched, once.
-const LIVE_QUERIES = new Set(['board', 'leads', 'lead', 'messages', 'events', 'followups', 'sandbox']);
+const LIVE_QUERIES = new Set(['board', 'leads', 'lead', 'messages', 'events', 'followups', 'sandbox', 'notifications', 'notifications-unread']);
 
 export function connectWs(qc: QueryClient): () => void {
   const live = new LiveSocket({

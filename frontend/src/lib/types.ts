@@ -1,3 +1,4 @@
+import type { AppNotification } from './notifications';
 export type Role = 'owner' | 'head' | 'manager';
 export type Temperature = 'hot' | 'warm' | 'cold';
 export type StageKind = 'new' | 'in_dialog' | 'requests_call' | 'incomplete' | 'complete' | 'won' | 'lost' | 'custom';
@@ -77,7 +78,8 @@ export type WsEvent =
   | { type: 'message.created'; lead_id: number; message: Message }
   | { type: 'message.updated'; lead_id: number; message: Message }
   | { type: 'lead.removed'; lead_id: number }
-  | { type: 'note.created'; lead_id: number; note: LeadNote };
+  | { type: 'note.created'; lead_id: number; note: LeadNote }
+  | { type: 'notification.created'; notification: AppNotification };
 
 // Chat tools (issue 16)
 export interface QuickReply { id: number; title: string; text: string; position: number }

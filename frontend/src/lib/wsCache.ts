@@ -3,6 +3,7 @@ import type { QueryClient } from '@tanstack/react-query';
 import type { Board, Lead, LeadNote, Message, Page, WsEvent } from './types';
 import { removeLead, setLastMessage, upsertLead } from './boardState';
 import { mergeLead } from './inbox';
+import { applyNotification, parseNotificationEvent } from './notifications';
 
 export function mergeMessages(list: Message[] | undefined, m: Message): Message[] {
   const cur = list ?? [];
@@ -90,6 +91,7 @@ export function applyWsEvent(qc: QueryClient, ev: WsEvent) {
     case 'message.updated': return applyMessageUpdate(qc, ev.lead_id ?? ev.message?.lead, ev.message);
     case 'lead.removed': return applyLeadRemoved(qc, ev.lead_id);
     case 'note.created': return applyNote(qc, ev.lead_id, ev.note);
+    case 'notification.created': return applyNotification(qc, ev.notification);
     default: return undefined;
   }
 }
@@ -101,6 +103,7 @@ export function parseWsEvent(raw: string): WsEvent | null {
     if (ev && (ev.type === 'message.created' || ev.type === 'message.updated') && ev.message && typeof ev.message.id === 'number') return ev;
     if (ev && ev.type === 'lead.removed' && typeof ev.lead_id === 'number') return ev;
     if (ev && ev.type === 'note.created' && typeof ev.lead_id === 'number' && ev.note && typeof ev.note.id === 'number') return ev;
+    if (parseNotificationEvent(ev)) return ev;
   } catch { /* ignore garbage */ }
   return null;
 }

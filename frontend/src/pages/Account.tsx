@@ -4,6 +4,7 @@ import { api, ApiError, errorText } from '../lib/api';
 import { useT } from '../lib/i18n';
 import { toast } from '../lib/toast';
 import type { Me } from '../lib/types';
+import { NotificationSettings } from '../components/NotificationSettings';
 
 /** The signed-in user's profile: who they are and a password change (current password required). */
 export default function Account({ me }: { me: Me }) {
@@ -52,6 +53,7 @@ export default function Account({ me }: { me: Me }) {
         {error && <div className="form-error" role="alert" data-testid="password-error">{error}</div>}
         <button className="btn btn-primary" type="submit" disabled={busy} data-testid="password-submit">{t('account.submit')}</button>
       </form>
+      <NotificationSettings />
     </div>
   );
 }
