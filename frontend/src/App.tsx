@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
 import { api, ensureCsrf } from './lib/api';
 import { rememberMe, useLiveUpdates, useMe, useOnline } from './lib/hooks';
@@ -83,13 +83,15 @@ function Shell({ me }: { me: Me }) {
     { to: '/sandbox', key: 'sandbox', icon: 'sandbox', accent: true },
     { to: '/analytics', key: 'analytics', icon: 'analytics' },
     ...(canManage(me) ? [
-      { to: '/team', key: 'team', icon: 'team' },
-      { to: '/stages', key: 'stages', icon: 'stages' },
-      { to: '/content', key: 'content', icon: 'content' },
-      { to: '/knowledge', key: 'knowledge', icon: 'knowledge' },
-      { to: '/assignment', key: 'assignment', icon: 'settings' },
+      { to: '/team', key: 'team', icon: 'team', secondary: true },
+      { to: '/stages', key: 'stages', icon: 'stages', secondary: true },
+      { to: '/content', key: 'content', icon: 'content', secondary: true },
+      { to: '/knowledge', key: 'knowledge', icon: 'knowledge', secondary: true },
+      { to: '/assignment', key: 'assignment', icon: 'settings', secondary: true },
     ] : []),
   ];
+  const secondary = nav.filter((n) => 'secondary' in n && n.secondary);
+  const inSecondary = secondary.some((n) => pathname.startsWith(n.to));
 
   let page;
   if (pathname === '/leads' || matchPath('/leads/:id', pathname)) page = <Leads me={me} />;
@@ -116,10 +118,11 @@ function Shell({ me }: { me: Me }) {
         <nav className="nav" aria-label="main">
           {nav.map((n) => (
             <Link key={n.key} to={n.to} data-testid={`nav-${n.key}`}
-              className={`nav-item${pathname.startsWith(n.to) ? ' active' : ''}${n.accent ? ' accent' : ''}`}>
+              className={`nav-item${pathname.startsWith(n.to) ? ' active' : ''}${n.accent ? ' accent' : ''}${'secondary' in n && n.secondary ? ' nav-secondary' : ''}`}>
               <span className="nav-icon" aria-hidden><Icon name={n.icon as IconName} /></span><span className="nav-label">{t(`nav.${n.key}`)}</span>
             </Link>
           ))}
+          {secondary.length > 0 && <MoreMenu items={secondary} active={inSecondary} pathname={pathname} />}
         </nav>
         <div className="topbar-right">
           <Bell />
@@ -143,4 +146,31 @@ function Shell({ me }: { me: Me }) {
 function NoAccess() {
   const t = useT();
   return <div className="pad muted" data-testid="no-access">{t('common.noAccess')}</div>;
+}
+
+/** On a phone the bottom bar keeps the daily pages; the settings pages sit behind "More" (they do not fit 390 px). */
+function MoreMenu({ items, active, pathname }: { items: { to: string; key: string; icon: string }[]; active: boolean; pathname: string }) {
+  const t = useT();
+  const [open, setOpen] = useState(false);
+  useEffect(() => setOpen(false), [pathname]);
+  return (
+    <>
+      <button type="button" className={`nav-item nav-more${active ? ' active' : ''}`} data-testid="nav-more"
+        aria-expanded={open} aria-haspopup="menu" onClick={() => setOpen((o) => !o)}>
+        <span className="nav-icon" aria-hidden><Icon name="menu" /></span><span className="nav-label">{t('nav.more')}</span>
+      </button>
+      {open && (
+        <>
+          <div className="more-backdrop" onClick={() => setOpen(false)} />
+          <div className="more-sheet" role="menu" data-testid="more-sheet">
+            {items.map((n) => (
+              <Link key={n.key} to={n.to} data-testid={`more-${n.key}`} className={`more-item${pathname.startsWith(n.to) ? ' active' : ''}`}>
+                <Icon name={n.icon as IconName} /> {t(`nav.${n.key}`)}
+              </Link>
+            ))}
+          </div>
+        </>
+      )}
+    </>
+  );
 }

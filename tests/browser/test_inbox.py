@@ -144,7 +144,9 @@ def test_my_tasks_on_a_phone_grouped_on_the_company_clock(browser, live_tenant):
 
 def test_the_owner_sets_assignment_and_a_manager_cannot(browser, live_tenant):
     page = browser.page(live_tenant, role="owner", phone=True)
-    page.get_by_test_id("nav-assignment").click()
+    expect(page.get_by_test_id("nav-assignment")).to_be_hidden()  # the phone's bar: behind "More"
+    page.get_by_test_id("nav-more").click()
+    page.get_by_test_id("more-assignment").click()
     expect(page.get_by_test_id("assignment-page")).to_be_visible()
     expect(page.get_by_test_id("assign-managers")).to_contain_text(f"Manager {live_tenant.slug}")
     page.get_by_test_id("assign-mode-rules").check()
