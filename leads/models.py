@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 
@@ -104,6 +105,12 @@ class Lead(models.Model):
     last_outbound_at = models.DateTimeField(null=True, blank=True)
     # Our last message waits for the client's answer since then ("no answer" flag and timer).
     waiting_since = models.DateTimeField(null=True, blank=True)
+    # Short labels, lower-cased (leads.services.tags_clean); `tags_auto` says which of them the AI put there from
+    # what the client wrote (a person's edit of such a tag makes it theirs). JSON arrays of strings, not ArrayField:
+    # the inbound batch inserts leads through core.db.insert_rows, whose unnest() cannot carry arrays. GIN-indexed
+    # for the list's filter (`tags @> '["x"]'`).
+    tags = models.JSONField(default=list, blank=True)
+    tags_auto = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -112,6 +119,7 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["stage", "-score", "-id"], name="lead_stage_score"),
             models.Index(fields=["assignee", "stage"], name="lead_assignee_stage"),
+            GinIndex(fields=["tags"], name="lead_tags_gin"),
         ]
 
     def __str__(self) -> str:

@@ -31,6 +31,9 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
     assignee = serializers.SerializerMethodField()
     handled_by = serializers.SerializerMethodField()
     no_answer = serializers.SerializerMethodField()
+    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
+    tags_auto = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                      help_text="Which of `tags` the AI put there from what the client wrote.")
 
     class Meta:
         model = Lead
@@ -40,6 +43,7 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
             "temperature", "score_reasons", "assignee", "ai_enabled", "handled_by", "needs_human",
             "needs_human_reason", "refused", "call_requested", "preferred_time", "last_message", "last_message_at",
             "waiting_since", "no_answer", "data", "source_info", "created_at", "updated_at",
+            "tags", "tags_auto",
         ]
 
     def get_assignee(self, lead) -> dict | None:
