@@ -22,6 +22,7 @@ export interface Lead {
   last_message: LastMessage | null; last_message_at: string | null; waiting_since: string | null; no_answer: boolean;
   data: Record<string, unknown>; fields?: QualField[]; source_info?: unknown; created_at: string; updated_at: string;
   stage_pinned?: boolean; stage_pinned_by?: UserShort | null; stage_pinned_at?: string | null;
+  tags?: string[]; tags_auto?: string[];
 }
 
 export interface Page<T> { count: number; next: string | null; previous: string | null; results: T[] }

@@ -10,6 +10,7 @@ import type { Followup, Lead, LeadEvent, Me, QualField, Task } from '../lib/type
 import { applyLead } from '../lib/wsCache';
 import { channelLabel, HandlerBadge, NoAnswerTimer, Temp } from '../components/LeadBits';
 import { Chat } from './Chat';
+import { TagChips } from '../components/CrmTools';
 
 export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onClose: () => void }) {
   const t = useT();
@@ -141,6 +142,7 @@ function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
         {lead.campaign && <span>{t('lead.campaign')}: {lead.campaign}</span>}
         <span>{t('lead.created')}: {formatTime(lead.created_at, lang, now)}</span>
       </div>
+      <TagChips lead={lead} save={(tags) => act('', { tags }, 'PATCH')} />
 
       <h3>{t('lead.fields')}</h3>
       <div className="grid2">
