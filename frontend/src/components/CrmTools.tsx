@@ -24,11 +24,11 @@ export function LeadsActions({ me, search }: { me: Me; search: string }) {
         <Icon name="plus" size={16} /> {t('crm.newLead')}
       </button>
       {canImport && (
-        <button className="btn btn-sm" onClick={() => setOpen('import')} data-testid="lead-import">
+        <button className="btn btn-sm" onClick={() => setOpen('import')} data-testid="lead-import" title={t('crm.import')} aria-label={t('crm.import')}>
           <Icon name="upload" size={16} /> <span className="hide-narrow">{t('crm.import')}</span>
         </button>
       )}
-      <a className="btn btn-sm" href={exportUrl(search)} download data-testid="lead-export" title={t('crm.export')}>
+      <a className="btn btn-sm" href={exportUrl(search)} download data-testid="lead-export" title={t('crm.export')} aria-label={t('crm.export')}>
         <Icon name="download" size={16} /> <span className="hide-narrow">{t('crm.export')}</span>
       </a>
       {open === 'create' && <LeadCreateDialog me={me} search={search} onClose={() => setOpen(null)} />}
