@@ -95,11 +95,9 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
         <table className="table" data-testid="list-table">
           <thead>
             <tr>
-              <th className="cell-check">
-                <input type="checkbox" aria-label={t('crm.selectAll')} data-testid="select-all"
-                  checked={pageIds.length > 0 && pageIds.every((id) => selected.includes(id))} onChange={() => setSelected(toggleAll(selected, pageIds))} />
-              </th>
-              <th className="sortable" onClick={() => sortBy('name', 'name')}>{t('col.name')}{f.ordering === 'name' ? ' ↑' : ''}</th>
+              <th className="sortable" onClick={() => sortBy('name', 'name')}>
+                <input type="checkbox" className="row-check" aria-label={t('crm.selectAll')} data-testid="select-all" onClick={(e) => e.stopPropagation()}
+                  checked={pageIds.length > 0 && pageIds.every((id) => selected.includes(id))} onChange={() => setSelected(toggleAll(selected, pageIds))} />{t('col.name')}{f.ordering === 'name' ? ' ↑' : ''}</th>
               <th>{t('col.city')}</th>
               <th>{t('col.stage')}</th>
               <th className="sortable" onClick={() => sortBy('score', '-score')}>{t('col.score')}{arrow('score', '-score')}</th>
@@ -113,11 +111,10 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
             {leads.data?.results.map((l) => (
               <tr key={l.id} data-testid={`list-row-${l.id}`} onClick={() => navigate(`/leads/${l.id}${search}`)} tabIndex={0}
                 onKeyDown={(e) => { if (e.key === 'Enter') navigate(`/leads/${l.id}${search}`); }}>
-                <td className="cell-check" onClick={(e) => e.stopPropagation()}>
-                  <input type="checkbox" aria-label={t('crm.selectRow')} data-testid={`select-${l.id}`} checked={selected.includes(l.id)}
-                    onChange={() => setSelected(toggleId(selected, l.id))} />
-                </td>
-                <td><b>{l.name || l.phone}</b><div className="muted small">{l.name ? l.phone : ''}</div>
+                <td>
+                  <input type="checkbox" className="row-check" aria-label={t('crm.selectRow')} data-testid={`select-${l.id}`} checked={selected.includes(l.id)}
+                    onClick={(e) => e.stopPropagation()} onChange={() => setSelected(toggleId(selected, l.id))} />
+                  <b>{l.name || l.phone}</b><div className="muted small">{l.name ? l.phone : ''}</div>
                   {(l.tags?.length ?? 0) > 0 && <div className="row-tags">{l.tags!.map((tg) => <span key={tg} className={`chip${l.tags_auto?.includes(tg) ? ' tag-auto' : ''}`}>{tg}</span>)}</div>}
                 </td>
                 <td>{l.city}</td>
