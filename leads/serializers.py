@@ -1,4 +1,5 @@
 """Output shapes of leads, shared by the REST API and websocket events."""
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import PlannedRepresentation
@@ -24,6 +25,11 @@ class StageOut(serializers.ModelSerializer):
         return stage.kind not in ENGINE_STAGE_KINDS
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class TagsField(serializers.JSONField):
+    """A lead's tags: stored as a JSON array of strings, copied as they are on the board's hot path."""
+
+
 class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
     stage_kind = serializers.CharField(source="stage.kind", read_only=True)
     stage_pinned = serializers.BooleanField(source="stage_locked", read_only=True,
@@ -31,9 +37,8 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
     assignee = serializers.SerializerMethodField()
     handled_by = serializers.SerializerMethodField()
     no_answer = serializers.SerializerMethodField()
-    tags = serializers.ListField(child=serializers.CharField(), read_only=True)
-    tags_auto = serializers.ListField(child=serializers.CharField(), read_only=True,
-                                      help_text="Which of `tags` the AI put there from what the client wrote.")
+    tags = TagsField(read_only=True)
+    tags_auto = TagsField(read_only=True, help_text="Which of `tags` the AI put there from what the client wrote.")
 
     class Meta:
         model = Lead
