@@ -149,10 +149,12 @@ def board(*, user, per_stage: int = 30) -> list[dict]:
     return columns
 
 
-def leads_by_phone(*, phones: set[str]) -> dict[str, Lead]:
-    """The oldest lead of each phone (the one new contacts with that phone merge into)."""
+def leads_by_phone(*, phones: set[str], lock: bool = False) -> dict[str, Lead]:
+    """The oldest lead of each phone (the one new contacts with that phone merge into); `lock`: their rows locked
+    for the caller's transaction, in id order."""
     found: dict[str, Lead] = {}
-    for lead in Lead.objects.filter(phone__in=phones).order_by("id"):
+    qs = Lead.objects.filter(phone__in=phones).order_by("id")
+    for lead in (qs.select_for_update(of=("self",)) if lock else qs):
         found.setdefault(lead.phone, lead)
     return found
 
