@@ -747,6 +747,20 @@ def leads_bulk(*, user: User, lead_ids: list[int], action: str, assignee_id: int
 IMPORT_FILLS = ("name", "email", "city", "source")
 
 
+def _leads_write_import_fills(leads: list[Lead]) -> None:
+    """One UPDATE … FROM unnest(arrays) of the fields an import fills (Django's bulk_update builds a CASE per row
+    and column: seconds for thousands of rows)."""
+    with server_bound_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Lead._meta.db_table} AS l SET name = v.name, email = v.email, city = v.city, source = v.source, "
+            "tags = v.tags, tags_auto = v.tags_auto, updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::jsonb[]) "
+            "AS v(id, name, email, city, source, tags, tags_auto) WHERE l.id = v.id",
+            [timezone.now(), [lead.pk for lead in leads], *[[getattr(lead, name) for lead in leads]
+                                                            for name in IMPORT_FILLS],
+             [Jsonb(list(lead.tags or [])) for lead in leads], [Jsonb(list(lead.tags_auto or [])) for lead in leads]])
+
+
 def leads_import(*, user: User, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Commits checked, de-duplicated CSV rows (leads.csvio): a row whose phone a lead has already fills that lead's
     empty fields and adds its tags (nothing is overwritten); the others become new leads in the first stage,
@@ -793,10 +807,7 @@ def leads_import(*, user: User, rows: list[dict[str, Any]]) -> dict[str, int]:
         # The merges in a few statements (a 20,000-row file may hit as many leads): their timeline entries in one
         # INSERT, the leads in batched UPDATEs, one live event per lead after commit.
         if touched:
-            now = timezone.now()
-            for lead in touched:
-                lead.updated_at = now
-            Lead.objects.bulk_update(touched, [*IMPORT_FILLS, "tags", "tags_auto", "updated_at"], batch_size=1000)
+            _leads_write_import_fills(touched)
             insert_rows(events)
             publish_leads([lead.pk for lead in touched])
             updated = len(touched)
