@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { addTags, exportUrl, normTag, remap, toggleAll, toggleId } from './crm';
+import { describeEvent } from './timeline';
 
 describe('crm helpers', () => {
   it('exports the filtered list without paging', () => {
@@ -18,5 +19,10 @@ describe('crm helpers', () => {
     expect(toggleId([1, 2], 2)).toEqual([1]);
     expect(toggleAll([1], [1, 2, 3])).toEqual([1, 2, 3]);
     expect(toggleAll([1, 2, 3, 9], [1, 2, 3])).toEqual([9]);
+  });
+  it('tells a tag change as added and removed tags', () => {
+    const e = { id: 1, kind: 'tags_changed', actor: 'ai', field: 'tags', before: ['vip', 'дом'], after: ['vip', 'цена'], text: '', created_at: '2026-01-01T00:00:00Z' };
+    expect(describeEvent(e as never, 'ru')).toBe('Теги: +цена, −дом');
+    expect(describeEvent(e as never, 'en')).toBe('Tags: +цена, −дом');
   });
 });

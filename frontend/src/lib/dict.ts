@@ -149,7 +149,7 @@ const ru: Dict = {
   'crm.selected': 'Выбрано: {n}', 'crm.selectAll': 'Выбрать все на странице', 'crm.selectRow': 'Выбрать заявку',
   'crm.bulkAssign': 'Назначить', 'crm.bulkMove': 'Перенести в этап', 'crm.bulkTag': 'Добавить тег', 'crm.apply': 'Применить',
   'crm.bulkDone': 'Изменено: {updated}, без изменений: {unchanged}, недоступно: {skipped}', 'crm.clearSelection': 'Снять выбор',
-  'crm.unassign': 'Снять ответственного',
+  'crm.unassign': 'Снять ответственного', 'ev.tags_changed': 'Теги: {changes}',
 };
 
 const en: Dict = {
@@ -298,7 +298,7 @@ const en: Dict = {
   'crm.selected': 'Selected: {n}', 'crm.selectAll': 'Select all on the page', 'crm.selectRow': 'Select the lead',
   'crm.bulkAssign': 'Assign', 'crm.bulkMove': 'Move to stage', 'crm.bulkTag': 'Add a tag', 'crm.apply': 'Apply',
   'crm.bulkDone': 'Changed: {updated}, unchanged: {unchanged}, not accessible: {skipped}', 'crm.clearSelection': 'Clear selection',
-  'crm.unassign': 'Remove the assignee',
+  'crm.unassign': 'Remove the assignee', 'ev.tags_changed': 'Tags: {changes}',
 };
 
 export const dict: Record<string, Dict> = { ru, en };
