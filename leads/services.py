@@ -215,13 +215,14 @@ def leads_for_inbound(clients: list[InboundClient]) -> list[tuple[Lead, bool]]:
 
 def lead_create(*, actor: Actor, name: str = "", phone: str = "", city: str = "", source: str = "",
                 channel: str = Channel.WHATSAPP, provider: str = "", source_info: str = "", external_id: str = "",
-                campaign: str = "") -> Lead:
-    """A lead that did not write to us first (amoCRM, manual entry)."""
+                campaign: str = "", phone_identity: bool = True) -> Lead:
+    """A lead that did not write to us first (amoCRM, manual entry). `phone_identity`: the phone is how the client
+    reaches us on `channel` (WhatsApp, the sandbox), so a message from it finds this lead."""
     lead = Lead.objects.create(
         name=name, phone=phone, city=city, source=source, channel=channel, provider=provider or channel,
         source_info=source_info, external_id=external_id, campaign=campaign, stage=stage_of_kind(StageKind.NEW),
     )
-    if phone:
+    if phone and phone_identity:
         LeadIdentity.objects.get_or_create(channel=channel, identity=phone, defaults={"lead": lead})
     event_add(lead=lead, actor=actor, kind="created", text=f"Новая заявка ({source or channel})")
     log.info("lead=%s created source=%s by=%s", lead.pk, source, actor.label)
@@ -680,8 +681,10 @@ def lead_create_by_hand(*, user: User, name: str = "", phone: str = "", channel:
         assignee = user  # a manager who sees only their own leads must see the one they entered
     actor = user_actor(user)
     with transaction.atomic():
+        # A Telegram or Instagram identity is a chat id, not a phone: the client's first message there makes its
+        # own identity (and merges by phone when the channel shares one).
         lead = lead_create(actor=actor, name=name, phone=phone, city=city, source=source or "manual",
-                           channel=channel)
+                           channel=channel, phone_identity=channel in (Channel.WHATSAPP, Channel.SANDBOX))
         if assignee is not None:
             lead_assign(lead=lead, assignee=assignee, actor=actor)
         if stage is not None and stage.pk != lead.stage_id:

@@ -302,7 +302,7 @@ class LeadExportView(APIView):
         response = HttpResponse(csvio.csv_bytes(header, rows), content_type="text/csv; charset=utf-8")
         stamp = timezone.localdate().isoformat()
         response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
-        log.info("leads exported by=%s", request.user.email)
+        log.info("leads exported rows=%s by=%s", len(rows), request.user.email)
         return response
 
 

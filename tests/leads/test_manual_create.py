@@ -54,6 +54,16 @@ def test_bad_input_is_a_400_with_a_message(tenant_a, client_for, body):
     assert res.json()["detail"]
 
 
+def test_a_telegram_lead_gets_no_phone_identity_on_telegram(tenant_a, client_for):
+    from leads.models import LeadIdentity
+
+    res = client_for(tenant_a, "owner").post("/api/leads/", {"name": "Телеграм", "phone": "1234567890",
+                                                             "channel": "telegram"}, format="json")
+    assert res.status_code == 201 and res.json()["channel"] == "telegram"
+    with tenant_context(tenant_a):
+        assert not LeadIdentity.objects.filter(lead_id=res.json()["id"]).exists()  # a chat id is not a phone
+
+
 def test_a_duplicate_phone_offers_the_existing_lead(tenant_a, client_for):
     from leads.models import Lead
 
