@@ -135,7 +135,7 @@ const ru: Dict = {
   // CRM basics (issue 16): leads by hand, CSV import/export, tags, bulk actions
   'crm.newLead': 'Новая заявка', 'crm.import': 'Импорт CSV', 'crm.export': 'Экспорт CSV',
   'crm.create': 'Создать', 'crm.created': 'Заявка создана', 'crm.namePhoneHint': 'Нужно имя или телефон. Телефон с кодом страны: +7 701 111 22 33',
-  'crm.noGreeting': 'AI не пишет первым заявкам, созданным вручную или импортом: начните диалог сами или включите AI, когда клиент напишет.',
+  'crm.noGreeting': 'AI не пишет первым заявкам, созданным вручную или импортом, и ничего им не отправляет: начните диалог сами — AI ответит, когда клиент напишет.',
   'crm.duplicate': 'Заявка с этим телефоном уже есть', 'crm.openExisting': 'Открыть «{name}»', 'crm.duplicateHidden': 'Эта заявка у другого менеджера — обратитесь к руководителю.',
   'crm.tags': 'Теги', 'crm.addTag': 'Добавить тег', 'crm.tagAuto': 'Поставлен AI по словам клиента', 'crm.removeTag': 'Убрать тег «{tag}»',
   'crm.filterTag': 'Тег', 'crm.importTitle': 'Импорт заявок из CSV', 'crm.chooseFile': 'Файл CSV (до 5 МБ, до 20 000 строк)',
@@ -284,7 +284,7 @@ const en: Dict = {
   // CRM basics (issue 16): leads by hand, CSV import/export, tags, bulk actions
   'crm.newLead': 'New lead', 'crm.import': 'Import CSV', 'crm.export': 'Export CSV',
   'crm.create': 'Create', 'crm.created': 'Lead created', 'crm.namePhoneHint': 'A name or a phone is needed. Phone with the country code: +7 701 111 22 33',
-  'crm.noGreeting': 'The AI does not write first to leads entered by hand or imported: start the dialog yourself, or the AI answers once the client writes.',
+  'crm.noGreeting': 'The AI does not write first to leads entered by hand or imported, and nothing is sent to them: start the dialog yourself — the AI answers once the client writes.',
   'crm.duplicate': 'A lead with this phone exists already', 'crm.openExisting': 'Open “{name}”', 'crm.duplicateHidden': 'That lead belongs to another manager — ask your head of sales.',
   'crm.tags': 'Tags', 'crm.addTag': 'Add a tag', 'crm.tagAuto': 'Put by the AI from what the client wrote', 'crm.removeTag': 'Remove tag “{tag}”',
   'crm.filterTag': 'Tag', 'crm.importTitle': 'Import leads from CSV', 'crm.chooseFile': 'CSV file (up to 5 MB, 20,000 rows)',
