@@ -1,6 +1,6 @@
 """CSV in and out of the leads list: reading an uploaded file (bounded size and rows, encoding detection, delimiter
 sniffing, a column mapping guessed from Russian and English headers, a check of every row) and writing the export
-(UTF-8 with a BOM for Excel, cells that a spreadsheet would run as formulas made inert). Pure: no database."""
+(UTF-8 with a BOM for Excel, cells that a spreadsheet would run as formulas made inert). No database."""
 from __future__ import annotations
 
 import codecs
@@ -8,6 +8,9 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 from leads.values import phone_clean, tags_clean
 
@@ -165,6 +168,12 @@ def rows_check(table: CsvTable, mapping: dict[str, int]) -> list[ImportRow]:
                     cell = phone_clean(cell)
                 except ValueError as exc:
                     row.errors.append(f"phone: {exc}")
+                    continue
+            if name == "email" and cell:
+                try:
+                    validate_email(cell)
+                except ValidationError:
+                    row.errors.append("email: не e-mail / not an e-mail address")
                     continue
             if name == "tags":
                 try:

@@ -124,6 +124,11 @@ def test_huge_cells_and_long_values_are_row_errors_not_crashes(tenant_a, client_
     assert all(len(cell) <= 100 for row in body["sample"] for cell in row)
 
 
+def test_a_bad_email_is_a_row_error(tenant_a, client_for):
+    body = preview(client_for(tenant_a, "owner"), b"Name,Email\nA,a@example.com\nB,not-an-email\n").json()
+    assert (body["valid"], body["invalid"]) == (1, 1) and "e-mail" in body["errors"][0]["errors"][0]
+
+
 def test_size_and_row_limits(tenant_a, client_for, settings):
     from leads import csvio
 
