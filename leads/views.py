@@ -361,7 +361,7 @@ def _import_read(request) -> tuple[csvio.CsvTable, dict[str, int], list[csvio.Im
     if raw_mapping:
         try:
             mapping = json.loads(raw_mapping)
-        except ValueError:
+        except (ValueError, RecursionError):  # 2,000 characters of "[" nest deeper than the parser goes
             raise ValidationError({"mapping": ["Нужен JSON-объект / A JSON object is needed"]}) from None
         if not isinstance(mapping, dict):
             raise ValidationError({"mapping": ["Нужен JSON-объект / A JSON object is needed"]})
