@@ -33,6 +33,8 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
   const [tag, setTag] = useState(f.tag);
   const [selected, setSelected] = useState<number[]>([]);
   const pageIds = leads.data?.results.map((l) => l.id) ?? [];
+  // Another filter or page: the selection would act on rows no longer in view.
+  useEffect(() => { setSelected([]); }, [apiQuery]);
 
   const apply = (patch: Partial<Filters>) => navigate(`/leads${filtersToSearch(updateFilters(f, patch), { view: 'list' })}`, { replace: true });
 
