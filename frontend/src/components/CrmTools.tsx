@@ -10,6 +10,7 @@ import { navigate } from '../lib/router';
 import { toast } from '../lib/toast';
 import type { Lead, Me } from '../lib/types';
 import { Icon } from './Icon';
+import { channelLabel } from './LeadBits';
 
 const CHANNELS = ['whatsapp', 'telegram', 'instagram', 'sandbox'];
 
@@ -90,7 +91,7 @@ export function LeadCreateDialog({ me, search, onClose }: { me: Me; search: stri
         <div className="muted small">{t('crm.namePhoneHint')}</div>
         <label>{t('lead.channel')}
           <select value={form.channel} onChange={set('channel')} data-testid="create-channel">
-            {CHANNELS.map((c) => <option key={c} value={c}>{t(`channel.${c}`) === `channel.${c}` ? c : t(`channel.${c}`)}</option>)}
+            {CHANNELS.map((c) => <option key={c} value={c}>{channelLabel(t, c)}</option>)}
           </select>
         </label>
         <label>{t('lead.source')}<input value={form.source} onChange={set('source')} maxLength={32} data-testid="create-source" /></label>
