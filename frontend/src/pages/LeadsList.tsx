@@ -117,7 +117,10 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
                   <input type="checkbox" className="row-check" aria-label={t('crm.selectRow')} data-testid={`select-${l.id}`} checked={selected.includes(l.id)}
                     onClick={(e) => e.stopPropagation()} onChange={() => setSelected(toggleId(selected, l.id))} />
                   <b>{l.name || l.phone}</b><div className="muted small">{l.name ? l.phone : ''}</div>
-                  {(l.tags?.length ?? 0) > 0 && <div className="row-tags">{l.tags!.map((tg) => <span key={tg} className={`chip${l.tags_auto?.includes(tg) ? ' tag-auto' : ''}`}>{tg}</span>)}</div>}
+                  {(l.tags?.length ?? 0) > 0 && <div className="row-tags">{l.tags!.map((tg) => (
+                    <button type="button" key={tg} className={`chip${l.tags_auto?.includes(tg) ? ' tag-auto' : ''}`} title={t('crm.filterTag')}
+                      onClick={(e) => { e.stopPropagation(); setTag(tg); apply({ tag: tg }); }}>{tg}</button>
+                  ))}</div>}
                 </td>
                 <td>{l.city}</td>
                 <td><span className="stage-pill" style={{ borderColor: stageColor(l.stage) }}>{stageName(l.stage)}</span></td>
