@@ -33,7 +33,7 @@ from django_tenants.utils import tenant_context
 
 from aiagent.models import AiTurn
 from aiagent.tools import ToolRunner, tool_schemas
-from brain import engine, prompts, texts
+from brain import engine, prompts, tagging, texts
 from brain import llm as llm_mod
 from brain.knowledge import ContentOffer, FreeSlot, PersonaSpec
 from brain.nlu import BrainTimeout, Extraction, extract, guess_language
@@ -495,6 +495,9 @@ def _finish(turn: Turn) -> str:
         # The score from the lead and the AI's memory (leads.services.lead_rescore: the same sum the decay sweep makes).
         lead_services.lead_rescore(lead=lead, fields=fields)
         score = lead.score
+        # Tags from what the client wrote (intents, urgency, interests), marked auto on the card.
+        lead_services.lead_tags_add(lead=lead, tags=tagging.tags_of(intents=turn.extraction.intents, data=lead.data),
+                                    actor=lead_services.AI, auto=True)
         lead.save(update_fields=["ai_state", "updated_at"])
         if turn.failure:
             lead_services.lead_flag_human(lead=lead, actor=lead_services.AI,

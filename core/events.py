@@ -31,9 +31,9 @@ EVENTS: dict[str, str] = {
     "tenant.provisioned": "tenants.tenant_provision, inside the new schema and its transaction (tenant_id, "
                           "owner_email, owner_name, owner_password_hash: made by django.contrib.auth.hashers) → "
                           "accounts: the owner; leads: the default stages",
-    "lead.created": "crmsync intake: a lead that did not write first (lead_id, source, greet: whether the AI's "
-                    "first-contact chain should go) → aiagent: the first contact, on commit; leads: automatic "
-                    "assignment, on commit; notifications: new lead, on commit",
+    "lead.created": "crmsync intake, leads.lead_create_by_hand (greet=False): a lead that did not write first "
+                    "(lead_id, source, greet: whether the AI's first-contact chain should go) → aiagent: the first "
+                    "contact, on commit; leads: automatic assignment, on commit; notifications: new lead, on commit",
     "lead.stage_changed": "leads.lead_move (lead_id, before, after: stage kinds, actor: ai|system|user) → followups: "
                           "cancel on won/lost; crmsync: the stage to amoCRM, on commit",
     "lead.taken_over": "leads.lead_takeover: a person took the dialog (lead_id, user_id) → followups: cancel; "

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 
@@ -113,6 +114,12 @@ class Lead(models.Model):
     client_waiting_since = models.DateTimeField(null=True, blank=True)
     # Client messages ever received: a user's unread count is this minus what they had seen (LeadRead.read_count).
     inbound_count = models.PositiveIntegerField(default=0)
+    # Short labels, lower-cased (leads.services.tags_clean); `tags_auto` says which of them the AI put there from
+    # what the client wrote (a person's edit of such a tag makes it theirs). JSON arrays of strings, not ArrayField:
+    # the inbound batch inserts leads through core.db.insert_rows, whose unnest() cannot carry arrays. GIN-indexed
+    # for the list's filter (`tags @> '["x"]'`).
+    tags = models.JSONField(default=list, blank=True)
+    tags_auto = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -123,6 +130,7 @@ class Lead(models.Model):
             models.Index(fields=["assignee", "stage"], name="lead_assignee_stage"),
             # the board's per-stage totals read count and sum(amount) from this index alone
             models.Index(fields=["stage", "amount"], name="lead_stage_amount"),
+            GinIndex(fields=["tags"], name="lead_tags_gin"),
         ]
 
     def __str__(self) -> str:

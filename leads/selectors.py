@@ -110,8 +110,8 @@ def lead_unread_count(*, lead, user) -> int:
 def leads_filtered(*, user, params: dict, read_counts: bool = True) -> object:
     """The list endpoint's filters, as `leads.views.LeadFilterIn` validated them (typed; absent ones left out):
     stage ids, stage kinds, temperatures, assignee (`none`, `me` or an id), ai (`on`/`off`), channels, sources,
-    campaigns, creation dates, needs_human, q (name, city, phone digits, and what other apps register: the words of
-    the dialog), ordering."""
+    campaigns, tags (all of them), creation dates, needs_human, q (name, city, phone digits, and what other apps
+    register: the words of the dialog), ordering."""
     qs = leads_visible_to(user=user)
     if params.get("stage"):
         qs = qs.filter(stage_id__in=params["stage"])
@@ -134,6 +134,8 @@ def leads_filtered(*, user, params: dict, read_counts: bool = True) -> object:
     for name in ("channel", "source", "campaign"):
         if params.get(name):
             qs = qs.filter(**{f"{name}__in": params[name]})
+    if params.get("tag"):
+        qs = qs.filter(tags__contains=[" ".join(t.split()).lstrip("#").lower() for t in params["tag"]])
     if "needs_human" in params:
         qs = qs.filter(needs_human=params["needs_human"])
     if "waiting" in params:  # the client's message waits for our answer
@@ -182,3 +184,29 @@ def board(*, user, per_stage: int = 30, params: dict | None = None, totals: bool
         columns.append({"stage": stage, "count": row.get("n", 0), "amount": row.get("amount") or Decimal(0),
                         "leads": cards})
     return columns
+
+
+def leads_by_phone(*, phones: set[str], lock: bool = False) -> dict[str, Lead]:
+    """The oldest lead of each phone (the one new contacts with that phone merge into); `lock`: their rows locked
+    for the caller's transaction, in id order."""
+    found: dict[str, Lead] = {}
+    qs = Lead.objects.filter(phone__in=phones).order_by("id")
+    for lead in (qs.select_for_update(of=("self",)) if lock else qs):
+        found.setdefault(lead.phone, lead)
+    return found
+
+
+EXPORT_HEADER = ["id", "name", "phone", "email", "city", "channel", "source", "campaign", "stage", "temperature",
+                 "score", "assignee", "tags", "created_at"]
+EXPORT_MAX_ROWS = 100_000
+
+
+def leads_export_rows(*, user, params: dict) -> tuple[list[str], list[list[object]]]:
+    """The filtered list (`leads_filtered`: the same filters and visibility) as the export's header and rows,
+    at most EXPORT_MAX_ROWS."""
+    qs = leads_filtered(user=user, params=params).select_related(None).select_related("stage", "assignee")
+    rows = [[lead.pk, lead.name, lead.phone, lead.email, lead.city, lead.channel, lead.source, lead.campaign,
+             lead.stage.name, lead.temperature, lead.score, lead.assignee.email if lead.assignee_id else "",
+             ", ".join(lead.tags or []), lead.created_at.isoformat()]
+            for lead in qs[:EXPORT_MAX_ROWS].iterator(chunk_size=2000)]
+    return EXPORT_HEADER, rows

@@ -1,4 +1,5 @@
 """Output shapes of leads, shared by the REST API and websocket events."""
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.serializers import PlannedRepresentation
@@ -24,6 +25,11 @@ class StageOut(serializers.ModelSerializer):
         return stage.kind not in ENGINE_STAGE_KINDS
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class TagsField(serializers.JSONField):
+    """A lead's tags: stored as a JSON array of strings, copied as they are on the board's hot path."""
+
+
 class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
     stage_kind = serializers.CharField(source="stage.kind", read_only=True)
     stage_pinned = serializers.BooleanField(source="stage_locked", read_only=True,
@@ -36,6 +42,8 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
                   "(they go to many users: keep the value you have).")
     unread = serializers.SerializerMethodField(help_text="inbound_count − read_count for the requesting user; null in "
                                                          "live events.")
+    tags = TagsField(read_only=True)
+    tags_auto = TagsField(read_only=True, help_text="Which of `tags` the AI put there from what the client wrote.")
 
     class Meta:
         model = Lead
@@ -45,7 +53,7 @@ class LeadOut(PlannedRepresentation, serializers.ModelSerializer):
             "temperature", "score_reasons", "assignee", "ai_enabled", "handled_by", "needs_human",
             "needs_human_reason", "refused", "call_requested", "preferred_time", "last_message", "last_message_at",
             "waiting_since", "no_answer", "client_waiting_since", "inbound_count", "read_count", "unread", "data",
-            "source_info", "created_at", "updated_at", "amount",
+            "source_info", "created_at", "updated_at", "amount", "tags", "tags_auto",
         ]
 
     def get_assignee(self, lead) -> dict | None:

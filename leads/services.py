@@ -38,8 +38,9 @@ from leads.models import (
     StageKind,
     Temperature,
 )
-from leads.selectors import lead_audience_groups, managers_see_all
+from leads.selectors import lead_audience_groups, leads_by_phone, leads_visible_to, managers_see_all
 from leads.serializers import LeadOut
+from leads.values import TAGS_PER_LEAD, phone_clean, tags_clean
 from tenants.selectors import tenant_config_current
 
 log = logging.getLogger("buildcrm.leads")
@@ -219,13 +220,14 @@ def leads_for_inbound(clients: list[InboundClient]) -> list[tuple[Lead, bool]]:
 
 def lead_create(*, actor: Actor, name: str = "", phone: str = "", city: str = "", source: str = "",
                 channel: str = Channel.WHATSAPP, provider: str = "", source_info: str = "", external_id: str = "",
-                campaign: str = "") -> Lead:
-    """A lead that did not write to us first (amoCRM, manual entry)."""
+                campaign: str = "", phone_identity: bool = True) -> Lead:
+    """A lead that did not write to us first (amoCRM, manual entry). `phone_identity`: the phone is how the client
+    reaches us on `channel` (WhatsApp, the sandbox), so a message from it finds this lead."""
     lead = Lead.objects.create(
         name=name, phone=phone, city=city, source=source, channel=channel, provider=provider or channel,
         source_info=source_info, external_id=external_id, campaign=campaign, stage=stage_of_kind(StageKind.NEW),
     )
-    if phone:
+    if phone and phone_identity:
         LeadIdentity.objects.get_or_create(channel=channel, identity=phone, defaults={"lead": lead})
     event_add(lead=lead, actor=actor, kind="created", text=f"Новая заявка ({source or channel})")
     log.info("lead=%s created source=%s by=%s", lead.pk, source, actor.label)
@@ -316,7 +318,8 @@ def lead_move(*, lead: Lead, stage: Stage, actor: Actor) -> Lead:
 
 
 def lead_change(*, lead: Lead, user, stage_id: int | None = None, assignee_id: int | None = None,
-                change_assignee: bool = False, data: dict | None = None, **fields: Any) -> Lead:
+                change_assignee: bool = False, data: dict | None = None, tags: list[str] | None = None,
+                **fields: Any) -> Lead:
     """A person's edit of a lead card: stage, assignee, fields and qualification data, each with its rules.
     Raises ValidationError for an unknown stage or user, PermissionDenied for an assignment the role may not make."""
     actor = user_actor(user)
@@ -336,6 +339,11 @@ def lead_change(*, lead: Lead, user, stage_id: int | None = None, assignee_id: i
         lead_assign(lead=lead, assignee=assignee, actor=actor)
     if fields or data:
         lead_update(lead=lead, actor=actor, data=data, **fields)
+    if tags is not None:
+        try:
+            lead_tags_set(lead=lead, tags=tags, actor=actor)
+        except ValueError as exc:
+            raise ValidationError({"tags": [str(exc)]}) from None
     return lead
 
 
@@ -612,3 +620,252 @@ def lead_mark_read(*, lead: Lead, user) -> int:
                                  update_conflicts=True, unique_fields=["user", "lead"],
                                  update_fields=["read_count", "read_at"])
     return count
+# --- CRM basics: leads entered by hand, tags, bulk actions, CSV import (issue 16) ----------------------------------
+
+BULK_MAX_IDS = 500
+
+
+class DuplicatePhone(Exception):
+    """A lead with this phone exists already: the caller offers it instead of creating a second one."""
+
+    def __init__(self, lead: Lead):
+        super().__init__(f"lead {lead.pk} has this phone")
+        self.lead = lead
+
+
+def _tags_save(*, lead: Lead, tags: list[str], auto: list[str], actor: Actor,
+               declined: list[str] | None = None) -> Lead:
+    before = list(lead.tags or [])
+    lead.tags, lead.tags_auto = tags, [t for t in auto if t in tags]
+    fields = ["tags", "tags_auto", "updated_at"]
+    if declined is not None:
+        lead.ai_state = {**(lead.ai_state or {}), "tags_declined": declined[-50:]}
+        fields.append("ai_state")
+    lead.save(update_fields=fields)
+    if before != tags:
+        event_add(lead=lead, actor=actor, kind="tags_changed", field="tags", before=before, after=tags)
+        log.info("lead=%s tags %s by=%s", lead.pk, ",".join(tags) or "-", actor.label)
+        publish_lead(lead)
+    return lead
+
+
+def lead_tags_set(*, lead: Lead, tags: list[str], actor: Actor) -> Lead:
+    """A person's edit of the tag chips. A tag the AI put there and the person kept stays marked auto; one the
+    person removed the AI does not put back (ai_state.tags_declined)."""
+    tags = tags_clean(tags)
+    auto = list(lead.tags_auto or [])
+    declined_before = list((lead.ai_state or {}).get("tags_declined") or [])
+    declined = [t for t in declined_before if t not in tags]  # re-added by the person: allowed again
+    declined += [t for t in auto if t not in tags and t not in declined]
+    return _tags_save(lead=lead, tags=tags, auto=[t for t in auto if t in tags], actor=actor,
+                      declined=declined if declined != declined_before else None)
+
+
+def lead_tags_add(*, lead: Lead, tags: list[str], actor: Actor, auto: bool = False) -> Lead:
+    """Adds tags (a bulk action, an import, or the AI from what the client wrote: `auto`). The AI's are marked
+    auto and skip the ones a person removed; a person adding an auto tag makes it theirs. Tags beyond
+    TAGS_PER_LEAD are left out."""
+    if auto:  # the AI's words never fail a turn: a tag that does not pass is left out
+        new = [t for tag in tags for t in _tag_or_nothing(tag)]
+    else:
+        new = tags_clean(tags)
+    current, marked = list(lead.tags or []), list(lead.tags_auto or [])
+    if auto:
+        declined = set((lead.ai_state or {}).get("tags_declined") or [])
+        new = [t for t in new if t not in declined]
+    added = [t for t in new if t not in current][:max(0, TAGS_PER_LEAD - len(current))]
+    if auto:
+        marked += added
+    else:
+        marked = [t for t in marked if t not in new]
+    if not added and marked == list(lead.tags_auto or []):
+        return lead
+    return _tags_save(lead=lead, tags=current + added, auto=marked, actor=actor)
+
+
+def _tag_or_nothing(tag: str) -> list[str]:
+    try:
+        return tags_clean([tag])
+    except ValueError:
+        return []
+
+
+def lead_create_by_hand(*, user: User, name: str = "", phone: str = "", channel: str = Channel.WHATSAPP,
+                        source: str = "", city: str = "", assignee_id: int | None = None, stage_id: int | None = None,
+                        tags: list[str] | None = None) -> Lead:
+    """A lead a person enters (a call, a walk-in). The AI does not greet it (`lead.created` with greet=False); a
+    manager's lead is theirs. Raises DuplicatePhone when a lead has this phone, ValidationError for bad input,
+    PermissionDenied for a manager assigning someone else."""
+    name, city, source = name.strip(), city.strip(), source.strip()
+    if not name and not phone.strip():
+        raise ValidationError({"name": ["Нужно имя или телефон / A name or a phone is needed"]})
+    try:
+        phone = phone_clean(phone) if phone.strip() else ""
+    except ValueError as exc:
+        raise ValidationError({"phone": [str(exc)]}) from None
+    try:
+        tags = tags_clean(tags or [])
+    except ValueError as exc:
+        raise ValidationError({"tags": [str(exc)]}) from None
+    if phone:
+        existing = Lead.objects.filter(phone=phone).order_by("id").first()
+        if existing is not None:
+            raise DuplicatePhone(existing)
+    stage = None
+    if stage_id is not None:
+        stage = Stage.objects.filter(pk=stage_id).first()
+        if stage is None:
+            raise ValidationError({"stage": ["Нет такого этапа / No such stage"]})
+    assignee = None
+    if assignee_id is not None:
+        assignee = User.objects.filter(pk=assignee_id, is_active=True).exclude(role="").first()
+        if assignee is None:
+            raise ValidationError({"assignee": ["Нет такого активного сотрудника / No such active user"]})
+    if user.role == Role.MANAGER:
+        if assignee not in (None, user):
+            raise PermissionDenied("Менеджер может назначить заявку только на себя.")
+        assignee = user  # a manager who sees only their own leads must see the one they entered
+    actor = user_actor(user)
+    with transaction.atomic():
+        # A Telegram or Instagram identity is a chat id, not a phone: the client's first message there makes its
+        # own identity (and merges by phone when the channel shares one).
+        lead = lead_create(actor=actor, name=name, phone=phone, city=city, source=source or "manual",
+                           channel=channel, phone_identity=channel in (Channel.WHATSAPP, Channel.SANDBOX))
+        if assignee is not None:
+            lead_assign(lead=lead, assignee=assignee, actor=actor)
+        if stage is not None and stage.pk != lead.stage_id:
+            lead_move(lead=lead, stage=stage, actor=actor)
+        if tags:
+            lead_tags_add(lead=lead, tags=tags, actor=actor)
+        emit("lead.created", lead_id=lead.pk, source="manual", greet=False)
+    return lead
+
+
+BULK_ACTIONS = ("assign", "move", "tag")
+
+
+def leads_bulk(*, user: User, lead_ids: list[int], action: str, assignee_id: int | None = None,
+               stage_id: int | None = None, tag: str = "") -> dict[str, int]:
+    """One action on many leads from the list: assign, move to a stage, or add a tag. Only the leads the user sees
+    are touched (the others count as skipped); each lead gets its own timeline entry and domain event, as a
+    change on its card would. ValidationError for bad input, PermissionDenied for a manager assigning someone
+    else. Returns {"updated", "unchanged", "skipped"}."""
+    if action not in BULK_ACTIONS:
+        raise ValidationError({"action": [f"One of {', '.join(BULK_ACTIONS)}"]})
+    ids = list(dict.fromkeys(lead_ids))[:BULK_MAX_IDS]
+    actor = user_actor(user)
+    stage = assignee = None
+    tags: list[str] = []
+    if action == "move":
+        stage = Stage.objects.filter(pk=stage_id).first() if stage_id is not None else None
+        if stage is None:
+            raise ValidationError({"stage": ["Нет такого этапа / No such stage"]})
+    elif action == "assign":
+        if assignee_id is not None:
+            assignee = User.objects.filter(pk=assignee_id, is_active=True).exclude(role="").first()
+            if assignee is None:
+                raise ValidationError({"assignee": ["Нет такого активного сотрудника / No such active user"]})
+        if user.role == Role.MANAGER and assignee not in (None, user):
+            raise PermissionDenied("Менеджер может назначить заявку только на себя.")
+    else:
+        try:
+            tags = tags_clean([tag])
+        except ValueError as exc:
+            raise ValidationError({"tag": [str(exc)]}) from None
+        if not tags:
+            raise ValidationError({"tag": ["Пустой тег / An empty tag"]})
+    updated = unchanged = 0
+    with transaction.atomic():
+        leads = list(leads_visible_to(user=user).select_for_update(of=("self",)).filter(pk__in=ids).order_by("id"))
+        for lead in leads:
+            before = (lead.stage_id, lead.stage_locked, lead.assignee_id, list(lead.tags or []))
+            if action == "move":
+                lead_move(lead=lead, stage=stage, actor=actor)
+            elif action == "assign":
+                lead_assign(lead=lead, assignee=assignee, actor=actor)
+            else:
+                lead_tags_add(lead=lead, tags=tags, actor=actor)
+            changed = before != (lead.stage_id, lead.stage_locked, lead.assignee_id, list(lead.tags or []))
+            updated += changed
+            unchanged += not changed
+    log.info("leads bulk %s updated=%s unchanged=%s skipped=%s by=%s", action, updated, unchanged,
+             len(ids) - len(leads), actor.label)
+    return {"updated": updated, "unchanged": unchanged, "skipped": len(ids) - len(leads)}
+
+
+IMPORT_FILLS = ("name", "email", "city", "source")
+
+
+def _leads_write_import_fills(leads: list[Lead]) -> None:
+    """One UPDATE … FROM unnest(arrays) of the fields an import fills (Django's bulk_update builds a CASE per row
+    and column: seconds for thousands of rows)."""
+    with server_bound_cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Lead._meta.db_table} AS l SET name = v.name, email = v.email, city = v.city, source = v.source, "
+            "tags = v.tags, tags_auto = v.tags_auto, updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[], %s::jsonb[]) "
+            "AS v(id, name, email, city, source, tags, tags_auto) WHERE l.id = v.id",
+            [timezone.now(), [lead.pk for lead in leads], *[[getattr(lead, name) for lead in leads]
+                                                            for name in IMPORT_FILLS],
+             [Jsonb(list(lead.tags or [])) for lead in leads], [Jsonb(list(lead.tags_auto or [])) for lead in leads]])
+
+
+def leads_import(*, user: User, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Commits checked, de-duplicated CSV rows (leads.csvio): a row whose phone a lead has already fills that lead's
+    empty fields and adds its tags (nothing is overwritten); the others become new leads in the first stage,
+    unassigned, in one INSERT each for leads, their timeline entries and identities. The AI does not greet
+    imported leads and no `lead.created` goes out (a thousand greetings or notifications at once is not what an
+    import means); the PWA reloads its list. Returns {"created", "updated", "unchanged"}."""
+    actor = user_actor(user)
+    phones = {row["phone"] for row in rows if row.get("phone")}
+    updated = unchanged = 0
+    fresh: list[Lead] = []
+    touched: list[Lead] = []
+    events: list[LeadEvent] = []
+    with transaction.atomic():
+        existing = leads_by_phone(phones=phones, lock=True)  # merged fields are written back whole: no lost update
+        stage = stage_of_kind(StageKind.NEW)
+        for row in rows:
+            lead = existing.get(row.get("phone") or "")
+            if lead is None:
+                fresh.append(Lead(name=row.get("name", ""), phone=row.get("phone", ""), email=row.get("email", ""),
+                                  city=row.get("city", ""), source=row.get("source") or "import",
+                                  channel=Channel.WHATSAPP, provider=Channel.WHATSAPP, stage=stage,
+                                  tags=list(row.get("tags") or [])[:TAGS_PER_LEAD]))
+                continue
+            changed = []
+            for name in IMPORT_FILLS:
+                if row.get(name) and not getattr(lead, name):
+                    events.append(LeadEvent(lead=lead, kind="field_changed", actor_kind=actor.kind, actor_user=user,
+                                            field=name, before="", after=row[name], text="CSV"))
+                    setattr(lead, name, row[name])
+                    changed.append(name)
+            tags_before = list(lead.tags or [])
+            room = max(0, TAGS_PER_LEAD - len(tags_before))
+            added = [t for t in row.get("tags") or [] if t not in tags_before][:room]
+            if added:
+                lead.tags = tags_before + added
+                lead.tags_auto = [t for t in lead.tags_auto or [] if t not in added]  # a person's tags now
+                events.append(LeadEvent(lead=lead, kind="tags_changed", actor_kind=actor.kind, actor_user=user,
+                                        field="tags", before=tags_before, after=lead.tags, text="CSV"))
+                changed.append("tags")
+            if changed:
+                touched.append(lead)
+            else:
+                unchanged += 1
+        # The merges in a few statements (a 20,000-row file may hit as many leads): their timeline entries in one
+        # INSERT, the leads in batched UPDATEs, one live event per lead after commit.
+        if touched:
+            _leads_write_import_fills(touched)
+            insert_rows(events)
+            publish_leads([lead.pk for lead in touched])
+            updated = len(touched)
+        if fresh:
+            insert_rows(fresh)
+            insert_rows([LeadEvent(lead=lead, kind="created", actor_kind=actor.kind, actor_user=user,
+                                   text="Импорт из CSV") for lead in fresh])
+            identities = [LeadIdentity(channel=Channel.WHATSAPP, identity=lead.phone, lead=lead)
+                          for lead in fresh if lead.phone]
+            LeadIdentity.objects.bulk_create(identities, ignore_conflicts=True)
+    log.info("leads imported created=%s updated=%s unchanged=%s by=%s", len(fresh), updated, unchanged, actor.label)
+    return {"created": len(fresh), "updated": updated, "unchanged": unchanged}

@@ -1,6 +1,12 @@
 """Leads, board and stages API: thin views over leads.services / leads.selectors."""
+import json
+import logging
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
@@ -17,7 +23,8 @@ from core.api import (
     TextListField,
     query_params,
 )
-from leads import assignment, selectors, services
+from core.api_errors import PayloadTooLarge
+from leads import assignment, csvio, selectors, services
 from leads.models import (
     ENGINE_STAGE_KINDS,
     AssignmentMode,
@@ -28,7 +35,10 @@ from leads.models import (
     Temperature,
 )
 from leads.serializers import LeadCardOut, LeadEventOut, LeadOut, StageOut
+from leads.values import TAG_MAX_CHARS, TAGS_PER_LEAD
 from tenants.selectors import tenant_currency
+
+log = logging.getLogger("buildcrm.leads")
 
 
 def visible_lead(request, pk: int):
@@ -80,6 +90,7 @@ class LeadFilterIn(serializers.Serializer):
     channel = CommaSeparatedField(child=serializers.ChoiceField(choices=Channel.choices), required=False)
     source = TextListField(required=False)
     campaign = TextListField(required=False)
+    tag = TextListField(required=False, help_text="Leads carrying every one of these tags.")
     q = serializers.CharField(required=False, allow_blank=True, max_length=200,
                               help_text="Name, city, phone digits or words of the dialog.")
     ordering = serializers.CharField(required=False, allow_blank=True, max_length=40,
@@ -94,6 +105,24 @@ class LeadFilterIn(serializers.Serializer):
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=Pagination.max_page_size)
 
 
+class LeadCreateIn(InputSerializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    phone = serializers.CharField(required=False, allow_blank=True, max_length=40,
+                                  help_text="E.164 digits, typed freely: +7 (701) 111-22-33.")
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False, default=Channel.WHATSAPP)
+    source = serializers.CharField(required=False, allow_blank=True, max_length=32)
+    city = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    assignee = IdField(required=False, allow_null=True)
+    stage = IdField(required=False, allow_null=True)
+    tags = serializers.ListField(child=serializers.CharField(max_length=TAG_MAX_CHARS, allow_blank=True),
+                                 required=False, max_length=TAGS_PER_LEAD)
+
+
+class LeadDuplicateOut(serializers.Serializer):
+    detail = serializers.CharField()
+    existing = LeadOut(allow_null=True, help_text="The lead with this phone, when the user may see it.")
+
+
 class LeadListView(APIView):
     permission_classes = [IsTenantUser]
     pagination_class = Pagination  # the schema pages the list as the view does
@@ -105,6 +134,23 @@ class LeadListView(APIView):
         page = paginator.paginate_queryset(selectors.leads_filtered(user=request.user, params=params), request,
                                            view=self)
         return paginator.get_paginated_response(LeadOut(page, many=True).data)
+
+    @extend_schema(request=LeadCreateIn, responses={201: LeadCardOut, 409: LeadDuplicateOut})
+    def post(self, request):
+        """A lead entered by hand. The AI does not greet it. A phone another lead has → 409 with that lead (when
+        the user may see it) to open instead of a second one."""
+        data = LeadCreateIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        try:
+            lead = services.lead_create_by_hand(user=request.user, assignee_id=values.pop("assignee", None),
+                                                stage_id=values.pop("stage", None), **values)
+        except services.DuplicatePhone as exc:
+            visible = selectors.leads_visible_to(user=request.user).filter(pk=exc.lead.pk).first()
+            return Response({"detail": "Заявка с этим телефоном уже есть / A lead with this phone exists",
+                             "existing": LeadOut(visible).data if visible else None}, status=status.HTTP_409_CONFLICT)
+        lead = selectors.leads_visible_to(user=request.user).get(pk=lead.pk)
+        return Response(LeadCardOut(lead).data, status=status.HTTP_201_CREATED)
 
 
 class LeadPatchIn(InputSerializer):
@@ -120,6 +166,9 @@ class LeadPatchIn(InputSerializer):
     amount = AmountField(required=False, allow_null=True,
                          help_text="The deal's amount in the tenant's currency (a number or a decimal string, as the "
                                    "card gives it); null clears it.")
+    tags = serializers.ListField(child=serializers.CharField(max_length=TAG_MAX_CHARS, allow_blank=True),
+                                 required=False, max_length=TAGS_PER_LEAD,
+                                 help_text="The lead's tags as a whole (the chips on the card).")
 
 
 class LeadDetailView(APIView):
@@ -354,3 +403,167 @@ class AssignmentView(APIView):
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
         return Response(_assignment_out(found))
+# --- CRM basics: export, import, bulk actions (issue 16) -----------------------------------------------------------
+
+class LeadExportIn(LeadFilterIn):
+    page = None
+    page_size = None
+
+
+class LeadExportView(APIView):
+    """The list as filtered, as a CSV file (UTF-8 with a BOM): the same filters, the same visibility — a manager
+    who sees only their own leads exports only those."""
+
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(parameters=[LeadExportIn], responses={(200, "text/csv"): OpenApiTypes.BINARY})
+    def get(self, request):
+        params = query_params(request, LeadExportIn)
+        header, rows = selectors.leads_export_rows(user=request.user, params=params)
+        response = HttpResponse(csvio.csv_bytes(header, rows), content_type="text/csv; charset=utf-8")
+        stamp = timezone.localdate().isoformat()
+        response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
+        log.info("leads exported rows=%s by=%s", len(rows), request.user.email)
+        return response
+
+
+class LeadImportIn(serializers.Serializer):
+    file = serializers.FileField(help_text=f"A CSV file up to {csvio.MAX_BYTES // 1024 // 1024} MB and "
+                                           f"{csvio.MAX_ROWS} rows: UTF-8 (with or without a BOM), UTF-16 or "
+                                           "Windows-1251; comma, semicolon or tab.")
+    mapping = serializers.CharField(required=False, max_length=2000,
+                                    help_text='Field → column index as JSON, e.g. {"name": 0, "phone": 2}; '
+                                              "guessed from the headers when absent.")
+
+
+class ImportRowErrorOut(serializers.Serializer):
+    line = serializers.IntegerField()
+    errors = serializers.ListField(child=serializers.CharField())
+
+
+class LeadImportPreviewOut(serializers.Serializer):
+    encoding = serializers.CharField()
+    delimiter = serializers.CharField()
+    headers = serializers.ListField(child=serializers.CharField())
+    mapping = serializers.DictField(child=serializers.IntegerField())
+    fields = serializers.ListField(child=serializers.CharField(), help_text="The fields a column may map to.")
+    sample = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    rows = serializers.IntegerField()
+    valid = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+    new = serializers.IntegerField()
+    merge_existing = serializers.IntegerField(help_text="Rows whose phone a lead has: its empty fields get filled.")
+    merge_in_file = serializers.IntegerField(help_text="Rows folded into an earlier row of the file with the phone.")
+    errors = ImportRowErrorOut(many=True)
+
+
+class LeadImportOut(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+    merge_in_file = serializers.IntegerField()
+    errors = ImportRowErrorOut(many=True)
+
+
+def _import_read(request) -> tuple[csvio.CsvTable, dict[str, int], list[csvio.ImportRow]]:
+    """The uploaded file read and checked (a 400 or a 413 saying why the file as a whole is refused)."""
+    data = LeadImportIn(data=request.data)
+    data.is_valid(raise_exception=True)
+    upload = data.validated_data["file"]
+    if upload.size > csvio.MAX_BYTES:
+        raise PayloadTooLarge(f"Файл больше {csvio.MAX_BYTES // 1024 // 1024} МБ / The file is over "
+                              f"{csvio.MAX_BYTES // 1024 // 1024} MB")
+    try:
+        table = csvio.read_table(upload.read(csvio.MAX_BYTES + 1))
+    except csvio.CsvRejected as exc:
+        raise ValidationError({"file": [str(exc)]}) from None
+    raw_mapping = data.validated_data.get("mapping")
+    if raw_mapping:
+        try:
+            mapping = json.loads(raw_mapping)
+        except (ValueError, RecursionError):  # 2,000 characters of "[" nest deeper than the parser goes
+            raise ValidationError({"mapping": ["Нужен JSON-объект / A JSON object is needed"]}) from None
+        if not isinstance(mapping, dict):
+            raise ValidationError({"mapping": ["Нужен JSON-объект / A JSON object is needed"]})
+    else:
+        mapping = csvio.mapping_guess(table.headers)
+    try:
+        mapping = csvio.mapping_check(mapping, table.headers)
+    except ValueError as exc:
+        raise ValidationError({"mapping": [str(exc)]}) from None
+    return table, mapping, csvio.rows_check(table, mapping)
+
+
+def _row_errors(rows: list[csvio.ImportRow]) -> list[dict]:
+    return [{"line": row.line, "errors": row.errors} for row in rows if row.errors][:csvio.MAX_ERRORS_SHOWN]
+
+
+class LeadImportPreviewView(APIView):
+    """Step one of a CSV import (owner, head): the guessed column mapping, the first rows, and what the import
+    would do — new leads, merges into leads with the same phone, rows refused and why. Nothing is written."""
+
+    permission_classes = [IsOwnerOrHead]
+
+    @extend_schema(request={"multipart/form-data": LeadImportIn}, responses=LeadImportPreviewOut)
+    def post(self, request):
+        table, mapping, rows = _import_read(request)
+        merged, folded = csvio.rows_merge(rows)
+        existing = selectors.leads_by_phone(phones={r.values["phone"] for r in merged if r.values.get("phone")})
+        merge_existing = sum(1 for r in merged if r.values.get("phone") in existing)
+        invalid = sum(1 for r in rows if r.errors)
+        return Response({
+            "encoding": table.encoding, "delimiter": table.delimiter, "headers": table.headers, "mapping": mapping,
+            "fields": list(csvio.IMPORT_FIELDS),
+            "sample": [[cell[:100] for cell in record[:len(table.headers) or 20]]
+                       for record in table.rows[:csvio.SAMPLE_ROWS]],
+            "rows": len(rows), "valid": len(rows) - invalid, "invalid": invalid,
+            "new": len(merged) - merge_existing, "merge_existing": merge_existing, "merge_in_file": folded,
+            "errors": _row_errors(rows),
+        })
+
+
+class LeadImportView(APIView):
+    """Step two (owner, head): the same file and the mapping the person confirmed; the valid rows are imported,
+    duplicates merged by phone (empty fields filled, nothing overwritten). The AI does not write to them."""
+
+    permission_classes = [IsOwnerOrHead]
+
+    @extend_schema(request={"multipart/form-data": LeadImportIn}, responses=LeadImportOut)
+    def post(self, request):
+        _, _, rows = _import_read(request)
+        merged, folded = csvio.rows_merge(rows)
+        result = services.leads_import(user=request.user, rows=[r.values for r in merged])
+        return Response({**result, "invalid": sum(1 for r in rows if r.errors), "merge_in_file": folded,
+                         "errors": _row_errors(rows)})
+
+
+class LeadBulkIn(InputSerializer):
+    ids = serializers.ListField(child=IdField(), min_length=1, max_length=services.BULK_MAX_IDS)
+    action = serializers.ChoiceField(choices=services.BULK_ACTIONS)
+    assignee = IdField(required=False, allow_null=True, help_text="For `assign`: a user's id, null to unassign.")
+    stage = IdField(required=False, help_text="For `move`.")
+    tag = serializers.CharField(required=False, max_length=TAG_MAX_CHARS, help_text="For `tag`.")
+
+
+class LeadBulkOut(serializers.Serializer):
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="Ids the user may not see, or that do not exist.")
+
+
+class LeadBulkView(APIView):
+    """One action on the selected rows of the list: assign, move to a stage, add a tag. Each lead is checked for
+    visibility; a manager may assign only to themselves."""
+
+    permission_classes = [IsTenantUser]
+
+    @extend_schema(request=LeadBulkIn, responses=LeadBulkOut)
+    def post(self, request):
+        data = LeadBulkIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        result = services.leads_bulk(user=request.user, lead_ids=values["ids"], action=values["action"],
+                                     assignee_id=values.get("assignee"), stage_id=values.get("stage"),
+                                     tag=values.get("tag", ""))
+        return Response(result)

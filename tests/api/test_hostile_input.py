@@ -58,6 +58,8 @@ VALID_BODIES = {
     "PATCH /api/knowledge/delivery/{id}/": {"text": "Доставка"},
     "POST /api/knowledge/terms/": {"title": "Оплата", "text": "30% предоплата"},
     "PATCH /api/knowledge/terms/{id}/": {"text": "30% предоплата"},
+    "POST /api/leads/": {"name": "Асель"},
+    "POST /api/leads/bulk/": {"ids": [1], "action": "tag", "tag": "vip"},
 }
 INTEGER_QUERY_OPERATIONS = [op for op in OPERATIONS if any(
     p["in"] == "query" and "integer" in (p["schema"].get("type"), p["schema"].get("items", {}).get("type"))

@@ -198,6 +198,24 @@ const ru: Dict = {
   'notifKind.new_lead': 'Новый лид', 'notifKind.client_replied': 'Клиент ответил', 'notifKind.call_requested': 'Клиент просит звонок',
   'notifKind.became_hot': 'Лид стал горячим', 'notifKind.needs_human': 'AI просит подключиться',
   'notifKind.message_failed': 'Сообщение не доставлено', 'notifKind.assigned': 'Лид назначен на вас', 'notifKind.task_due': 'Пора выполнить задачу',
+  // CRM basics (issue 16): leads by hand, CSV import/export, tags, bulk actions
+  'crm.newLead': 'Новая заявка', 'crm.import': 'Импорт CSV', 'crm.export': 'Экспорт CSV',
+  'crm.create': 'Создать', 'crm.created': 'Заявка создана', 'crm.namePhoneHint': 'Нужно имя или телефон. Телефон с кодом страны: +7 701 111 22 33',
+  'crm.noGreeting': 'AI не пишет первым заявкам, созданным вручную или импортом, и ничего им не отправляет: начните диалог сами — AI ответит, когда клиент напишет.',
+  'crm.duplicate': 'Заявка с этим телефоном уже есть', 'crm.openExisting': 'Открыть «{name}»', 'crm.duplicateHidden': 'Эта заявка у другого менеджера — обратитесь к руководителю.',
+  'crm.tags': 'Теги', 'crm.addTag': 'Добавить тег', 'crm.tagAuto': 'Поставлен AI по словам клиента', 'crm.removeTag': 'Убрать тег «{tag}»',
+  'crm.filterTag': 'Тег', 'crm.importTitle': 'Импорт заявок из CSV', 'crm.chooseFile': 'Файл CSV (до 5 МБ, до 20 000 строк)',
+  'crm.preview': 'Проверить файл', 'crm.fileInfo': 'Кодировка {encoding}, разделитель «{delimiter}», строк: {rows}',
+  'crm.mapping': 'Столбцы', 'crm.field.name': 'Имя', 'crm.field.phone': 'Телефон', 'crm.field.email': 'Email', 'crm.field.city': 'Город',
+  'crm.field.source': 'Источник', 'crm.field.tags': 'Теги', 'crm.skipColumn': '— не загружать —',
+  'crm.report': 'Новых: {new} · объединим с существующими: {existing} · дубли в файле: {infile} · с ошибками: {invalid}',
+  'crm.rowErrors': 'Строки с ошибками (не будут загружены)', 'crm.line': 'Строка {n}',
+  'crm.doImport': 'Загрузить {n}', 'crm.imported': 'Загружено: новых {created}, обновлено {updated}',
+  'crm.mergeHint': 'Дубли по телефону объединяются: у существующей заявки заполняются пустые поля, ничего не перезаписывается.',
+  'crm.selected': 'Выбрано: {n}', 'crm.selectAll': 'Выбрать все на странице', 'crm.selectRow': 'Выбрать заявку',
+  'crm.bulkAssign': 'Назначить', 'crm.bulkMove': 'Перенести в этап', 'crm.bulkTag': 'Добавить тег', 'crm.apply': 'Применить',
+  'crm.bulkDone': 'Изменено: {updated}, без изменений: {unchanged}, недоступно: {skipped}', 'crm.clearSelection': 'Снять выбор',
+  'crm.unassign': 'Снять ответственного', 'ev.tags_changed': 'Теги: {changes}',
 };
 
 const en: Dict = {
@@ -395,6 +413,24 @@ const en: Dict = {
   'notifKind.new_lead': 'New lead', 'notifKind.client_replied': 'The client replied', 'notifKind.call_requested': 'The client asks for a call',
   'notifKind.became_hot': 'The lead became hot', 'notifKind.needs_human': 'The AI asks for a person',
   'notifKind.message_failed': 'A message failed', 'notifKind.assigned': 'A lead was assigned to you', 'notifKind.task_due': 'A task is due',
+  // CRM basics (issue 16): leads by hand, CSV import/export, tags, bulk actions
+  'crm.newLead': 'New lead', 'crm.import': 'Import CSV', 'crm.export': 'Export CSV',
+  'crm.create': 'Create', 'crm.created': 'Lead created', 'crm.namePhoneHint': 'A name or a phone is needed. Phone with the country code: +7 701 111 22 33',
+  'crm.noGreeting': 'The AI does not write first to leads entered by hand or imported, and nothing is sent to them: start the dialog yourself — the AI answers once the client writes.',
+  'crm.duplicate': 'A lead with this phone exists already', 'crm.openExisting': 'Open “{name}”', 'crm.duplicateHidden': 'That lead belongs to another manager — ask your head of sales.',
+  'crm.tags': 'Tags', 'crm.addTag': 'Add a tag', 'crm.tagAuto': 'Put by the AI from what the client wrote', 'crm.removeTag': 'Remove tag “{tag}”',
+  'crm.filterTag': 'Tag', 'crm.importTitle': 'Import leads from CSV', 'crm.chooseFile': 'CSV file (up to 5 MB, 20,000 rows)',
+  'crm.preview': 'Check the file', 'crm.fileInfo': 'Encoding {encoding}, delimiter “{delimiter}”, rows: {rows}',
+  'crm.mapping': 'Columns', 'crm.field.name': 'Name', 'crm.field.phone': 'Phone', 'crm.field.email': 'Email', 'crm.field.city': 'City',
+  'crm.field.source': 'Source', 'crm.field.tags': 'Tags', 'crm.skipColumn': '— skip —',
+  'crm.report': 'New: {new} · merged into existing: {existing} · duplicates in the file: {infile} · with errors: {invalid}',
+  'crm.rowErrors': 'Rows with errors (not imported)', 'crm.line': 'Line {n}',
+  'crm.doImport': 'Import {n}', 'crm.imported': 'Imported: {created} new, {updated} updated',
+  'crm.mergeHint': 'Duplicates are merged by phone: the existing lead gets its empty fields filled, nothing is overwritten.',
+  'crm.selected': 'Selected: {n}', 'crm.selectAll': 'Select all on the page', 'crm.selectRow': 'Select the lead',
+  'crm.bulkAssign': 'Assign', 'crm.bulkMove': 'Move to stage', 'crm.bulkTag': 'Add a tag', 'crm.apply': 'Apply',
+  'crm.bulkDone': 'Changed: {updated}, unchanged: {unchanged}, not accessible: {skipped}', 'crm.clearSelection': 'Clear selection',
+  'crm.unassign': 'Remove the assignee', 'ev.tags_changed': 'Tags: {changes}',
 };
 
 export const dict: Record<string, Dict> = { ru, en };

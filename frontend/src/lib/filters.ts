@@ -1,17 +1,17 @@
 // List-view filters ⇄ URL query string (so a view can be shared) ⇄ API query.
 export interface Filters {
   stage: string; temperature: string; assignee: string; ai: string; channel: string; source: string;
-  created_from: string; created_to: string; q: string; ordering: string; page: number;
+  created_from: string; created_to: string; q: string; ordering: string; page: number; tag: string;
   waiting: string; unread: string; // 'true' | 'false' | '' (the inbox view's filters)
 }
-export const FILTER_KEYS = ['stage', 'temperature', 'assignee', 'ai', 'channel', 'source', 'created_from', 'created_to', 'q', 'ordering', 'waiting', 'unread'] as const;
+export const FILTER_KEYS = ['stage', 'temperature', 'assignee', 'ai', 'channel', 'source', 'created_from', 'created_to', 'q', 'ordering', 'tag', 'waiting', 'unread'] as const;
 export const DEFAULT_ORDERING = '-score';
 export const ORDERINGS = ['-score', 'score', '-created_at', 'created_at', '-last_message_at', 'name'];
 const TEMPS = ['hot', 'warm', 'cold'];
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 export function emptyFilters(): Filters {
-  return { stage: '', temperature: '', assignee: '', ai: '', channel: '', source: '', created_from: '', created_to: '', q: '', ordering: DEFAULT_ORDERING, page: 1, waiting: '', unread: '' };
+  return { stage: '', temperature: '', assignee: '', ai: '', channel: '', source: '', created_from: '', created_to: '', q: '', ordering: DEFAULT_ORDERING, page: 1, tag: '', waiting: '', unread: '' };
 }
 
 export function parseFilters(search: string): Filters {

@@ -124,6 +124,12 @@ export function describeEvent(e: LeadEvent, lang: string, opts: SentenceOptions 
       return a.preferred_time ? tr('ev.call_words', { words: String(a.preferred_time) }) : tr('ev.call');
     }
     case 'meeting_booked': return tr('ev.meeting_booked');
+    case 'tags_changed': {
+      const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+      const b = list(e.before), a = list(e.after);
+      const changes = [...a.filter((x) => !b.includes(x)).map((x) => `+${x}`), ...b.filter((x) => !a.includes(x)).map((x) => `−${x}`)];
+      return tr('ev.tags_changed', { changes: changes.join(', ') || '—' });
+    }
     case 'handoff': return e.text ? tr('ev.handoff_reason', { reason: e.text }) : tr('ev.handoff');
     case 'content_sent': return tr('ev.content_sent', { title: String(obj(after).title ?? '') });
     case 'campaign_joined': return tr('ev.campaign_joined', { campaign: String(obj(after).campaign ?? '') });

@@ -28,6 +28,7 @@ export interface Lead {
   // user had seen (null in live events: keep the cached one); unread = inbound_count − read_count.
   client_waiting_since?: string | null; inbound_count?: number; read_count?: number | null; unread?: number | null;
   amount?: string | null; amount_by_person?: boolean; // the deal amount (decimal string, tenant currency)
+  tags?: string[]; tags_auto?: string[];
 }
 
 export interface Page<T> { count: number; next: string | null; previous: string | null; results: T[] }

@@ -14,6 +14,7 @@ import { Chat } from './Chat';
 import { Icon } from '../components/Icon';
 import { scheduledFollowups } from '../lib/followups';
 import { AiSwitch, PhoneLinks } from '../components/ChatTools';
+import { TagChips } from '../components/CrmTools';
 
 export default function LeadPanel({ id, me, onClose }: { id: number; me: Me; onClose: () => void }) {
   const t = useT();
@@ -148,6 +149,7 @@ function LeadInfo({ lead, me, act }: { lead: Lead; me: Me; act: Act }) {
         {lead.campaign && <span>{t('lead.campaign')}: {lead.campaign}</span>}
         <span>{t('lead.created')}: {formatTime(lead.created_at, lang, now)}</span>
       </div>
+      <TagChips lead={lead} save={(tags) => act('', { tags }, 'PATCH')} />
 
       <h3>{t('lead.fields')}</h3>
       <div className="grid2">

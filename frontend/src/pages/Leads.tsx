@@ -5,6 +5,7 @@ import type { Me } from '../lib/types';
 import { Board } from './Board';
 import { LeadsList } from './LeadsList';
 import { Icon } from '../components/Icon';
+import { LeadsActions } from '../components/CrmTools';
 
 const LeadPanel = lazy(() => import('./LeadPanel'));
 
@@ -24,7 +25,10 @@ export function Leads({ me }: { me: Me }) {
           <Link to="/leads" className={`seg-btn${view === 'board' ? ' active' : ''}`} data-testid="view-board" role="tab"><Icon name="board" size={14} /> {t('nav.board')}</Link>
           <Link to={`/leads${listSearch}`} className={`seg-btn${view === 'list' ? ' active' : ''}`} data-testid="view-list" role="tab"><Icon name="menu" size={14} /> {t('nav.list')}</Link>
         </div>
-        <Link to="/sandbox" className="btn btn-accent btn-sm" data-testid="open-sandbox"><Icon name="sandbox" size={14} /> {t('nav.sandbox')}</Link>
+        <div className="crm-actions">
+          <LeadsActions me={me} search={search} />
+          <Link to="/sandbox" className="btn btn-accent btn-sm" data-testid="open-sandbox"><Icon name="sandbox" size={14} /> {t('nav.sandbox')}</Link>
+        </div>
       </div>
       {view === 'board' ? <Board search={search} /> : <LeadsList search={search} me={me} />}
       {openId !== null && !Number.isNaN(openId) && (

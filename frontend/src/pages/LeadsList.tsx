@@ -12,6 +12,8 @@ import type { Lead, Me, Page } from '../lib/types';
 import { channelLabel, ClientWaitingTimer, HandlerBadge, NoAnswerTimer, Temp, UnreadBadge } from '../components/LeadBits';
 import { InboxChips } from '../components/InboxFilterBar';
 import { Icon } from '../components/Icon';
+import { BulkBar } from '../components/CrmTools';
+import { toggleAll, toggleId } from '../lib/crm';
 
 const PAGE_SIZE = 50;
 const CHANNELS = ['whatsapp', 'telegram', 'instagram', 'sandbox'];
@@ -32,17 +34,22 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
   });
   const [q, setQ] = useState(f.q);
   const [source, setSource] = useState(f.source);
+  const [tag, setTag] = useState(f.tag);
+  const [selected, setSelected] = useState<number[]>([]);
+  const pageIds = leads.data?.results.map((l) => l.id) ?? [];
+  // Another filter or page: the selection would act on rows no longer in view.
+  useEffect(() => { setSelected([]); }, [apiQuery]);
 
   const apply = (patch: Partial<Filters>) => navigate(`/leads${filtersToSearch(updateFilters(f, patch), { view: 'list' })}`, { replace: true });
 
   // debounce typing into the URL
   useEffect(() => {
-    if (q === f.q && source === f.source) return;
-    const id = setTimeout(() => apply({ q, source }), 350);
+    if (q === f.q && source === f.source && tag === f.tag) return;
+    const id = setTimeout(() => apply({ q, source, tag }), 350);
     return () => clearTimeout(id);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [q, source]);
-  useEffect(() => { setQ(f.q); setSource(f.source); }, [f.q, f.source]);
+  }, [q, source, tag]);
+  useEffect(() => { setQ(f.q); setSource(f.source); setTag(f.tag); }, [f.q, f.source, f.tag]);
 
   const stageName = (id: number) => stages.data?.find((s) => s.id === id)?.name ?? String(id);
   const stageColor = (id: number) => stages.data?.find((s) => s.id === id)?.color ?? '#999';
@@ -82,12 +89,13 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
           {CHANNELS.map((c) => <option key={c} value={c}>{channelLabel(t, c)}</option>)}
         </select>
         <input placeholder={t('list.source')} value={source} onChange={(e) => setSource(e.target.value)} data-testid="filter-source" className="w-source" />
+        <input placeholder={t('crm.filterTag')} value={tag} onChange={(e) => setTag(e.target.value)} data-testid="filter-tag" className="w-source" aria-label={t('crm.filterTag')} />
         <label className="inline">{t('list.from')} <input type="date" value={f.created_from} onChange={(e) => apply({ created_from: e.target.value })} data-testid="filter-from" /></label>
         <label className="inline">{t('list.to')} <input type="date" value={f.created_to} onChange={(e) => apply({ created_to: e.target.value })} data-testid="filter-to" /></label>
         <select value={f.ordering} onChange={(e) => apply({ ordering: e.target.value })} data-testid="filter-ordering" aria-label={t('list.ordering')}>
           {ORDERINGS.map((o) => <option key={o} value={o}>{t(`order.${o}`)}</option>)}
         </select>
-        <button className="btn btn-ghost btn-sm" onClick={() => { setQ(''); setSource(''); navigate(`/leads${filtersToSearch(emptyFilters(), { view: 'list' })}`, { replace: true }); }} data-testid="filter-reset">{t('list.reset')}</button>
+        <button className="btn btn-ghost btn-sm" onClick={() => { setQ(''); setSource(''); setTag(''); navigate(`/leads${filtersToSearch(emptyFilters(), { view: 'list' })}`, { replace: true }); }} data-testid="filter-reset">{t('list.reset')}</button>
         <button className="btn btn-ghost btn-sm" onClick={() => { void navigator.clipboard?.writeText(window.location.href).then(() => toast(t('list.copied'))); }}><Icon name="link" size={14} /> {t('list.copy')}</button>
       </div>
       {leads.isError && <div className="form-error pad">{t('common.error', { detail: (leads.error as Error).message })}</div>}
@@ -95,7 +103,9 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
         <table className="table" data-testid="list-table">
           <thead>
             <tr>
-              <th className="sortable" onClick={() => sortBy('name', 'name')}>{t('col.name')}{f.ordering === 'name' ? ' ↑' : ''}</th>
+              <th className="sortable" onClick={() => sortBy('name', 'name')}>
+                <input type="checkbox" className="row-check" aria-label={t('crm.selectAll')} data-testid="select-all" onClick={(e) => e.stopPropagation()}
+                  checked={pageIds.length > 0 && pageIds.every((id) => selected.includes(id))} onChange={() => setSelected(toggleAll(selected, pageIds))} />{t('col.name')}{f.ordering === 'name' ? ' ↑' : ''}</th>
               <th>{t('col.city')}</th>
               <th>{t('col.stage')}</th>
               <th className="sortable" onClick={() => sortBy('score', '-score')}>{t('col.score')}{arrow('score', '-score')}</th>
@@ -110,7 +120,15 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
             {leads.data?.results.map((l) => (
               <tr key={l.id} data-testid={`list-row-${l.id}`} onClick={() => navigate(`/leads/${l.id}${search}`)} tabIndex={0}
                 onKeyDown={(e) => { if (e.key === 'Enter') navigate(`/leads/${l.id}${search}`); }}>
-                <td><b>{l.name || l.phone}</b> <UnreadBadge lead={l} /><div className="muted small">{l.name ? l.phone : ''}</div></td>
+                <td>
+                  <input type="checkbox" className="row-check" aria-label={t('crm.selectRow')} data-testid={`select-${l.id}`} checked={selected.includes(l.id)}
+                    onClick={(e) => e.stopPropagation()} onChange={() => setSelected(toggleId(selected, l.id))} />
+                  <b>{l.name || l.phone}</b> <UnreadBadge lead={l} /><div className="muted small">{l.name ? l.phone : ''}</div>
+                  {(l.tags?.length ?? 0) > 0 && <div className="row-tags">{l.tags!.map((tg) => (
+                    <button type="button" key={tg} className={`chip${l.tags_auto?.includes(tg) ? ' tag-auto' : ''}`} title={t('crm.filterTag')}
+                      onClick={(e) => { e.stopPropagation(); setTag(tg); apply({ tag: tg }); }}>{tg}</button>
+                  ))}</div>}
+                </td>
                 <td>{l.city}</td>
                 <td><span className="stage-pill" style={{ borderColor: stageColor(l.stage) }}>{stageName(l.stage)}</span></td>
                 <td className="nowrap"><Temp t={l.temperature} /> {l.score}</td>
@@ -128,6 +146,7 @@ export function LeadsList({ search, me }: { search: string; me: Me }) {
         </table>
         {leads.isPending && <div className="pad muted">{t('common.loading')}</div>}
       </div>
+      {selected.length > 0 && <BulkBar me={me} ids={selected} onDone={() => setSelected([])} />}
       <div className="pager">
         <span className="muted" data-testid="list-count">{t('list.count', { n: leads.data?.count ?? 0 })}</span>
         <button className="btn btn-sm" disabled={f.page <= 1} onClick={() => apply({ page: f.page - 1 })}>{t('list.prev')}</button>
