@@ -60,6 +60,17 @@ VALID_BODIES = {
     "PATCH /api/knowledge/terms/{id}/": {"text": "30% предоплата"},
     "POST /api/leads/": {"name": "Асель"},
     "POST /api/leads/bulk/": {"ids": [1], "action": "tag", "tag": "vip"},
+    "PATCH /api/assignment/": {"mode": "round_robin", "when": "new_lead"},
+    "PUT /api/notifications/prefs/": {"quiet_start": "22:00", "quiet_end": "08:00"},
+    "POST /api/notifications/push/subscribe/": {
+        "endpoint": "https://push.example.com/send/abc",
+        "keys": {"p256dh": "BNcR" + "A" * 83, "auth": "tBHItJI5svbpez7KI4CCXg"}},
+    "POST /api/notifications/push/unsubscribe/": {"endpoint": "https://push.example.com/send/abc"},
+    "POST /api/notifications/read/": {"ids": [1]},
+    "POST /api/leads/{id}/notes/": {"text": "Перезвонить после 18:00"},
+    "POST /api/quick-replies/": {"title": "Цена", "text": "Цена от 5 млн, {name}"},
+    "PATCH /api/quick-replies/{id}/": {"title": "Цена"},
+    "POST /api/sandbox/receipts/": {"phone": "+7 701 111 22 33", "status": "read"},
 }
 INTEGER_QUERY_OPERATIONS = [op for op in OPERATIONS if any(
     p["in"] == "query" and "integer" in (p["schema"].get("type"), p["schema"].get("items", {}).get("type"))
@@ -92,9 +103,12 @@ def objects(tenant_a):
                      "knowledge/prices": PriceItem.objects.create(item="Дом").pk,
                      "knowledge/delivery": DeliveryRule.objects.create(city="Алматы", text="Склад").pk,
                      "knowledge/terms": Term.objects.create(title="Оплата", text="30%").pk}
+        from conversations.models import QuickReply
+
+        quick_reply = QuickReply.objects.create(title="Цена", text="Цена от 5 млн, {name}")
     return {"leads": lead.pk, "stages": stage.pk, "content": content.pk,
             "users": user_of(tenant_a, "manager").pk, **knowledge,
-            "tasks": task.pk}
+            "tasks": task.pk, "quick-replies": quick_reply.pk}
 
 
 def url(path: str, objects: dict | None, ident: str | None = None) -> str:
