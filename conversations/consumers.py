@@ -29,10 +29,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         self.groups_joined = [*await _groups_for(tenant, user), group_account(tenant.id, user.id),
                               group_tenant(tenant.id)]
+        # Accepted before joining: an event that came between a join and the accept would be a frame sent on a
+        # socket not yet open. One committed while joining is not lost: the PWA reloads what it shows on "hello".
+        await self.accept()
         fanout = self.fanout = LocalFanout.current(get_channel_layer())
         for group in self.groups_joined:
             await fanout.join(group, self)
-        await self.accept()
         self.counted = True
         metrics.websocket_opened()
         await self.send_json({"type": "hello", "user": user.id, "tenant": tenant.slug})

@@ -76,7 +76,21 @@ def test_lead_events_tell_the_assignee_or_all_the_staff_when_nobody_is_assigned(
     emit_in(event, lead_id=assigned.pk, **payload)
     emit_in(event, lead_id=alone.pk, **payload)
     assert told(tenant_a, assigned) == {kind: ["manager@alpha.test"]}
-    assert told(tenant_a, alone) == {kind: ["head@alpha.test", "owner@alpha.test"]}
+    if event == "lead.became_hot":
+        # A hot lead is never left alone (leads.assignment): it gets a manager first (round-robin), who hears both.
+        assert told(tenant_a, alone) == {"assigned": ["manager@alpha.test"], kind: ["manager@alpha.test"]}
+    else:
+        assert told(tenant_a, alone) == {kind: ["head@alpha.test", "owner@alpha.test"]}
+
+
+def test_a_hot_lead_with_no_manager_to_take_it_tells_the_staff(tenant_a, emit_in):
+    from accounts.models import User
+
+    with tenant_context(tenant_a):
+        User.objects.filter(role="manager").update(is_active=False)
+    alone = make_lead(tenant_a, name="Без менеджера")
+    emit_in("lead.became_hot", lead_id=alone.pk, assignee_id=None)
+    assert told(tenant_a, alone) == {"became_hot": ["head@alpha.test", "owner@alpha.test"]}
 
 
 def test_the_call_request_says_when(tenant_a, emit_in):
