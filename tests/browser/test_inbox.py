@@ -157,6 +157,7 @@ def test_the_owner_sets_assignment_and_a_manager_cannot(browser, live_tenant):
     page.get_by_test_id("assign-rule-user-0").select_option(label=f"Manager2 {live_tenant.slug}")
     page.get_by_test_id("assign-when-call_request").check()
     page.get_by_test_id("assign-save").click()
+    expect(page.get_by_test_id("toast-info")).to_be_visible()  # saved: the answer came back
     expect(page.get_by_test_id("assign-error")).to_have_count(0)
     no_page_overflow(page)
 
