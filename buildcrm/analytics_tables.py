@@ -7,9 +7,7 @@ a manager sees only the leads assigned to them (their own figures, never a colle
 `leads.managers_see_all` says for the board. Each table is a handful of aggregate queries."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from decimal import Decimal
 from statistics import median
 
@@ -19,6 +17,7 @@ from django.db.models import Avg, Count, Q, Sum
 from accounts.models import Role
 from buildcrm.analytics import _tenant_tz, analytics_period
 from conversations.models import Message
+from core.spreadsheet import csv_bytes
 from leads.models import Lead, LeadEvent, Stage, StageKind
 from leads.services import channel_of
 from tenants.selectors import tenant_config_current, tenant_currency
@@ -275,15 +274,11 @@ def analytics_tables(*, user, date_from: str | None, date_to: str | None, active
     }
 
 
-def table_csv(*, name: str, rows: list[dict], lang: str) -> str:
-    """One table as CSV text with a BOM (Excel then reads the Cyrillic as UTF-8), headers in `lang`."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+def table_csv(*, name: str, rows: list[dict], lang: str) -> bytes:
+    """One table as a spreadsheet-safe CSV file (core.spreadsheet), headers in `lang`."""
     columns = TABLES[name]
-    writer.writerow([HEADERS[c][1 if lang == "en" else 0] for c in columns])
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else _csv_safe(_label(name, c, row.get(c), lang)) for c in columns])
-    return "\ufeff" + buffer.getvalue()
+    return csv_bytes([HEADERS[c][1 if lang == "en" else 0] for c in columns],
+                     ([_label(name, c, row.get(c), lang) for c in columns] for row in rows))
 
 
 def _label(table: str, column: str, value, lang: str):
@@ -293,8 +288,3 @@ def _label(table: str, column: str, value, lang: str):
     return value
 
 
-def _csv_safe(value) -> object:
-    """A text that a spreadsheet would run as a formula (=, +, -, @ first) is quoted with a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

@@ -6,7 +6,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
@@ -199,25 +198,6 @@ def rows_check(table: CsvTable, mapping: dict[str, int]) -> list[ImportRow]:
             row.errors.append("Нет ни имени, ни телефона / Neither a name nor a phone")
         checked.append(row)
     return checked
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def cell_safe(value: object) -> str:
-    """A cell a spreadsheet shows as text: one that starts like a formula (= + - @, tab, CR) gets a leading '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
-def csv_bytes(header: list[str], rows: Iterable[list[object]]) -> bytes:
-    """The export file: UTF-8 with a BOM (Excel opens it right), comma-separated, every cell made safe."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([cell_safe(h) for h in header])
-    for row in rows:
-        writer.writerow([cell_safe(v) for v in row])
-    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
 
 
 def rows_merge(rows: list[ImportRow]) -> tuple[list[ImportRow], int]:

@@ -24,6 +24,7 @@ from core.api import (
     query_params,
 )
 from core.api_errors import PayloadTooLarge
+from core.spreadsheet import csv_bytes
 from leads import assignment, csvio, selectors, services
 from leads.models import (
     ENGINE_STAGE_KINDS,
@@ -420,7 +421,7 @@ class LeadExportView(APIView):
     def get(self, request):
         params = query_params(request, LeadExportIn)
         header, rows = selectors.leads_export_rows(user=request.user, params=params)
-        response = HttpResponse(csvio.csv_bytes(header, rows), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(csv_bytes(header, rows), content_type="text/csv; charset=utf-8")
         stamp = timezone.localdate().isoformat()
         response["Content-Disposition"] = f'attachment; filename="leads-{stamp}.csv"'
         log.info("leads exported rows=%s by=%s", len(rows), request.user.email)
